@@ -1,0 +1,405 @@
+"""Primal Newton solver for one-vs-rest SVMs, written with ``keras.ops``.
+
+This is the only module that drives Keras computation for training. It knows
+nothing of scikit-learn: it receives NumPy arrays and returns NumPy arrays.
+
+The problem, for every column ``k`` of ``Y`` (one binary problem each)::
+
+    P(w, b) = 1/2 ||w||^2 + C * sum_i s_i * loss(Y[i, k] * (w . phi(x_i) + b))
+
+with ``loss`` the hinge ``max(0, 1 - m)`` or the squared hinge
+``max(0, 1 - m)^2`` and the intercept ``b`` unpenalised.
+
+Method
+------
+Newton's method on the primal, with all columns solved at once (matrix
+products over ``K`` columns instead of ``K`` separate passes over the data):
+
+* the Newton direction solves ``H d = -g`` by preconditioned conjugate
+  gradients (Hessian-vector products are two passes over ``phi(X)``; the
+  preconditioner is the Hessian diagonal);
+* the step length is an exact line search on the piecewise-quadratic
+  one-dimensional objective, which costs one pass over ``phi(X)``;
+* the squared hinge is piecewise quadratic and is solved directly. The hinge is
+  not differentiable: it is approached through a Huber-smoothed hinge whose
+  quadratic zone ``delta`` shrinks (continuation) while the iterate is already
+  good for the current ``delta``.
+
+Stopping criterion
+------------------
+Every iteration builds a feasible dual point from the current iterate:
+``alpha_i = -C s_i loss'(m_i)`` (hinge: ``C s_i clip((1 - m_i)/delta, 0, 1)``;
+squared hinge: ``2 C s_i max(0, 1 - m_i)``), rescaled on one side so that
+``sum_i alpha_i y_i = 0`` (the dual constraint of the unpenalised intercept).
+Its dual objective ``D(alpha)`` is a lower bound on the optimum ``P*``, and so
+is the best one met so far; the relative duality gap
+``(P(w, b) - max D(alpha)) / P(w, b)`` bounds the relative distance to the
+optimum. A column is converged when this certified gap is at
+most ``tol``.
+"""
+
+import math
+
+import numpy as np
+from keras import ops
+
+__all__ = ["RowBlocks", "SolverResult", "solve_ovr_svm"]
+
+# Hessian damping of the (unpenalised) intercept in the Newton model only: it
+# keeps the linear system definite when no sample is in a curved zone of the
+# loss. The line search makes the step exact whatever the damping.
+_INTERCEPT_DAMPING = 1.0
+# Conjugate gradients: relative residual reached per Newton step, and a cap.
+_CG_FORCING = 0.1
+_CG_MAX_ITER = 100
+# Hinge continuation: initial width of the smoothed zone, shrink factor, floor.
+_DELTA_START = 1.0
+_DELTA_SHRINK = 0.1
+_DELTA_MIN = 1e-8
+# Stop when no column's gap has improved for this many iterations: the
+# iterate no longer moves at float32 precision.
+_STALL_ITER = 20
+# Line search: accept when |phi'(t)| <= _LS_TOL * |phi'(0)|.
+_LS_TOL = 0.05
+_LS_MAX_ITER = 60
+
+
+class RowBlocks:
+    """A design matrix ``phi(X)`` as row blocks of Keras tensors.
+
+    Parameters
+    ----------
+    X : ndarray or scipy sparse matrix of shape (n_samples, n_features)
+        Input rows. Sparse matrices are densified one block at a time.
+    transform : callable or None
+        Maps a float32 tensor of input rows to their feature rows; ``None`` for
+        the identity (linear SVM).
+    n_outputs : int
+        Number of columns of ``phi(X)``.
+    batch_size : int
+        Rows per block.
+    cache_bytes : int
+        The feature blocks are computed once and kept on the device when
+        ``phi(X)`` takes at most this many bytes; otherwise every pass over the
+        data recomputes them from ``X`` (bounded memory, more compute).
+    """
+
+    def __init__(self, X, transform, n_outputs, batch_size, cache_bytes):
+        self._X = X
+        self._transform = transform
+        self.n_samples = X.shape[0]
+        self.n_outputs = n_outputs
+        self._bounds = [
+            (start, min(start + batch_size, self.n_samples))
+            for start in range(0, self.n_samples, batch_size)
+        ]
+        self._cache = None
+        if self.n_samples * n_outputs * 4 <= cache_bytes:
+            self._cache = [self._compute(start, stop) for start, stop in self._bounds]
+
+    def _compute(self, start, stop):
+        rows = self._X[start:stop]
+        if hasattr(rows, "toarray"):
+            rows = rows.toarray()
+        rows = ops.convert_to_tensor(np.asarray(rows, dtype=np.float32))
+        return rows if self._transform is None else self._transform(rows)
+
+    def blocks(self):
+        """Yield ``(start, stop, block)`` over the rows of ``phi(X)``."""
+        for i, (start, stop) in enumerate(self._bounds):
+            block = self._cache[i] if self._cache is not None else self._compute(start, stop)
+            yield start, stop, block
+
+    def matmul(self, V):
+        """``phi(X) @ V`` for ``V`` of shape (n_outputs, K)."""
+        return ops.concatenate([ops.matmul(B, V) for _, _, B in self.blocks()], axis=0)
+
+    def rmatmul(self, U, squared=False):
+        """``phi(X).T @ U`` (or ``(phi(X) ** 2).T @ U``) for ``U`` of shape (n, K)."""
+        total = None
+        for start, stop, B in self.blocks():
+            if squared:
+                B = ops.square(B)
+            part = ops.matmul(ops.transpose(B), U[start:stop])
+            total = part if total is None else total + part
+        return total
+
+
+class SolverResult:
+    """Outcome of :func:`solve_ovr_svm`.
+
+    Attributes
+    ----------
+    coef : ndarray of shape (K, n_outputs)
+    intercept : ndarray of shape (K,)
+    n_iter : int
+        Newton iterations run.
+    converged : bool
+        Whether every column reached ``tol``.
+    stalled : bool
+        Whether the solver stopped because the gap no longer improved (float32
+        precision reached) before ``tol`` and ``max_iter``.
+    primal : ndarray of shape (K,)
+        Primal objective of each column at the returned solution.
+    gap : ndarray of shape (K,)
+        Certified relative duality gap of each column.
+    """
+
+    def __init__(self, coef, intercept, n_iter, converged, stalled, primal, gap):
+        self.coef = coef
+        self.intercept = intercept
+        self.n_iter = n_iter
+        self.converged = converged
+        self.stalled = stalled
+        self.primal = primal
+        self.gap = gap
+
+
+def _colsum(A):
+    return ops.sum(A, axis=0)
+
+
+class _Loss:
+    """Per-sample quantities of the (smoothed) loss at margins ``M``."""
+
+    def __init__(self, loss, M, s, C, delta):
+        viol = ops.relu(1.0 - M)
+        self.viol = viol
+        if loss == "squared_hinge":
+            self.value = s * ops.square(viol)  # true = smoothed
+            self.smooth_value = self.value
+            self.slope = 2.0 * viol  # -loss'(m)
+            self.curvature = C * s * 2.0 * ops.cast(viol > 0, M.dtype)
+            # sum of alpha_i^2 / (4 C s_i) before the feasibility rescaling
+            self.dual_penalty = C * s * ops.square(viol)
+            self.smooth_penalty = None
+        else:
+            slope = ops.clip(viol / delta, 0.0, 1.0)
+            self.value = s * viol
+            self.smooth_value = s * ops.where(
+                viol < delta, ops.square(viol) / (2.0 * delta), viol - delta / 2.0
+            )
+            self.slope = slope
+            in_zone = ops.logical_and(viol > 0, viol < delta)
+            self.curvature = C * s * ops.cast(in_zone, M.dtype) / delta
+            self.dual_penalty = None
+            # sum of delta alpha_i^2 / (2 C s_i): smoothed dual minus true dual
+            self.smooth_penalty = 0.5 * delta * C * s * ops.square(slope)
+        self.alpha = C * s * self.slope
+
+
+def _line_derivatives(loss, M, z, s, C, delta, t, wd, dd):
+    """First and second derivative in ``t`` of the objective along a direction."""
+    Mt = M + t * z
+    viol = ops.relu(1.0 - Mt)
+    if loss == "squared_hinge":
+        slope = 2.0 * viol
+        curv = 2.0 * ops.cast(viol > 0, M.dtype)
+    else:
+        slope = ops.clip(viol / delta, 0.0, 1.0)
+        curv = ops.cast(ops.logical_and(viol > 0, viol < delta), M.dtype) / delta
+    d1 = t * dd + wd - C * _colsum(s * slope * z)
+    d2 = dd + C * _colsum(s * curv * ops.square(z))
+    return d1, d2
+
+
+def _line_search(loss, M, z, s, C, delta, W, dW):
+    """Exact line search (to ``_LS_TOL``) of each column's convex 1-D objective."""
+    wd = _colsum(W * dW)
+    dd = _colsum(ops.square(dW))
+    zeros = ops.zeros_like(wd)
+    g0, _ = _line_derivatives(loss, M, z, s, C, delta, zeros, wd, dd)
+    target = _LS_TOL * ops.abs(g0)
+    lo = zeros
+    hi = ops.full_like(wd, math.inf)
+    t = ops.ones_like(wd)
+    for _ in range(_LS_MAX_ITER):
+        g, h = _line_derivatives(loss, M, z, s, C, delta, t, wd, dd)
+        done = ops.abs(g) <= target
+        if bool(ops.all(done)):
+            return t
+        lo = ops.where(ops.logical_and(g < 0, ops.logical_not(done)), t, lo)
+        hi = ops.where(ops.logical_and(g > 0, ops.logical_not(done)), t, hi)
+        newton = t - g / ops.maximum(h, 1e-30)
+        bounded = ops.isfinite(hi)
+        inside = ops.logical_and(newton > lo, ops.logical_or(newton < hi, ops.logical_not(bounded)))
+        fallback = ops.where(bounded, 0.5 * (lo + hi), 4.0 * ops.maximum(t, 1.0))
+        t = ops.where(done, t, ops.where(inside, newton, fallback))
+    # Not within tolerance: the left end of the bracket still decreases the objective.
+    return ops.where(ops.abs(g) <= target, t, lo)
+
+
+def _newton_direction(design, gW, gb, curv, intercept_mask):
+    """Solve ``H d = -g`` by conjugate gradients with a diagonal preconditioner.
+
+    ``H = diag(1, ..., 1, damping) + phi~^T diag(curv) phi~`` per column, with
+    ``phi~ = [phi(X), 1]``; columns are independent and solved together, each
+    until its residual falls by ``_CG_FORCING``.
+    """
+
+    def hessp(vW, vb):
+        T = curv * (design.matmul(vW) + vb)
+        return vW + design.rmatmul(T), (_colsum(T) + _INTERCEPT_DAMPING * vb) * intercept_mask
+
+    diag_W = 1.0 + design.rmatmul(curv, squared=True)
+    diag_b = _colsum(curv) + _INTERCEPT_DAMPING
+    dW = ops.zeros_like(gW)
+    db = ops.zeros_like(gb)
+    rW, rb = -gW, -gb
+    zW, zb = rW / diag_W, rb / diag_b
+    pW, pb = zW, zb
+    rz = _colsum(rW * zW) + rb * zb
+    r0 = ops.sqrt(_colsum(ops.square(rW)) + ops.square(rb))
+    done = r0 <= 0
+    for _ in range(min(_CG_MAX_ITER, design.n_outputs + 1)):
+        HpW, Hpb = hessp(pW, pb)
+        pHp = _colsum(pW * HpW) + pb * Hpb
+        step = ops.where(ops.logical_or(done, pHp <= 0), 0.0, rz / ops.maximum(pHp, 1e-30))
+        dW = dW + step * pW
+        db = db + step * pb
+        rW = rW - step * HpW
+        rb = rb - step * Hpb
+        rnorm = ops.sqrt(_colsum(ops.square(rW)) + ops.square(rb))
+        done = ops.logical_or(done, rnorm <= _CG_FORCING * r0)
+        if bool(ops.all(done)):
+            break
+        zW, zb = rW / diag_W, rb / diag_b
+        rz_new = _colsum(rW * zW) + rb * zb
+        beta = rz_new / ops.maximum(rz, 1e-30)
+        pW = zW + beta * pW
+        pb = zb + beta * pb
+        rz = rz_new
+    return dW, db
+
+
+def solve_ovr_svm(
+    design,
+    Y,
+    sample_weight,
+    *,
+    C,
+    loss,
+    fit_intercept,
+    tol,
+    max_iter,
+    verbose=0,
+    coef_init=None,
+    intercept_init=None,
+):
+    """Minimise the one-vs-rest SVM primal objective to a certified tolerance.
+
+    Parameters
+    ----------
+    design : RowBlocks
+        The feature matrix ``phi(X)``.
+    Y : ndarray of shape (n_samples, K)
+        Targets in {-1, +1}, one column per binary problem.
+    sample_weight : ndarray of shape (n_samples,)
+        Non-negative weights ``s_i`` (sample weight times class weight).
+    C : float
+        Inverse regularisation strength.
+    loss : {"hinge", "squared_hinge"}
+    fit_intercept : bool
+        Whether to fit an unpenalised intercept per column.
+    tol : float
+        Target relative duality gap of every column.
+    max_iter : int
+        Maximum number of Newton iterations.
+    verbose : int
+        Print one line per iteration when positive.
+    coef_init, intercept_init : ndarray or None
+        Starting point (warm start); zeros by default.
+
+    Returns
+    -------
+    SolverResult
+    """
+    n, K = Y.shape
+    D = design.n_outputs
+    Yt = ops.convert_to_tensor(np.asarray(Y, dtype=np.float32))
+    s = ops.convert_to_tensor(np.asarray(sample_weight, dtype=np.float32).reshape(n, 1))
+    pos = ops.cast(Yt > 0, "float32")
+    neg = 1.0 - pos
+    if coef_init is None:
+        W = ops.zeros((D, K), dtype="float32")
+        b = ops.zeros((K,), dtype="float32")
+    else:
+        W = ops.convert_to_tensor(np.asarray(coef_init, dtype=np.float32).T)
+        b = ops.convert_to_tensor(np.asarray(intercept_init, dtype=np.float32))
+    delta = ops.full((K,), _DELTA_START, dtype="float32")
+    # Every dual-feasible point bounds the optimum from below: keep the best.
+    best_dual = ops.full((K,), -math.inf, dtype="float32")
+    best_gap = ops.full((K,), math.inf, dtype="float32")
+    since_progress = 0
+    intercept_mask = 1.0 if fit_intercept else 0.0
+
+    n_iter = 0
+    while True:
+        Z = design.matmul(W) + b
+        M = Yt * Z
+        lq = _Loss(loss, M, s, C, delta)
+        # One pass for both halves of w(alpha) = phi^T (alpha * y): the
+        # positive and negative samples, so that either can be rescaled.
+        halves = design.rmatmul(ops.concatenate([lq.alpha * pos, lq.alpha * neg], axis=1))
+        u_pos, u_neg = halves[:, :K], halves[:, K:]
+        a_pos = _colsum(lq.alpha * pos)
+        a_neg = _colsum(lq.alpha * neg)
+        if fit_intercept:
+            r_pos = ops.where(a_pos > a_neg, a_neg / ops.maximum(a_pos, 1e-30), 1.0)
+            r_neg = ops.where(a_neg > a_pos, a_pos / ops.maximum(a_neg, 1e-30), 1.0)
+        else:
+            r_pos = r_neg = ops.ones_like(a_pos)
+        u_feasible = r_pos * u_pos - r_neg * u_neg
+        half_norm_w = 0.5 * _colsum(ops.square(W))
+        primal = half_norm_w + C * _colsum(lq.value)
+        dual = r_pos * a_pos + r_neg * a_neg - 0.5 * _colsum(ops.square(u_feasible))
+        r2 = ops.square(r_pos) * pos + ops.square(r_neg) * neg
+        if lq.dual_penalty is not None:
+            dual = dual - _colsum(r2 * lq.dual_penalty)
+        best_dual = ops.maximum(best_dual, dual)
+        gap = (primal - best_dual) / ops.maximum(primal, 1e-30)
+        converged = gap <= tol
+        if loss == "hinge":
+            smooth_primal = half_norm_w + C * _colsum(lq.smooth_value)
+            smooth_dual = dual - _colsum(r2 * lq.smooth_penalty)
+            smooth_gap = smooth_primal - smooth_dual
+            # The iterate solves the smoothed problem much better than the
+            # smoothing distorts the hinge: shrink the smoothing.
+            shrink = ops.logical_and(
+                smooth_gap <= 0.5 * ((primal - best_dual) - smooth_gap), ops.logical_not(converged)
+            )
+        if verbose > 0:
+            print(
+                f"[kernelsvm_keras] iter {n_iter:4d}  max rel. duality gap "
+                f"{float(ops.max(gap)):.3e}  primal {float(ops.sum(primal)):.6e}"
+            )
+        progress = bool(ops.any(ops.logical_and(gap < best_gap, ops.logical_not(converged))))
+        best_gap = ops.minimum(best_gap, gap)
+        since_progress = 0 if progress else since_progress + 1
+        stalled = since_progress >= _STALL_ITER
+        if bool(ops.all(converged)) or n_iter >= max_iter or stalled:
+            break
+        n_iter += 1
+
+        # Newton direction, frozen for converged columns.
+        active = ops.cast(ops.logical_not(converged), "float32")
+        gW = (W - (u_pos - u_neg)) * active
+        gb = -(a_pos - a_neg) * active * intercept_mask
+        dW, db = _newton_direction(design, gW, gb, lq.curvature, intercept_mask)
+
+        z = Yt * (design.matmul(dW) + db)
+        t = _line_search(loss, M, z, s, C, delta, W, dW)
+        W = W + t * dW
+        b = b + t * db
+        if loss == "hinge":
+            delta = ops.where(shrink, ops.maximum(delta * _DELTA_SHRINK, _DELTA_MIN), delta)
+
+    return SolverResult(
+        coef=np.asarray(ops.convert_to_numpy(ops.transpose(W)), dtype=np.float64),
+        intercept=np.asarray(ops.convert_to_numpy(b), dtype=np.float64),
+        n_iter=n_iter,
+        converged=bool(ops.all(converged)),
+        stalled=stalled and not bool(ops.all(converged)),
+        primal=np.asarray(ops.convert_to_numpy(primal), dtype=np.float64),
+        gap=np.asarray(ops.convert_to_numpy(gap), dtype=np.float64),
+    )
