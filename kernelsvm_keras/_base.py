@@ -1,0 +1,235 @@
+"""scikit-learn plumbing shared by the estimators.
+
+Validation, label encoding, sample and class weights, the call to the solver,
+an all-or-nothing ``fit``, and batched prediction. The feature map is the only
+thing a subclass provides (:meth:`BaseKerasSVM._feature_map`).
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._solver import RowBlocks, solve_ovr_svm
+
+# Elements (rows x columns of the feature matrix) per block when batch_size=None:
+# 2**24 float32 values, 64 MiB per block.
+_AUTO_BLOCK_ELEMENTS = 2**24
+
+
+class BaseKerasSVM(ClassifierMixin, BaseEstimator):
+    """Base class of the one-vs-rest SVMs trained by Keras.
+
+    Subclasses define ``__init__`` (their parameters), ``_parameter_constraints``
+    and :meth:`_feature_map`; everything else is shared.
+    """
+
+    _parameter_constraints: dict = {
+        "C": [Interval(Real, 0.0, None, closed="neither")],
+        "loss": [StrOptions({"hinge", "squared_hinge"})],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "tol": [Interval(Real, 0.0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "cache_size": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+
+    # -- hooks -------------------------------------------------------------
+
+    def _feature_map(self, X, random_state):
+        """Prepare the feature map for training data ``X``.
+
+        Returns
+        -------
+        transform : callable or None
+            Maps a float32 tensor of rows to a tensor of features (``None`` for
+            the identity).
+        n_outputs : int
+            Number of features.
+        fitted : dict
+            Fitted attributes describing the map (names ending in ``_``).
+        """
+        raise NotImplementedError
+
+    def _features(self, X):
+        """The fitted feature map of a float64 batch, in NumPy (exact)."""
+        raise NotImplementedError
+
+    # -- fit ---------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the SVM on training data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training vectors. Sparse matrices are densified one batch of rows
+            at a time, never as a whole.
+        y : array-like of shape (n_samples,)
+            Target labels (at least two classes).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative per-sample weights, multiplying ``C`` for each sample
+            (as in :class:`~sklearn.svm.SVC`). A weight of 2 is the same as the
+            sample appearing twice.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator. If ``fit`` raises (or is interrupted), the
+            estimator is left exactly as it was before the call.
+        """
+        saved = dict(self.__dict__)
+        try:
+            return self._fit(X, y, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit(self, X, y, sample_weight):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            accept_large_sparse=False,
+        )
+        if hasattr(X, "tocsr"):
+            X = X.tocsr()  # row slicing for batches
+        check_classification_targets(y)
+        classes, y_index = np.unique(y, return_inverse=True)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
+        weights = sample_weight * class_weight[y_index]
+        present = classes[np.bincount(y_index, weights=weights, minlength=len(classes)) > 0]
+        if len(present) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes with positive "
+                f"weight; the data has only one class with positive weight: {present.tolist()!r} "
+                f"(classes in y: {classes.tolist()!r})."
+            )
+
+        transform, n_outputs, fitted = self._feature_map(X, check_random_state(self.random_state))
+        if len(classes) == 2:
+            targets = np.where(y_index == 1, 1.0, -1.0)[:, None]
+        else:
+            targets = np.full((X.shape[0], len(classes)), -1.0)
+            targets[np.arange(X.shape[0]), y_index] = 1.0
+        design = RowBlocks(
+            X,
+            transform,
+            n_outputs,
+            batch_size=self._rows_per_batch(max(X.shape[1], n_outputs)),
+            cache_bytes=int(self.cache_size * 2**20),
+        )
+        result = solve_ovr_svm(
+            design,
+            targets,
+            weights,
+            C=float(self.C),
+            loss=self.loss,
+            fit_intercept=self._fit_intercept(),
+            tol=float(self.tol),
+            max_iter=self.max_iter,
+            verbose=self.verbose,
+        )
+        if not result.converged:
+            if result.stalled:
+                reason = "stopped improving at float32 precision (badly scaled data or weights?)"
+            else:
+                reason = f"reached max_iter={self.max_iter}; increase max_iter"
+            warnings.warn(
+                f"{type(self).__name__} did not reach tol={self.tol}: the relative duality "
+                f"gap is {result.gap.max():.2e}; the solver {reason}.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        for name, value in fitted.items():
+            setattr(self, name, value)
+        self.classes_ = classes
+        self.coef_ = result.coef
+        self.intercept_ = result.intercept
+        self.n_iter_ = result.n_iter
+        self.objective_ = result.primal
+        self.dual_gap_ = result.gap
+        return self
+
+    def _fit_intercept(self):
+        return True
+
+    def _rows_per_batch(self, width):
+        if self.batch_size is not None:
+            return int(self.batch_size)
+        return max(1, _AUTO_BLOCK_ELEMENTS // max(1, width))
+
+    # -- predict -----------------------------------------------------------
+
+    def decision_function(self, X):
+        """Signed distance of each sample to each one-vs-rest hyperplane.
+
+        Computed exactly in float64 with NumPy, ``batch_size`` rows at a time
+        (bounded memory; the result does not depend on the backend, on the
+        device, nor on how rows are batched). For inference on an accelerator,
+        use the fitted arrays in a Keras model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
+            For two classes, positive values predict ``classes_[1]``.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            reset=False,
+            accept_large_sparse=False,
+        )
+        if hasattr(X, "tocsr"):
+            X = X.tocsr()
+        rows = self._rows_per_batch(max(X.shape[1], self.coef_.shape[1]))
+        scores = np.empty((X.shape[0], self.coef_.shape[0]))
+        for start in range(0, X.shape[0], rows):
+            batch = X[start : start + rows]
+            features = self._features(batch.astype(np.float64))
+            scores[start : start + rows] = features @ self.coef_.T + self.intercept_
+        return scores.ravel() if len(self.classes_) == 2 else scores
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The class with the largest decision value (for two classes:
+            ``classes_[1]`` where the decision value is positive).
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

@@ -1,0 +1,368 @@
+"""The public estimators: KerasSVC and KerasLinearSVC."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from keras import ops
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import BaseKerasSVM
+from .layers import draw_random_fourier_weights, random_fourier_features
+
+_SOLVER_NOTES = """
+    The fit minimises, for every one-vs-rest problem (one problem for two
+    classes), the SVM primal objective
+
+    .. math::
+
+        P(w, b) = \\frac12 \\|w\\|^2 + C \\sum_i s_i \\, \\ell(y_i (w \\cdot \\phi(x_i) + b)),
+        \\qquad y_i \\in \\{-1, +1\\},
+
+    with :math:`\\ell` the hinge :math:`\\max(0, 1 - m)` or the squared hinge
+    :math:`\\max(0, 1 - m)^2`, :math:`s_i` the sample weight times the class
+    weight of sample :math:`i`, and the intercept :math:`b` not penalised (as
+    in libsvm). In a Keras model this is a ``Dense`` layer with an L2 kernel
+    regulariser of strength :math:`1/(2 C n)` on the mean loss, without bias
+    regularisation -- but the optimum is reached, not approximated by epochs.
+
+    The solver is Newton's method on the primal (conjugate-gradient steps and
+    an exact line search; the hinge through a shrinking Huber smoothing), with
+    all one-vs-rest problems solved together as Keras tensor programs on the
+    device Keras uses. It stops when the *certified* relative duality gap
+    :math:`(P(w, b) - D(\\alpha)) / P(w, b)` of every problem is at most
+    ``tol``, where :math:`\\alpha` is a dual-feasible point built from the
+    current iterate: the objective reached is then within a factor
+    :math:`1 + \\mathrm{tol}` of the optimum. Computation is in float32, so
+    ``tol`` much below ``1e-5`` may not be reachable.
+"""
+
+
+class KerasSVC(BaseKerasSVM):
+    """Kernel support vector classifier trained by Keras, on random Fourier features.
+
+    A drop-in for :class:`sklearn.svm.SVC` (same parameter names, same meaning
+    of ``C`` and ``gamma``) whose kernel is approximated by ``n_components``
+    random Fourier features (Rahimi and Recht, 2007) and whose training is a
+    Keras 3 program: it runs on a GPU whenever Keras sees one, its cost is
+    linear in the number of samples, and it solves the SVM problem exactly on
+    the approximate features.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse regularisation strength, as in :class:`~sklearn.svm.SVC`: the
+        weight of the summed losses against ``1/2 ||w||^2``. Must be positive.
+    kernel : {"rbf", "laplacian"}, default="rbf"
+        Kernel approximated: ``exp(-gamma ||x - y||^2)`` or
+        ``exp(-gamma ||x - y||_1)``.
+    gamma : {"scale", "auto"} or float, default="scale"
+        Kernel coefficient. ``"scale"`` uses ``1 / (n_features * X.var())``,
+        ``"auto"`` uses ``1 / n_features``, as :class:`~sklearn.svm.SVC`.
+    n_components : int, default=2048
+        Number of random Fourier features. More features approximate the
+        kernel better, at a cost linear in ``n_components`` (see the README for
+        the accuracy / time trade-off).
+    loss : {"hinge", "squared_hinge"}, default="squared_hinge"
+        Margin loss. ``"hinge"`` is the loss of :class:`~sklearn.svm.SVC`;
+        ``"squared_hinge"`` (the default of :class:`~sklearn.svm.LinearSVC`) is
+        as accurate in practice and its training converges in far fewer
+        iterations, because the objective is differentiable.
+    class_weight : dict or "balanced", default=None
+        Multiply ``C`` by ``class_weight[c]`` for the samples of class ``c``
+        (in every one-vs-rest problem). ``"balanced"`` uses
+        ``n_samples / (n_classes * np.bincount(y))``.
+    tol : float, default=1e-3
+        Stop when the certified relative duality gap of every one-vs-rest
+        problem is at most ``tol`` (see Notes).
+    max_iter : int, default=1000
+        Maximum number of Newton iterations; a
+        :class:`~sklearn.exceptions.ConvergenceWarning` is raised when it is
+        reached before ``tol``.
+    batch_size : int, default=None
+        Rows per batch on the device, in training and prediction. ``None``
+        picks batches of about 64 MiB. It changes memory use and speed, not
+        the solution.
+    cache_size : float, default=1024
+        Megabytes allowed for keeping the feature matrix
+        ``(n_samples, n_components)`` on the device during ``fit``. Above it,
+        the features are recomputed in batches at every pass over the data:
+        memory stays bounded, training gets slower.
+    decision_function_shape : {"ovr"}, default="ovr"
+        Only ``"ovr"``: the classifier is one-vs-rest, so its decision
+        function is always of shape ``(n_samples, n_classes)`` for more than
+        two classes. Accepted so that code written for ``SVC`` runs unchanged.
+    verbose : int, default=0
+        Print the solver's progress when positive.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draw of the random features. For an integer seed and the RBF
+        kernel, the features equal those of
+        ``RBFSampler(gamma=gamma_, n_components=n_components, random_state=seed)``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    coef_ : ndarray of shape (1, n_components) or (n_classes, n_components)
+        Weights of the linear model on the random features (one row for two
+        classes).
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts.
+    gamma_ : float
+        The kernel coefficient used (``gamma`` resolved).
+    random_weights_ : ndarray of shape (n_features_in_, n_components)
+        Random projection of the feature map.
+    random_offset_ : ndarray of shape (n_components,)
+        Random offsets of the feature map.
+    n_iter_ : int
+        Newton iterations run.
+    objective_ : ndarray of shape (1,) or (n_classes,)
+        Primal objective of each one-vs-rest problem at the solution.
+    dual_gap_ : ndarray of shape (1,) or (n_classes,)
+        Certified relative duality gap of each problem at the solution.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    KerasLinearSVC : The linear SVM.
+    sklearn.svm.SVC : The exact kernel SVM (quadratic in the number of samples).
+    sklearn.kernel_approximation.RBFSampler : The same feature map as a transformer.
+
+    Notes
+    -----
+    The decision function is, with ``D = n_components``::
+
+        sqrt(2 / D) * cos(X @ random_weights_ + random_offset_) @ coef_.T + intercept_
+
+    (raveled for two classes). Multiclass problems are solved one-vs-rest, not
+    one-vs-one as in ``SVC``; there is therefore no ``break_ties`` parameter
+    (an argmax over one-vs-rest scores has no voting ties).
+
+    There is no ``probability`` parameter (deprecated on ``SVC`` since
+    scikit-learn 1.9): wrap the estimator in
+    :class:`~sklearn.calibration.CalibratedClassifierCV` instead.
+    """
+
+    __doc__ += (
+        _SOLVER_NOTES
+        + """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import train_test_split
+    >>> from kernelsvm_keras import KerasSVC
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X / 16, y, random_state=0)
+    >>> clf = KerasSVC(C=10, random_state=0).fit(X_train, y_train)
+    >>> print(f"{clf.score(X_test, y_test):.2f}")
+    0.99
+    """
+    )
+
+    _parameter_constraints: dict = {
+        **BaseKerasSVM._parameter_constraints,
+        "kernel": [StrOptions({"rbf", "laplacian"})],
+        "gamma": [StrOptions({"scale", "auto"}), Interval(Real, 0.0, None, closed="neither")],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "decision_function_shape": [StrOptions({"ovr"})],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        C=1.0,
+        kernel="rbf",
+        gamma="scale",
+        n_components=2048,
+        loss="squared_hinge",
+        class_weight=None,
+        tol=1e-3,
+        max_iter=1000,
+        batch_size=None,
+        cache_size=1024,
+        decision_function_shape="ovr",
+        verbose=0,
+        random_state=None,
+    ):
+        self.C = C
+        self.kernel = kernel
+        self.gamma = gamma
+        self.n_components = n_components
+        self.loss = loss
+        self.class_weight = class_weight
+        self.tol = tol
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self.decision_function_shape = decision_function_shape
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _feature_map(self, X, random_state):
+        gamma = _resolve_gamma(self.gamma, X)
+        weights, offset = draw_random_fourier_weights(
+            X.shape[1], self.n_components, gamma, self.kernel, random_state
+        )
+        fitted = {"gamma_": gamma, "random_weights_": weights, "random_offset_": offset}
+        return _rff_transform(weights, offset), self.n_components, fitted
+
+    def _features(self, X):
+        projection = X @ self.random_weights_ + self.random_offset_
+        return np.sqrt(2.0 / self.n_components) * np.cos(projection)
+
+
+class KerasLinearSVC(BaseKerasSVM):
+    """Linear support vector classifier trained by Keras.
+
+    A drop-in for :class:`sklearn.svm.LinearSVC` whose training is a Keras 3
+    program (on a GPU whenever Keras sees one) that reaches the optimum of the
+    SVM primal objective, with an unpenalised intercept.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse regularisation strength: the weight of the summed losses
+        against ``1/2 ||w||^2``. Must be positive.
+    loss : {"hinge", "squared_hinge"}, default="squared_hinge"
+        Margin loss; ``"squared_hinge"`` is ``LinearSVC``'s default.
+    fit_intercept : bool, default=True
+        Whether to fit an intercept. Unlike liblinear's, the intercept is not
+        penalised, so there is no ``intercept_scaling``.
+    class_weight : dict or "balanced", default=None
+        Multiply ``C`` by ``class_weight[c]`` for the samples of class ``c``
+        (in every one-vs-rest problem). ``"balanced"`` uses
+        ``n_samples / (n_classes * np.bincount(y))``.
+    tol : float, default=1e-3
+        Stop when the certified relative duality gap of every one-vs-rest
+        problem is at most ``tol`` (see Notes).
+    max_iter : int, default=1000
+        Maximum number of Newton iterations; a
+        :class:`~sklearn.exceptions.ConvergenceWarning` is raised when it is
+        reached before ``tol``.
+    multi_class : {"ovr"}, default="ovr"
+        Only one-vs-rest; accepted so that code written for ``LinearSVC`` runs
+        unchanged.
+    batch_size : int, default=None
+        Rows per batch on the device. ``None`` picks batches of about 64 MiB.
+        It changes memory use and speed, not the solution.
+    cache_size : float, default=1024
+        Megabytes allowed for keeping ``X`` (as float32) on the device during
+        ``fit``; above it, ``X`` is sent in batches at every pass.
+    verbose : int, default=0
+        Print the solver's progress when positive.
+    random_state : int, RandomState instance or None, default=None
+        Accepted for compatibility with ``LinearSVC``; the solver is
+        deterministic and draws no random numbers.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Weights (one row for two classes).
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts (zeros when ``fit_intercept=False``).
+    n_iter_ : int
+        Newton iterations run.
+    objective_ : ndarray of shape (1,) or (n_classes,)
+        Primal objective of each one-vs-rest problem at the solution.
+    dual_gap_ : ndarray of shape (1,) or (n_classes,)
+        Certified relative duality gap of each problem at the solution.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    KerasSVC : The kernel SVM on random Fourier features.
+    sklearn.svm.LinearSVC : liblinear's linear SVM.
+
+    Notes
+    -----
+    The decision function is ``X @ coef_.T + intercept_`` (raveled for two
+    classes). ``penalty="l1"`` and ``multi_class="crammer_singer"`` of
+    ``LinearSVC`` are not offered.
+    """
+
+    __doc__ += (
+        _SOLVER_NOTES
+        + """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from kernelsvm_keras import KerasLinearSVC
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(), KerasLinearSVC(C=0.1)).fit(X, y)
+    >>> print(f"{clf.score(X, y):.2f}")
+    0.99
+    """
+    )
+
+    _parameter_constraints: dict = {
+        **BaseKerasSVM._parameter_constraints,
+        "fit_intercept": ["boolean"],
+        "multi_class": [StrOptions({"ovr"})],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        C=1.0,
+        loss="squared_hinge",
+        fit_intercept=True,
+        class_weight=None,
+        tol=1e-3,
+        max_iter=1000,
+        multi_class="ovr",
+        batch_size=None,
+        cache_size=1024,
+        verbose=0,
+        random_state=None,
+    ):
+        self.C = C
+        self.loss = loss
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.tol = tol
+        self.max_iter = max_iter
+        self.multi_class = multi_class
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _feature_map(self, X, random_state):
+        return None, X.shape[1], {}
+
+    def _features(self, X):
+        return X
+
+    def _fit_intercept(self):
+        return self.fit_intercept
+
+
+def _resolve_gamma(gamma, X):
+    """``gamma`` as SVC resolves it: "scale", "auto" or a number."""
+    if gamma == "scale":
+        if hasattr(X, "multiply"):
+            variance = X.multiply(X).mean() - X.mean() ** 2
+        else:
+            variance = X.var()
+        return 1.0 / (X.shape[1] * variance) if variance != 0 else 1.0
+    if gamma == "auto":
+        return 1.0 / X.shape[1]
+    return float(gamma)
+
+
+def _rff_transform(weights, offset):
+    """The random Fourier feature map as a callable on float32 tensors."""
+    weights = ops.convert_to_tensor(np.asarray(weights, dtype=np.float32))
+    offset = ops.convert_to_tensor(np.asarray(offset, dtype=np.float32))
+    return lambda rows: random_fourier_features(rows, weights, offset)

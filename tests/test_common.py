@@ -1,0 +1,39 @@
+"""scikit-learn's own estimator checks, on both estimators."""
+
+import pytest
+from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
+
+from kernelsvm_keras import KerasLinearSVC, KerasSVC
+
+# The only expected failures: the checks that scikit-learn itself expects to
+# fail for LinearSVC and SGDClassifier. They compare a weighted fit with a fit
+# on repeated rows to rtol=1e-7, but the solver stops at a certified relative
+# duality gap of `tol` (1e-3 by default), not at machine precision; and
+# gamma="scale" is computed from the variance of X, which repeating rows
+# changes, exactly as in SVC. Equivalence up to `tol` is tested in
+# tests/test_base.py::test_sample_weight_equals_repetition.
+SAMPLE_WEIGHT_EQUIVALENCE = {
+    check: "sample_weight equals repetition up to the solver's tol, not to rtol=1e-7"
+    for check in (
+        "check_sample_weight_equivalence_on_dense_data",
+        "check_sample_weight_equivalence_on_sparse_data",
+    )
+}
+
+
+@parametrize_with_checks(
+    [
+        KerasSVC(n_components=256, random_state=0),
+        KerasSVC(n_components=128, loss="hinge", kernel="laplacian", random_state=0),
+        KerasLinearSVC(),
+        KerasLinearSVC(loss="hinge"),
+    ],
+    expected_failed_checks=lambda estimator: SAMPLE_WEIGHT_EQUIVALENCE,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("Estimator", [KerasSVC, KerasLinearSVC])
+def test_check_estimator_default_parameters(Estimator):
+    check_estimator(Estimator(), expected_failed_checks=SAMPLE_WEIGHT_EQUIVALENCE)
