@@ -1,0 +1,259 @@
+"""Side-by-side comparison of KerasSVC / KerasLinearSVC with scikit-learn's SVMs.
+
+Runs every system on the same split and the same preprocessing, and prints
+test accuracy, fit and predict times (and, for our estimators, the certified
+relative duality gap reached) as a markdown table; ``--json`` also writes one
+JSON object per system.
+
+Examples
+--------
+The bundled digits data (nothing to download)::
+
+    python benchmarks/compare.py
+
+Your own files, LIBSVM/svmlight text (optionally .bz2/.gz) or IDX (.gz) as
+MNIST ships::
+
+    python benchmarks/compare.py --train a9a --test a9a.t --n-features 123
+    python benchmarks/compare.py --train train-images-idx3-ubyte.gz \\
+        --train-labels train-labels-idx1-ubyte.gz --test t10k-images-idx3-ubyte.gz \\
+        --test-labels t10k-labels-idx1-ubyte.gz --C 10 --n-components 4096
+"""
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import struct
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import sklearn  # noqa: E402
+from sklearn.datasets import load_breast_cancer, load_digits, load_svmlight_file  # noqa: E402
+from sklearn.kernel_approximation import RBFSampler  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.svm import SVC, LinearSVC  # noqa: E402
+
+import kernelsvm_keras  # noqa: E402
+from kernelsvm_keras import KerasLinearSVC, KerasSVC  # noqa: E402
+
+SYSTEMS = ("KerasSVC", "KerasLinearSVC", "SVC", "LinearSVC", "RBFSampler+LinearSVC")
+
+
+# -- data ----------------------------------------------------------------------
+
+
+def read_idx(path):
+    """Read an IDX file (optionally gzip-compressed), as MNIST ships them."""
+    path = Path(path)
+    if not path.is_file():
+        raise SystemExit(f"error: IDX file not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise SystemExit(f"error: {path} is not an unsigned-byte IDX file (bad magic number)")
+    ndim = data[3]
+    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)):
+        raise SystemExit(f"error: {path} holds {body.size} values, its header says {shape}")
+    return body.reshape(shape[0], -1) if ndim > 1 else body
+
+
+def read_svmlight(path, n_features):
+    path = Path(path)
+    if not path.is_file():
+        raise SystemExit(f"error: LIBSVM file not found: {path}")
+    try:
+        X, y = load_svmlight_file(str(path), n_features=n_features)
+    except ValueError as exc:
+        raise SystemExit(f"error: {path} is not a valid LIBSVM/svmlight file: {exc}") from exc
+    return X.toarray(), y
+
+
+def is_idx(path):
+    return "idx" in Path(path).name
+
+
+def load(args):
+    """Return X_train, X_test, y_train, y_test, a dataset name and the scaling used."""
+    if args.train is None:
+        loader = {"digits": load_digits, "breast_cancer": load_breast_cancer}[args.dataset]
+        X, y = loader(return_X_y=True)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=0.25, random_state=0, stratify=y
+        )
+        scale = "standard" if args.dataset == "breast_cancer" else "divide:16"
+        return X_train, X_test, y_train, y_test, args.dataset, scale
+    if is_idx(args.train):
+        if args.train_labels is None:
+            raise SystemExit("error: IDX images need --train-labels")
+        X_train = read_idx(args.train).astype(np.float32)
+        y_train = read_idx(args.train_labels)
+        if args.test is not None:
+            if args.test_labels is None:
+                raise SystemExit("error: IDX images need --test-labels")
+            X_test = read_idx(args.test).astype(np.float32)
+            y_test = read_idx(args.test_labels)
+        scale = "divide:255"
+    else:
+        X_train, y_train = read_svmlight(args.train, args.n_features)
+        if args.test is not None:
+            X_test, y_test = read_svmlight(args.test, X_train.shape[1])
+        scale = "none"
+    if len(X_train) != len(y_train):
+        raise SystemExit(f"error: {len(X_train)} training rows but {len(y_train)} labels")
+    if args.test is None:
+        X_train, X_test, y_train, y_test = train_test_split(
+            X_train, y_train, test_size=0.25, random_state=0, stratify=y_train
+        )
+    if args.max_train is not None:
+        X_train, y_train = X_train[: args.max_train], y_train[: args.max_train]
+    name = Path(args.train).name
+    return X_train, X_test, y_train, y_test, name, args.scale or scale
+
+
+def preprocess(X_train, X_test, scale):
+    if scale.startswith("divide:"):
+        d = float(scale.split(":")[1])
+        return X_train / d, X_test / d
+    if scale == "standard":
+        scaler = StandardScaler().fit(X_train)
+        return scaler.transform(X_train), scaler.transform(X_test)
+    return X_train, X_test
+
+
+# -- systems -------------------------------------------------------------------
+
+
+def make_system(name, args, gamma):
+    C, D, seed = args.C, args.n_components, args.random_state
+    if name == "KerasSVC":
+        return KerasSVC(C=C, gamma=gamma, n_components=D, loss=args.loss, random_state=seed)
+    if name == "KerasLinearSVC":
+        return KerasLinearSVC(C=C, loss=args.loss)
+    if name == "SVC":
+        return SVC(C=C, gamma=gamma)
+    if name == "LinearSVC":
+        return LinearSVC(C=C, loss=args.loss)
+    if name == "RBFSampler+LinearSVC":
+        return make_pipeline(
+            RBFSampler(gamma=gamma, n_components=D, random_state=seed),
+            LinearSVC(C=C, loss=args.loss),
+        )
+    raise ValueError(name)
+
+
+def run(args):
+    X_train, X_test, y_train, y_test, name, scale = load(args)
+    X_train, X_test = preprocess(X_train, X_test, scale)
+    X_train = np.ascontiguousarray(X_train, dtype=np.float32)
+    X_test = np.ascontiguousarray(X_test, dtype=np.float32)
+    # one gamma for every kernel system: SVC's "scale" on the training data
+    gamma = args.gamma if args.gamma is not None else 1.0 / (X_train.shape[1] * X_train.var())
+    header = (
+        f"dataset {name}: {X_train.shape[0]} train / {X_test.shape[0]} test rows, "
+        f"{X_train.shape[1]} features, {len(np.unique(y_train))} classes, scaling {scale}; "
+        f"C={args.C}, gamma={gamma:.4g}, n_components={args.n_components}, loss={args.loss}"
+    )
+    print(header, flush=True)
+    rows = []
+    for system in args.systems:
+        est = make_system(system, args, gamma)
+        t0 = time.perf_counter()
+        est.fit(X_train, y_train)
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        accuracy = float(np.mean(est.predict(X_test) == y_test))
+        predict_s = time.perf_counter() - t0
+        gap = getattr(est, "dual_gap_", None)
+        row = {
+            "dataset": name,
+            "system": system,
+            "accuracy": accuracy,
+            "fit_s": round(fit_s, 3),
+            "predict_s": round(predict_s, 3),
+            "dual_gap": None if gap is None else float(np.max(gap)),
+            "n_train": int(X_train.shape[0]),
+            "n_test": int(X_test.shape[0]),
+            "C": args.C,
+            "gamma": gamma,
+            "n_components": args.n_components,
+            "loss": args.loss,
+        }
+        rows.append(row)
+        print(
+            f"  {system:<22s} accuracy {accuracy:.4f}  fit {fit_s:8.2f} s  "
+            f"predict {predict_s:7.3f} s",
+            flush=True,
+        )
+    return header, rows
+
+
+def markdown(rows):
+    lines = [
+        "| system | test accuracy | fit (s) | predict (s) | certified gap |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        gap = "" if r["dual_gap"] is None else f"{r['dual_gap']:.1e}"
+        lines.append(
+            f"| {r['system']} | {100 * r['accuracy']:.2f}% | {r['fit_s']:.2f} | "
+            f"{r['predict_s']:.3f} | {gap} |"
+        )
+    return "\n".join(lines)
+
+
+def environment():
+    import keras
+
+    return (
+        f"python {platform.python_version()}, numpy {np.__version__}, scikit-learn "
+        f"{sklearn.__version__}, keras {keras.__version__} ({keras.backend.backend()} backend), "
+        f"kernelsvm_keras {kernelsvm_keras.__version__}; {platform.machine()}, "
+        f"{os.cpu_count()} CPUs"
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", choices=("digits", "breast_cancer"), default="digits")
+    parser.add_argument("--train", help="training file (LIBSVM text or IDX images)")
+    parser.add_argument("--train-labels", help="IDX labels of --train")
+    parser.add_argument("--test", help="test file; without it, 25%% of --train is held out")
+    parser.add_argument("--test-labels", help="IDX labels of --test")
+    parser.add_argument("--n-features", type=int, help="LIBSVM: number of features")
+    parser.add_argument("--max-train", type=int, help="use the first rows of the training set")
+    parser.add_argument(
+        "--scale", help="'none', 'standard' or 'divide:K' (default: by data format)"
+    )
+    parser.add_argument("--C", type=float, default=1.0)
+    parser.add_argument("--gamma", type=float, help="default: SVC's 'scale' on training X")
+    parser.add_argument("--n-components", type=int, default=2048)
+    parser.add_argument("--loss", choices=("hinge", "squared_hinge"), default="squared_hinge")
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
+    parser.add_argument("--json", help="append one JSON line per system to this file")
+    args = parser.parse_args(argv)
+
+    print(environment(), flush=True)
+    header, rows = run(args)
+    print()
+    print(markdown(rows))
+    if args.json:
+        with open(args.json, "a") as f:
+            for row in rows:
+                f.write(json.dumps({**row, "environment": environment()}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
