@@ -206,6 +206,12 @@ class KerasSVC(BaseKerasSVM):
         weights, offset = draw_random_fourier_weights(
             X.shape[1], self.n_components, gamma, self.kernel, random_state
         )
+        if not np.all(np.isfinite(weights.astype(np.float32))):
+            raise ValueError(
+                f"gamma_={gamma:.3g} (from gamma={self.gamma!r}) makes the random weights "
+                "overflow float32, the precision of training; rescale X (for instance with "
+                "StandardScaler) or pass a smaller gamma."
+            )
         fitted = {"gamma_": gamma, "random_weights_": weights, "random_offset_": offset}
         return _rff_transform(weights, offset), self.n_components, fitted
 

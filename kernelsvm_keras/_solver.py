@@ -356,6 +356,11 @@ def solve_ovr_svm(
         r2 = ops.square(r_pos) * pos + ops.square(r_neg) * neg
         if lq.dual_penalty is not None:
             dual = dual - _colsum(r2 * lq.dual_penalty)
+        if n_iter == 0 and not bool(ops.all(ops.isfinite(primal))):
+            raise ValueError(
+                "The SVM objective is not finite in float32: the features or X hold values "
+                "beyond float32's range (about 3.4e38); rescale X."
+            )
         best_dual = ops.maximum(best_dual, dual)
         gap = (primal - best_dual) / ops.maximum(primal, 1e-30)
         converged = gap <= tol

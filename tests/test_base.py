@@ -270,6 +270,21 @@ def test_bad_data_raises_value_error_saying_what(est, X, y, match):
         clone(est).fit(X, y)
 
 
+def test_gamma_overflowing_float32_is_an_error():
+    X = np.r_[np.zeros((4, 1)), np.full((4, 1), 1e-90)]
+    with pytest.raises(ValueError, match="overflow float32.*rescale X"):
+        KerasSVC(n_components=8).fit(X, [0, 1] * 4)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=ids)
+def test_values_beyond_float32_are_an_error(est):
+    X = np.array([[1e300, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.5]])
+    with pytest.raises(ValueError, match="not finite in float32"):
+        clone(est).set_params(**({"gamma": 1.0} if "gamma" in est.get_params() else {})).fit(
+            X, [0, 1, 0, 1]
+        )
+
+
 @pytest.mark.parametrize("est", ESTIMATORS, ids=ids)
 def test_wrong_number_of_features_at_predict(est):
     est = clone(est).fit(X_iris, y_iris)
