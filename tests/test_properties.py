@@ -11,7 +11,9 @@ from hypothesis.extra.numpy import arrays
 from kernelsvm_keras import KerasLinearSVC, KerasSVC
 
 SETTINGS = settings(
-    max_examples=int(os.environ.get("KERNELSVM_HYPOTHESIS_EXAMPLES", 15)), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=int(os.environ.get("KERNELSVM_HYPOTHESIS_EXAMPLES", 15)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 
