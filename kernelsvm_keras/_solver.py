@@ -15,9 +15,12 @@ Method
 Newton's method on the primal, with all columns solved at once (matrix
 products over ``K`` columns instead of ``K`` separate passes over the data):
 
-* the Newton direction solves ``H d = -g`` by preconditioned conjugate
-  gradients (Hessian-vector products are two passes over ``phi(X)``; the
-  preconditioner is the Hessian diagonal);
+* the Newton direction solves ``H d = -g``: exactly, by the Woodbury identity,
+  when few samples lie in the curved zone of the loss (the usual case near the
+  optimum, and the one that matters for the hinge, whose smoothed Hessian is
+  badly conditioned); otherwise by preconditioned conjugate gradients
+  (Hessian-vector products are two passes over ``phi(X)``; the preconditioner
+  is the Hessian diagonal);
 * the step length is an exact line search on the piecewise-quadratic
   one-dimensional objective, which costs one pass over ``phi(X)``;
 * the squared hinge is piecewise quadratic and is solved directly. The hinge is
@@ -49,6 +52,12 @@ __all__ = ["RowBlocks", "SolverResult", "solve_ovr_svm"]
 # keeps the linear system definite when no sample is in a curved zone of the
 # loss. The line search makes the step exact whatever the damping.
 _INTERCEPT_DAMPING = 1.0
+# A column whose curved zone has q samples gets its exact Newton direction by
+# the Woodbury identity (a q x q dense solve) when that is cheaper than about
+# _CG_TYPICAL_ITER conjugate-gradient iterations over all n rows, i.e. when
+# q^2 D < 2 _CG_TYPICAL_ITER n D, and q is at most _DIRECT_MAX_ROWS.
+_DIRECT_MAX_ROWS = 2048
+_CG_TYPICAL_ITER = 20
 # Conjugate gradients: relative residual reached per Newton step, and a cap.
 _CG_FORCING = 0.1
 _CG_MAX_ITER = 100
@@ -109,6 +118,17 @@ class RowBlocks:
         for i, (start, stop) in enumerate(self._bounds):
             block = self._cache[i] if self._cache is not None else self._compute(start, stop)
             yield start, stop, block
+
+    def take_rows(self, mask):
+        """The rows of ``phi(X)`` where the boolean NumPy ``mask`` is true."""
+        parts = []
+        for start, stop, B in self.blocks():
+            local = np.flatnonzero(mask[start:stop])
+            if local.size:
+                parts.append(ops.take(B, ops.convert_to_tensor(local), axis=0))
+        if not parts:
+            return ops.zeros((0, self.n_outputs), dtype="float32")
+        return ops.concatenate(parts, axis=0)
 
     def matmul(self, V):
         """``phi(X) @ V`` for ``V`` of shape (n_outputs, K)."""
@@ -230,11 +250,76 @@ def _line_search(loss, M, z, s, C, delta, W, dW):
 
 
 def _newton_direction(design, gW, gb, curv, intercept_mask):
-    """Solve ``H d = -g`` by conjugate gradients with a diagonal preconditioner.
+    """Solve ``H d = -g`` for every column.
 
     ``H = diag(1, ..., 1, damping) + phi~^T diag(curv) phi~`` per column, with
-    ``phi~ = [phi(X), 1]``; columns are independent and solved together, each
-    until its residual falls by ``_CG_FORCING``.
+    ``phi~ = [phi(X), 1]`` (the intercept's damping only when there is one).
+    Columns whose curved zone (``curv > 0``) is small are solved exactly
+    (:func:`_direct_direction`); the others together by conjugate gradients.
+    """
+    curv_host = ops.convert_to_numpy(curv)
+    zone = curv_host > 0
+    sizes = zone.sum(axis=0)
+    direct = sizes <= min(_DIRECT_MAX_ROWS, math.sqrt(2 * _CG_TYPICAL_ITER * design.n_samples))
+    if not direct.any():
+        return _cg_direction(design, gW, gb, curv, intercept_mask, skip=None)
+    K = gW.shape[1]
+    gW_host = ops.convert_to_numpy(gW).astype(np.float64)
+    gb_host = ops.convert_to_numpy(gb).astype(np.float64)
+    dW = np.zeros_like(gW_host)
+    db = np.zeros_like(gb_host)
+    for k in np.flatnonzero(direct):
+        if not (gW_host[:, k].any() or gb_host[k]):
+            continue  # a converged (frozen) column
+        dW[:, k], db[k] = _direct_direction(
+            design, zone[:, k], curv_host[zone[:, k], k], gW_host[:, k], gb_host[k], intercept_mask
+        )
+    dW = ops.convert_to_tensor(dW.astype(np.float32))
+    db = ops.convert_to_tensor(db.astype(np.float32))
+    if direct.all():
+        return dW, db
+    skip = ops.convert_to_tensor(direct.reshape(K))
+    cW, cb = _cg_direction(design, gW, gb, curv, intercept_mask, skip=skip)
+    return ops.where(skip, dW, cW), ops.where(skip, db, cb)
+
+
+def _direct_direction(design, rows, c, gW, gb, intercept_mask):
+    """Exact Newton direction of one column by the Woodbury identity.
+
+    With ``A = phi~[rows]`` (``q`` rows) and ``R = diag(1, ..., 1, damping)``,
+    ``H^-1 = R^-1 - R^-1 A^T (diag(1/c) + A R^-1 A^T)^-1 A R^-1``: a ``q x q``
+    system, formed on the device and solved in float64 on the host, where the
+    small diagonal ``1/c`` of a narrow smoothing needs the precision.
+    """
+    rho = _INTERCEPT_DAMPING
+    if c.size == 0:
+        return -gW, -gb / rho * intercept_mask
+    A = design.take_rows(rows)
+    gram = ops.convert_to_numpy(ops.matmul(A, ops.transpose(A))).astype(np.float64)
+    M = gram + np.diag(1.0 / c)
+    rhs = ops.convert_to_numpy(ops.matmul(A, ops.convert_to_tensor(gW[:, None].astype(np.float32))))
+    rhs = rhs[:, 0].astype(np.float64)
+    if intercept_mask:
+        M += 1.0 / rho
+        rhs += gb / rho
+    try:
+        factor = np.linalg.cholesky(M)
+        y = np.linalg.solve(factor.T, np.linalg.solve(factor, rhs))
+    except np.linalg.LinAlgError:
+        y = np.linalg.lstsq(M, rhs, rcond=None)[0]
+    correction = ops.convert_to_numpy(
+        ops.matmul(ops.transpose(A), ops.convert_to_tensor(y[:, None].astype(np.float32)))
+    )[:, 0]
+    dW = -(gW - correction)
+    db = -(gb - y.sum()) / rho * intercept_mask
+    return dW, db
+
+
+def _cg_direction(design, gW, gb, curv, intercept_mask, skip):
+    """Newton directions by conjugate gradients with a diagonal preconditioner.
+
+    Columns are solved together, each until its residual falls by
+    ``_CG_FORCING``; columns in ``skip`` are left at zero.
     """
 
     def hessp(vW, vb):
@@ -251,6 +336,8 @@ def _newton_direction(design, gW, gb, curv, intercept_mask):
     rz = _colsum(rW * zW) + rb * zb
     r0 = ops.sqrt(_colsum(ops.square(rW)) + ops.square(rb))
     done = r0 <= 0
+    if skip is not None:
+        done = ops.logical_or(done, skip)
     for _ in range(min(_CG_MAX_ITER, design.n_outputs + 1)):
         HpW, Hpb = hessp(pW, pb)
         pHp = _colsum(pW * HpW) + pb * Hpb
