@@ -137,7 +137,14 @@ def preprocess(X_train, X_test, scale):
 def make_system(name, args, gamma):
     C, D, seed = args.C, args.n_components, args.random_state
     if name == "KerasSVC":
-        return KerasSVC(C=C, gamma=gamma, n_components=D, loss=args.loss, random_state=seed)
+        return KerasSVC(
+            C=C,
+            gamma=gamma,
+            n_components=D,
+            loss=args.loss,
+            cache_size=args.cache_size,
+            random_state=seed,
+        )
     if name == "KerasLinearSVC":
         return KerasLinearSVC(C=C, loss=args.loss)
     if name == "SVC":
@@ -290,6 +297,9 @@ def main(argv=None):
     parser.add_argument("--n-components", type=int, default=2048)
     parser.add_argument("--loss", choices=("hinge", "squared_hinge"), default="squared_hinge")
     parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument(
+        "--cache-size", type=float, default=1024, help="KerasSVC cache_size (MB of features)"
+    )
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
     parser.add_argument(
         "--objective",
