@@ -209,7 +209,7 @@ def run(args):
     X_train = np.ascontiguousarray(X_train, dtype=np.float32)
     X_test = np.ascontiguousarray(X_test, dtype=np.float32)
     # one gamma for every kernel system: SVC's "scale" on the training data
-    gamma = args.gamma if args.gamma is not None else 1.0 / (X_train.shape[1] * X_train.var())
+    gamma = float(args.gamma or 1.0 / (X_train.shape[1] * X_train.var()))
     header = (
         f"dataset {name}: {X_train.shape[0]} train / {X_test.shape[0]} test rows, "
         f"{X_train.shape[1]} features, {len(np.unique(y_train))} classes, scaling {scale}; "
