@@ -216,8 +216,11 @@ class KerasSVC(BaseKerasSVM):
         return _rff_transform(weights, offset), self.n_components, fitted
 
     def _features(self, X):
-        projection = X @ self.random_weights_ + self.random_offset_
-        return np.sqrt(2.0 / self.n_components) * np.cos(projection)
+        projection = X @ self.random_weights_
+        projection += self.random_offset_
+        np.cos(projection, out=projection)
+        projection *= np.sqrt(2.0 / self.n_components)
+        return projection
 
 
 class KerasLinearSVC(BaseKerasSVM):
