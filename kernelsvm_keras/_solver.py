@@ -140,7 +140,8 @@ class RowBlocks:
         for start, stop, B in self.blocks():
             if squared:
                 B = ops.square(B)
-            part = ops.matmul(ops.transpose(B), U[start:stop])
+            # (U^T B)^T: transposing B would copy the whole block on some backends
+            part = ops.transpose(ops.matmul(ops.transpose(U[start:stop]), B))
             total = part if total is None else total + part
         return total
 
@@ -308,8 +309,8 @@ def _direct_direction(design, rows, c, gW, gb, intercept_mask):
     except np.linalg.LinAlgError:
         y = np.linalg.lstsq(M, rhs, rcond=None)[0]
     correction = ops.convert_to_numpy(
-        ops.matmul(ops.transpose(A), ops.convert_to_tensor(y[:, None].astype(np.float32)))
-    )[:, 0]
+        ops.matmul(ops.convert_to_tensor(y[None, :].astype(np.float32)), A)
+    )[0]
     dW = -(gW - correction)
     db = -(gb - y.sum()) / rho * intercept_mask
     return dW, db
