@@ -58,6 +58,9 @@ _INTERCEPT_DAMPING = 1.0
 # q^2 D < 2 _CG_TYPICAL_ITER n D, and q is at most _DIRECT_MAX_ROWS.
 _DIRECT_MAX_ROWS = 2048
 _CG_TYPICAL_ITER = 20
+# Conjugate gradients run on the samples in some column's curved zone alone
+# (gathered once per Newton step) when they are below this fraction.
+_CG_SUBSET_FRACTION = 0.5
 # Conjugate gradients: relative residual reached per Newton step, and a cap.
 _CG_FORCING = 0.1
 _CG_MAX_ITER = 100
@@ -118,6 +121,28 @@ class RowBlocks:
         for i, (start, stop) in enumerate(self._bounds):
             block = self._cache[i] if self._cache is not None else self._compute(start, stop)
             yield start, stop, block
+
+    @classmethod
+    def from_blocks(cls, blocks, n_outputs):
+        """A design whose (cached) row blocks are the given tensors."""
+        design = cls.__new__(cls)
+        design._X = design._transform = None
+        design.n_outputs = n_outputs
+        sizes = [int(B.shape[0]) for B in blocks]
+        ends = np.cumsum(sizes)
+        design.n_samples = int(ends[-1]) if sizes else 0
+        design._bounds = [(int(e - n), int(e)) for e, n in zip(ends, sizes, strict=True)]
+        design._cache = list(blocks)
+        return design
+
+    def subset(self, mask):
+        """The rows where the boolean NumPy ``mask`` is true, as a cached design."""
+        blocks = []
+        for start, stop, B in self.blocks():
+            local = np.flatnonzero(mask[start:stop])
+            if local.size:
+                blocks.append(ops.take(B, ops.convert_to_tensor(local), axis=0))
+        return RowBlocks.from_blocks(blocks, self.n_outputs)
 
     def take_rows(self, mask):
         """The rows of ``phi(X)`` where the boolean NumPy ``mask`` is true."""
@@ -260,6 +285,14 @@ def _newton_direction(design, gW, gb, curv, intercept_mask):
     """
     curv_host = ops.convert_to_numpy(curv)
     zone = curv_host > 0
+    # Hessian products only involve samples in some column's curved zone:
+    # when they are few, conjugate gradients run on those rows alone.
+    curved_rows = zone.any(axis=1)
+    if curved_rows.mean() < _CG_SUBSET_FRACTION:
+        design = design.subset(curved_rows)
+        curv = ops.convert_to_tensor(curv_host[curved_rows])
+        curv_host = curv_host[curved_rows]
+        zone = zone[curved_rows]
     sizes = zone.sum(axis=0)
     direct = sizes <= min(_DIRECT_MAX_ROWS, math.sqrt(2 * _CG_TYPICAL_ITER * design.n_samples))
     if not direct.any():
