@@ -135,22 +135,20 @@ class RowBlocks:
         design._cache = list(blocks)
         return design
 
-    def subset(self, mask):
-        """The rows where the boolean NumPy ``mask`` is true, as a cached design."""
-        blocks = []
+    def _gather(self, mask):
+        """Yield, block by block, the rows where the boolean NumPy ``mask`` is true."""
         for start, stop, B in self.blocks():
             local = np.flatnonzero(mask[start:stop])
             if local.size:
-                blocks.append(ops.take(B, ops.convert_to_tensor(local), axis=0))
-        return RowBlocks.from_blocks(blocks, self.n_outputs)
+                yield ops.take(B, ops.convert_to_tensor(local), axis=0)
+
+    def subset(self, mask):
+        """The rows where ``mask`` is true, as a cached design."""
+        return RowBlocks.from_blocks(list(self._gather(mask)), self.n_outputs)
 
     def take_rows(self, mask):
-        """The rows of ``phi(X)`` where the boolean NumPy ``mask`` is true."""
-        parts = []
-        for start, stop, B in self.blocks():
-            local = np.flatnonzero(mask[start:stop])
-            if local.size:
-                parts.append(ops.take(B, ops.convert_to_tensor(local), axis=0))
+        """The rows where ``mask`` is true, as one tensor."""
+        parts = list(self._gather(mask))
         if not parts:
             return ops.zeros((0, self.n_outputs), dtype="float32")
         return ops.concatenate(parts, axis=0)
