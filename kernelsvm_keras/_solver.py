@@ -203,29 +203,33 @@ def _colsum(A):
     return ops.sum(A, axis=0)
 
 
+def _slope_and_curvature(loss, viol, delta):
+    """``-loss'(m)`` and ``loss''(m)`` of the (smoothed) loss, given ``viol = max(0, 1 - m)``."""
+    if loss == "squared_hinge":
+        return 2.0 * viol, 2.0 * ops.cast(viol > 0, viol.dtype)
+    in_zone = ops.logical_and(viol > 0, viol < delta)
+    return ops.clip(viol / delta, 0.0, 1.0), ops.cast(in_zone, viol.dtype) / delta
+
+
 class _Loss:
     """Per-sample quantities of the (smoothed) loss at margins ``M``."""
 
     def __init__(self, loss, M, s, C, delta):
         viol = ops.relu(1.0 - M)
-        self.viol = viol
+        slope, curvature = _slope_and_curvature(loss, viol, delta)
+        self.slope = slope
+        self.curvature = C * s * curvature
         if loss == "squared_hinge":
             self.value = s * ops.square(viol)  # true = smoothed
             self.smooth_value = self.value
-            self.slope = 2.0 * viol  # -loss'(m)
-            self.curvature = C * s * 2.0 * ops.cast(viol > 0, M.dtype)
             # sum of alpha_i^2 / (4 C s_i) before the feasibility rescaling
             self.dual_penalty = C * s * ops.square(viol)
             self.smooth_penalty = None
         else:
-            slope = ops.clip(viol / delta, 0.0, 1.0)
             self.value = s * viol
             self.smooth_value = s * ops.where(
                 viol < delta, ops.square(viol) / (2.0 * delta), viol - delta / 2.0
             )
-            self.slope = slope
-            in_zone = ops.logical_and(viol > 0, viol < delta)
-            self.curvature = C * s * ops.cast(in_zone, M.dtype) / delta
             self.dual_penalty = None
             # sum of delta alpha_i^2 / (2 C s_i): smoothed dual minus true dual
             self.smooth_penalty = 0.5 * delta * C * s * ops.square(slope)
@@ -234,14 +238,7 @@ class _Loss:
 
 def _line_derivatives(loss, M, z, s, C, delta, t, wd, dd):
     """First and second derivative in ``t`` of the objective along a direction."""
-    Mt = M + t * z
-    viol = ops.relu(1.0 - Mt)
-    if loss == "squared_hinge":
-        slope = 2.0 * viol
-        curv = 2.0 * ops.cast(viol > 0, M.dtype)
-    else:
-        slope = ops.clip(viol / delta, 0.0, 1.0)
-        curv = ops.cast(ops.logical_and(viol > 0, viol < delta), M.dtype) / delta
+    slope, curv = _slope_and_curvature(loss, ops.relu(1.0 - (M + t * z)), delta)
     d1 = t * dd + wd - C * _colsum(s * slope * z)
     d2 = dd + C * _colsum(s * curv * ops.square(z))
     return d1, d2
@@ -286,15 +283,18 @@ def _newton_direction(design, gW, gb, curv, intercept_mask):
     # Hessian products only involve samples in some column's curved zone:
     # when they are few, conjugate gradients run on those rows alone.
     curved_rows = zone.any(axis=1)
-    if curved_rows.mean() < _CG_SUBSET_FRACTION:
-        design = design.subset(curved_rows)
-        curv = ops.convert_to_tensor(curv_host[curved_rows])
-        curv_host = curv_host[curved_rows]
-        zone = zone[curved_rows]
-    sizes = zone.sum(axis=0)
-    direct = sizes <= min(_DIRECT_MAX_ROWS, math.sqrt(2 * _CG_TYPICAL_ITER * design.n_samples))
+    cg_on_subset = curved_rows.mean() < _CG_SUBSET_FRACTION
+    cg_rows = int(curved_rows.sum()) if cg_on_subset else design.n_samples
+    direct = zone.sum(axis=0) <= min(_DIRECT_MAX_ROWS, math.sqrt(2 * _CG_TYPICAL_ITER * cg_rows))
+
+    def cg(skip):
+        if cg_on_subset:  # gathered only when conjugate gradients run
+            rows = ops.convert_to_tensor(curv_host[curved_rows])
+            return _cg_direction(design.subset(curved_rows), gW, gb, rows, intercept_mask, skip)
+        return _cg_direction(design, gW, gb, curv, intercept_mask, skip)
+
     if not direct.any():
-        return _cg_direction(design, gW, gb, curv, intercept_mask, skip=None)
+        return cg(skip=None)
     K = gW.shape[1]
     gW_host = ops.convert_to_numpy(gW).astype(np.float64)
     gb_host = ops.convert_to_numpy(gb).astype(np.float64)
@@ -311,7 +311,7 @@ def _newton_direction(design, gW, gb, curv, intercept_mask):
     if direct.all():
         return dW, db
     skip = ops.convert_to_tensor(direct.reshape(K))
-    cW, cb = _cg_direction(design, gW, gb, curv, intercept_mask, skip=skip)
+    cW, cb = cg(skip)
     return ops.where(skip, dW, cW), ops.where(skip, db, cb)
 
 
