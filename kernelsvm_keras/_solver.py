@@ -284,8 +284,13 @@ def _newton_direction(design, gW, gb, curv, intercept_mask):
     # when they are few, conjugate gradients run on those rows alone.
     curved_rows = zone.any(axis=1)
     cg_on_subset = curved_rows.mean() < _CG_SUBSET_FRACTION
-    cg_rows = int(curved_rows.sum()) if cg_on_subset else design.n_samples
-    direct = zone.sum(axis=0) <= min(_DIRECT_MAX_ROWS, math.sqrt(2 * _CG_TYPICAL_ITER * cg_rows))
+    # The rule counts all n rows even when CG would run on fewer: CG needs far
+    # more than _CG_TYPICAL_ITER iterations on a narrowly smoothed hinge, and
+    # counting the subset sent those columns to CG (digits, hinge, C=10:
+    # 64 -> 211 Newton steps).
+    direct = zone.sum(axis=0) <= min(
+        _DIRECT_MAX_ROWS, math.sqrt(2 * _CG_TYPICAL_ITER * design.n_samples)
+    )
 
     def cg(skip):
         if cg_on_subset:  # gathered only when conjugate gradients run
