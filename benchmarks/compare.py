@@ -21,11 +21,9 @@ MNIST ships::
 """
 
 import argparse
-import gzip
 import json
 import os
 import platform
-import struct
 import sys
 import time
 from pathlib import Path
@@ -43,6 +41,7 @@ from sklearn.svm import SVC, LinearSVC  # noqa: E402
 
 import kernelsvm_keras  # noqa: E402
 from kernelsvm_keras import KerasLinearSVC, KerasSVC  # noqa: E402
+from kernelsvm_keras.datasets import load_idx  # noqa: E402
 
 SYSTEMS = ("KerasSVC", "KerasLinearSVC", "SVC", "LinearSVC", "RBFSampler+LinearSVC")
 
@@ -51,21 +50,12 @@ SYSTEMS = ("KerasSVC", "KerasLinearSVC", "SVC", "LinearSVC", "RBFSampler+LinearS
 
 
 def read_idx(path):
-    """Read an IDX file (optionally gzip-compressed), as MNIST ships them."""
-    path = Path(path)
-    if not path.is_file():
-        raise SystemExit(f"error: IDX file not found: {path}")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise SystemExit(f"error: {path} is not an unsigned-byte IDX file (bad magic number)")
-    ndim = data[3]
-    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(shape)):
-        raise SystemExit(f"error: {path} holds {body.size} values, its header says {shape}")
-    return body.reshape(shape[0], -1) if ndim > 1 else body
+    """An IDX file as (n, features) rows, or the CLI's error message."""
+    try:
+        array = load_idx(path)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    return array.reshape(len(array), -1) if array.ndim > 1 else array
 
 
 def read_svmlight(path, n_features):

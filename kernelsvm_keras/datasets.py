@@ -1,0 +1,92 @@
+"""Readers for datasets in their standard formats, from a local path.
+
+Nothing is downloaded: ``keras.datasets.mnist.load_data()`` needs the internet,
+:func:`load_mnist` reads the four files MNIST (or Fashion-MNIST) ships as.
+LIBSVM / svmlight text is read by :func:`sklearn.datasets.load_svmlight_file`.
+"""
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["load_idx", "load_mnist"]
+
+_MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def load_idx(path):
+    """Read an unsigned-byte IDX file, optionally gzip-compressed (``.gz``).
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    ndarray of dtype uint8
+        Of the shape in the file's header (``(n, 28, 28)`` for MNIST images,
+        ``(n,)`` for labels).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` is not a file.
+    ValueError
+        When the file is not an unsigned-byte IDX file or is truncated.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"IDX file not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[:3] != b"\x00\x00\x08":
+        raise ValueError(f"{path} is not an unsigned-byte IDX file (bad magic number).")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{path} is truncated: its header needs {header} bytes.")
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    body = np.frombuffer(data, dtype=np.uint8, offset=header)
+    if body.size != int(np.prod(shape)):
+        raise ValueError(f"{path} holds {body.size} values; its header says {shape}.")
+    return body.reshape(shape)
+
+
+def load_mnist(folder):
+    """MNIST (or Fashion-MNIST) from the folder holding its four IDX files.
+
+    The files may be gzip-compressed (``train-images-idx3-ubyte.gz``, ...) or
+    not. The return value is that of ``keras.datasets.mnist.load_data()``.
+
+    Parameters
+    ----------
+    folder : str or path-like
+
+    Returns
+    -------
+    (x_train, y_train), (x_test, y_test) : ndarrays of dtype uint8
+        Images of shape ``(n, 28, 28)``, labels of shape ``(n,)``.
+    """
+    folder = Path(folder)
+    parts = {}
+    for split, names in _MNIST_FILES.items():
+        arrays = []
+        for name in names:
+            candidates = [folder / f"{name}.gz", folder / name]
+            found = next((c for c in candidates if c.is_file()), None)
+            if found is None:
+                raise FileNotFoundError(f"{name}(.gz) not found in {folder}.")
+            arrays.append(load_idx(found))
+        images, labels = arrays
+        if len(images) != len(labels):
+            raise ValueError(
+                f"{folder}: {len(images)} {split} images but {len(labels)} {split} labels."
+            )
+        parts[split] = (images, labels)
+    return parts["train"], parts["test"]
