@@ -4,10 +4,12 @@ from numbers import Integral, Real
 
 import numpy as np
 from keras import ops
+from sklearn.svm import SVC, LinearSVC
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseKerasSVM
-from .layers import draw_random_fourier_weights, random_fourier_features
+from .layers import RandomFourierFeatures, draw_random_fourier_weights, random_fourier_features
 
 _SOLVER_NOTES = """
     The fit minimises, for every one-vs-rest problem (one problem for two
@@ -222,6 +224,14 @@ class KerasSVC(BaseKerasSVM):
         projection *= np.sqrt(2.0 / self.n_components)
         return projection
 
+    def _keras_feature_layers(self, dtype):
+        layer = RandomFourierFeatures(
+            self.n_components, gamma=self.gamma_, kernel=self.kernel, dtype=dtype, name="features"
+        )
+        layer.build((None, self.n_features_in_))
+        layer.set_weights([self.random_weights_, self.random_offset_])
+        return [layer]
+
 
 class KerasLinearSVC(BaseKerasSVM):
     """Linear support vector classifier trained by Keras.
@@ -346,6 +356,81 @@ class KerasLinearSVC(BaseKerasSVM):
         self.cache_size = cache_size
         self.verbose = verbose
         self.random_state = random_state
+
+    @classmethod
+    def from_sklearn(cls, estimator):
+        """A fitted KerasLinearSVC with the hyperplanes of a fitted scikit-learn SVM.
+
+        The decision function of the result equals the source's (to float64
+        rounding), and so do ``predict`` and ``score``; ``to_keras`` then turns
+        it into a Keras model.
+
+        Parameters
+        ----------
+        estimator : LinearSVC or SVC
+            A fitted :class:`~sklearn.svm.LinearSVC` (two or more classes), or
+            a fitted :class:`~sklearn.svm.SVC` with ``kernel="linear"`` and two
+            classes. A multiclass ``SVC`` is one-vs-one: its decision values
+            are votes between pairs of hyperplanes, which no one-vs-rest
+            linear model reproduces. A non-linear ``SVC`` has no weight vector
+            at all: its decision function is a sum of kernels over its support
+            vectors, and random features only approximate it; retrain a
+            ``KerasSVC`` on the data, or distil the ``SVC`` into one (see the
+            README).
+
+        Returns
+        -------
+        KerasLinearSVC
+            Fitted: ``classes_``, ``coef_``, ``intercept_``,
+            ``n_features_in_`` (and ``feature_names_in_`` when the source has
+            them) are copies of the source's. ``C``, ``loss``,
+            ``fit_intercept``, ``class_weight`` and ``tol`` are the source's,
+            so that calling ``fit`` solves the source's problem (with an
+            unpenalised intercept, where liblinear penalises it). There is no
+            ``n_iter_``, ``objective_`` or ``dual_gap_``: no training happened.
+        """
+        check_is_fitted(estimator)
+        if isinstance(estimator, LinearSVC):
+            if estimator.penalty != "l2" or estimator.multi_class != "ovr":
+                raise ValueError(
+                    "Only LinearSVC(penalty='l2', multi_class='ovr') has the same problem as "
+                    f"KerasLinearSVC; got penalty={estimator.penalty!r}, "
+                    f"multi_class={estimator.multi_class!r}."
+                )
+            params = {"loss": estimator.loss, "fit_intercept": estimator.fit_intercept}
+        elif isinstance(estimator, SVC):
+            if estimator.kernel != "linear":
+                raise ValueError(
+                    f"SVC(kernel={estimator.kernel!r}) has no weight vector: its decision "
+                    "function is a sum of kernels over its support vectors, which a linear "
+                    "model cannot reproduce exactly. Retrain KerasSVC on the data, or fit a "
+                    "KerasSVC to the SVC's decisions (distillation, see the README)."
+                )
+            if len(estimator.classes_) != 2:
+                raise ValueError(
+                    f"SVC is one-vs-one for {len(estimator.classes_)} classes: its decision "
+                    "values are votes between pairs of hyperplanes, which a one-vs-rest "
+                    "linear model does not reproduce. Only binary SVC(kernel='linear') "
+                    "converts exactly; LinearSVC converts for any number of classes."
+                )
+            params = {"loss": "hinge", "fit_intercept": True}
+        else:
+            raise TypeError(
+                "from_sklearn takes a fitted sklearn.svm.LinearSVC or SVC(kernel='linear'), "
+                f"got {type(estimator).__name__}."
+            )
+        converted = cls(
+            C=estimator.C, class_weight=estimator.class_weight, tol=estimator.tol, **params
+        )
+        converted.classes_ = np.array(estimator.classes_, copy=True)
+        coef = estimator.coef_
+        # SVC fitted on sparse data has a sparse coef_.
+        converted.coef_ = np.array(coef.toarray() if hasattr(coef, "toarray") else coef, float)
+        converted.intercept_ = np.array(estimator.intercept_, dtype=np.float64)
+        converted.n_features_in_ = estimator.n_features_in_
+        if hasattr(estimator, "feature_names_in_"):
+            converted.feature_names_in_ = np.array(estimator.feature_names_in_, copy=True)
+        return converted
 
     def _feature_map(self, X, random_state):
         return None, X.shape[1], {}

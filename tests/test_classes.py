@@ -1,0 +1,141 @@
+"""Conversions: to_keras (fitted estimator -> Keras model) and from_sklearn."""
+
+import keras
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, LinearSVC
+
+from kernelsvm_keras import KerasLinearSVC, KerasSVC
+
+digits_X, digits_y = load_digits(return_X_y=True)
+digits_X = digits_X[:500] / 16.0
+digits_y = digits_y[:500]
+cancer_X, cancer_y = load_breast_cancer(return_X_y=True)
+cancer_X = StandardScaler().fit_transform(cancer_X)
+
+FITTED = {
+    "svc-multiclass": lambda: KerasSVC(C=10, n_components=512, random_state=0).fit(
+        digits_X, digits_y
+    ),
+    "svc-binary-laplacian": lambda: KerasSVC(
+        kernel="laplacian", gamma=0.01, n_components=256, random_state=0
+    ).fit(cancer_X, cancer_y),
+    "linear-multiclass": lambda: KerasLinearSVC(C=0.1).fit(digits_X, digits_y),
+    "linear-binary": lambda: KerasLinearSVC().fit(cancer_X, cancer_y),
+}
+
+
+def as_decisions(outputs, est):
+    outputs = keras.ops.convert_to_numpy(outputs)
+    return outputs.ravel() if len(est.classes_) == 2 else outputs
+
+
+@pytest.mark.parametrize("name", FITTED)
+def test_to_keras_equals_decision_function_and_round_trips(name, tmp_path):
+    est = FITTED[name]()
+    X = digits_X if "multiclass" in name else cancer_X
+    expected = est.decision_function(X)
+    model = est.to_keras()
+    assert isinstance(model, keras.Model)
+    # float32 through the whole model: 1e-5, absolute or relative to the decision value.
+    np.testing.assert_allclose(
+        as_decisions(model.predict(X, verbose=0), est), expected, rtol=1e-5, atol=1e-5
+    )
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)  # needs only `import kernelsvm_keras`
+    np.testing.assert_allclose(
+        as_decisions(loaded.predict(X, verbose=0), est), expected, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_to_keras_float64_is_exact():
+    est = FITTED["svc-multiclass"]()
+    model = est.to_keras(dtype="float64")
+    np.testing.assert_allclose(
+        as_decisions(model.predict(digits_X, verbose=0), est),
+        est.decision_function(digits_X),
+        atol=1e-10,
+    )
+
+
+def test_to_keras_needs_a_fitted_estimator():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        KerasSVC().to_keras()
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="SavedModel export is TensorFlow's format"
+)
+def test_to_keras_exports_a_saved_model(tmp_path):
+    import tensorflow as tf
+
+    est = FITTED["svc-multiclass"]()
+    est.to_keras().export(str(tmp_path / "served"), verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    outputs = served.serve(tf.constant(digits_X, dtype=tf.float32))
+    np.testing.assert_allclose(outputs.numpy(), est.decision_function(digits_X), atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_from_linear_svc_multiclass_and_binary(loss):
+    for X, y in [(digits_X, digits_y), (cancer_X, cancer_y)]:
+        source = LinearSVC(C=0.1, loss=loss, max_iter=5000).fit(X, y)
+        converted = KerasLinearSVC.from_sklearn(source)
+        np.testing.assert_allclose(
+            converted.decision_function(X), source.decision_function(X), atol=1e-6
+        )
+        np.testing.assert_array_equal(converted.predict(X), source.predict(X))
+        assert converted.get_params()["loss"] == loss and converted.C == 0.1
+        # The converted estimator is fitted on its own: it can be exported.
+        model = converted.to_keras()
+        np.testing.assert_allclose(
+            as_decisions(model.predict(X, verbose=0), converted),
+            source.decision_function(X),
+            atol=1e-4,
+        )
+
+
+def test_from_linear_svc_keeps_string_classes_and_feature_names():
+    import pandas as pd
+
+    frame = pd.DataFrame(cancer_X[:, :5], columns=[f"f{i}" for i in range(5)])
+    labels = np.where(cancer_y == 1, "benign", "malignant")
+    source = LinearSVC().fit(frame, labels)
+    converted = KerasLinearSVC.from_sklearn(source)
+    np.testing.assert_array_equal(converted.classes_, source.classes_)
+    np.testing.assert_array_equal(converted.feature_names_in_, source.feature_names_in_)
+    np.testing.assert_array_equal(converted.predict(frame), source.predict(frame))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_from_binary_linear_svc_kernel(sparse):
+    X = sp.csr_matrix(cancer_X) if sparse else cancer_X
+    source = SVC(kernel="linear", C=0.5).fit(X, cancer_y)
+    converted = KerasLinearSVC.from_sklearn(source)
+    np.testing.assert_allclose(
+        converted.decision_function(X), source.decision_function(X), atol=1e-6
+    )
+    assert converted.loss == "hinge" and converted.C == 0.5
+
+
+def test_from_sklearn_refuses_what_cannot_be_exact():
+    with pytest.raises(ValueError, match="one-vs-one"):
+        KerasLinearSVC.from_sklearn(SVC(kernel="linear").fit(digits_X, digits_y))
+    with pytest.raises(ValueError, match="no weight vector"):
+        KerasLinearSVC.from_sklearn(SVC().fit(cancer_X, cancer_y))
+    with pytest.raises(ValueError, match="crammer_singer"):
+        KerasLinearSVC.from_sklearn(LinearSVC(multi_class="crammer_singer").fit(digits_X, digits_y))
+    with pytest.raises(TypeError, match="LogisticRegression"):
+        from sklearn.linear_model import LogisticRegression
+
+        KerasLinearSVC.from_sklearn(LogisticRegression().fit(cancer_X, cancer_y))
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        KerasLinearSVC.from_sklearn(LinearSVC())
