@@ -2,13 +2,27 @@
 
 ``KerasSVC`` and ``KerasLinearSVC`` are scikit-learn classifiers whose training
 is a Keras 3 program that reaches the optimum of the SVM primal objective, on
-a GPU whenever Keras sees one. ``kernelsvm_keras.layers`` holds the Keras layer
-of random Fourier features that they use.
+a GPU whenever Keras sees one; ``to_keras()`` turns a fitted one into a Keras
+model. ``KerasFeatures`` turns a Keras model, cut at a layer, into a
+scikit-learn transformer (deep features into an SVM).
+``kernelsvm_keras.layers`` (random Fourier features) and
+``kernelsvm_keras.losses`` (one-vs-rest hinge losses) put an SVM head on any
+Keras model.
 """
 
+from . import layers, losses
 from ._classes import KerasLinearSVC, KerasSVC
+from ._features import KerasFeatures
 from .layers import RandomFourierFeatures
 
-__all__ = ["KerasLinearSVC", "KerasSVC", "RandomFourierFeatures", "__version__"]
+__all__ = [
+    "KerasFeatures",
+    "KerasLinearSVC",
+    "KerasSVC",
+    "RandomFourierFeatures",
+    "__version__",
+    "layers",
+    "losses",
+]
 
 __version__ = "0.1.0"
