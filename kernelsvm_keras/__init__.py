@@ -3,9 +3,10 @@
 ``KerasSVC`` and ``KerasLinearSVC`` are scikit-learn classifiers whose training
 is a Keras 3 program that reaches the optimum of the SVM primal objective, on
 a GPU whenever Keras sees one; ``to_keras()`` turns a fitted one into a Keras
-model. ``KerasFeatures`` turns a Keras model, cut at a layer, into a
-scikit-learn transformer (deep features into an SVM).
-``kernelsvm_keras.layers`` (random Fourier features) and
+model. ``KerasSVCCV`` and ``KerasLinearSVCCV`` run a grid search over ``C``
+(and ``gamma``, ``n_components``) as one program. ``KerasFeatures`` turns a
+Keras model, cut at a layer, into a scikit-learn transformer (deep features
+into an SVM). ``kernelsvm_keras.layers`` (random Fourier features) and
 ``kernelsvm_keras.losses`` (one-vs-rest hinge losses) put an SVM head on any
 Keras model.
 """
@@ -13,12 +14,15 @@ Keras model.
 from . import layers, losses
 from ._classes import KerasLinearSVC, KerasSVC
 from ._features import KerasFeatures
+from ._search import KerasLinearSVCCV, KerasSVCCV
 from .layers import RandomFourierFeatures
 
 __all__ = [
     "KerasFeatures",
     "KerasLinearSVC",
+    "KerasLinearSVCCV",
     "KerasSVC",
+    "KerasSVCCV",
     "RandomFourierFeatures",
     "__version__",
     "layers",

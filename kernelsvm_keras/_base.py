@@ -40,6 +40,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "cache_size": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
+        "warm_start": ["boolean"],
     }
 
     # -- hooks -------------------------------------------------------------
@@ -100,6 +101,50 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             raise
 
     def _fit(self, X, y, sample_weight):
+        X, _, classes, targets, weights = self._validate_training_data(X, y, sample_weight)
+        transform, n_outputs, fitted = self._feature_map(X, check_random_state(self.random_state))
+        key = self._feature_map_key(fitted)
+        coef_init = intercept_init = None
+        if self.warm_start and self._can_warm_start(classes, key, n_outputs):
+            # Same classes and the same feature map: keep the fitted map (its
+            # random draw included) and start from the fitted solution.
+            fitted = {name: getattr(self, name) for name in fitted}
+            transform = self._transform_of(fitted)
+            coef_init, intercept_init = self.coef_, self.intercept_
+            if not self._fit_intercept():
+                intercept_init = np.zeros_like(intercept_init)
+        result = self._solve(
+            self._design(X, transform, n_outputs),
+            targets,
+            weights,
+            C=float(self.C),
+            coef_init=coef_init,
+            intercept_init=intercept_init,
+        )
+        for name, value in fitted.items():
+            setattr(self, name, value)
+        self._feature_map_key_fitted = key
+        self.classes_ = classes
+        self.coef_ = result.coef
+        self.intercept_ = result.intercept
+        self.n_iter_ = result.n_iter
+        self.objective_ = result.primal
+        self.dual_gap_ = result.gap
+        return self
+
+    def _validate_training_data(self, X, y, sample_weight):
+        """Checked ``X`` (CSR if sparse), the classes, the targets and the weights.
+
+        Returns
+        -------
+        X : ndarray or CSR matrix
+        y : ndarray of shape (n_samples,)
+        classes : ndarray of shape (n_classes,)
+        targets : ndarray of shape (n_samples, 1) or (n_samples, n_classes)
+            +1 / -1 per one-vs-rest problem (one problem for two classes).
+        weights : ndarray of shape (n_samples,)
+            Sample weight times class weight.
+        """
         X, y = validate_data(
             self,
             X,
@@ -124,30 +169,37 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
                 f"weight; the data has only one class with positive weight: {present.tolist()!r} "
                 f"(classes in y: {classes.tolist()!r})."
             )
-
-        transform, n_outputs, fitted = self._feature_map(X, check_random_state(self.random_state))
         if len(classes) == 2:
             targets = np.where(y_index == 1, 1.0, -1.0)[:, None]
         else:
             targets = np.full((X.shape[0], len(classes)), -1.0)
             targets[np.arange(X.shape[0]), y_index] = 1.0
-        design = RowBlocks(
+        return X, y, classes, targets, weights
+
+    def _design(self, X, transform, n_outputs):
+        """The feature matrix ``phi(X)`` for the solver, batched and cached as set."""
+        return RowBlocks(
             X,
             transform,
             n_outputs,
             batch_size=self._rows_per_batch(max(X.shape[1], n_outputs)),
             cache_bytes=int(self.cache_size * 2**20),
         )
+
+    def _solve(self, design, targets, weights, C, coef_init=None, intercept_init=None):
+        """Run the solver on a design; warn when it stops short of ``tol``."""
         result = solve_ovr_svm(
             design,
             targets,
             weights,
-            C=float(self.C),
+            C=C,
             loss=self.loss,
             fit_intercept=self._fit_intercept(),
             tol=float(self.tol),
             max_iter=self.max_iter,
             verbose=self.verbose,
+            coef_init=coef_init,
+            intercept_init=intercept_init,
         )
         if not result.converged:
             if result.stalled:
@@ -155,20 +207,28 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             else:
                 reason = f"reached max_iter={self.max_iter}; increase max_iter"
             warnings.warn(
-                f"{type(self).__name__} did not reach tol={self.tol}: the relative duality "
-                f"gap is {result.gap.max():.2e}; the solver {reason}.",
+                f"{type(self).__name__} did not reach tol={self.tol} (C={C:g}): the relative "
+                f"duality gap is {result.gap.max():.2e}; the solver {reason}.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-        for name, value in fitted.items():
-            setattr(self, name, value)
-        self.classes_ = classes
-        self.coef_ = result.coef
-        self.intercept_ = result.intercept
-        self.n_iter_ = result.n_iter
-        self.objective_ = result.primal
-        self.dual_gap_ = result.gap
-        return self
+        return result
+
+    def _can_warm_start(self, classes, key, n_outputs):
+        return (
+            hasattr(self, "coef_")
+            and getattr(self, "_feature_map_key_fitted", None) == key
+            and np.array_equal(self.classes_, classes)
+            and self.coef_.shape[1] == n_outputs
+        )
+
+    def _feature_map_key(self, fitted):
+        """What identifies the feature map up to its random draw (warm start)."""
+        return ()
+
+    def _transform_of(self, fitted):
+        """The training transform of fitted feature-map attributes."""
+        return None
 
     def _fit_intercept(self):
         return True

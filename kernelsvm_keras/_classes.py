@@ -95,6 +95,13 @@ class KerasSVC(BaseKerasSVM):
         two classes. Accepted so that code written for ``SVC`` runs unchanged.
     verbose : int, default=0
         Print the solver's progress when positive.
+    warm_start : bool, default=False
+        When True, ``fit`` on an already fitted estimator keeps its random
+        features (``random_weights_``, ``random_offset_``) and starts the
+        solver from its solution, provided the classes, ``kernel``,
+        ``n_components`` and the resolved ``gamma`` are unchanged (otherwise
+        the fit starts afresh). A refit after ``set_params(C=...)`` then takes
+        fewer iterations; ``random_state`` is not drawn from again.
     random_state : int, RandomState instance or None, default=None
         Seeds the draw of the random features. For an integer seed and the RBF
         kernel, the features equal those of
@@ -187,6 +194,7 @@ class KerasSVC(BaseKerasSVM):
         cache_size=1024,
         decision_function_shape="ovr",
         verbose=0,
+        warm_start=False,
         random_state=None,
     ):
         self.C = C
@@ -201,32 +209,29 @@ class KerasSVC(BaseKerasSVM):
         self.cache_size = cache_size
         self.decision_function_shape = decision_function_shape
         self.verbose = verbose
+        self.warm_start = warm_start
         self.random_state = random_state
 
     def _feature_map(self, X, random_state):
-        gamma = _resolve_gamma(self.gamma, X)
-        weights, offset = draw_random_fourier_weights(
-            X.shape[1], self.n_components, gamma, self.kernel, random_state
-        )
-        if not np.all(np.isfinite(weights.astype(np.float32))):
-            raise ValueError(
-                f"gamma_={gamma:.3g} (from gamma={self.gamma!r}) makes the random weights "
-                "overflow float32, the precision of training; rescale X (for instance with "
-                "StandardScaler) or pass a smaller gamma."
-            )
-        fitted = {"gamma_": gamma, "random_weights_": weights, "random_offset_": offset}
-        return _rff_transform(weights, offset), self.n_components, fitted
+        fitted = _draw_rff(X, self.gamma, self.n_components, self.kernel, random_state)
+        return self._transform_of(fitted), self.n_components, fitted
+
+    def _feature_map_key(self, fitted):
+        return (self.kernel, fitted["gamma_"], fitted["random_weights_"].shape)
+
+    def _transform_of(self, fitted):
+        return _rff_transform(fitted["random_weights_"], fitted["random_offset_"])
 
     def _features(self, X):
-        projection = X @ self.random_weights_
-        projection += self.random_offset_
-        np.cos(projection, out=projection)
-        projection *= np.sqrt(2.0 / self.n_components)
-        return projection
+        return _rff_numpy(X, self.random_weights_, self.random_offset_)
 
     def _keras_feature_layers(self, dtype):
         layer = RandomFourierFeatures(
-            self.n_components, gamma=self.gamma_, kernel=self.kernel, dtype=dtype, name="features"
+            self.random_weights_.shape[1],
+            gamma=self.gamma_,
+            kernel=self.kernel,
+            dtype=dtype,
+            name="features",
         )
         layer.build((None, self.n_features_in_))
         layer.set_weights([self.random_weights_, self.random_offset_])
@@ -272,6 +277,10 @@ class KerasLinearSVC(BaseKerasSVM):
         ``fit``; above it, ``X`` is sent in batches at every pass.
     verbose : int, default=0
         Print the solver's progress when positive.
+    warm_start : bool, default=False
+        When True, ``fit`` on an already fitted estimator with the same
+        classes and number of features starts the solver from its solution
+        (fewer iterations after ``set_params(C=...)``).
     random_state : int, RandomState instance or None, default=None
         Accepted for compatibility with ``LinearSVC``; the solver is
         deterministic and draws no random numbers.
@@ -343,6 +352,7 @@ class KerasLinearSVC(BaseKerasSVM):
         batch_size=None,
         cache_size=1024,
         verbose=0,
+        warm_start=False,
         random_state=None,
     ):
         self.C = C
@@ -355,6 +365,7 @@ class KerasLinearSVC(BaseKerasSVM):
         self.batch_size = batch_size
         self.cache_size = cache_size
         self.verbose = verbose
+        self.warm_start = warm_start
         self.random_state = random_state
 
     @classmethod
@@ -453,6 +464,30 @@ def _resolve_gamma(gamma, X):
     if gamma == "auto":
         return 1.0 / X.shape[1]
     return float(gamma)
+
+
+def _draw_rff(X, gamma, n_components, kernel, random_state):
+    """Resolve ``gamma`` on ``X`` and draw a random Fourier map: its fitted attributes."""
+    gamma_ = _resolve_gamma(gamma, X)
+    weights, offset = draw_random_fourier_weights(
+        X.shape[1], n_components, gamma_, kernel, random_state
+    )
+    if not np.all(np.isfinite(weights.astype(np.float32))):
+        raise ValueError(
+            f"gamma_={gamma_:.3g} (from gamma={gamma!r}) makes the random weights "
+            "overflow float32, the precision of training; rescale X (for instance with "
+            "StandardScaler) or pass a smaller gamma."
+        )
+    return {"gamma_": gamma_, "random_weights_": weights, "random_offset_": offset}
+
+
+def _rff_numpy(X, weights, offset):
+    """The random Fourier feature map in float64 NumPy (exact, for prediction)."""
+    projection = X @ weights
+    projection += offset
+    np.cos(projection, out=projection)
+    projection *= np.sqrt(2.0 / weights.shape[1])
+    return projection
 
 
 def _rff_transform(weights, offset):

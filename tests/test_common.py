@@ -1,9 +1,9 @@
-"""scikit-learn's own estimator checks, on both estimators."""
+"""scikit-learn's own estimator checks, on every estimator."""
 
 import pytest
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
-from kernelsvm_keras import KerasLinearSVC, KerasSVC
+from kernelsvm_keras import KerasLinearSVC, KerasLinearSVCCV, KerasSVC, KerasSVCCV
 
 # The only expected failures: the checks that scikit-learn itself expects to
 # fail for LinearSVC and SGDClassifier. They compare a weighted fit with a fit
@@ -27,6 +27,8 @@ SAMPLE_WEIGHT_EQUIVALENCE = {
         KerasSVC(n_components=128, loss="hinge", kernel="laplacian", random_state=0),
         KerasLinearSVC(),
         KerasLinearSVC(loss="hinge"),
+        KerasSVCCV(Cs=(0.1, 1.0), gammas=("scale", 0.5), n_components=64, cv=3, random_state=0),
+        KerasLinearSVCCV(Cs=(0.1, 1.0), cv=3),
     ],
     expected_failed_checks=lambda estimator: SAMPLE_WEIGHT_EQUIVALENCE,
 )
@@ -34,6 +36,6 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("Estimator", [KerasSVC, KerasLinearSVC])
+@pytest.mark.parametrize("Estimator", [KerasSVC, KerasLinearSVC, KerasSVCCV, KerasLinearSVCCV])
 def test_check_estimator_default_parameters(Estimator):
     check_estimator(Estimator(), expected_failed_checks=SAMPLE_WEIGHT_EQUIVALENCE)

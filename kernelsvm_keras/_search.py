@@ -1,0 +1,517 @@
+"""KerasSVCCV and KerasLinearSVCCV: a grid search run as one program.
+
+Under ``GridSearchCV`` every candidate draws and computes its random features
+and trains from zero. Here the features of a fold are computed once per
+feature map (``gamma``, ``n_components``) and shared by every ``C``, the ``C``
+values are solved in increasing order, each starting from the previous
+solution (a warm-started regularisation path), and the validation rows are
+featurised once and scored for every ``C``.
+"""
+
+import copy
+import time
+from collections import defaultdict
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.stats import rankdata
+from sklearn.base import _fit_context
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.model_selection import ParameterGrid, check_cv
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import BaseKerasSVM
+from ._classes import KerasLinearSVC, KerasSVC, _draw_rff, _rff_numpy, _rff_transform
+
+_SEARCH_CONSTRAINTS = {
+    "Cs": ["array-like"],
+    "cv": ["cv_object"],
+    "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+    "refit": ["boolean"],
+}
+
+_SEARCH_PARAMETERS_DOC = """
+    cv : int, cross-validation generator or iterable, default=5
+        As in :class:`~sklearn.model_selection.GridSearchCV`: an integer is the
+        number of stratified folds.
+    scoring : str, callable or None, default=None
+        One scorer, as in ``GridSearchCV``; ``None`` is the accuracy.
+    refit : bool, default=True
+        Refit the best candidate on the whole data, after which the estimator
+        predicts like the fitted single estimator.
+"""
+
+_SEARCH_ATTRIBUTES_DOC = """
+    cv_results_ : dict of ndarrays
+        In ``GridSearchCV``'s format: ``params``, ``param_<name>``,
+        ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
+        ``rank_test_score``, ``mean_fit_time``, ``std_fit_time``,
+        ``mean_score_time``, ``std_score_time``. Candidates are in the order
+        of ``ParameterGrid`` on the same grid, so ties resolve as in
+        ``GridSearchCV``. Fit times share the feature computation of a fold
+        equally among the candidates that use it.
+    best_index_ : int
+        Index of the best candidate in ``cv_results_``.
+    best_params_ : dict
+        Parameters of the best candidate.
+    best_score_ : float
+        Its mean cross-validated score.
+    n_splits_ : int
+        Number of folds.
+    refit_time_ : float
+        Seconds spent refitting the best candidate (0 when ``refit=False``).
+    C_ : float
+        The best ``C``.
+"""
+
+
+class _SearchMixin:
+    """Cross-validated search over ``C`` and the feature maps of a KerasSVM."""
+
+    def _grid(self):
+        """The grid as GridSearchCV would be given it."""
+        raise NotImplementedError
+
+    def _feature_maps(self):
+        """The feature-map parameters of the grid: dicts of the non-C parameters."""
+        raise NotImplementedError
+
+    def _fold_map(self, X, params):
+        """Draw the feature map of ``params`` on training rows ``X``.
+
+        Returns ``(transform, n_outputs, numpy_features)``, the last a callable
+        computing the exact float64 features of validation rows.
+        """
+        raise NotImplementedError
+
+    @staticmethod
+    def _single_estimator_class():
+        """The estimator class searched over."""
+        raise NotImplementedError
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, groups=None):
+        """Cross-validate every candidate of the grid, then refit the best.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the training rows (multiplying ``C``); validation
+            scores are unweighted, as in ``GridSearchCV``.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for group-aware ``cv`` splitters.
+
+        Returns
+        -------
+        self : object
+            If ``fit`` raises, the estimator is left exactly as it was.
+        """
+        saved = dict(self.__dict__)
+        try:
+            return self._search(X, y, sample_weight, groups)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _search(self, X, y, sample_weight, groups):
+        Cs = np.asarray(self.Cs, dtype=np.float64)
+        if Cs.ndim != 1 or Cs.size == 0 or not np.all(Cs > 0) or not np.all(np.isfinite(Cs)):
+            raise ValueError(f"Cs must be a non-empty list of positive numbers, got {self.Cs!r}.")
+        X, y, classes, targets, weights = self._validate_training_data(X, y, sample_weight)
+        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
+            if name not in ("n_features_in_", "feature_names_in_"):
+                delattr(self, name)  # a refit=False search must not keep an old model
+        splits = list(check_cv(self.cv, y, classifier=True).split(X, y, groups))
+        scorer = check_scoring(KerasLinearSVC(), scoring=self.scoring)
+        candidates = list(ParameterGrid(self._grid()))
+        rows = defaultdict(list)  # duplicated grid values give several rows per key
+        for i, params in enumerate(candidates):
+            rows[_key(params)].append(i)
+        scores = np.zeros((len(candidates), len(splits)))
+        fit_times = np.zeros_like(scores)
+        score_times = np.zeros_like(scores)
+        path = sorted(set(Cs.tolist()))
+
+        for map_params in self._feature_maps():
+            for k, (train, test) in enumerate(splits):
+                start = time.perf_counter()
+                transform, n_outputs, numpy_features = self._fold_map(X[train], map_params)
+                design = self._design(X[train], transform, n_outputs)
+                shared_fit = (time.perf_counter() - start) / len(path)
+                start = time.perf_counter()
+                features_test = numpy_features(X[test])
+                shared_score = (time.perf_counter() - start) / len(path)
+                coef = intercept = None
+                for C in path:
+                    start = time.perf_counter()
+                    result = self._solve(design, targets[train], weights[train], C, coef, intercept)
+                    coef, intercept = result.coef, result.intercept
+                    fit_time = time.perf_counter() - start + shared_fit
+                    start = time.perf_counter()
+                    score = scorer(_linear_view(classes, coef, intercept), features_test, y[test])
+                    score_time = time.perf_counter() - start + shared_score
+                    for i in rows[_key({"C": C, **map_params})]:
+                        scores[i, k] = score
+                        fit_times[i, k] = fit_time
+                        score_times[i, k] = score_time
+
+        self.cv_results_ = _cv_results(candidates, scores, fit_times, score_times)
+        self.n_splits_ = len(splits)
+        self.best_index_ = int(np.argmin(self.cv_results_["rank_test_score"]))
+        self.best_params_ = dict(candidates[self.best_index_])
+        self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
+        self.C_ = float(self.best_params_["C"])
+        self.refit_time_ = 0.0
+        if self.refit:
+            start = time.perf_counter()
+            best = self._single_estimator(self.best_params_).fit(X, y, sample_weight)
+            self.refit_time_ = time.perf_counter() - start
+            for name, value in vars(best).items():
+                if name.endswith("_") and name not in ("n_features_in_", "feature_names_in_"):
+                    setattr(self, name, value)
+            self._feature_map_key_fitted = best._feature_map_key_fitted
+        return self
+
+    def _single_estimator(self, params):
+        """The estimator that ``GridSearchCV`` would fit for the candidate ``params``."""
+        single = self._single_estimator_class()
+        shared = {
+            name: value
+            for name, value in self.get_params(deep=False).items()
+            if name in single._parameter_constraints
+        }
+        return single(**{**shared, **params})
+
+    def decision_function(self, X):
+        self._check_refitted()
+        return super().decision_function(X)
+
+    decision_function.__doc__ = BaseKerasSVM.decision_function.__doc__
+
+    def to_keras(self, dtype="float32"):
+        self._check_refitted()
+        return super().to_keras(dtype)
+
+    to_keras.__doc__ = BaseKerasSVM.to_keras.__doc__
+
+    def _check_refitted(self):
+        check_is_fitted(self)
+        if not hasattr(self, "coef_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} was fitted with refit=False: it holds "
+                "cv_results_ and best_params_ but no model; refit=True fits one."
+            )
+
+
+def _key(params):
+    return tuple(sorted(params.items()))
+
+
+def _linear_view(classes, coef, intercept):
+    """A fitted KerasLinearSVC on precomputed features: what scorers call."""
+    view = KerasLinearSVC()
+    view.classes_ = classes
+    view.coef_ = coef
+    view.intercept_ = intercept
+    view.n_features_in_ = coef.shape[1]
+    return view
+
+
+def _cv_results(candidates, scores, fit_times, score_times):
+    results = {
+        "mean_fit_time": fit_times.mean(axis=1),
+        "std_fit_time": fit_times.std(axis=1),
+        "mean_score_time": score_times.mean(axis=1),
+        "std_score_time": score_times.std(axis=1),
+    }
+    for name in sorted(candidates[0]):
+        values = np.empty(len(candidates), dtype=object)
+        values[:] = [params[name] for params in candidates]
+        results[f"param_{name}"] = np.ma.MaskedArray(values, mask=False)
+    results["params"] = candidates
+    for k in range(scores.shape[1]):
+        results[f"split{k}_test_score"] = scores[:, k]
+    means = scores.mean(axis=1)
+    results["mean_test_score"] = means
+    results["std_test_score"] = scores.std(axis=1)
+    results["rank_test_score"] = rankdata(-np.round(means, 12), method="min").astype(np.int32)
+    return results
+
+
+def _fresh_random_state(random_state):
+    """The random state a clone of the estimator would start from, for every draw."""
+    if isinstance(random_state, np.random.RandomState):
+        return copy.deepcopy(random_state)
+    return check_random_state(random_state)
+
+
+class KerasSVCCV(_SearchMixin, KerasSVC):
+    """KerasSVC with a built-in cross-validated grid search over C, gamma and n_components.
+
+    Gives the result of ``GridSearchCV(KerasSVC(...), {"C": Cs, "gamma":
+    gammas, "n_components": n_components}, cv=cv)`` in a fraction of its time:
+    the random features of every fold are computed once per (``gamma``,
+    ``n_components``) and shared by all ``C``, and the ``C`` values are solved
+    as a warm-started path, smallest first, each from the previous solution.
+    After ``fit`` (with ``refit=True``) it is a fitted ``KerasSVC`` with the
+    best parameters.
+
+    Parameters
+    ----------
+    Cs : array-like of float, default=(0.1, 1.0, 10.0, 100.0)
+        Values of ``C`` to try.
+    gammas : array-like of {"scale", "auto"} or float, default=("scale",)
+        Values of ``gamma`` to try, resolved on each training fold as
+        ``KerasSVC`` resolves them.
+    n_components : int or array-like of int, default=2048
+        Number(s) of random features to try.
+    """
+
+    __doc__ += (
+        _SEARCH_PARAMETERS_DOC
+        + """
+    kernel, loss, class_weight, tol, max_iter, batch_size, cache_size, verbose, random_state
+        As in :class:`KerasSVC`, for every candidate. With an integer
+        ``random_state`` every candidate draws the features that
+        ``KerasSVC(random_state=random_state)`` would draw.
+
+    Attributes
+    ----------"""
+        + _SEARCH_ATTRIBUTES_DOC
+        + """
+    gamma_ : float
+        The best ``gamma``, resolved on the whole data (after refit).
+    classes_, coef_, intercept_, random_weights_, random_offset_, n_iter_, objective_, \
+dual_gap_
+        Those of the refitted ``KerasSVC`` (``refit=True`` only).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    KerasSVC : The estimator tuned.
+    sklearn.model_selection.GridSearchCV : The general search it agrees with.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from kernelsvm_keras import KerasSVCCV
+    >>> X, y = load_digits(return_X_y=True)
+    >>> search = KerasSVCCV(Cs=[1, 10], gammas=[0.02, 0.05], n_components=512, cv=3,
+    ...                     random_state=0).fit(X[:600] / 16, y[:600])
+    >>> sorted(search.best_params_)
+    ['C', 'gamma', 'n_components']
+    >>> print(f"{search.best_score_:.2f}")
+    0.97
+    """
+    )
+
+    _parameter_constraints: dict = {
+        **{k: v for k, v in KerasSVC._parameter_constraints.items() if k != "C"},
+        **_SEARCH_CONSTRAINTS,
+        "gammas": ["array-like"],
+        "n_components": [Interval(Integral, 1, None, closed="left"), "array-like"],
+    }
+    for _name in ("gamma", "decision_function_shape", "warm_start"):
+        _parameter_constraints.pop(_name)
+    del _name
+
+    def __init__(
+        self,
+        *,
+        Cs=(0.1, 1.0, 10.0, 100.0),
+        gammas=("scale",),
+        n_components=2048,
+        cv=5,
+        scoring=None,
+        refit=True,
+        kernel="rbf",
+        loss="squared_hinge",
+        class_weight=None,
+        tol=1e-3,
+        max_iter=1000,
+        batch_size=None,
+        cache_size=1024,
+        verbose=0,
+        random_state=None,
+    ):
+        self.Cs = Cs
+        self.gammas = gammas
+        self.n_components = n_components
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.kernel = kernel
+        self.loss = loss
+        self.class_weight = class_weight
+        self.tol = tol
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _grid(self):
+        return {"C": list(self.Cs), "gamma": self._gammas(), "n_components": self._sizes()}
+
+    def _gammas(self):
+        gammas = list(self.gammas) if not isinstance(self.gammas, str) else [self.gammas]
+        for gamma in gammas:
+            valid = gamma in ("scale", "auto") or (
+                isinstance(gamma, Real) and not isinstance(gamma, bool) and gamma > 0
+            )
+            if not valid:
+                raise ValueError(
+                    f"gammas must hold 'scale', 'auto' or positive numbers, got {gamma!r}."
+                )
+        if not gammas:
+            raise ValueError("gammas must not be empty.")
+        return gammas
+
+    def _sizes(self):
+        sizes = np.atleast_1d(np.asarray(self.n_components))
+        if sizes.size == 0 or sizes.dtype.kind not in "iu" or np.any(sizes < 1):
+            raise ValueError(
+                f"n_components must be a positive int or a list of them, got {self.n_components!r}."
+            )
+        return [int(size) for size in sizes]
+
+    def _feature_maps(self):
+        return [
+            {"gamma": gamma, "n_components": size}
+            for gamma in dict.fromkeys(self._gammas())
+            for size in dict.fromkeys(self._sizes())
+        ]
+
+    def _fold_map(self, X, params):
+        fitted = _draw_rff(
+            X,
+            params["gamma"],
+            params["n_components"],
+            self.kernel,
+            _fresh_random_state(self.random_state),
+        )
+        weights, offset = fitted["random_weights_"], fitted["random_offset_"]
+        return (
+            _rff_transform(weights, offset),
+            params["n_components"],
+            lambda rows: _rff_numpy(_dense(rows), weights, offset),
+        )
+
+    @staticmethod
+    def _single_estimator_class():
+        return KerasSVC
+
+
+class KerasLinearSVCCV(_SearchMixin, KerasLinearSVC):
+    """KerasLinearSVC with a built-in cross-validated search over C.
+
+    Gives the result of ``GridSearchCV(KerasLinearSVC(...), {"C": Cs}, cv=cv)``
+    faster: the ``C`` values are solved as a warm-started path, smallest
+    first, on each fold. After ``fit`` (with ``refit=True``) it is a fitted
+    ``KerasLinearSVC`` with the best ``C``.
+
+    Parameters
+    ----------
+    Cs : array-like of float, default=(0.01, 0.1, 1.0, 10.0, 100.0)
+        Values of ``C`` to try.
+    """
+
+    __doc__ += (
+        _SEARCH_PARAMETERS_DOC
+        + """
+    loss, fit_intercept, class_weight, tol, max_iter, batch_size, cache_size, verbose, \
+random_state
+        As in :class:`KerasLinearSVC`, for every candidate.
+
+    Attributes
+    ----------"""
+        + _SEARCH_ATTRIBUTES_DOC
+        + """
+    classes_, coef_, intercept_, n_iter_, objective_, dual_gap_
+        Those of the refitted ``KerasLinearSVC`` (``refit=True`` only).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    KerasLinearSVC : The estimator tuned.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from kernelsvm_keras import KerasLinearSVCCV
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> search = make_pipeline(StandardScaler(), KerasLinearSVCCV(cv=3)).fit(X, y)
+    >>> search[-1].C_ in (0.01, 0.1, 1.0, 10.0, 100.0)
+    True
+    """
+    )
+
+    _parameter_constraints: dict = {
+        **{k: v for k, v in KerasLinearSVC._parameter_constraints.items() if k != "C"},
+        **_SEARCH_CONSTRAINTS,
+    }
+    for _name in ("multi_class", "warm_start"):
+        _parameter_constraints.pop(_name)
+    del _name
+
+    def __init__(
+        self,
+        *,
+        Cs=(0.01, 0.1, 1.0, 10.0, 100.0),
+        cv=5,
+        scoring=None,
+        refit=True,
+        loss="squared_hinge",
+        fit_intercept=True,
+        class_weight=None,
+        tol=1e-3,
+        max_iter=1000,
+        batch_size=None,
+        cache_size=1024,
+        verbose=0,
+        random_state=None,
+    ):
+        self.Cs = Cs
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.loss = loss
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.tol = tol
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _grid(self):
+        return {"C": list(self.Cs)}
+
+    def _feature_maps(self):
+        return [{}]
+
+    def _fold_map(self, X, params):
+        return None, X.shape[1], lambda rows: rows
+
+    @staticmethod
+    def _single_estimator_class():
+        return KerasLinearSVC
+
+
+def _dense(rows):
+    return rows.toarray() if hasattr(rows, "toarray") else rows
