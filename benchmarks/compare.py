@@ -1,9 +1,14 @@
 """Side-by-side comparison of KerasSVC / KerasLinearSVC with scikit-learn's SVMs.
 
-Runs every system on the same split and the same preprocessing, and prints
-test accuracy, fit and predict times (and, for our estimators, the certified
-relative duality gap reached) as a markdown table; ``--json`` also writes one
-JSON object per system.
+Runs every system on the same split and the same preprocessing -- KerasSVC,
+KerasLinearSVC, SVC, LinearSVC, RBFSampler + LinearSVC, Nystroem + LinearSVC
+and SGDClassifier on RBFSampler features, all at the same C, gamma and number
+of features -- and prints test accuracy, fit and predict times, the peak
+memory added during fit + predict, and for our estimators the certified
+relative duality gap (``--objective``: also the objective ratio against
+liblinear on the same features) as a markdown table, with one progress line
+per system on stderr; ``--json`` also writes one JSON object per system
+(``benchmarks/plots.py`` draws them). ``--quick`` runs digits in about a minute.
 
 Examples
 --------
@@ -21,10 +26,12 @@ MNIST ships::
 """
 
 import argparse
+import gc
 import json
 import os
 import platform
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,7 +40,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 from sklearn.datasets import load_breast_cancer, load_digits, load_svmlight_file  # noqa: E402
-from sklearn.kernel_approximation import RBFSampler  # noqa: E402
+from sklearn.kernel_approximation import Nystroem, RBFSampler  # noqa: E402
+from sklearn.linear_model import SGDClassifier  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -43,7 +51,15 @@ import kernelsvm_keras  # noqa: E402
 from kernelsvm_keras import KerasLinearSVC, KerasSVC  # noqa: E402
 from kernelsvm_keras.datasets import load_idx  # noqa: E402
 
-SYSTEMS = ("KerasSVC", "KerasLinearSVC", "SVC", "LinearSVC", "RBFSampler+LinearSVC")
+SYSTEMS = (
+    "KerasSVC",
+    "KerasLinearSVC",
+    "SVC",
+    "LinearSVC",
+    "RBFSampler+LinearSVC",
+    "Nystroem+LinearSVC",
+    "RBFSampler+SGDClassifier",
+)
 
 
 # -- data ----------------------------------------------------------------------
@@ -124,7 +140,7 @@ def preprocess(X_train, X_test, scale):
 # -- systems -------------------------------------------------------------------
 
 
-def make_system(name, args, gamma):
+def make_system(name, args, gamma, n_train):
     C, D, seed = args.C, args.n_components, args.random_state
     if name == "KerasSVC":
         return KerasSVC(
@@ -146,7 +162,56 @@ def make_system(name, args, gamma):
             RBFSampler(gamma=gamma, n_components=D, random_state=seed),
             LinearSVC(C=C, loss=args.loss),
         )
+    if name == "Nystroem+LinearSVC":
+        return make_pipeline(
+            Nystroem(gamma=gamma, n_components=min(D, n_train), random_state=seed),
+            LinearSVC(C=C, loss=args.loss),
+        )
+    if name == "RBFSampler+SGDClassifier":
+        # SGD's objective is the mean loss + alpha/2 ||w||^2: the SVM's for alpha = 1/(C n).
+        return make_pipeline(
+            RBFSampler(gamma=gamma, n_components=D, random_state=seed),
+            SGDClassifier(loss=args.loss, alpha=1.0 / (C * n_train), random_state=seed),
+        )
     raise ValueError(name)
+
+
+class PeakMemory:
+    """Peak resident memory above the level at entry, sampled every 5 ms (Linux).
+
+    ``peak_mb`` is None where ``/proc/self/statm`` does not exist. Memory that
+    an earlier system freed but the allocator kept counts as already there,
+    so a figure can undercount; run one system per process (``--systems``)
+    for exact peaks.
+    """
+
+    _STATM = Path("/proc/self/statm")
+
+    def __enter__(self):
+        self.peak_mb = None
+        if not self._STATM.exists():
+            return self
+        gc.collect()
+        self._base = self._peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _rss(self):
+        return int(self._STATM.read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _sample(self):
+        while not self._stop.wait(0.005):
+            self._peak = max(self._peak, self._rss())
+
+    def __exit__(self, *exc):
+        if self._STATM.exists():
+            self._stop.set()
+            self._thread.join()
+            self._peak = max(self._peak, self._rss())
+            self.peak_mb = round((self._peak - self._base) / 2**20, 1)
+        return False
 
 
 def primal_objective(coef, intercept, features, y, classes, C, loss):
@@ -208,13 +273,15 @@ def run(args):
     print(header, flush=True)
     rows = []
     for system in args.systems:
-        est = make_system(system, args, gamma)
-        t0 = time.perf_counter()
-        est.fit(X_train, y_train)
-        fit_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        accuracy = float(np.mean(est.predict(X_test) == y_test))
-        predict_s = time.perf_counter() - t0
+        print(f"  [{time.strftime('%H:%M:%S')}] {system} ...", file=sys.stderr, flush=True)
+        est = make_system(system, args, gamma, len(X_train))
+        with PeakMemory() as memory:
+            t0 = time.perf_counter()
+            est.fit(X_train, y_train)
+            fit_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            accuracy = float(np.mean(est.predict(X_test) == y_test))
+            predict_s = time.perf_counter() - t0
         gap = getattr(est, "dual_gap_", None)
         ratio = None
         if args.objective and gap is not None:
@@ -225,6 +292,7 @@ def run(args):
             "accuracy": accuracy,
             "fit_s": round(fit_s, 3),
             "predict_s": round(predict_s, 3),
+            "peak_mb": memory.peak_mb,
             "dual_gap": None if gap is None else float(np.max(gap)),
             "objective_ratio": ratio,
             "n_train": int(X_train.shape[0]),
@@ -237,7 +305,7 @@ def run(args):
         rows.append(row)
         print(
             f"  {system:<22s} accuracy {accuracy:.4f}  fit {fit_s:8.2f} s  "
-            f"predict {predict_s:7.3f} s"
+            f"predict {predict_s:7.3f} s  peak +{memory.peak_mb or 0:.0f} MB"
             + ("" if ratio is None else f"  objective / reference {ratio:.5f}"),
             flush=True,
         )
@@ -246,15 +314,17 @@ def run(args):
 
 def markdown(rows):
     lines = [
-        "| system | test accuracy | fit (s) | predict (s) | certified gap | objective ratio |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| system | test accuracy | fit (s) | predict (s) | peak memory (MB) | certified gap "
+        "| objective ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         gap = "" if r["dual_gap"] is None else f"{r['dual_gap']:.1e}"
         ratio = "" if r["objective_ratio"] is None else f"{r['objective_ratio']:.5f}"
+        memory = "" if r["peak_mb"] is None else f"{r['peak_mb']:.0f}"
         lines.append(
             f"| {r['system']} | {100 * r['accuracy']:.2f}% | {r['fit_s']:.2f} | "
-            f"{r['predict_s']:.3f} | {gap} | {ratio} |"
+            f"{r['predict_s']:.3f} | {memory} | {gap} | {ratio} |"
         )
     return "\n".join(lines)
 
@@ -297,7 +367,12 @@ def main(argv=None):
         help="also solve each of our problems with liblinear and print the objective ratio",
     )
     parser.add_argument("--json", help="append one JSON line per system to this file")
+    parser.add_argument(
+        "--quick", action="store_true", help="digits and 1024 features: about a minute"
+    )
     args = parser.parse_args(argv)
+    if args.quick:
+        args.train, args.dataset, args.n_components = None, "digits", 1024
 
     print(environment(), flush=True)
     header, rows = run(args)

@@ -1,0 +1,230 @@
+"""Plots of the benchmarks (PNG, matplotlib): what users compare, at a glance.
+
+Three figures:
+
+``accuracy``
+    Test accuracy against fit time, one panel per dataset, from the JSON lines
+    that ``compare.py --json`` writes (nothing is re-run)::
+
+        python benchmarks/compare.py ... --json out/compare.jsonl
+        python benchmarks/plots.py accuracy out/compare.jsonl --out out/accuracy_vs_time.png
+
+``scaling``
+    Fit time against the number of training rows, log-log, for SVC and
+    KerasSVC on MNIST subsets (runs them; writes JSON lines next to the PNG)::
+
+        python benchmarks/plots.py scaling --mnist ../shared/data/mnist --out out/scaling.png
+
+``components``
+    KerasSVC's test accuracy (and fit time) against ``n_components``, with
+    SVC's accuracy as a line (runs them)::
+
+        python benchmarks/plots.py components --train letter.scale --test letter.scale.t \\
+            --n-features 16 --out out/components.png
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+try:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError:  # pragma: no cover - a message, not a crash
+    raise SystemExit("error: plots need matplotlib: pip install -e '.[bench]'") from None
+import numpy as np  # noqa: E402
+from sklearn.svm import SVC  # noqa: E402
+
+from kernelsvm_keras import KerasSVC  # noqa: E402
+from kernelsvm_keras.datasets import load_mnist  # noqa: E402
+
+import compare  # noqa: E402
+
+OURS = ("KerasSVC", "KerasLinearSVC")
+
+
+def plot_accuracy(args):
+    rows = [json.loads(line) for line in Path(args.results).read_text().splitlines() if line]
+    if not rows:
+        raise SystemExit(f"error: no results in {args.results}")
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        for r in (r for r in rows if r["dataset"] == dataset):
+            ours = r["system"] in OURS
+            ax.scatter(
+                r["fit_s"],
+                100 * r["accuracy"],
+                s=60 if ours else 30,
+                marker="o" if ours else "s",
+                color="C3" if ours else "C0",
+            )
+            ax.annotate(
+                r["system"],
+                (r["fit_s"], 100 * r["accuracy"]),
+                fontsize=7,
+                xytext=(4, 3),
+                textcoords="offset points",
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("fit time (s, log)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(dataset)
+        ax.grid(alpha=0.3)
+    fig.suptitle("Accuracy against fit time (red: this library)")
+    save(fig, args.out)
+
+
+def fit_time(estimator, X, y):
+    start = time.perf_counter()
+    estimator.fit(X, y)
+    return time.perf_counter() - start
+
+
+def plot_scaling(args):
+    (x_train, y_train), (x_test, y_test) = load_mnist(args.mnist)
+    X = x_train.reshape(len(x_train), -1).astype(np.float32) / 255.0
+    X_test = x_test.reshape(len(x_test), -1).astype(np.float32) / 255.0
+    gamma = 1.0 / (X.shape[1] * X.var())  # SVC's "scale" on all rows: one gamma for all sizes
+    log = Path(args.out).with_suffix(".jsonl")
+    results = {"SVC": [], "KerasSVC": []}
+    for n in args.sizes:
+        for name in results:
+            if name == "SVC" and n > args.svc_max:
+                continue
+            est = (
+                SVC(C=args.C, gamma=gamma)
+                if name == "SVC"
+                else KerasSVC(C=args.C, gamma=gamma, n_components=args.n_components, random_state=0)
+            )
+            print(f"[{time.strftime('%H:%M:%S')}] {name} n={n} ...", file=sys.stderr, flush=True)
+            seconds = fit_time(est, X[:n], y_train[:n])
+            accuracy = float(np.mean(est.predict(X_test) == y_test))
+            row = {
+                "system": name,
+                "n_train": n,
+                "fit_s": round(seconds, 3),
+                "accuracy": accuracy,
+                "C": args.C,
+                "gamma": gamma,
+                "n_components": args.n_components,
+                "environment": compare.environment(),
+            }
+            results[name].append(row)
+            print(json.dumps(row), flush=True)
+            with open(log, "a") as f:
+                f.write(json.dumps(row) + "\n")
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for (name, rows), color in zip(results.items(), ("C0", "C3"), strict=True):
+        n = np.array([r["n_train"] for r in rows])
+        t = np.array([r["fit_s"] for r in rows])
+        slope = (
+            np.polyfit(np.log(n[n >= 5000]), np.log(t[n >= 5000]), 1)[0]
+            if (np.sum(n >= 5000) >= 2)
+            else float("nan")
+        )
+        ax.loglog(n, t, "o-", color=color, label=f"{name} (slope {slope:.2f} from 5k rows)")
+    ax.set_xlabel("training rows (MNIST)")
+    ax.set_ylabel("fit time (s)")
+    ax.set_title(f"Fit time against n (C={args.C:g}, {args.n_components} features)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    save(fig, args.out)
+
+
+def plot_components(args):
+    args.dataset, args.train_labels, args.test_labels = "digits", None, None
+    args.scale, args.max_train = "standard" if args.train else None, None
+    X_train, X_test, y_train, y_test, name, scale = compare.load(args)
+    X_train, X_test = compare.preprocess(X_train, X_test, scale)
+    gamma = 1.0 / (X_train.shape[1] * X_train.var())
+    svc = SVC(C=args.C, gamma=gamma)
+    svc_fit = fit_time(svc, X_train, y_train)
+    svc_accuracy = float(np.mean(svc.predict(X_test) == y_test))
+    log = Path(args.out).with_suffix(".jsonl")
+    rows = []
+    for D in args.components:
+        est = KerasSVC(C=args.C, gamma=gamma, n_components=D, random_state=0)
+        print(f"[{time.strftime('%H:%M:%S')}] KerasSVC D={D} ...", file=sys.stderr, flush=True)
+        seconds = fit_time(est, X_train, y_train)
+        row = {
+            "dataset": name,
+            "n_components": D,
+            "fit_s": round(seconds, 3),
+            "accuracy": float(np.mean(est.predict(X_test) == y_test)),
+            "svc_accuracy": svc_accuracy,
+            "svc_fit_s": round(svc_fit, 3),
+            "environment": compare.environment(),
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        with open(log, "a") as f:
+            f.write(json.dumps(row) + "\n")
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    D = [r["n_components"] for r in rows]
+    ax.semilogx(D, [100 * r["accuracy"] for r in rows], "o-", color="C3", label="KerasSVC")
+    ax.axhline(100 * svc_accuracy, color="C0", ls="--", label=f"SVC (fit {svc_fit:.1f} s)")
+    for r in rows:
+        ax.annotate(
+            f"{r['fit_s']:.1f} s",
+            (r["n_components"], 100 * r["accuracy"]),
+            fontsize=7,
+            xytext=(3, -10),
+            textcoords="offset points",
+        )
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("n_components (log2); labels: KerasSVC fit time")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{name}: accuracy against n_components (C={args.C:g})")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    save(fig, args.out)
+
+
+def save(fig, out):
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    print(f"wrote {out}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    accuracy = commands.add_parser("accuracy", help="accuracy vs fit time from compare.py --json")
+    accuracy.add_argument("results", help="JSON lines written by compare.py --json")
+    accuracy.add_argument("--out", default="benchmarks/out/accuracy_vs_time.png")
+    scaling = commands.add_parser("scaling", help="fit time vs n on MNIST subsets")
+    scaling.add_argument("--mnist", required=True, help="folder with the MNIST IDX files")
+    scaling.add_argument(
+        "--sizes", type=int, nargs="+", default=[1000, 2000, 5000, 10000, 20000, 40000, 60000]
+    )
+    scaling.add_argument("--svc-max", type=int, default=60000, help="largest n for SVC")
+    scaling.add_argument("--C", type=float, default=10.0)
+    scaling.add_argument("--n-components", type=int, default=2048)
+    scaling.add_argument("--out", default="benchmarks/out/scaling.png")
+    components = commands.add_parser("components", help="accuracy vs n_components")
+    components.add_argument("--train", help="LIBSVM training file (default: digits)")
+    components.add_argument("--test", help="LIBSVM test file")
+    components.add_argument("--n-features", type=int)
+    components.add_argument(
+        "--components", type=int, nargs="+", default=[128, 256, 512, 1024, 2048, 4096]
+    )
+    components.add_argument("--C", type=float, default=1.0)
+    components.add_argument("--out", default="benchmarks/out/components.png")
+    args = parser.parse_args(argv)
+    {"accuracy": plot_accuracy, "scaling": plot_scaling, "components": plot_components}[
+        args.command
+    ](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Grid search: KerasSVCCV against GridSearchCV(KerasSVC) and GridSearchCV(SVC).
+
+The same grid (C x gamma), the same folds, the same data; prints the time of
+each whole search (refit included), the best parameters, the best CV score
+and the test accuracy of the refitted model, as a markdown table (and JSON
+lines with ``--json``).
+
+    python benchmarks/search.py --mnist ../shared/data/mnist      # 20k MNIST rows
+    python benchmarks/search.py --quick                           # digits, ~1 minute
+
+``GridSearchCV(SVC)`` runs with ``n_jobs=2`` (libsvm is single-threaded; this
+gives it both cores of the project's machine, as Keras's backends use them);
+``GridSearchCV(KerasSVC)`` with ``n_jobs=1``.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import sklearn  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split  # noqa: E402
+from sklearn.svm import SVC  # noqa: E402
+
+import kernelsvm_keras  # noqa: E402
+from kernelsvm_keras import KerasSVC, KerasSVCCV  # noqa: E402
+from kernelsvm_keras.datasets import load_mnist  # noqa: E402
+
+SYSTEMS = ("KerasSVCCV", "GridSearchCV(KerasSVC)", "GridSearchCV(SVC)")
+
+
+def load(args):
+    if args.mnist is None:
+        X, y = load_digits(return_X_y=True)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X / 16.0, y, test_size=0.3, random_state=0, stratify=y
+        )
+        return X_train, X_test, y_train, y_test, "digits"
+    try:
+        (x_train, y_train), (x_test, y_test) = load_mnist(args.mnist)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    n = args.n_train
+    X_train = x_train[:n].reshape(-1, 784).astype(np.float32) / 255.0
+    X_test = x_test.reshape(-1, 784).astype(np.float32) / 255.0
+    return X_train, X_test, y_train[:n], y_test, f"MNIST[:{len(X_train)}]"
+
+
+def make_search(name, args, folds):
+    grid = {"C": args.Cs, "gamma": args.gammas}
+    common = {"n_components": args.n_components, "random_state": 0}
+    if name == "KerasSVCCV":
+        return KerasSVCCV(Cs=args.Cs, gammas=args.gammas, cv=folds, **common)
+    if name == "GridSearchCV(KerasSVC)":
+        return GridSearchCV(KerasSVC(**common), grid, cv=folds, n_jobs=1)
+    return GridSearchCV(SVC(), grid, cv=folds, n_jobs=2)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mnist", help="folder with the MNIST IDX files (default: digits)")
+    parser.add_argument("--n-train", type=int, default=20000)
+    parser.add_argument("--Cs", type=float, nargs="+", default=[0.3, 1, 3, 10, 30, 100])
+    parser.add_argument("--gammas", type=float, nargs="+", default=[0.01, 0.02, 0.04])
+    parser.add_argument("--n-components", type=int, default=2048)
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--quick", action="store_true", help="digits, a small grid")
+    parser.add_argument("--json", help="append one JSON object per system to this file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.mnist, args.Cs, args.gammas, args.n_components = None, [1, 10], [0.02, 0.05], 512
+    systems = args.systems.split(",")
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        raise SystemExit(f"error: unknown systems {sorted(unknown)}; choose from {SYSTEMS}")
+
+    X_train, X_test, y_train, y_test, dataset = load(args)
+    folds = StratifiedKFold(args.folds, shuffle=True, random_state=0)
+    n_candidates = len(args.Cs) * len(args.gammas)
+    print(
+        f"{dataset}: {len(X_train)} train / {len(X_test)} test rows; {len(args.Cs)} Cs x "
+        f"{len(args.gammas)} gammas x {args.folds} folds = {n_candidates * args.folds} fits; "
+        f"{args.n_components} features; keras {keras.__version__} on "
+        f"{keras.backend.backend()}, kernelsvm_keras {kernelsvm_keras.__version__}, "
+        f"scikit-learn {sklearn.__version__}, {platform.machine()}, {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    rows = []
+    for name in systems:
+        print(f"[{time.strftime('%H:%M:%S')}] {name} ...", file=sys.stderr, flush=True)
+        search = make_search(name, args, folds)
+        start = time.perf_counter()
+        search.fit(X_train, y_train)
+        fit_s = time.perf_counter() - start
+        best = {k: float(v) for k, v in search.best_params_.items() if k != "n_components"}
+        row = {
+            "system": name,
+            "dataset": dataset,
+            "search_s": round(fit_s, 2),
+            "best_C": best["C"],
+            "best_gamma": best["gamma"],
+            "best_cv_score": round(float(search.best_score_), 4),
+            "test_accuracy": round(float(search.score(X_test, y_test)), 4),
+        }
+        rows.append(row)
+        print(f"[{time.strftime('%H:%M:%S')}] {json.dumps(row)}", file=sys.stderr, flush=True)
+        if args.json:
+            with open(args.json, "a") as f:
+                f.write(json.dumps(row) + "\n")
+    print()
+    print("| system | search (s) | best C | best gamma | best CV | test | vs ours |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    ours = next((r["search_s"] for r in rows if r["system"] == "KerasSVCCV"), None)
+    for r in rows:
+        ratio = f"{r['search_s'] / ours:.1f}x" if ours else "-"
+        print(
+            f"| {r['system']} | {r['search_s']:.1f} | {r['best_C']:g} | {r['best_gamma']:g} | "
+            f"{r['best_cv_score']:.2%} | {r['test_accuracy']:.2%} | {ratio} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
