@@ -459,11 +459,23 @@ def _resolve_gamma(gamma, X):
         if hasattr(X, "multiply"):
             variance = X.multiply(X).mean() - X.mean() ** 2
         else:
-            variance = X.var()
+            variance = _blockwise_variance(X)
         return 1.0 / (X.shape[1] * variance) if variance != 0 else 1.0
     if gamma == "auto":
         return 1.0 / X.shape[1]
     return float(gamma)
+
+
+def _blockwise_variance(X, block_elements=2**18):
+    """``X.var()`` in two passes over row blocks: no temporary of the size of ``X``.
+
+    ``X`` may be a memory map larger than memory.
+    """
+    rows = max(1, block_elements // max(1, X.shape[1]))
+    blocks = [slice(start, start + rows) for start in range(0, X.shape[0], rows)]
+    mean = sum(np.sum(X[block], dtype=np.float64) for block in blocks) / X.size
+    squares = sum(np.sum(np.square(np.asarray(X[block], np.float64) - mean)) for block in blocks)
+    return squares / X.size
 
 
 def _draw_rff(X, gamma, n_components, kernel, random_state):
