@@ -92,7 +92,7 @@ def plot_scaling(args):
     (x_train, y_train), (x_test, y_test) = load_mnist(args.mnist)
     X = x_train.reshape(len(x_train), -1).astype(np.float32) / 255.0
     X_test = x_test.reshape(len(x_test), -1).astype(np.float32) / 255.0
-    gamma = 1.0 / (X.shape[1] * X.var())  # SVC's "scale" on all rows: one gamma for all sizes
+    gamma = float(1.0 / (X.shape[1] * X.var()))  # SVC's "scale" on all rows: one gamma for all sizes
     log = Path(args.out).with_suffix(".jsonl")
     results = {"SVC": [], "KerasSVC": []}
     for n in args.sizes:
@@ -144,7 +144,7 @@ def plot_components(args):
     args.scale, args.max_train = "standard" if args.train else None, None
     X_train, X_test, y_train, y_test, name, scale = compare.load(args)
     X_train, X_test = compare.preprocess(X_train, X_test, scale)
-    gamma = 1.0 / (X_train.shape[1] * X_train.var())
+    gamma = float(1.0 / (X_train.shape[1] * X_train.var()))
     svc = SVC(C=args.C, gamma=gamma)
     svc_fit = fit_time(svc, X_train, y_train)
     svc_accuracy = float(np.mean(svc.predict(X_test) == y_test))
