@@ -123,7 +123,8 @@ def load(args):
         )
     if args.max_train is not None:
         X_train, y_train = X_train[: args.max_train], y_train[: args.max_train]
-    name = Path(args.train).name
+    # IDX files are named by their folder (train-images-idx3-ubyte.gz says little).
+    name = Path(args.train).parent.name if is_idx(args.train) else Path(args.train).name
     return X_train, X_test, y_train, y_test, name, args.scale or scale
 
 

@@ -34,6 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 try:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -55,8 +56,12 @@ def plot_accuracy(args):
     if not rows:
         raise SystemExit(f"error: no results in {args.results}")
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets), 4), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets, strict=True):
+    ncols = min(3, len(datasets))
+    nrows = -(-len(datasets) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 4 * nrows), squeeze=False)
+    for ax in axes.flat[len(datasets) :]:
+        ax.set_visible(False)
+    for ax, dataset in zip(axes.flat, datasets, strict=False):
         for r in (r for r in rows if r["dataset"] == dataset):
             ours = r["system"] in OURS
             ax.scatter(
@@ -74,6 +79,7 @@ def plot_accuracy(args):
                 textcoords="offset points",
             )
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("fit time (s, log)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(dataset)
@@ -92,7 +98,8 @@ def plot_scaling(args):
     (x_train, y_train), (x_test, y_test) = load_mnist(args.mnist)
     X = x_train.reshape(len(x_train), -1).astype(np.float32) / 255.0
     X_test = x_test.reshape(len(x_test), -1).astype(np.float32) / 255.0
-    gamma = float(1.0 / (X.shape[1] * X.var()))  # SVC's "scale" on all rows: one gamma for all sizes
+    # SVC's "scale" on all rows: one gamma for every size.
+    gamma = float(1.0 / (X.shape[1] * X.var()))
     log = Path(args.out).with_suffix(".jsonl")
     results = {"SVC": [], "KerasSVC": []}
     for n in args.sizes:
