@@ -403,7 +403,7 @@ dual_gap_
         return (
             _rff_transform(weights, offset),
             params["n_components"],
-            lambda rows: _rff_numpy(_dense(rows), weights, offset),
+            lambda rows: _rff_numpy(rows, weights, offset),  # sparse rows too
         )
 
     @staticmethod
@@ -511,7 +511,3 @@ random_state
     @staticmethod
     def _single_estimator_class():
         return KerasLinearSVC
-
-
-def _dense(rows):
-    return rows.toarray() if hasattr(rows, "toarray") else rows
