@@ -44,6 +44,7 @@ most ``tol``.
 import math
 
 import numpy as np
+import scipy.linalg
 from keras import ops
 
 __all__ = ["RowBlocks", "SolverResult", "solve_ovr_svm"]
@@ -61,6 +62,12 @@ _CG_TYPICAL_ITER = 20
 # Conjugate gradients run on the samples in some column's curved zone alone
 # (gathered once per Newton step) when they are below this fraction.
 _CG_SUBSET_FRACTION = 0.5
+# When the features are streamed (recomputed at every pass), conjugate gradients
+# are preconditioned by the Hessian of a subsample of the curved rows, this many
+# per feature (see _SampledHessian): it costs about one pass, and cuts the passes
+# per Newton step from tens (up to _CG_MAX_ITER) to a few.
+_PRECOND_ROWS_PER_FEATURE = 2
+_PRECOND_BLOCK_ROWS = 1024
 # Conjugate gradients: relative residual reached per Newton step, and a cap.
 _CG_FORCING = 0.1
 _CG_MAX_ITER = 100
@@ -106,9 +113,14 @@ class RowBlocks:
             (start, min(start + batch_size, self.n_samples))
             for start in range(0, self.n_samples, batch_size)
         ]
+        self.cache_bytes = cache_bytes
         self._cache = None
-        if self.n_samples * n_outputs * 4 <= cache_bytes:
+        if self.fits_in_cache(self.n_samples):
             self._cache = [self._compute(start, stop) for start, stop in self._bounds]
+
+    def fits_in_cache(self, n_rows):
+        """Whether ``n_rows`` rows of features may be kept on the device."""
+        return n_rows * self.n_outputs * 4 <= self.cache_bytes
 
     def _compute(self, start, stop):
         rows = self._X[start:stop]
@@ -129,6 +141,7 @@ class RowBlocks:
         design = cls.__new__(cls)
         design._X = design._transform = None
         design.n_outputs = n_outputs
+        design.cache_bytes = math.inf
         sizes = [int(B.shape[0]) for B in blocks]
         ends = np.cumsum(sizes)
         design.n_samples = int(ends[-1]) if sizes else 0
@@ -142,6 +155,11 @@ class RowBlocks:
             local = np.flatnonzero(mask[start:stop])
             if local.size:
                 yield ops.take(B, ops.convert_to_tensor(local), axis=0)
+
+    @property
+    def streamed(self):
+        """Whether every pass recomputes the features (they are not cached)."""
+        return self._cache is None
 
     def subset(self, mask):
         """The rows where ``mask`` is true, as a cached design."""
@@ -157,6 +175,22 @@ class RowBlocks:
     def matmul(self, V):
         """``phi(X) @ V`` for ``V`` of shape (n_outputs, K)."""
         return ops.concatenate([ops.matmul(B, V) for _, _, B in self.blocks()], axis=0)
+
+    def matmul_rmatmul(self, V, offset, weigh):
+        """``Z = phi(X) @ V + offset`` and ``phi(X).T @ weigh(start, stop, Z[start:stop])``.
+
+        One pass over the blocks for both products (when the features are not
+        cached, every pass recomputes them: this halves the cost of a Hessian
+        product and of a gradient).
+        """
+        Z_parts = []
+        total = None
+        for start, stop, B in self.blocks():
+            Zb = ops.matmul(B, V) + offset
+            Z_parts.append(Zb)
+            part = ops.transpose(ops.matmul(ops.transpose(weigh(start, stop, Zb)), B))
+            total = part if total is None else total + part
+        return ops.concatenate(Z_parts, axis=0), total
 
     def rmatmul(self, U, squared=False):
         """``phi(X).T @ U`` (or ``(phi(X) ** 2).T @ U``) for ``U`` of shape (n, K)."""
@@ -284,7 +318,10 @@ def _newton_direction(design, gW, gb, curv, intercept_mask):
     # Hessian products only involve samples in some column's curved zone:
     # when they are few, conjugate gradients run on those rows alone.
     curved_rows = zone.any(axis=1)
-    cg_on_subset = curved_rows.mean() < _CG_SUBSET_FRACTION
+    n_curved = int(curved_rows.sum())
+    cg_on_subset = n_curved < _CG_SUBSET_FRACTION * design.n_samples and design.fits_in_cache(
+        n_curved
+    )
     # The rule counts all n rows even when CG would run on fewer: CG needs far
     # more than _CG_TYPICAL_ITER iterations on a narrowly smoothed hinge, and
     # counting the subset sent those columns to CG (digits, hinge, C=10:
@@ -297,7 +334,10 @@ def _newton_direction(design, gW, gb, curv, intercept_mask):
         if cg_on_subset:  # gathered only when conjugate gradients run
             rows = ops.convert_to_tensor(curv_host[curved_rows])
             return _cg_direction(design.subset(curved_rows), gW, gb, rows, intercept_mask, skip)
-        return _cg_direction(design, gW, gb, curv, intercept_mask, skip)
+        precondition = None
+        if design.streamed:
+            precondition = _SampledHessian(design, curv_host, curved_rows, skip)
+        return _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition)
 
     if not direct.any():
         return cg(skip=None)
@@ -353,23 +393,103 @@ def _direct_direction(design, rows, c, gW, gb, intercept_mask):
     return dW, db
 
 
-def _cg_direction(design, gW, gb, curv, intercept_mask, skip):
-    """Newton directions by conjugate gradients with a diagonal preconditioner.
+class _SampledHessian:
+    """Preconditioner: the Hessian of a subsample of rows, scaled to all rows.
+
+    For column ``k``, ``P_k = I + (n / m) A^T diag(c_k) A`` with ``A`` the
+    features of ``m`` evenly strided rows among the ``n`` rows in some
+    column's curved zone (gathered in one pass), and ``c_k`` their
+    curvatures. Where the true Hessian
+    ``I + phi^T diag(c_k) phi`` has large eigenvalues (they grow with ``n``
+    and ``C``, and make a diagonal preconditioner useless on random
+    features), ``P_k`` approximates them; where it does not, both are close
+    to the identity. ``P_k`` is factored in float64 on the host, through the
+    ``q x q`` Woodbury system when the sample has ``q < D`` curved rows,
+    otherwise as a ``D x D`` matrix.
+    """
+
+    def __init__(self, design, curv_host, curved_rows, skip):
+        D = design.n_outputs
+        curved = np.flatnonzero(curved_rows)
+        n = curved.size
+        m = min(n, _PRECOND_ROWS_PER_FEATURE * D)
+        mask = np.zeros(design.n_samples, dtype=bool)
+        mask[curved[np.linspace(0, n - 1, m).round().astype(int)]] = True
+        A = design.take_rows(mask)
+        skip_host = np.zeros(curv_host.shape[1], bool)
+        if skip is not None:
+            skip_host = ops.convert_to_numpy(skip)
+        self._factors = []
+        for k in range(curv_host.shape[1]):
+            c = curv_host[mask, k].astype(np.float64) * (n / m)
+            rows = np.flatnonzero(c > 0)
+            if skip_host[k] or rows.size == 0:
+                self._factors.append(None)
+                continue
+            Ak = A if rows.size == m else ops.take(A, ops.convert_to_tensor(rows), axis=0)
+            if rows.size < D:  # Woodbury: P^-1 r = r - Ak^T (diag(1/c) + Ak Ak^T)^-1 Ak r
+                system = ops.convert_to_numpy(ops.matmul(Ak, ops.transpose(Ak)))
+                system = system.astype(np.float64) + np.diag(1.0 / c[rows])
+            else:  # I + Ak^T diag(c) Ak, summed over row blocks (no scaled copy of Ak)
+                system = np.eye(D)
+                ck = ops.convert_to_tensor(c[rows, None].astype(np.float32))
+                for start in range(0, rows.size, _PRECOND_BLOCK_ROWS):
+                    block = Ak[start : start + _PRECOND_BLOCK_ROWS]
+                    weighted = block * ck[start : start + _PRECOND_BLOCK_ROWS]
+                    system += ops.convert_to_numpy(ops.matmul(ops.transpose(block), weighted))
+            factor = scipy.linalg.cho_factor(
+                system, lower=True, overwrite_a=True, check_finite=False
+            )
+            self._factors.append((Ak, rows.size < D, factor))
+
+    def __call__(self, rW):
+        """``P_k^-1 r_k`` for every column ``k`` of ``rW`` (D x K)."""
+        r_host = ops.convert_to_numpy(rW).astype(np.float64)
+        z_host = r_host.copy()
+        for k, entry in enumerate(self._factors):
+            if entry is None:
+                continue
+            Ak, woodbury, factor = entry
+            r = r_host[:, k]
+            if woodbury:
+                Ar = ops.convert_to_numpy(
+                    ops.matmul(Ak, ops.convert_to_tensor(r[:, None].astype(np.float32)))
+                )[:, 0]
+                y = scipy.linalg.cho_solve(factor, Ar.astype(np.float64), check_finite=False)
+                correction = ops.convert_to_numpy(
+                    ops.matmul(ops.convert_to_tensor(y[None, :].astype(np.float32)), Ak)
+                )[0]
+                z_host[:, k] = r - correction
+            else:
+                z_host[:, k] = scipy.linalg.cho_solve(factor, r, check_finite=False)
+        return ops.convert_to_tensor(z_host.astype(np.float32))
+
+
+def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None):
+    """Newton directions by preconditioned conjugate gradients.
 
     Columns are solved together, each until its residual falls by
-    ``_CG_FORCING``; columns in ``skip`` are left at zero.
+    ``_CG_FORCING``; columns in ``skip`` are left at zero. ``precondition``
+    maps the weights' residual to its preconditioned value (default: divide
+    by the Hessian diagonal); the intercept is always preconditioned by its
+    diagonal.
     """
 
     def hessp(vW, vb):
-        T = curv * (design.matmul(vW) + vb)
-        return vW + design.rmatmul(T), (_colsum(T) + _INTERCEPT_DAMPING * vb) * intercept_mask
+        Z, HvW = design.matmul_rmatmul(vW, vb, lambda start, stop, Zb: curv[start:stop] * Zb)
+        return vW + HvW, (_colsum(curv * Z) + _INTERCEPT_DAMPING * vb) * intercept_mask
 
-    diag_W = 1.0 + design.rmatmul(curv, squared=True)
+    if precondition is None:
+        diag_W = 1.0 + design.rmatmul(curv, squared=True)
+
+        def precondition(rW):
+            return rW / diag_W
+
     diag_b = _colsum(curv) + _INTERCEPT_DAMPING
     dW = ops.zeros_like(gW)
     db = ops.zeros_like(gb)
     rW, rb = -gW, -gb
-    zW, zb = rW / diag_W, rb / diag_b
+    zW, zb = precondition(rW), rb / diag_b
     pW, pb = zW, zb
     rz = _colsum(rW * zW) + rb * zb
     r0 = ops.sqrt(_colsum(ops.square(rW)) + ops.square(rb))
@@ -388,7 +508,7 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip):
         done = ops.logical_or(done, rnorm <= _CG_FORCING * r0)
         if bool(ops.all(done)):
             break
-        zW, zb = rW / diag_W, rb / diag_b
+        zW, zb = precondition(rW), rb / diag_b
         rz_new = _colsum(rW * zW) + rb * zb
         beta = rz_new / ops.maximum(rz, 1e-30)
         pW = zW + beta * pW
@@ -458,14 +578,19 @@ def solve_ovr_svm(
     since_progress = 0
     intercept_mask = 1.0 if fit_intercept else 0.0
 
+    def signed_alphas(start, stop, Zb):
+        # Both halves of w(alpha) = phi^T (alpha * y), the positive and the
+        # negative samples, so that either can be rescaled; alpha depends on
+        # each row's own margin only, so they come in the same pass as Z.
+        viol = ops.relu(1.0 - Yt[start:stop] * Zb)
+        alpha = C * s[start:stop] * _slope_and_curvature(loss, viol, delta)[0]
+        return ops.concatenate([alpha * pos[start:stop], alpha * neg[start:stop]], axis=1)
+
     n_iter = 0
     while True:
-        Z = design.matmul(W) + b
+        Z, halves = design.matmul_rmatmul(W, b, signed_alphas)
         M = Yt * Z
         lq = _Loss(loss, M, s, C, delta)
-        # One pass for both halves of w(alpha) = phi^T (alpha * y): the
-        # positive and negative samples, so that either can be rescaled.
-        halves = design.rmatmul(ops.concatenate([lq.alpha * pos, lq.alpha * neg], axis=1))
         u_pos, u_neg = halves[:, :K], halves[:, K:]
         a_pos = _colsum(lq.alpha * pos)
         a_neg = _colsum(lq.alpha * neg)

@@ -209,16 +209,16 @@ def test_feature_names_in():
 
 
 def test_batch_size_and_cache_change_memory_not_the_optimum():
-    # Other batches sum in another float32 order: another path to the optimum,
-    # which each run certifies to tol. Without the cache the features are
-    # recomputed at every pass: the same sums, the same result.
+    # Other batches sum in another float32 order, and streamed features
+    # (cache_size=0) get another preconditioner: other paths to the optimum,
+    # which each run certifies to tol.
     est = KerasSVC(n_components=64, random_state=0, tol=1e-4)
     a = clone(est).set_params(batch_size=7).fit(X_iris, y_iris)
     b = clone(est).fit(X_iris, y_iris)
-    c = clone(est).set_params(cache_size=0).fit(X_iris, y_iris)
-    np.testing.assert_allclose(a.objective_, b.objective_, rtol=2e-4)
-    np.testing.assert_array_equal(c.coef_, b.coef_)
-    assert np.mean(a.predict(X_iris) == b.predict(X_iris)) > 0.98
+    c = clone(est).set_params(cache_size=0, batch_size=50).fit(X_iris, y_iris)
+    for other in (a, c):
+        np.testing.assert_allclose(other.objective_, b.objective_, rtol=2e-4)
+        assert np.mean(other.predict(X_iris) == b.predict(X_iris)) > 0.98
 
 
 def test_max_iter_reached_warns():

@@ -96,3 +96,32 @@ def test_converged_gap_is_reported_and_below_tol():
     assert est.dual_gap_.shape == (3,)
     assert np.all(est.dual_gap_ <= 1e-4)
     assert est.n_iter_ >= 1
+
+
+@pytest.mark.parametrize("n_components", [16, 200])  # D x D and Woodbury preconditioners
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_streamed_features_reach_the_optimum(monkeypatch, n_components, loss):
+    # cache_size=0 streams the features: conjugate gradients then run with the
+    # sampled-Hessian preconditioner, here at every Newton step (no direct
+    # Woodbury steps), for every one-vs-rest column.
+    monkeypatch.setattr("kernelsvm_keras._solver._DIRECT_MAX_ROWS", 0)
+    est = KerasSVC(
+        C=10.0,
+        gamma=0.1,
+        n_components=n_components,
+        loss=loss,
+        cache_size=0,
+        batch_size=40,
+        tol=1e-3,
+        max_iter=3000,
+        random_state=0,
+    ).fit(X, y)
+    features = RBFSampler(gamma=0.1, n_components=n_components, random_state=0).fit_transform(
+        X.astype(np.float64)
+    )
+    ones = np.ones(len(y))
+    for k in range(3):
+        y_pm = np.where(y == k, 1.0, -1.0)
+        ours = primal(est.coef_[k], est.intercept_[k], features, y_pm, ones, 10.0, loss)
+        ref = reference_objective(features, y_pm, ones, 10.0, loss)
+        assert ref * (1 - 1e-4) <= ours <= ref * (1 + 1.5e-3)
