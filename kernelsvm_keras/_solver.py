@@ -43,6 +43,7 @@ most ``tol``.
 
 import math
 
+import keras
 import numpy as np
 import scipy.linalg
 from keras import ops
@@ -68,6 +69,10 @@ _CG_SUBSET_FRACTION = 0.5
 # per Newton step from tens (up to _CG_MAX_ITER) to a few.
 _PRECOND_ROWS_PER_FEATURE = 2
 _PRECOND_BLOCK_ROWS = 1024
+# ... or, when every column's D x D sum fits in _PRECOND_GRAM_BYTES on the
+# device, a larger sample summed block by block (never stored).
+_PRECOND_ROWS_SUMMED = 8
+_PRECOND_GRAM_BYTES = 2**28
 # Conjugate gradients: relative residual reached per Newton step, and a cap.
 _CG_FORCING = 0.1
 _CG_MAX_ITER = 100
@@ -82,6 +87,21 @@ _STALL_PROGRESS = 0.01
 # Line search: accept when |phi'(t)| <= _LS_TOL * |phi'(0)|.
 _LS_TOL = 0.05
 _LS_MAX_ITER = 60
+
+
+def _data_layout():
+    """The row layout of the global Keras distribution, and its number of shards.
+
+    ``(None, 1)`` without a distribution (or with one that does not shard data).
+    """
+    distribution = keras.distribution.distribution()
+    if distribution is None:
+        return None, 1
+    layout = distribution.get_data_layout((1, 1))
+    mesh = layout.device_mesh
+    if layout.axes[0] is None:
+        return None, 1
+    return layout, int(mesh.shape[list(mesh.axis_names).index(layout.axes[0])])
 
 
 class RowBlocks:
@@ -102,6 +122,15 @@ class RowBlocks:
         The feature blocks are computed once and kept on the device when
         ``phi(X)`` takes at most this many bytes; otherwise every pass over the
         data recomputes them from ``X`` (bounded memory, more compute).
+
+    Notes
+    -----
+    Under a global Keras distribution that shards data (for instance
+    ``keras.distribution.set_distribution(keras.distribution.DataParallel())``
+    on JAX), every block's rows are sharded over the devices of its mesh
+    (``batch_size`` is rounded down to a multiple of their number; a shorter
+    last block stays unsharded): the feature map and every product over the
+    rows then run data-parallel, and the backend sums the partial results.
     """
 
     def __init__(self, X, transform, n_outputs, batch_size, cache_bytes):
@@ -109,6 +138,8 @@ class RowBlocks:
         self._transform = transform
         self.n_samples = X.shape[0]
         self.n_outputs = n_outputs
+        self._layout, self._shards = _data_layout()
+        batch_size = max(self._shards, batch_size - batch_size % self._shards)
         self._bounds = [
             (start, min(start + batch_size, self.n_samples))
             for start in range(0, self.n_samples, batch_size)
@@ -127,6 +158,8 @@ class RowBlocks:
         if hasattr(rows, "toarray"):
             rows = rows.toarray()
         rows = ops.convert_to_tensor(np.asarray(rows, dtype=np.float32))
+        if self._layout is not None and (stop - start) % self._shards == 0:
+            rows = keras.distribution.distribute_tensor(rows, self._layout)
         return rows if self._transform is None else self._transform(rows)
 
     def blocks(self):
@@ -139,7 +172,7 @@ class RowBlocks:
     def from_blocks(cls, blocks, n_outputs):
         """A design whose (cached) row blocks are the given tensors."""
         design = cls.__new__(cls)
-        design._X = design._transform = None
+        design._X = design._transform = design._layout = None
         design.n_outputs = n_outputs
         design.cache_bytes = math.inf
         sizes = [int(B.shape[0]) for B in blocks]
@@ -312,6 +345,9 @@ def _newton_direction(design, gW, gb, curv, intercept_mask):
     ``phi~ = [phi(X), 1]`` (the intercept's damping only when there is one).
     Columns whose curved zone (``curv > 0``) is small are solved exactly
     (:func:`_direct_direction`); the others together by conjugate gradients.
+    Returns ``dW, db`` and, when conjugate gradients ran on all rows for
+    every column, ``phi(X) @ dW + db`` (else ``None``), which the line search
+    needs and would otherwise cost a pass.
     """
     curv_host = ops.convert_to_numpy(curv)
     zone = curv_host > 0
@@ -333,7 +369,8 @@ def _newton_direction(design, gW, gb, curv, intercept_mask):
     def cg(skip):
         if cg_on_subset:  # gathered only when conjugate gradients run
             rows = ops.convert_to_tensor(curv_host[curved_rows])
-            return _cg_direction(design.subset(curved_rows), gW, gb, rows, intercept_mask, skip)
+            subset = design.subset(curved_rows)
+            return _cg_direction(subset, gW, gb, rows, intercept_mask, skip)[:2] + (None,)
         precondition = None
         if design.streamed:
             precondition = _SampledHessian(design, curv_host, curved_rows, skip)
@@ -355,10 +392,10 @@ def _newton_direction(design, gW, gb, curv, intercept_mask):
     dW = ops.convert_to_tensor(dW.astype(np.float32))
     db = ops.convert_to_tensor(db.astype(np.float32))
     if direct.all():
-        return dW, db
+        return dW, db, None
     skip = ops.convert_to_tensor(direct.reshape(K))
-    cW, cb = cg(skip)
-    return ops.where(skip, dW, cW), ops.where(skip, db, cb)
+    cW, cb, _ = cg(skip)
+    return ops.where(skip, dW, cW), ops.where(skip, db, cb), None
 
 
 def _direct_direction(design, rows, c, gW, gb, intercept_mask):
@@ -409,23 +446,31 @@ class _SampledHessian:
     """
 
     def __init__(self, design, curv_host, curved_rows, skip):
-        D = design.n_outputs
-        curved = np.flatnonzero(curved_rows)
-        n = curved.size
-        m = min(n, _PRECOND_ROWS_PER_FEATURE * D)
-        mask = np.zeros(design.n_samples, dtype=bool)
-        mask[curved[np.linspace(0, n - 1, m).round().astype(int)]] = True
-        A = design.take_rows(mask)
-        skip_host = np.zeros(curv_host.shape[1], bool)
+        D, K = design.n_outputs, curv_host.shape[1]
+        skip_host = np.zeros(K, bool)
         if skip is not None:
             skip_host = ops.convert_to_numpy(skip)
-        self._factors = []
-        for k in range(curv_host.shape[1]):
-            c = curv_host[mask, k].astype(np.float64) * (n / m)
+        curved = np.flatnonzero(curved_rows)
+        n = curved.size
+        # Enough curved rows, and room for every column's D x D sum on the
+        # device: sum over a large sample, block by block, without keeping it.
+        accumulate = n >= D and K * D * D * 4 <= _PRECOND_GRAM_BYTES
+        m = min(n, (_PRECOND_ROWS_SUMMED if accumulate else _PRECOND_ROWS_PER_FEATURE) * D)
+        mask = np.zeros(design.n_samples, dtype=bool)
+        mask[curved[np.linspace(0, n - 1, m).round().astype(int)]] = True
+        weights = curv_host * (mask[:, None] * (n / m))
+        columns = [k for k in range(K) if not skip_host[k] and weights[:, k].any()]
+        self._factors = [None] * K
+        if accumulate:
+            grams = self._summed_grams(design, mask, weights, columns)
+            for k, gram in zip(columns, grams, strict=True):
+                system = ops.convert_to_numpy(gram).astype(np.float64) + np.eye(D)
+                self._factors[k] = (None, False, _cho_factor(system))
+            return
+        A = design.take_rows(mask)
+        for k in columns:
+            c = weights[mask, k].astype(np.float64)
             rows = np.flatnonzero(c > 0)
-            if skip_host[k] or rows.size == 0:
-                self._factors.append(None)
-                continue
             Ak = A if rows.size == m else ops.take(A, ops.convert_to_tensor(rows), axis=0)
             if rows.size < D:  # Woodbury: P^-1 r = r - Ak^T (diag(1/c) + Ak Ak^T)^-1 Ak r
                 system = ops.convert_to_numpy(ops.matmul(Ak, ops.transpose(Ak)))
@@ -437,10 +482,33 @@ class _SampledHessian:
                     block = Ak[start : start + _PRECOND_BLOCK_ROWS]
                     weighted = block * ck[start : start + _PRECOND_BLOCK_ROWS]
                     system += ops.convert_to_numpy(ops.matmul(ops.transpose(block), weighted))
-            factor = scipy.linalg.cho_factor(
-                system, lower=True, overwrite_a=True, check_finite=False
-            )
-            self._factors.append((Ak, rows.size < D, factor))
+            self._factors[k] = (Ak, rows.size < D, _cho_factor(system))
+
+    @staticmethod
+    def _summed_grams(design, mask, weights, columns):
+        """``A^T diag(weights[:, k]) A`` over the masked rows, per column, in one pass."""
+        grams = [0.0] * len(columns)
+        pending = []
+
+        def flush():
+            rows = ops.concatenate([r for r, _ in pending], axis=0)
+            w = np.concatenate([w for _, w in pending], axis=0)
+            for j, k in enumerate(columns):
+                weighted = rows * ops.convert_to_tensor(w[:, k : k + 1].astype(np.float32))
+                grams[j] = grams[j] + ops.matmul(ops.transpose(rows), weighted)
+            pending.clear()
+
+        for start, stop, B in design.blocks():
+            local = np.flatnonzero(mask[start:stop])
+            if local.size:
+                pending.append(
+                    (ops.take(B, ops.convert_to_tensor(local), axis=0), weights[start:stop][local])
+                )
+                if sum(len(w) for _, w in pending) >= _PRECOND_BLOCK_ROWS:
+                    flush()
+        if pending:
+            flush()
+        return grams
 
     def __call__(self, rW):
         """``P_k^-1 r_k`` for every column ``k`` of ``rW`` (D x K)."""
@@ -465,6 +533,10 @@ class _SampledHessian:
         return ops.convert_to_tensor(z_host.astype(np.float32))
 
 
+def _cho_factor(system):
+    return scipy.linalg.cho_factor(system, lower=True, overwrite_a=True, check_finite=False)
+
+
 def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None):
     """Newton directions by preconditioned conjugate gradients.
 
@@ -477,7 +549,7 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
 
     def hessp(vW, vb):
         Z, HvW = design.matmul_rmatmul(vW, vb, lambda start, stop, Zb: curv[start:stop] * Zb)
-        return vW + HvW, (_colsum(curv * Z) + _INTERCEPT_DAMPING * vb) * intercept_mask
+        return vW + HvW, (_colsum(curv * Z) + _INTERCEPT_DAMPING * vb) * intercept_mask, Z
 
     if precondition is None:
         diag_W = 1.0 + design.rmatmul(curv, squared=True)
@@ -488,6 +560,7 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
     diag_b = _colsum(curv) + _INTERCEPT_DAMPING
     dW = ops.zeros_like(gW)
     db = ops.zeros_like(gb)
+    Zd = 0.0  # phi(X) @ dW + db, summed from the products CG makes anyway
     rW, rb = -gW, -gb
     zW, zb = precondition(rW), rb / diag_b
     pW, pb = zW, zb
@@ -497,11 +570,12 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
     if skip is not None:
         done = ops.logical_or(done, skip)
     for _ in range(min(_CG_MAX_ITER, design.n_outputs + 1)):
-        HpW, Hpb = hessp(pW, pb)
+        HpW, Hpb, Zp = hessp(pW, pb)
         pHp = _colsum(pW * HpW) + pb * Hpb
         step = ops.where(ops.logical_or(done, pHp <= 0), 0.0, rz / ops.maximum(pHp, 1e-30))
         dW = dW + step * pW
         db = db + step * pb
+        Zd = Zd + step * Zp
         rW = rW - step * HpW
         rb = rb - step * Hpb
         rnorm = ops.sqrt(_colsum(ops.square(rW)) + ops.square(rb))
@@ -514,7 +588,9 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
         pW = zW + beta * pW
         pb = zb + beta * pb
         rz = rz_new
-    return dW, db
+    if isinstance(Zd, float):  # no iteration ran
+        Zd = design.matmul(dW) + db
+    return dW, db, Zd
 
 
 def solve_ovr_svm(
@@ -643,9 +719,9 @@ def solve_ovr_svm(
         active = ops.cast(ops.logical_not(converged), "float32")
         gW = (W - (u_pos - u_neg)) * active
         gb = -(a_pos - a_neg) * active * intercept_mask
-        dW, db = _newton_direction(design, gW, gb, lq.curvature, intercept_mask)
+        dW, db, Zd = _newton_direction(design, gW, gb, lq.curvature, intercept_mask)
 
-        z = Yt * (design.matmul(dW) + db)
+        z = Yt * (design.matmul(dW) + db if Zd is None else Zd)
         t = _line_search(loss, M, z, s, C, delta, W, dW)
         W = W + t * dW
         b = b + t * db
