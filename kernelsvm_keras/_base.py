@@ -14,9 +14,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
 from ._solver import RowBlocks, solve_ovr_svm
 
 # Elements (rows x columns of the feature matrix) per block when batch_size=None:
@@ -130,6 +131,126 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         self.n_iter_ = result.n_iter
         self.objective_ = result.primal
         self.dual_gap_ = result.gap
+        self.n_samples_seen_ = X.shape[0]
+        self._sgd_state = None  # partial_fit after fit starts from coef_
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Update the model with one pass of averaged SGD over a chunk of rows.
+
+        For data that does not fit in memory, or arrives over time: call it
+        on successive chunks, and over the whole data several times (a few
+        passes reach about the accuracy of ``fit``; see Notes). It continues
+        from ``fit``'s solution when called after ``fit``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of training vectors.
+        y : array-like of shape (n_samples,)
+            Their labels, all in ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Every label of the whole data (at least two). Required on the
+            first call, and to be the same if given again.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights, as in ``fit``.
+
+        Returns
+        -------
+        self : object
+            Updated. If the call raises, the estimator is left exactly as it
+            was before the call.
+
+        Notes
+        -----
+        The first call fixes the feature map from its chunk (for
+        ``KerasSVC``: ``gamma="scale"`` is resolved on that chunk, and the
+        random features are drawn). Each call then runs one pass of
+        mini-batch stochastic gradient descent (polynomial-decay averaged
+        iterates, steps decaying as in Xu, 2011) on the objective of ``fit``
+        over the ``n_samples_seen_`` rows passed so far: a row passed in
+        ``p`` passes counts ``p`` times, so after ``p`` passes over the same
+        data the model approaches ``fit``'s with ``p * C``. Unlike ``fit``,
+        the result is not certified: ``objective_`` and ``dual_gap_`` are NaN
+        after ``partial_fit``. ``class_weight="balanced"`` needs the whole
+        ``y`` and is not supported.
+        """
+        saved = dict(self.__dict__)
+        try:
+            return self._partial_fit(X, y, classes, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _partial_fit(self, X, y, classes, sample_weight):
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' needs the class counts of the whole data, which "
+                "partial_fit does not see; pass a dict of class weights (for instance from "
+                "sklearn.utils.class_weight.compute_class_weight) instead."
+            )
+        first_call = _check_partial_fit_first_call(self, classes)
+        if first_call and len(self.classes_) < 2:
+            raise ValueError(
+                f"classes must hold at least 2 labels, got {self.classes_.tolist()!r}."
+            )
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            reset=first_call,
+            accept_large_sparse=True,
+        )
+        if hasattr(X, "tocsr"):
+            X = X.tocsr()
+        check_classification_targets(y)
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y holds labels not in classes={self.classes_.tolist()!r}: {unknown.tolist()!r}."
+            )
+        y_index = np.searchsorted(self.classes_, y)
+        weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        if self.class_weight is not None:
+            weights = (
+                weights
+                * compute_class_weight(self.class_weight, classes=self.classes_, y=y)[y_index]
+            )
+        if first_call:
+            transform, n_outputs, fitted = self._feature_map(
+                X, check_random_state(self.random_state)
+            )
+            for name, value in fitted.items():
+                setattr(self, name, value)
+            self._feature_map_key_fitted = self._feature_map_key(fitted)
+            n_columns = 1 if len(self.classes_) == 2 else len(self.classes_)
+            self._sgd_state = SGDState(np.zeros((n_columns, n_outputs)), np.zeros(n_columns))
+            self.n_samples_seen_ = 0
+        else:
+            n_outputs = self.coef_.shape[1]
+            transform = self._transform_of(vars(self))
+            if getattr(self, "_sgd_state", None) is None:  # after fit: continue from its solution
+                steps = self.n_samples_seen_ // _BATCH_ROWS
+                self._sgd_state = SGDState(self.coef_, self.intercept_, steps=steps)
+        self.n_samples_seen_ += X.shape[0]
+        state = sgd_pass(
+            self._design(X, transform, n_outputs),
+            _one_vs_rest_targets(y_index, len(self.classes_)),
+            weights,
+            self._sgd_state,
+            lam=1.0 / (float(self.C) * self.n_samples_seen_),
+            loss=self.loss,
+            fit_intercept=self._fit_intercept(),
+        )
+        self.coef_ = state.average_coef.astype(np.float64)
+        self.intercept_ = state.average_intercept.astype(np.float64)
+        self.n_iter_ = 1
+        self.objective_ = np.full(len(self.intercept_), np.nan)
+        self.dual_gap_ = np.full(len(self.intercept_), np.nan)
         return self
 
     def _validate_training_data(self, X, y, sample_weight):
@@ -151,7 +272,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             y,
             accept_sparse=("csr", "csc"),
             dtype=(np.float64, np.float32),
-            accept_large_sparse=False,
+            accept_large_sparse=True,
         )
         if hasattr(X, "tocsr"):
             X = X.tocsr()  # row slicing for batches
@@ -169,12 +290,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
                 f"weight; the data has only one class with positive weight: {present.tolist()!r} "
                 f"(classes in y: {classes.tolist()!r})."
             )
-        if len(classes) == 2:
-            targets = np.where(y_index == 1, 1.0, -1.0)[:, None]
-        else:
-            targets = np.full((X.shape[0], len(classes)), -1.0)
-            targets[np.arange(X.shape[0]), y_index] = 1.0
-        return X, y, classes, targets, weights
+        return X, y, classes, _one_vs_rest_targets(y_index, len(classes)), weights
 
     def _design(self, X, transform, n_outputs):
         """The feature matrix ``phi(X)`` for the solver, batched and cached as set."""
@@ -264,7 +380,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             accept_sparse=("csr", "csc"),
             dtype=(np.float64, np.float32),
             reset=False,
-            accept_large_sparse=False,
+            accept_large_sparse=True,
         )
         if hasattr(X, "tocsr"):
             X = X.tocsr()
@@ -335,3 +451,12 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _one_vs_rest_targets(y_index, n_classes):
+    """+1 / -1 targets per one-vs-rest problem (a single problem for two classes)."""
+    if n_classes == 2:
+        return np.where(y_index == 1, 1.0, -1.0)[:, None]
+    targets = np.full((len(y_index), n_classes), -1.0)
+    targets[np.arange(len(y_index)), y_index] = 1.0
+    return targets

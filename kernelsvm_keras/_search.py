@@ -71,6 +71,15 @@ _SEARCH_ATTRIBUTES_DOC = """
 class _SearchMixin:
     """Cross-validated search over ``C`` and the feature maps of a KerasSVM."""
 
+    @property
+    def partial_fit(self):
+        # hasattr(search, "partial_fit") is False: a search needs all the data
+        raise AttributeError(
+            f"{type(self).__name__} has no partial_fit: cross-validation needs the whole "
+            "data. Search on a sample, then call partial_fit on the best estimator "
+            f"({self._single_estimator_class().__name__}(**best_params_))."
+        )
+
     def _grid(self):
         """The grid as GridSearchCV would be given it."""
         raise NotImplementedError

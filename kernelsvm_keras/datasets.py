@@ -2,16 +2,22 @@
 
 Nothing is downloaded: ``keras.datasets.mnist.load_data()`` needs the internet,
 :func:`load_mnist` reads the four files MNIST (or Fashion-MNIST) ships as.
-LIBSVM / svmlight text is read by :func:`sklearn.datasets.load_svmlight_file`.
+LIBSVM / svmlight text is read whole by
+:func:`sklearn.datasets.load_svmlight_file`, or a chunk of rows at a time by
+:func:`iter_svmlight_chunks` (for ``partial_fit`` on files larger than memory).
 """
 
+import bz2
 import gzip
+import io
+import itertools
 import struct
 from pathlib import Path
 
 import numpy as np
+from sklearn.datasets import load_svmlight_file
 
-__all__ = ["load_idx", "load_mnist"]
+__all__ = ["iter_svmlight_chunks", "load_idx", "load_mnist"]
 
 _MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -90,3 +96,66 @@ def load_mnist(folder):
             )
         parts[split] = (images, labels)
     return parts["train"], parts["test"]
+
+
+def _open_text(path):
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"LIBSVM file not found: {path}")
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)
+    return opener(path, "rb")
+
+
+def iter_svmlight_chunks(path, n_features, chunk_rows=10_000, zero_based=False):
+    """Read a LIBSVM / svmlight file ``chunk_rows`` lines at a time.
+
+    Only one chunk is in memory at a time, so that a file larger than memory
+    can train an estimator with ``partial_fit``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file, optionally compressed (``.gz``, ``.bz2``).
+    n_features : int
+        Number of features of the whole file (a chunk may not use them all).
+    chunk_rows : int, default=10_000
+        Rows per chunk (the last one may have fewer).
+    zero_based : bool, default=False
+        Whether feature indices start at 0. LIBSVM files start at 1 (the
+        default). Unlike ``load_svmlight_file``, there is no ``"auto"``: it
+        would guess per chunk, and a chunk that does not happen to use
+        feature 0 would be read shifted by one.
+
+    Yields
+    ------
+    X : scipy.sparse.csr_matrix of shape (n_rows, n_features)
+    y : ndarray of shape (n_rows,)
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` is not a file.
+    ValueError
+        When a chunk is not valid svmlight text, or uses a feature index
+        beyond ``n_features``; the message names the file and the first line
+        of the chunk.
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}.")
+    with _open_text(path) as f:
+        first_line = 1
+        while True:
+            lines = list(itertools.islice(f, chunk_rows))
+            if not lines:
+                return
+            try:
+                X, y = load_svmlight_file(
+                    io.BytesIO(b"".join(lines)), n_features=n_features, zero_based=zero_based
+                )
+            except ValueError as exc:
+                raise ValueError(
+                    f"{path}: lines {first_line}-{first_line + len(lines) - 1} are not valid "
+                    f"svmlight text with {n_features} features: {exc}"
+                ) from exc
+            yield X, y
+            first_line += len(lines)

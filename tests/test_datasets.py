@@ -1,11 +1,15 @@
 """The path-based dataset readers."""
 
+import bz2
+import gzip
 import struct
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from sklearn.datasets import dump_svmlight_file, load_digits
 
-from kernelsvm_keras.datasets import load_idx, load_mnist
+from kernelsvm_keras.datasets import iter_svmlight_chunks, load_idx, load_mnist
 
 
 @pytest.mark.parametrize("compress", [True, False])
@@ -37,3 +41,32 @@ def test_load_mnist(tmp_path, write_idx):
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
     with pytest.raises(FileNotFoundError, match="t10k-labels"):
         load_mnist(tmp_path)
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz", ".bz2"])
+def test_iter_svmlight_chunks_reads_the_file_in_pieces(tmp_path, suffix):
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:95], y[:95]
+    plain = tmp_path / "digits.svm"
+    dump_svmlight_file(X, y, str(plain), zero_based=False)
+    path = tmp_path / f"digits.svm{suffix}"
+    if suffix:
+        opener = {".gz": gzip.open, ".bz2": bz2.open}[suffix]
+        with opener(path, "wb") as f:
+            f.write(plain.read_bytes())
+    chunks = list(iter_svmlight_chunks(path, n_features=64, chunk_rows=20))
+    assert [len(c[1]) for c in chunks] == [20, 20, 20, 20, 15]
+    assert all(sp.issparse(Xc) and Xc.shape[1] == 64 for Xc, _ in chunks)
+    np.testing.assert_array_equal(sp.vstack([c[0] for c in chunks]).toarray(), X)
+    np.testing.assert_array_equal(np.concatenate([c[1] for c in chunks]), y)
+
+
+def test_iter_svmlight_chunks_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="LIBSVM file not found"):
+        next(iter_svmlight_chunks(tmp_path / "absent", n_features=3))
+    bad = tmp_path / "bad.svm"
+    bad.write_text("1 1:0.5\n-1 2:1.0\n1 7:2.0\n")
+    with pytest.raises(ValueError, match="lines 3-3 are not valid svmlight text with 3 features"):
+        list(iter_svmlight_chunks(bad, n_features=3, chunk_rows=2))
+    with pytest.raises(ValueError, match="chunk_rows"):
+        next(iter_svmlight_chunks(bad, n_features=3, chunk_rows=0))

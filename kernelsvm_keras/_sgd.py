@@ -1,0 +1,157 @@
+"""Averaged stochastic gradient descent on the one-vs-rest SVM objective.
+
+The solver of ``partial_fit``: it sees each row once per call and keeps no
+memory of past rows, so it cannot certify an optimum the way
+:func:`~kernelsvm_keras._solver.solve_ovr_svm` does; it approaches it over
+passes. Like ``_solver``, it knows nothing of scikit-learn: NumPy in, NumPy
+out, ``keras.ops`` in between.
+
+The objective is the one of ``fit`` divided by ``C n`` (same minimiser), for
+every column ``k``::
+
+    F(w, b) = lam / 2 ||w||^2 + 1/n sum_i s_i loss(Y[i, k] (w . phi(x_i) + b)),
+    lam = 1 / (C n)
+
+Method: preconditioned averaged SGD. Mini-batches of ``_BATCH_ROWS`` rows;
+the step is ``-eta_t P^-1 g`` with ``g`` the mini-batch gradient and
+``P = c S + (lam + ridge) I``, ``S`` the second moment of the features of every
+row seen so far (``c = 2`` for the squared hinge, whose curvature is then
+bounded by ``P``; 1 for the hinge): random features have a spectrum spread
+over orders of magnitude, and plain SGD crawls along its small directions
+(digits, 1024 features, 5 passes: 98.1% against ``fit``'s 99.1%; with ``P``:
+98.9% after 2 passes). ``eta_t = _STEP0 / (1 + lam _STEP0 t) ** 0.75`` (Xu,
+2011, "Towards optimal one pass large scale learning with averaged stochastic
+gradient descent"); the returned model is the polynomial-decay average of the
+iterates (Shamir and Zhang, 2013), which forgets the early, far-off iterates.
+The state keeps ``S`` (``D x D``) and ``P^-1``, refactored when the rows
+behind ``S`` have doubled.
+"""
+
+import numpy as np
+from keras import ops
+
+__all__ = ["SGDState", "sgd_pass"]
+
+_BATCH_ROWS = 64
+_STEP_POWER = 0.75
+_AVERAGE_DECAY = 3.0
+_STEP0 = 0.25
+_PRECOND_RIDGE = 1e-2
+
+
+class SGDState:
+    """Iterate, average and step count of :func:`sgd_pass`, as NumPy.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (K, D)
+        Initial iterate (and average).
+    intercept : ndarray of shape (K,)
+    steps : int, default=0
+        Steps already taken (a larger count means smaller steps and an
+        average that moves more slowly).
+    """
+
+    def __init__(self, coef, intercept, steps=0):
+        self.coef = np.asarray(coef, dtype=np.float32)
+        self.intercept = np.asarray(intercept, dtype=np.float32)
+        self.average_coef = self.coef.copy()
+        self.average_intercept = self.intercept.copy()
+        self.steps = int(steps)
+        self.step0 = None
+        self.moment = None  # sum of phi phi^T over the rows seen (D x D)
+        self.moment_rows = 0
+        self._inverse = None  # (rows behind it, P^-1 as float32)
+
+    def add_moment(self, gram, rows):
+        """Add ``phi^T phi`` of ``rows`` more rows (a tensor) to the second moment."""
+        gram = ops.convert_to_numpy(gram).astype(np.float64)
+        self.moment = gram if self.moment is None else self.moment + gram
+        self.moment_rows += rows
+
+    def preconditioner(self, scale, lam):
+        """``(scale * S + (lam + ridge) I)^-1`` with ``S`` the features' second moment.
+
+        Refactored only when the rows behind ``S`` have doubled (a D x D
+        inverse per call would dominate small chunks). The ridge, a fraction
+        of ``S``'s mean eigenvalue, bounds how much gradient noise in
+        directions the moment has barely seen is amplified.
+        """
+        if self._inverse is None or self.moment_rows >= 2 * self._inverse[0]:
+            S = self.moment / self.moment_rows
+            D = S.shape[0]
+            ridge = _PRECOND_RIDGE * np.trace(S) / D
+            P = scale * S + (lam + ridge) * np.eye(D)
+            self._inverse = (self.moment_rows, np.linalg.inv(P).astype(np.float32))
+        return ops.convert_to_tensor(self._inverse[1])
+
+
+def sgd_pass(design, Y, sample_weight, state, *, lam, loss, fit_intercept):
+    """One pass of averaged mini-batch SGD over the rows of ``design``.
+
+    Parameters
+    ----------
+    design : RowBlocks
+        The feature matrix of the rows of this pass.
+    Y : ndarray of shape (n_rows, K)
+        Targets in {-1, +1}.
+    sample_weight : ndarray of shape (n_rows,)
+    state : SGDState
+        Updated in place.
+    lam : float
+        L2 regularisation of the averaged loss, ``1 / (C n)``.
+    loss : {"hinge", "squared_hinge"}
+    fit_intercept : bool
+
+    Returns
+    -------
+    state : SGDState
+    """
+    Yt = ops.convert_to_tensor(np.asarray(Y, dtype=np.float32))
+    s = ops.convert_to_tensor(np.asarray(sample_weight, dtype=np.float32)[:, None])
+    W = ops.convert_to_tensor(state.coef.T)
+    b = ops.convert_to_tensor(state.intercept)
+    W_avg = ops.convert_to_tensor(state.average_coef.T)
+    b_avg = ops.convert_to_tensor(state.average_intercept)
+    intercept_mask = 1.0 if fit_intercept else 0.0
+    t = state.steps
+    scale = 2.0 if loss == "squared_hinge" else 1.0
+    P_inv = None
+    pending, pending_rows = None, 0  # this call's moment, kept on the device
+    if state.step0 is None:
+        state.step0 = _STEP0
+    for start, stop, block in design.blocks():
+        gram = ops.matmul(ops.transpose(block), block)
+        pending = gram if pending is None else pending + gram
+        pending_rows += stop - start
+        if P_inv is None:
+            if state.moment is None:  # first call: the first block's moment
+                state.add_moment(pending, pending_rows)
+                pending, pending_rows = None, 0
+            P_inv = state.preconditioner(scale, lam)
+        for lo in range(0, stop - start, _BATCH_ROWS):
+            rows = slice(start + lo, min(start + lo + _BATCH_ROWS, stop))
+            B = block[lo : lo + _BATCH_ROWS]
+            Yb = Yt[rows]
+            violation = ops.relu(1.0 - Yb * (ops.matmul(B, W) + b))
+            if loss == "hinge":
+                slope = ops.cast(violation > 0, "float32")
+            else:
+                slope = 2.0 * violation
+            # minus the gradient of the mean loss, per column
+            G = s[rows] * slope * Yb / float(B.shape[0])
+            eta = state.step0 / (1.0 + lam * state.step0 * t) ** _STEP_POWER
+            W = W - eta * ops.matmul(P_inv, lam * W - ops.matmul(ops.transpose(B), G))
+            b = b + (eta * intercept_mask) * ops.sum(G, axis=0)
+            t += 1
+            rho = (_AVERAGE_DECAY + 1.0) / (t + _AVERAGE_DECAY)
+            W_avg = W_avg + rho * (W - W_avg)
+            b_avg = b_avg + rho * (b - b_avg)
+    if pending is not None:
+        state.add_moment(pending, pending_rows)
+    state.coef = ops.convert_to_numpy(ops.transpose(W))
+    state.intercept = ops.convert_to_numpy(b)
+    state.average_coef = ops.convert_to_numpy(ops.transpose(W_avg))
+    state.average_intercept = ops.convert_to_numpy(b_avg)
+    state.steps = t
+    return state
