@@ -23,8 +23,9 @@ over orders of magnitude, and plain SGD crawls along its small directions
 2011, "Towards optimal one pass large scale learning with averaged stochastic
 gradient descent"); the returned model is the polynomial-decay average of the
 iterates (Shamir and Zhang, 2013), which forgets the early, far-off iterates.
-The state keeps ``S`` (``D x D``) and ``P^-1``, refactored when the rows
-behind ``S`` have doubled.
+The state keeps ``S`` (``D x D``, including each chunk before its first step)
+and ``P^-1``, refactored at every call until ``S`` has ``4 D`` rows behind it,
+then when they have doubled.
 """
 
 import numpy as np
@@ -72,12 +73,15 @@ class SGDState:
     def preconditioner(self, scale, lam):
         """``(scale * S + (lam + ridge) I)^-1`` with ``S`` the features' second moment.
 
-        Refactored only when the rows behind ``S`` have doubled (a D x D
-        inverse per call would dominate small chunks). The ridge, a fraction
+        Refactored at every call until ``S`` has ``4 D`` rows behind it,
+        then only when they have doubled (a D x D inverse per call would
+        dominate small chunks). The ridge, a fraction
         of ``S``'s mean eigenvalue, bounds how much gradient noise in
         directions the moment has barely seen is amplified.
         """
-        if self._inverse is None or self.moment_rows >= 2 * self._inverse[0]:
+        D = self.moment.shape[0]
+        stale = self._inverse is None or self.moment_rows >= 2 * self._inverse[0]
+        if stale or self.moment_rows < 4 * D:
             S = self.moment / self.moment_rows
             D = S.shape[0]
             ridge = _PRECOND_RIDGE * np.trace(S) / D
@@ -116,19 +120,17 @@ def sgd_pass(design, Y, sample_weight, state, *, lam, loss, fit_intercept):
     intercept_mask = 1.0 if fit_intercept else 0.0
     t = state.steps
     scale = 2.0 if loss == "squared_hinge" else 1.0
-    P_inv = None
-    pending, pending_rows = None, 0  # this call's moment, kept on the device
+    # The moment includes this chunk before any step: a direction that no row
+    # seen so far spans would otherwise get a step of 1 / ridge.
+    moment = None
+    for _, _, block in design.blocks():
+        gram = ops.matmul(ops.transpose(block), block)
+        moment = gram if moment is None else moment + gram
+    state.add_moment(moment, design.n_samples)
+    P_inv = state.preconditioner(scale, lam)
     if state.step0 is None:
         state.step0 = _STEP0
     for start, stop, block in design.blocks():
-        gram = ops.matmul(ops.transpose(block), block)
-        pending = gram if pending is None else pending + gram
-        pending_rows += stop - start
-        if P_inv is None:
-            if state.moment is None:  # first call: the first block's moment
-                state.add_moment(pending, pending_rows)
-                pending, pending_rows = None, 0
-            P_inv = state.preconditioner(scale, lam)
         for lo in range(0, stop - start, _BATCH_ROWS):
             rows = slice(start + lo, min(start + lo + _BATCH_ROWS, stop))
             B = block[lo : lo + _BATCH_ROWS]
@@ -147,8 +149,6 @@ def sgd_pass(design, Y, sample_weight, state, *, lam, loss, fit_intercept):
             rho = (_AVERAGE_DECAY + 1.0) / (t + _AVERAGE_DECAY)
             W_avg = W_avg + rho * (W - W_avg)
             b_avg = b_avg + rho * (b - b_avg)
-    if pending is not None:
-        state.add_moment(pending, pending_rows)
     state.coef = ops.convert_to_numpy(ops.transpose(W))
     state.intercept = ops.convert_to_numpy(b)
     state.average_coef = ops.convert_to_numpy(ops.transpose(W_avg))
