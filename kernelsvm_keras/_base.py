@@ -427,7 +427,9 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             matches ``decision_function`` to about 1e-5 (absolute or relative
             to the value; the Laplacian kernel's heavy-tailed frequencies make
             large arguments to ``cos``, where float32 loses the most);
-            ``"float64"`` matches to rounding, where the device supports it.
+            ``"float64"`` matches to rounding, where the device supports it
+            (on the torch backend, call it on float64 tensors: Keras converts
+            float64 NumPy input to float32 there).
 
         Returns
         -------
@@ -444,7 +446,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             outputs = layer(outputs)
         decision = keras.layers.Dense(self.coef_.shape[0], dtype=dtype, name="decision")
         outputs = decision(outputs)
-        decision.set_weights([self.coef_.T, self.intercept_])
+        set_weights_exactly(decision, [self.coef_.T, self.intercept_])
         return keras.Model(inputs, outputs, name=type(self).__name__)
 
     def __sklearn_tags__(self):
@@ -460,3 +462,13 @@ def _one_vs_rest_targets(y_index, n_classes):
     targets = np.full((len(y_index), n_classes), -1.0)
     targets[np.arange(len(y_index)), y_index] = 1.0
     return targets
+
+
+def set_weights_exactly(layer, arrays):
+    """``layer.set_weights(arrays)`` without a detour through float32.
+
+    ``set_weights`` converts NumPy arrays with the backend's default float
+    type first; on torch that is float32 even for float64 variables.
+    """
+    for variable, array in zip(layer.weights, arrays, strict=True):
+        variable.assign(keras.ops.convert_to_tensor(array, dtype=variable.dtype))

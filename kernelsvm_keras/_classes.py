@@ -8,7 +8,7 @@ from sklearn.svm import SVC, LinearSVC
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseKerasSVM
+from ._base import BaseKerasSVM, set_weights_exactly
 from .layers import RandomFourierFeatures, draw_random_fourier_weights, random_fourier_features
 
 _SOLVER_NOTES = """
@@ -234,7 +234,7 @@ class KerasSVC(BaseKerasSVM):
             name="features",
         )
         layer.build((None, self.n_features_in_))
-        layer.set_weights([self.random_weights_, self.random_offset_])
+        set_weights_exactly(layer, [self.random_weights_, self.random_offset_])
         return [layer]
 
 

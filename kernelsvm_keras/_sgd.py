@@ -60,7 +60,9 @@ class SGDState:
         self.average_intercept = self.intercept.copy()
         self.steps = int(steps)
         self.step0 = None
-        self.moment = None  # sum of phi phi^T over the rows seen (D x D)
+        self.moment = (
+            None  # sum of phi phi^T over the rows seen, with a constant feature for the intercept
+        )
         self.moment_rows = 0
         self._inverse = None  # (rows behind it, P^-1 as float32)
 
@@ -113,17 +115,34 @@ def sgd_pass(design, Y, sample_weight, state, *, lam, loss, fit_intercept):
     """
     Yt = ops.convert_to_tensor(np.asarray(Y, dtype=np.float32))
     s = ops.convert_to_tensor(np.asarray(sample_weight, dtype=np.float32)[:, None])
-    W = ops.convert_to_tensor(state.coef.T)
-    b = ops.convert_to_tensor(state.intercept)
-    W_avg = ops.convert_to_tensor(state.average_coef.T)
-    b_avg = ops.convert_to_tensor(state.average_intercept)
-    intercept_mask = 1.0 if fit_intercept else 0.0
+    D = state.coef.shape[1]
+
+    # The intercept is one more weight, on a constant feature: it is
+    # preconditioned with the others (random features have a large mean,
+    # nearly collinear with the constant; updating the intercept apart made
+    # the pair diverge on a9a). Only the weights are penalised.
+    def augment(B):
+        if not fit_intercept:
+            return B
+        return ops.concatenate([B, ops.ones((B.shape[0], 1), dtype=B.dtype)], axis=1)
+
+    def stack(coef, intercept):
+        if not fit_intercept:
+            return ops.convert_to_tensor(coef.T)
+        return ops.convert_to_tensor(np.vstack([coef.T, intercept[None, :]]).astype(np.float32))
+
+    penalised = np.ones((D + int(fit_intercept), 1), dtype=np.float32)
+    penalised[D:] = 0.0
+    penalised = ops.convert_to_tensor(penalised)
+    Wb = stack(state.coef, state.intercept)
+    Wb_avg = stack(state.average_coef, state.average_intercept)
     t = state.steps
     scale = 2.0 if loss == "squared_hinge" else 1.0
     # The moment includes this chunk before any step: a direction that no row
     # seen so far spans would otherwise get a step of 1 / ridge.
     moment = None
     for _, _, block in design.blocks():
+        block = augment(block)
         gram = ops.matmul(ops.transpose(block), block)
         moment = gram if moment is None else moment + gram
     state.add_moment(moment, design.n_samples)
@@ -131,27 +150,38 @@ def sgd_pass(design, Y, sample_weight, state, *, lam, loss, fit_intercept):
     if state.step0 is None:
         state.step0 = _STEP0
     for start, stop, block in design.blocks():
+        block = augment(block)
         for lo in range(0, stop - start, _BATCH_ROWS):
             rows = slice(start + lo, min(start + lo + _BATCH_ROWS, stop))
             B = block[lo : lo + _BATCH_ROWS]
             Yb = Yt[rows]
-            violation = ops.relu(1.0 - Yb * (ops.matmul(B, W) + b))
+            violation = ops.relu(1.0 - Yb * ops.matmul(B, Wb))
             if loss == "hinge":
                 slope = ops.cast(violation > 0, "float32")
             else:
                 slope = 2.0 * violation
             # minus the gradient of the mean loss, per column
             G = s[rows] * slope * Yb / float(B.shape[0])
+            gradient = lam * penalised * Wb - ops.matmul(ops.transpose(B), G)
             eta = state.step0 / (1.0 + lam * state.step0 * t) ** _STEP_POWER
-            W = W - eta * ops.matmul(P_inv, lam * W - ops.matmul(ops.transpose(B), G))
-            b = b + (eta * intercept_mask) * ops.sum(G, axis=0)
+            direction = ops.matmul(P_inv, gradient)
+            # Safeguard: no further than the minimum of the batch's own
+            # quadratic model along the direction. P averages over all rows;
+            # a batch holding a rare direction (a rare sparse feature) curves
+            # far more there, and the plain step overshoots (a9a diverged).
+            along = ops.sum(gradient * direction, axis=0)
+            curvature = scale * ops.sum(ops.square(ops.matmul(B, direction)), axis=0) / float(
+                B.shape[0]
+            ) + lam * ops.sum(penalised * ops.square(direction), axis=0)
+            eta = ops.minimum(eta, along / ops.maximum(curvature, 1e-30))
+            Wb = Wb - eta * direction
             t += 1
             rho = (_AVERAGE_DECAY + 1.0) / (t + _AVERAGE_DECAY)
-            W_avg = W_avg + rho * (W - W_avg)
-            b_avg = b_avg + rho * (b - b_avg)
-    state.coef = ops.convert_to_numpy(ops.transpose(W))
-    state.intercept = ops.convert_to_numpy(b)
-    state.average_coef = ops.convert_to_numpy(ops.transpose(W_avg))
-    state.average_intercept = ops.convert_to_numpy(b_avg)
+            Wb_avg = Wb_avg + rho * (Wb - Wb_avg)
+    Wb = ops.convert_to_numpy(Wb)
+    Wb_avg = ops.convert_to_numpy(Wb_avg)
+    state.coef, state.average_coef = Wb[:D].T, Wb_avg[:D].T
+    if fit_intercept:
+        state.intercept, state.average_intercept = Wb[D], Wb_avg[D]
     state.steps = t
     return state
