@@ -75,11 +75,6 @@ _PRECOND_ROWS_SUMMED = 8
 _PRECOND_GRAM_BYTES = 2**28
 # Conjugate gradients: relative residual reached per Newton step, and a cap.
 _CG_FORCING = 0.1
-# ... loosened up to _CG_FORCING_LOOSE for the last steps: within a factor R of
-# tol, a residual of sqrt(1 / R) is enough (the objective's error falls about
-# as the residual squared), and those steps are where conjugate gradients are
-# longest (the residual is left in the least well preconditioned directions).
-_CG_FORCING_LOOSE = 0.5
 _CG_MAX_ITER = 100
 # Hinge continuation: initial width of the smoothed zone, shrink factor, floor.
 _DELTA_START = 1.0
@@ -343,7 +338,7 @@ def _line_search(loss, M, z, s, C, delta, W, dW):
     return ops.where(ops.abs(g) <= target, t, lo)
 
 
-def _newton_direction(design, gW, gb, curv, intercept_mask, forcing):
+def _newton_direction(design, gW, gb, curv, intercept_mask):
     """Solve ``H d = -g`` for every column.
 
     ``H = diag(1, ..., 1, damping) + phi~^T diag(curv) phi~`` per column, with
@@ -375,12 +370,11 @@ def _newton_direction(design, gW, gb, curv, intercept_mask, forcing):
         if cg_on_subset:  # gathered only when conjugate gradients run
             rows = ops.convert_to_tensor(curv_host[curved_rows])
             subset = design.subset(curved_rows)
-            direction = _cg_direction(subset, gW, gb, rows, intercept_mask, skip, forcing)
-            return direction[:2] + (None,)
+            return _cg_direction(subset, gW, gb, rows, intercept_mask, skip)[:2] + (None,)
         precondition = None
         if design.streamed:
             precondition = _SampledHessian(design, curv_host, curved_rows, skip)
-        return _cg_direction(design, gW, gb, curv, intercept_mask, skip, forcing, precondition)
+        return _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition)
 
     if not direct.any():
         return cg(skip=None)
@@ -543,11 +537,11 @@ def _cho_factor(system):
     return scipy.linalg.cho_factor(system, lower=True, overwrite_a=True, check_finite=False)
 
 
-def _cg_direction(design, gW, gb, curv, intercept_mask, skip, forcing, precondition=None):
+def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None):
     """Newton directions by preconditioned conjugate gradients.
 
     Columns are solved together, each until its residual falls by
-    ``forcing``; columns in ``skip`` are left at zero. ``precondition``
+    ``_CG_FORCING``; columns in ``skip`` are left at zero. ``precondition``
     maps the weights' residual to its preconditioned value (default: divide
     by the Hessian diagonal); the intercept is always preconditioned by its
     diagonal.
@@ -585,7 +579,7 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, forcing, precondit
         rW = rW - step * HpW
         rb = rb - step * Hpb
         rnorm = ops.sqrt(_colsum(ops.square(rW)) + ops.square(rb))
-        done = ops.logical_or(done, rnorm <= forcing * r0)
+        done = ops.logical_or(done, rnorm <= _CG_FORCING * r0)
         if bool(ops.all(done)):
             break
         zW, zb = precondition(rW), rb / diag_b
@@ -725,9 +719,7 @@ def solve_ovr_svm(
         active = ops.cast(ops.logical_not(converged), "float32")
         gW = (W - (u_pos - u_neg)) * active
         gb = -(a_pos - a_neg) * active * intercept_mask
-        worst_gap = float(ops.max(ops.where(converged, 0.0, gap)))
-        forcing = min(_CG_FORCING_LOOSE, max(_CG_FORCING, math.sqrt(tol / worst_gap)))
-        dW, db, Zd = _newton_direction(design, gW, gb, lq.curvature, intercept_mask, forcing)
+        dW, db, Zd = _newton_direction(design, gW, gb, lq.curvature, intercept_mask)
 
         z = Yt * (design.matmul(dW) + db if Zd is None else Zd)
         t = _line_search(loss, M, z, s, C, delta, W, dW)
