@@ -196,17 +196,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"classes must hold at least 2 labels, got {self.classes_.tolist()!r}."
             )
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
-            reset=first_call,
-            accept_large_sparse=True,
-        )
-        if hasattr(X, "tocsr"):
-            X = X.tocsr()
+        X, y = self._check_data(X, y, reset=first_call)
         check_classification_targets(y)
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if unknown.size:
@@ -266,16 +256,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         weights : ndarray of shape (n_samples,)
             Sample weight times class weight.
         """
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
-            accept_large_sparse=True,
-        )
-        if hasattr(X, "tocsr"):
-            X = X.tocsr()  # row slicing for batches
+        X, y = self._check_data(X, y, reset=True)
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
         sample_weight = _check_sample_weight(
@@ -291,6 +272,26 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
                 f"(classes in y: {classes.tolist()!r})."
             )
         return X, y, classes, _one_vs_rest_targets(y_index, len(classes)), weights
+
+    def _check_data(self, X, y="no_validation", *, reset):
+        """``validate_data`` as every method here needs it; sparse ``X`` as CSR.
+
+        CSR because batches are row slices. Returns ``X``, or ``(X, y)`` when
+        ``y`` is given.
+        """
+        out = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            reset=reset,
+            accept_large_sparse=True,
+        )
+        X, y = out if isinstance(out, tuple) else (out, None)
+        if hasattr(X, "tocsr"):
+            X = X.tocsr()
+        return X if y is None else (X, y)
 
     def _design(self, X, transform, n_outputs):
         """The feature matrix ``phi(X)`` for the solver, batched and cached as set."""
@@ -374,16 +375,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             For two classes, positive values predict ``classes_[1]``.
         """
         check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
-            reset=False,
-            accept_large_sparse=True,
-        )
-        if hasattr(X, "tocsr"):
-            X = X.tocsr()
+        X = self._check_data(X, reset=False)
         rows = self._rows_per_batch(max(X.shape[1], self.coef_.shape[1]))
         scores = np.empty((X.shape[0], self.coef_.shape[0]))
         for start in range(0, X.shape[0], rows):

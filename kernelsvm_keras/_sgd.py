@@ -59,10 +59,8 @@ class SGDState:
         self.average_coef = self.coef.copy()
         self.average_intercept = self.intercept.copy()
         self.steps = int(steps)
-        self.step0 = None
-        self.moment = (
-            None  # sum of phi phi^T over the rows seen, with a constant feature for the intercept
-        )
+        # sum of phi phi^T over the rows seen (with the constant feature of the intercept)
+        self.moment = None
         self.moment_rows = 0
         self._inverse = None  # (rows behind it, P^-1 as float32)
 
@@ -85,7 +83,6 @@ class SGDState:
         stale = self._inverse is None or self.moment_rows >= 2 * self._inverse[0]
         if stale or self.moment_rows < 4 * D:
             S = self.moment / self.moment_rows
-            D = S.shape[0]
             ridge = _PRECOND_RIDGE * np.trace(S) / D
             P = scale * S + (lam + ridge) * np.eye(D)
             self._inverse = (self.moment_rows, np.linalg.inv(P).astype(np.float32))
@@ -147,8 +144,6 @@ def sgd_pass(design, Y, sample_weight, state, *, lam, loss, fit_intercept):
         moment = gram if moment is None else moment + gram
     state.add_moment(moment, design.n_samples)
     P_inv = state.preconditioner(scale, lam)
-    if state.step0 is None:
-        state.step0 = _STEP0
     for start, stop, block in design.blocks():
         block = augment(block)
         for lo in range(0, stop - start, _BATCH_ROWS):
@@ -163,7 +158,7 @@ def sgd_pass(design, Y, sample_weight, state, *, lam, loss, fit_intercept):
             # minus the gradient of the mean loss, per column
             G = s[rows] * slope * Yb / float(B.shape[0])
             gradient = lam * penalised * Wb - ops.matmul(ops.transpose(B), G)
-            eta = state.step0 / (1.0 + lam * state.step0 * t) ** _STEP_POWER
+            eta = _STEP0 / (1.0 + lam * _STEP0 * t) ** _STEP_POWER
             direction = ops.matmul(P_inv, gradient)
             # Safeguard: no further than the minimum of the batch's own
             # quadratic model along the direction. P averages over all rows;
