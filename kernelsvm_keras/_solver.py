@@ -20,8 +20,9 @@ products over ``K`` columns instead of ``K`` separate passes over the data):
   optimum, and the one that matters for the hinge, whose smoothed Hessian is
   badly conditioned); otherwise by preconditioned conjugate gradients
   (a Hessian-vector product is one pass over ``phi(X)``; the preconditioner
-  is the Hessian diagonal on cached features, and the Hessian of a sample of
-  the rows, intercept included, on streamed ones: see ``_SampledHessian``);
+  is the Hessian's diagonal with its mean direction kept exact on cached
+  features (``_centered_diagonal``), and the Hessian of a sample of the rows,
+  intercept included, on streamed ones (``_SampledHessian``));
 * the step length is an exact line search on the piecewise-quadratic
   one-dimensional objective along ``phi(X) d``, which conjugate gradients'
   products give (one more pass after a direct solve);
@@ -566,6 +567,47 @@ def _cho_factor(system):
     return scipy.linalg.cho_factor(system, lower=True, overwrite_a=True, check_finite=False)
 
 
+def _centered_diagonal(design, curv, intercept_mask):
+    """Preconditioner: the Hessian's diagonal once its mean direction is exact.
+
+    Per column, with curvatures ``c``, ``h = phi^T c``, ``s = sum(c)``, the
+    Hessian of the weights is ``I + phi^T diag(c) phi = I + A_c + h h^T / s``
+    with ``A_c`` the curvature-weighted scatter of the centred features.
+    Random features have a mean, so ``h h^T / s`` is the Hessian's largest
+    direction, which a diagonal preconditioner leaves untouched. This one
+    keeps it, and the intercept's coupling to the weights (``h``), exactly,
+    and replaces ``A_c`` by its diagonal::
+
+        P = diag(1 + diag(A_c), damping) + [h; s] [h; s]^T / s
+
+    (without an intercept, the weights' block alone), inverted by the
+    Sherman-Morrison formula in ``O(D)`` per column. Costs two products with
+    ``phi^T``.
+    """
+    s = _colsum(curv)
+    h = design.rmatmul(curv)
+    inv_s = 1.0 / ops.maximum(s, 1e-30)
+    diag_W = 1.0 + ops.maximum(design.rmatmul(curv, squared=True) - ops.square(h) * inv_s, 0.0)
+    h_scaled = h / diag_W
+    # Sherman-Morrison: P^-1 r = Delta^-1 r - Delta^-1 v (v^T Delta^-1 r) / (s + v^T Delta^-1 v)
+    denominator = s + _colsum(h * h_scaled)
+    if intercept_mask:
+        denominator = denominator + ops.square(s) / _INTERCEPT_DAMPING
+    denominator = ops.maximum(denominator, 1e-30)
+
+    def precondition(rW, rb):
+        coef = _colsum(h_scaled * rW)
+        if intercept_mask:
+            coef = coef + s * rb / _INTERCEPT_DAMPING
+        coef = coef / denominator
+        zW = rW / diag_W - h_scaled * coef
+        if not intercept_mask:
+            return zW, None
+        return zW, (rb - s * coef) / _INTERCEPT_DAMPING
+
+    return precondition
+
+
 def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None):
     """Newton directions by preconditioned conjugate gradients.
 
@@ -573,8 +615,8 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
     ``_CG_FORCING``; columns in ``skip`` are left at zero. ``precondition``
     maps the residuals of the weights and of the intercept to their
     preconditioned values (the intercept's ``None`` when it preconditions the
-    weights alone); by default, and for an intercept left ``None``, both are
-    divided by the Hessian diagonal.
+    weights alone, which then divides it by its Hessian diagonal); by default
+    :func:`_centered_diagonal`.
     """
 
     def hessp(vW, vb):
@@ -582,11 +624,7 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
         return vW + HvW, (_colsum(curv * Z) + _INTERCEPT_DAMPING * vb) * intercept_mask, Z
 
     if precondition is None:
-        diag_W = 1.0 + design.rmatmul(curv, squared=True)
-
-        def precondition(rW, rb):
-            return rW / diag_W, None
-
+        precondition = _centered_diagonal(design, curv, intercept_mask)
     diag_b = _colsum(curv) + _INTERCEPT_DAMPING
 
     def precondition_both(rW, rb):

@@ -125,3 +125,82 @@ def test_streamed_features_reach_the_optimum(monkeypatch, n_components, loss):
         ours = primal(est.coef_[k], est.intercept_[k], features, y_pm, ones, 10.0, loss)
         ref = reference_objective(features, y_pm, ones, 10.0, loss)
         assert ref * (1 - 1e-4) <= ours <= ref * (1 + 1.5e-3)
+
+
+def _hessian(Phi, curv, damping, intercept):
+    """The Newton system of the solver, [phi, 1]^T diag(c) [phi, 1] + diag(1, ..., 1, damping)."""
+    A = np.hstack([Phi, np.ones((len(Phi), 1))]) if intercept else Phi
+    R = np.eye(A.shape[1])
+    if intercept:
+        R[-1, -1] = damping
+    return R + A.T @ (curv[:, None] * A)
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_centered_diagonal_preconditioner_is_its_formula(intercept):
+    # P = diag(1 + diag(A_c), damping) + [h; s][h; s]^T / s: exact on the
+    # Hessian's mean direction and the intercept's coupling, diagonal elsewhere.
+    from keras import ops
+
+    from kernelsvm_keras import _solver
+
+    rng = np.random.RandomState(0)
+    Phi = (rng.normal(size=(60, 5)) + 2.0).astype(np.float32)  # features with a mean
+    curv = np.where(rng.uniform(size=60) < 0.6, 2.0, 0.0).astype(np.float32)
+    design = _solver.RowBlocks(Phi, None, 5, batch_size=16, cache_bytes=10**9)
+    precondition = _solver._centered_diagonal(
+        design, ops.convert_to_tensor(curv[:, None]), 1.0 if intercept else 0.0
+    )
+    P64, c64 = Phi.astype(np.float64), curv.astype(np.float64)
+    s, h = c64.sum(), P64.T @ c64
+    centred = (c64[:, None] * P64**2).sum(axis=0) - h**2 / s
+    v = np.append(h, s) if intercept else h
+    diag = np.append(1.0 + centred, _solver._INTERCEPT_DAMPING) if intercept else 1.0 + centred
+    P = np.diag(diag) + np.outer(v, v) / s
+    r = rng.normal(size=v.size)
+    zW, zb = precondition(
+        ops.convert_to_tensor(r[:5, None].astype(np.float32)),
+        ops.convert_to_tensor(r[5:].astype(np.float32) if intercept else np.zeros(1, "float32")),
+    )
+    z = ops.convert_to_numpy(zW)[:, 0]
+    if intercept:
+        z = np.append(z, ops.convert_to_numpy(zb))
+    else:
+        assert zb is None
+    np.testing.assert_allclose(z, np.linalg.solve(P, r), rtol=1e-4, atol=1e-6)
+    # Where the centred scatter is diagonal, the preconditioner is the Hessian.
+    H = _hessian(P64, c64, _solver._INTERCEPT_DAMPING, intercept)
+    assert np.allclose(np.diag(P), np.diag(H))
+
+
+@pytest.mark.parametrize("n_components", [8, 100])  # (D + 1) x (D + 1) sum, Woodbury
+@pytest.mark.parametrize("intercept", [True, False])
+def test_sampled_hessian_is_the_hessian_when_every_row_is_sampled(n_components, intercept):
+    # Fewer curved rows than the sample size: every one is sampled with weight
+    # 1, and the preconditioner is the exact Hessian, intercept coupling
+    # included, so that it inverts a Hessian product.
+    from keras import ops
+
+    from kernelsvm_keras import _solver
+
+    rng = np.random.RandomState(1)
+    n = 40
+    Phi = (rng.normal(size=(n, n_components)) + 1.0).astype(np.float32)
+    curv = np.where(rng.uniform(size=n) < 0.5, 2.0, 0.0).astype(np.float32)[:, None]
+    design = _solver.RowBlocks(Phi, None, n_components, batch_size=16, cache_bytes=0)
+    precondition = _solver._SampledHessian(
+        design, curv, curv[:, 0] > 0, skip=None, intercept=intercept
+    )
+    H = _hessian(Phi.astype(np.float64), curv[:, 0].astype(np.float64), 1.0, intercept)
+    v = rng.normal(size=H.shape[0])
+    Hv = (H @ v).astype(np.float32)
+    zW, zb = precondition(
+        ops.convert_to_tensor(Hv[:n_components, None]),
+        ops.convert_to_tensor(Hv[n_components:] if intercept else np.zeros(1, "float32")),
+    )
+    z = ops.convert_to_numpy(zW)[:, 0]
+    if intercept:
+        z = np.append(z, ops.convert_to_numpy(zb))
+    else:
+        assert zb is None
+    np.testing.assert_allclose(z, v, rtol=1e-3, atol=1e-3)
