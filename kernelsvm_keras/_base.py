@@ -421,7 +421,9 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             large arguments to ``cos``, where float32 loses the most);
             ``"float64"`` matches to rounding, where the device supports it
             (on the torch backend, call it on float64 tensors: Keras converts
-            float64 NumPy input to float32 there).
+            float64 NumPy input to float32 there; on JAX, enable float64 first
+            with ``JAX_ENABLE_X64=1``, without which JAX truncates it to
+            float32: ``ValueError`` then).
 
         Returns
         -------
@@ -432,6 +434,16 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             named ``"decision"`` holding ``coef_.T`` and ``intercept_``.
         """
         check_is_fitted(self)
+        if keras.backend.backend() == "jax" and keras.backend.standardize_dtype(dtype) == "float64":
+            import jax
+
+            if not jax.config.jax_enable_x64:
+                raise ValueError(
+                    "to_keras(dtype='float64') on the JAX backend needs JAX's float64, which is "
+                    "off: JAX would silently compute in float32. Set JAX_ENABLE_X64=1 (or "
+                    "jax.config.update('jax_enable_x64', True)) before JAX starts, or use "
+                    "dtype='float32'."
+                )
         inputs = keras.Input((self.n_features_in_,), dtype=dtype, name="x")
         outputs = inputs
         for layer in self._keras_feature_layers(dtype):
