@@ -560,7 +560,7 @@ class _SampledHessian:
         zW = ops.convert_to_tensor(z_host[:D].astype(np.float32))
         if self._scale.size > D:
             return zW, ops.convert_to_tensor(z_host[D].astype(np.float32))
-        return zW, None
+        return zW, ops.zeros_like(rb)  # no intercept: its residual is zero, and stays so
 
 
 def _cho_factor(system):
@@ -601,8 +601,8 @@ def _centered_diagonal(design, curv, intercept_mask):
             coef = coef + s * rb / _INTERCEPT_DAMPING
         coef = coef / denominator
         zW = rW / diag_W - h_scaled * coef
-        if not intercept_mask:
-            return zW, None
+        if not intercept_mask:  # no intercept: its residual is zero, and stays so
+            return zW, ops.zeros_like(rb)
         return zW, (rb - s * coef) / _INTERCEPT_DAMPING
 
     return precondition
@@ -614,9 +614,7 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
     Columns are solved together, each until its residual falls by
     ``_CG_FORCING``; columns in ``skip`` are left at zero. ``precondition``
     maps the residuals of the weights and of the intercept to their
-    preconditioned values (the intercept's ``None`` when it preconditions the
-    weights alone, which then divides it by its Hessian diagonal); by default
-    :func:`_centered_diagonal`.
+    preconditioned values; by default :func:`_centered_diagonal`.
     """
 
     def hessp(vW, vb):
@@ -625,17 +623,12 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
 
     if precondition is None:
         precondition = _centered_diagonal(design, curv, intercept_mask)
-    diag_b = _colsum(curv) + _INTERCEPT_DAMPING
-
-    def precondition_both(rW, rb):
-        zW, zb = precondition(rW, rb)
-        return zW, rb / diag_b if zb is None else zb
 
     dW = ops.zeros_like(gW)
     db = ops.zeros_like(gb)
     Zd = 0.0  # phi(X) @ dW + db, summed from the products CG makes anyway
     rW, rb = -gW, -gb
-    zW, zb = precondition_both(rW, rb)
+    zW, zb = precondition(rW, rb)
     pW, pb = zW, zb
     rz = _colsum(rW * zW) + rb * zb
     r0 = ops.sqrt(_colsum(ops.square(rW)) + ops.square(rb))
@@ -655,7 +648,7 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
         done = ops.logical_or(done, rnorm <= _CG_FORCING * r0)
         if bool(ops.all(done)):
             break
-        zW, zb = precondition_both(rW, rb)
+        zW, zb = precondition(rW, rb)
         rz_new = _colsum(rW * zW) + rb * zb
         beta = rz_new / ops.maximum(rz, 1e-30)
         pW = zW + beta * pW
