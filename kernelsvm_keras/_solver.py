@@ -83,12 +83,14 @@ _CG_MAX_ITER = 100
 _DELTA_START = 1.0
 _DELTA_SHRINK = 0.1
 _DELTA_MIN = 1e-8
-# Stop when no column's gap has improved by _STALL_PROGRESS (relative) for
-# _STALL_ITER iterations: the iterate no longer moves at float32 precision.
+# Stop when no column's gap nor primal has improved by _STALL_PROGRESS (relative)
+# for _STALL_ITER iterations: the iterate no longer moves at float32 precision.
 _STALL_ITER = 20
 _STALL_PROGRESS = 0.01
 # Line search: accept when |phi'(t)| <= _LS_TOL * |phi'(0)|.
 _LS_TOL = 0.05
+# ... and the objective at most this much (relative: float32 round-off) above its start.
+_LS_ROUNDOFF = 1e-6
 _LS_MAX_ITER = 60
 
 
@@ -252,8 +254,9 @@ class SolverResult:
     converged : bool
         Whether every column reached ``tol``.
     stalled : bool
-        Whether the solver stopped because the gap no longer improved (float32
-        precision reached) before ``tol`` and ``max_iter``.
+        Whether the solver stopped because neither the gap nor the primal
+        improved any more (float32 precision reached) before ``tol`` and
+        ``max_iter``.
     primal : ndarray of shape (K,)
         Primal objective of each column at the returned solution.
     gap : ndarray of shape (K,)
@@ -282,6 +285,13 @@ def _slope_and_curvature(loss, viol, delta):
     return ops.clip(viol / delta, 0.0, 1.0), ops.cast(in_zone, viol.dtype) / delta
 
 
+def _smoothed_loss(loss, viol, delta):
+    """The (smoothed) loss, given ``viol = max(0, 1 - m)``."""
+    if loss == "squared_hinge":
+        return ops.square(viol)
+    return ops.where(viol < delta, ops.square(viol) / (2.0 * delta), viol - delta / 2.0)
+
+
 class _Loss:
     """Per-sample quantities of the (smoothed) loss at margins ``M``."""
 
@@ -298,9 +308,7 @@ class _Loss:
             self.smooth_penalty = None
         else:
             self.value = s * viol
-            self.smooth_value = s * ops.where(
-                viol < delta, ops.square(viol) / (2.0 * delta), viol - delta / 2.0
-            )
+            self.smooth_value = s * _smoothed_loss(loss, viol, delta)
             self.dual_penalty = None
             # sum of delta alpha_i^2 / (2 C s_i): smoothed dual minus true dual
             self.smooth_penalty = 0.5 * delta * C * s * ops.square(slope)
@@ -315,30 +323,47 @@ def _line_derivatives(loss, M, z, s, C, delta, t, wd, dd):
     return d1, d2
 
 
+def _line_value(loss, M, z, s, C, delta, t, ww, wd, dd):
+    """The (smoothed) objective at ``t`` along a direction."""
+    viol = ops.relu(1.0 - (M + t * z))
+    return 0.5 * (ww + t * (2.0 * wd + t * dd)) + C * _colsum(s * _smoothed_loss(loss, viol, delta))
+
+
 def _line_search(loss, M, z, s, C, delta, W, dW):
-    """Exact line search (to ``_LS_TOL``) of each column's convex 1-D objective."""
+    """Exact line search (to ``_LS_TOL``) of each column's convex 1-D objective.
+
+    A step is accepted when the derivative has fallen to ``_LS_TOL`` of its
+    value at 0 *and* the objective has not risen: the derivative alone can be
+    small far past the minimum, where the objective grows slowly on a long
+    scale (a9a-like data scaled to large values, hinge, first step from 0:
+    accepted at 600 times the starting objective).
+    """
+    ww = _colsum(ops.square(W))
     wd = _colsum(W * dW)
     dd = _colsum(ops.square(dW))
     zeros = ops.zeros_like(wd)
     g0, _ = _line_derivatives(loss, M, z, s, C, delta, zeros, wd, dd)
+    f0 = _line_value(loss, M, z, s, C, delta, zeros, ww, wd, dd)
     target = _LS_TOL * ops.abs(g0)
+    ceiling = f0 + _LS_ROUNDOFF * ops.abs(f0)
     lo = zeros
     hi = ops.full_like(wd, math.inf)
     t = ops.ones_like(wd)
     for _ in range(_LS_MAX_ITER):
         g, h = _line_derivatives(loss, M, z, s, C, delta, t, wd, dd)
-        done = ops.abs(g) <= target
+        f = _line_value(loss, M, z, s, C, delta, t, ww, wd, dd)
+        done = ops.logical_and(ops.abs(g) <= target, f <= ceiling)
         if bool(ops.all(done)):
             return t
         lo = ops.where(ops.logical_and(g < 0, ops.logical_not(done)), t, lo)
-        hi = ops.where(ops.logical_and(g > 0, ops.logical_not(done)), t, hi)
+        hi = ops.where(ops.logical_and(g >= 0, ops.logical_not(done)), t, hi)
         newton = t - g / ops.maximum(h, 1e-30)
         bounded = ops.isfinite(hi)
         inside = ops.logical_and(newton > lo, ops.logical_or(newton < hi, ops.logical_not(bounded)))
         fallback = ops.where(bounded, 0.5 * (lo + hi), 4.0 * ops.maximum(t, 1.0))
         t = ops.where(done, t, ops.where(inside, newton, fallback))
     # Not within tolerance: the left end of the bracket still decreases the objective.
-    return ops.where(ops.abs(g) <= target, t, lo)
+    return ops.where(done, t, lo)
 
 
 def _newton_direction(design, gW, gb, curv, intercept_mask):
@@ -717,6 +742,7 @@ def solve_ovr_svm(
     # Every dual-feasible point bounds the optimum from below: keep the best.
     best_dual = ops.full((K,), -math.inf, dtype="float32")
     best_gap = ops.full((K,), math.inf, dtype="float32")
+    best_primal = ops.full((K,), math.inf, dtype="float32")
     since_progress = 0
     intercept_mask = 1.0 if fit_intercept else 0.0
 
@@ -772,9 +798,15 @@ def solve_ovr_svm(
             )
         # Progress: some unconverged column's best gap shrank by 1% or more
         # (float32 round-off alone makes new minima by tiny amounts forever).
-        improved = gap < (1.0 - _STALL_PROGRESS) * best_gap
+        # The primal counts too: while the smoothing is wide, the hinge's dual
+        # bound can lag far behind a primal that still falls fast.
+        improved = ops.logical_or(
+            gap < (1.0 - _STALL_PROGRESS) * best_gap,
+            primal < (1.0 - _STALL_PROGRESS) * best_primal,
+        )
         progress = bool(ops.any(ops.logical_and(improved, ops.logical_not(converged))))
         best_gap = ops.minimum(best_gap, gap)
+        best_primal = ops.minimum(best_primal, primal)
         since_progress = 0 if progress else since_progress + 1
         stalled = since_progress >= _STALL_ITER
         if bool(ops.all(converged)) or n_iter >= max_iter or stalled:

@@ -204,3 +204,30 @@ def test_sampled_hessian_is_the_hessian_when_every_row_is_sampled(n_components, 
     else:
         assert not ops.convert_to_numpy(zb).any()
     np.testing.assert_allclose(z, v, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_line_search_never_accepts_a_step_that_raises_the_objective(loss):
+    # One row far past the margin after a unit step, a long direction: at t=1
+    # the derivative (t * |dW|^2 = 40) is within 5% of its value at 0 (-1000,
+    # hinge), yet the objective is 40 times its start. w8a, standardised, hinge,
+    # C=1: the first Newton step was accepted at 100 times the starting objective.
+    from keras import ops
+
+    from kernelsvm_keras import _solver
+
+    def tensor(value):
+        return ops.convert_to_tensor(np.array(value, dtype=np.float32))
+
+    M, z, s = tensor([[0.0]]), tensor([[1000.0]]), tensor([[1.0]])
+    W, dW = tensor([[0.0]]), tensor([[np.sqrt(40.0)]])
+    delta = tensor([1.0])
+    t = _solver._line_search(loss, M, z, s, 1.0, delta, W, dW)
+
+    def objective(t):
+        value = _solver._line_value(
+            loss, M, z, s, 1.0, delta, t, tensor([0.0]), tensor([0.0]), tensor([40.0])
+        )
+        return float(ops.convert_to_numpy(value)[0])
+
+    assert objective(t) < objective(tensor([0.0]))
