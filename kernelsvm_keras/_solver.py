@@ -315,18 +315,15 @@ class _Loss:
         self.alpha = C * s * self.slope
 
 
-def _line_derivatives(loss, M, z, s, C, delta, t, wd, dd):
-    """First and second derivative in ``t`` of the objective along a direction."""
-    slope, curv = _slope_and_curvature(loss, ops.relu(1.0 - (M + t * z)), delta)
+def _along_line(loss, M, z, s, C, delta, t, ww, wd, dd):
+    """The (smoothed) objective at ``t`` along a direction, and its first two derivatives."""
+    viol = ops.relu(1.0 - (M + t * z))
+    slope, curv = _slope_and_curvature(loss, viol, delta)
+    loss_sum = _colsum(s * _smoothed_loss(loss, viol, delta))
+    value = 0.5 * (ww + t * (2.0 * wd + t * dd)) + C * loss_sum
     d1 = t * dd + wd - C * _colsum(s * slope * z)
     d2 = dd + C * _colsum(s * curv * ops.square(z))
-    return d1, d2
-
-
-def _line_value(loss, M, z, s, C, delta, t, ww, wd, dd):
-    """The (smoothed) objective at ``t`` along a direction."""
-    viol = ops.relu(1.0 - (M + t * z))
-    return 0.5 * (ww + t * (2.0 * wd + t * dd)) + C * _colsum(s * _smoothed_loss(loss, viol, delta))
+    return value, d1, d2
 
 
 def _line_search(loss, M, z, s, C, delta, W, dW):
@@ -342,16 +339,14 @@ def _line_search(loss, M, z, s, C, delta, W, dW):
     wd = _colsum(W * dW)
     dd = _colsum(ops.square(dW))
     zeros = ops.zeros_like(wd)
-    g0, _ = _line_derivatives(loss, M, z, s, C, delta, zeros, wd, dd)
-    f0 = _line_value(loss, M, z, s, C, delta, zeros, ww, wd, dd)
+    f0, g0, _ = _along_line(loss, M, z, s, C, delta, zeros, ww, wd, dd)
     target = _LS_TOL * ops.abs(g0)
     ceiling = f0 + _LS_ROUNDOFF * ops.abs(f0)
     lo = zeros
     hi = ops.full_like(wd, math.inf)
     t = ops.ones_like(wd)
     for _ in range(_LS_MAX_ITER):
-        g, h = _line_derivatives(loss, M, z, s, C, delta, t, wd, dd)
-        f = _line_value(loss, M, z, s, C, delta, t, ww, wd, dd)
+        f, g, h = _along_line(loss, M, z, s, C, delta, t, ww, wd, dd)
         done = ops.logical_and(ops.abs(g) <= target, f <= ceiling)
         if bool(ops.all(done)):
             return t

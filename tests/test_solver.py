@@ -225,7 +225,7 @@ def test_line_search_never_accepts_a_step_that_raises_the_objective(loss):
     t = _solver._line_search(loss, M, z, s, 1.0, delta, W, dW)
 
     def objective(t):
-        value = _solver._line_value(
+        value, _, _ = _solver._along_line(
             loss, M, z, s, 1.0, delta, t, tensor([0.0]), tensor([0.0]), tensor([40.0])
         )
         return float(ops.convert_to_numpy(value)[0])
