@@ -44,6 +44,9 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         "warm_start": ["boolean"],
     }
 
+    # Fitted attributes that any feature map of the class may set.
+    _map_attributes: tuple = ()
+
     # -- hooks -------------------------------------------------------------
 
     def _feature_map(self, X, random_state):
@@ -64,6 +67,10 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
     def _features(self, X):
         """The fitted feature map of a float64 batch, in NumPy (exact)."""
         raise NotImplementedError
+
+    def _decision_values(self, X):
+        """Decision values of a float64 batch (a subclass may factor the product)."""
+        return self._features(X) @ self.coef_.T + self.intercept_
 
     def _keras_feature_layers(self, dtype):
         """Keras layers computing the fitted feature map (none for the identity)."""
@@ -122,9 +129,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             coef_init=coef_init,
             intercept_init=intercept_init,
         )
-        for name, value in fitted.items():
-            setattr(self, name, value)
-        self._feature_map_key_fitted = key
+        self._set_feature_map(fitted)
         self.classes_ = classes
         self.coef_ = result.coef
         self.intercept_ = result.intercept
@@ -166,7 +171,8 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         -----
         The first call fixes the feature map from its chunk (for
         ``KerasSVC``: ``gamma="scale"`` is resolved on that chunk, and the
-        random features are drawn). Each call then runs one pass of
+        random features are drawn, or the Nystroem landmarks taken from its
+        rows, at most as many as it holds). Each call then runs one pass of
         mini-batch stochastic gradient descent (polynomial-decay averaged
         iterates, steps decaying as in Xu, 2011) on the objective of ``fit``
         over the ``n_samples_seen_`` rows passed so far: a row passed in
@@ -214,9 +220,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             transform, n_outputs, fitted = self._feature_map(
                 X, check_random_state(self.random_state)
             )
-            for name, value in fitted.items():
-                setattr(self, name, value)
-            self._feature_map_key_fitted = self._feature_map_key(fitted)
+            self._set_feature_map(fitted)
             n_columns = 1 if len(self.classes_) == 2 else len(self.classes_)
             self._sgd_state = SGDState(np.zeros((n_columns, n_outputs)), np.zeros(n_columns))
             self.n_samples_seen_ = 0
@@ -331,6 +335,14 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             )
         return result
 
+    def _set_feature_map(self, fitted):
+        """Store a fitted feature map, dropping the attributes of a previous one."""
+        for name in self._map_attributes:
+            self.__dict__.pop(name, None)
+        for name, value in fitted.items():
+            setattr(self, name, value)
+        self._feature_map_key_fitted = self._feature_map_key(fitted)
+
     def _can_warm_start(self, classes, key, n_outputs):
         return (
             hasattr(self, "coef_")
@@ -380,8 +392,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         scores = np.empty((X.shape[0], self.coef_.shape[0]))
         for start in range(0, X.shape[0], rows):
             batch = X[start : start + rows]
-            features = self._features(batch.astype(np.float64))
-            scores[start : start + rows] = features @ self.coef_.T + self.intercept_
+            scores[start : start + rows] = self._decision_values(batch.astype(np.float64))
         return scores.ravel() if len(self.classes_) == 2 else scores
 
     def predict(self, X):

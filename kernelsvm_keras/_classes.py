@@ -4,12 +4,24 @@ from numbers import Integral, Real
 
 import numpy as np
 from keras import ops
+from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.svm import SVC, LinearSVC
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseKerasSVM, set_weights_exactly
-from .layers import RandomFourierFeatures, draw_random_fourier_weights, random_fourier_features
+from .layers import (
+    NystroemFeatures,
+    RandomFourierFeatures,
+    draw_random_fourier_weights,
+    nystroem_features,
+    nystroem_normalization,
+    random_fourier_features,
+    rbf_kernel_matrix,
+)
+
+_RFF_ATTRIBUTES = ("gamma_", "random_weights_", "random_offset_")
+_NYSTROEM_ATTRIBUTES = ("gamma_", "components_", "component_indices_", "normalization_")
 
 _SOLVER_NOTES = """
     The fit minimises, for every one-vs-rest problem (one problem for two
@@ -40,14 +52,14 @@ _SOLVER_NOTES = """
 
 
 class KerasSVC(BaseKerasSVM):
-    """Kernel support vector classifier trained by Keras, on random Fourier features.
+    """Kernel support vector classifier trained by Keras, on an approximate kernel map.
 
     A drop-in for :class:`sklearn.svm.SVC` (same parameter names, same meaning
     of ``C`` and ``gamma``) whose kernel is approximated by ``n_components``
-    random Fourier features (Rahimi and Recht, 2007) and whose training is a
-    Keras 3 program: it runs on a GPU whenever Keras sees one, its cost is
-    linear in the number of samples, and it solves the SVM problem exactly on
-    the approximate features.
+    random Fourier features (Rahimi and Recht, 2007) or Nystroem landmarks
+    (Williams and Seeger, 2001), and whose training is a Keras 3 program: it
+    runs on a GPU whenever Keras sees one, its cost is linear in the number of
+    samples, and it solves the SVM problem exactly on the approximate features.
 
     Parameters
     ----------
@@ -61,9 +73,22 @@ class KerasSVC(BaseKerasSVM):
         Kernel coefficient. ``"scale"`` uses ``1 / (n_features * X.var())``,
         ``"auto"`` uses ``1 / n_features``, as :class:`~sklearn.svm.SVC`.
     n_components : int, default=2048
-        Number of random Fourier features. More features approximate the
-        kernel better, at a cost linear in ``n_components`` (see the README for
-        the accuracy / time trade-off).
+        Number of random Fourier features, or of Nystroem landmarks (at most
+        the number of training samples). More features approximate the kernel
+        better, at a cost linear in ``n_components`` for random features (see
+        the README for the accuracy / time trade-off).
+    approximation : {"random_fourier", "nystroem"}, default="random_fourier"
+        How the kernel is approximated. ``"random_fourier"``: random Fourier
+        features, drawn independently of the data (the map of
+        :class:`~sklearn.kernel_approximation.RBFSampler`). ``"nystroem"``
+        (``kernel="rbf"`` only): the kernel evaluated against
+        ``n_components`` training rows drawn at random (the map of
+        :class:`~sklearn.kernel_approximation.Nystroem`, up to a rotation);
+        it adapts to the data and approximates the kernel far better at the
+        same number of features (on MNIST, 4096 landmarks reach SVC's accuracy
+        where 4096 random features do not), for a one-off cost quadratic in
+        ``n_components`` per training row (``n_samples * n_components^2``
+        multiply-adds, plus a factorisation in ``n_components^3 / 3``).
     loss : {"hinge", "squared_hinge"}, default="squared_hinge"
         Margin loss. ``"hinge"`` is the loss of :class:`~sklearn.svm.SVC`;
         ``"squared_hinge"`` (the default of :class:`~sklearn.svm.LinearSVC`) is
@@ -96,32 +121,44 @@ class KerasSVC(BaseKerasSVM):
     verbose : int, default=0
         Print the solver's progress when positive.
     warm_start : bool, default=False
-        When True, ``fit`` on an already fitted estimator keeps its random
-        features (``random_weights_``, ``random_offset_``) and starts the
-        solver from its solution, provided the classes, ``kernel``,
-        ``n_components`` and the resolved ``gamma`` are unchanged (otherwise
-        the fit starts afresh). A refit after ``set_params(C=...)`` then takes
-        fewer iterations; ``random_state`` is not drawn from again.
+        When True, ``fit`` on an already fitted estimator keeps its feature
+        map (``random_weights_`` and ``random_offset_``, or ``components_`` and
+        ``normalization_``) and starts the solver from its solution, provided
+        the classes, ``kernel``, ``approximation``, ``n_components`` and the
+        resolved ``gamma`` are unchanged (otherwise the fit starts afresh). A
+        refit after ``set_params(C=...)`` then takes fewer iterations;
+        ``random_state`` is not drawn from again.
     random_state : int, RandomState instance or None, default=None
-        Seeds the draw of the random features. For an integer seed and the RBF
-        kernel, the features equal those of
-        ``RBFSampler(gamma=gamma_, n_components=n_components, random_state=seed)``.
+        Seeds the draw of the random features or landmarks. For an integer seed
+        and the RBF kernel, random features equal those of
+        ``RBFSampler(gamma=gamma_, n_components=n_components, random_state=seed)``,
+        and landmarks are those of ``Nystroem`` with the same arguments.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     coef_ : ndarray of shape (1, n_components) or (n_classes, n_components)
-        Weights of the linear model on the random features (one row for two
+        Weights of the linear model on the features (one row for two
         classes).
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts.
     gamma_ : float
         The kernel coefficient used (``gamma`` resolved).
     random_weights_ : ndarray of shape (n_features_in_, n_components)
-        Random projection of the feature map.
+        Random projection of the feature map (``"random_fourier"`` only).
     random_offset_ : ndarray of shape (n_components,)
-        Random offsets of the feature map.
+        Random offsets of the feature map (``"random_fourier"`` only).
+    components_ : ndarray of shape (n_landmarks, n_features_in_)
+        The landmarks (``"nystroem"`` only): ``min(n_components, n_samples)``
+        training rows.
+    component_indices_ : ndarray of shape (n_landmarks,)
+        Their indices in the training data (``"nystroem"`` only).
+    normalization_ : ndarray of shape (n_landmarks, n_landmarks)
+        Normalisation of the Nystroem map (``"nystroem"`` only; see
+        :func:`~kernelsvm_keras.layers.nystroem_normalization`: landmarks that
+        the others already represent get zero rows, and their features are
+        zero).
     n_iter_ : int
         Newton iterations run.
     objective_ : ndarray of shape (1,) or (n_classes,)
@@ -137,13 +174,18 @@ class KerasSVC(BaseKerasSVM):
     --------
     KerasLinearSVC : The linear SVM.
     sklearn.svm.SVC : The exact kernel SVM (quadratic in the number of samples).
-    sklearn.kernel_approximation.RBFSampler : The same feature map as a transformer.
+    sklearn.kernel_approximation.RBFSampler : The random Fourier map as a transformer.
+    sklearn.kernel_approximation.Nystroem : The Nystroem map as a transformer.
 
     Notes
     -----
     The decision function is, with ``D = n_components``::
 
         sqrt(2 / D) * cos(X @ random_weights_ + random_offset_) @ coef_.T + intercept_
+
+    for random Fourier features, and for Nystroem::
+
+        rbf_kernel(X, components_, gamma=gamma_) @ normalization_ @ coef_.T + intercept_
 
     (raveled for two classes). Multiclass problems are solved one-vs-rest, not
     one-vs-one as in ``SVC``; there is therefore no ``break_ties`` parameter
@@ -175,6 +217,7 @@ class KerasSVC(BaseKerasSVM):
         "kernel": [StrOptions({"rbf", "laplacian"})],
         "gamma": [StrOptions({"scale", "auto"}), Interval(Real, 0.0, None, closed="neither")],
         "n_components": [Interval(Integral, 1, None, closed="left")],
+        "approximation": [StrOptions({"random_fourier", "nystroem"})],
         "decision_function_shape": [StrOptions({"ovr"})],
         "random_state": ["random_state"],
     }
@@ -186,6 +229,7 @@ class KerasSVC(BaseKerasSVM):
         kernel="rbf",
         gamma="scale",
         n_components=2048,
+        approximation="random_fourier",
         loss="squared_hinge",
         class_weight=None,
         tol=1e-3,
@@ -201,6 +245,7 @@ class KerasSVC(BaseKerasSVM):
         self.kernel = kernel
         self.gamma = gamma
         self.n_components = n_components
+        self.approximation = approximation
         self.loss = loss
         self.class_weight = class_weight
         self.tol = tol
@@ -212,29 +257,51 @@ class KerasSVC(BaseKerasSVM):
         self.warm_start = warm_start
         self.random_state = random_state
 
+    _map_attributes = tuple(dict.fromkeys(_RFF_ATTRIBUTES + _NYSTROEM_ATTRIBUTES))
+
     def _feature_map(self, X, random_state):
-        fitted = _draw_rff(X, self.gamma, self.n_components, self.kernel, random_state)
-        return self._transform_of(fitted), self.n_components, fitted
+        fitted = _draw_kernel_map(
+            X, self.approximation, self.gamma, self.n_components, self.kernel, random_state
+        )
+        return self._transform_of(fitted), _map_width(fitted), fitted
 
     def _feature_map_key(self, fitted):
-        return (self.kernel, fitted["gamma_"], fitted["random_weights_"].shape)
+        return (self.kernel, self.approximation, fitted["gamma_"], _map_width(fitted))
 
     def _transform_of(self, fitted):
-        return _rff_transform(fitted["random_weights_"], fitted["random_offset_"])
+        return _kernel_map_transform(fitted)
+
+    def _fitted_map(self):
+        names = _NYSTROEM_ATTRIBUTES if hasattr(self, "components_") else _RFF_ATTRIBUTES
+        return {name: getattr(self, name) for name in names}
 
     def _features(self, X):
-        return _rff_numpy(X, self.random_weights_, self.random_offset_)
+        return _kernel_map_numpy(self._fitted_map(), X)
+
+    def _decision_values(self, X):
+        if not hasattr(self, "components_"):
+            return super()._decision_values(X)
+        # k(X, Z) @ (N @ coef^T): never the (n, m) @ (m, m) product of the features
+        kernel = rbf_kernel(X, self.components_, gamma=self.gamma_)
+        return kernel @ (self.normalization_ @ self.coef_.T) + self.intercept_
 
     def _keras_feature_layers(self, dtype):
-        layer = RandomFourierFeatures(
-            self.random_weights_.shape[1],
-            gamma=self.gamma_,
-            kernel=self.kernel,
-            dtype=dtype,
-            name="features",
-        )
+        if hasattr(self, "components_"):
+            layer = NystroemFeatures(
+                self.components_.shape[0], gamma=self.gamma_, dtype=dtype, name="features"
+            )
+            arrays = [self.components_, self.normalization_]
+        else:
+            layer = RandomFourierFeatures(
+                self.random_weights_.shape[1],
+                gamma=self.gamma_,
+                kernel=self.kernel,
+                dtype=dtype,
+                name="features",
+            )
+            arrays = [self.random_weights_, self.random_offset_]
         layer.build((None, self.n_features_in_))
-        set_weights_exactly(layer, [self.random_weights_, self.random_offset_])
+        set_weights_exactly(layer, arrays)
         return [layer]
 
 
@@ -491,6 +558,55 @@ def _draw_rff(X, gamma, n_components, kernel, random_state):
             "StandardScaler) or pass a smaller gamma."
         )
     return {"gamma_": gamma_, "random_weights_": weights, "random_offset_": offset}
+
+
+def _draw_kernel_map(X, approximation, gamma, n_components, kernel, random_state):
+    """Resolve ``gamma`` on ``X`` and draw the feature map: its fitted attributes."""
+    if approximation == "random_fourier":
+        return _draw_rff(X, gamma, n_components, kernel, random_state)
+    if kernel != "rbf":
+        raise ValueError(
+            f"approximation='nystroem' supports kernel='rbf' only, got kernel={kernel!r}; "
+            "use approximation='random_fourier' for the Laplacian kernel."
+        )
+    gamma_ = _resolve_gamma(gamma, X)
+    # The draw of sklearn's Nystroem: the first n_components of a permutation.
+    indices = random_state.permutation(X.shape[0])[: min(n_components, X.shape[0])]
+    components = X[indices]
+    components = np.asarray(
+        components.toarray() if hasattr(components, "toarray") else components, dtype=np.float64
+    )
+    normalization = nystroem_normalization(rbf_kernel_matrix(components, components, gamma_))
+    return {
+        "gamma_": gamma_,
+        "components_": components,
+        "component_indices_": indices,
+        "normalization_": normalization,
+    }
+
+
+def _map_width(fitted):
+    """Number of features of a fitted map."""
+    if "components_" in fitted:
+        return fitted["components_"].shape[0]
+    return fitted["random_weights_"].shape[1]
+
+
+def _kernel_map_transform(fitted):
+    """The fitted map as a callable on float32 tensors (training)."""
+    if "components_" not in fitted:
+        return _rff_transform(fitted["random_weights_"], fitted["random_offset_"])
+    components = ops.convert_to_tensor(np.asarray(fitted["components_"], dtype=np.float32))
+    normalization = ops.convert_to_tensor(np.asarray(fitted["normalization_"], dtype=np.float32))
+    gamma = fitted["gamma_"]
+    return lambda rows: nystroem_features(rows, components, normalization, gamma)
+
+
+def _kernel_map_numpy(fitted, X):
+    """The fitted map in float64 NumPy (exact; sparse ``X`` too)."""
+    if "components_" not in fitted:
+        return _rff_numpy(X, fitted["random_weights_"], fitted["random_offset_"])
+    return rbf_kernel(X, fitted["components_"], gamma=fitted["gamma_"]) @ fitted["normalization_"]
 
 
 def _rff_numpy(X, weights, offset):

@@ -24,7 +24,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseKerasSVM
-from ._classes import KerasLinearSVC, KerasSVC, _draw_rff, _rff_numpy, _rff_transform
+from ._classes import (
+    KerasLinearSVC,
+    KerasSVC,
+    _draw_kernel_map,
+    _kernel_map_numpy,
+    _kernel_map_transform,
+    _map_width,
+)
 
 _SEARCH_CONSTRAINTS = {
     "Cs": ["array-like"],
@@ -285,7 +292,8 @@ class KerasSVCCV(_SearchMixin, KerasSVC):
     __doc__ += (
         _SEARCH_PARAMETERS_DOC
         + """
-    kernel, loss, class_weight, tol, max_iter, batch_size, cache_size, verbose, random_state
+    kernel, approximation, loss, class_weight, tol, max_iter, batch_size, cache_size, \
+verbose, random_state
         As in :class:`KerasSVC`, for every candidate. With an integer
         ``random_state`` every candidate draws the features that
         ``KerasSVC(random_state=random_state)`` would draw.
@@ -296,8 +304,8 @@ class KerasSVCCV(_SearchMixin, KerasSVC):
         + """
     gamma_ : float
         The best ``gamma``, resolved on the whole data (after refit).
-    classes_, coef_, intercept_, random_weights_, random_offset_, n_iter_, objective_, \
-dual_gap_
+    classes_, coef_, intercept_, random_weights_, random_offset_, components_, \
+component_indices_, normalization_, n_iter_, objective_, dual_gap_
         Those of the refitted ``KerasSVC`` (``refit=True`` only).
     n_features_in_ : int
         Number of features seen during fit.
@@ -343,6 +351,7 @@ dual_gap_
         scoring=None,
         refit=True,
         kernel="rbf",
+        approximation="random_fourier",
         loss="squared_hinge",
         class_weight=None,
         tol=1e-3,
@@ -359,6 +368,7 @@ dual_gap_
         self.scoring = scoring
         self.refit = refit
         self.kernel = kernel
+        self.approximation = approximation
         self.loss = loss
         self.class_weight = class_weight
         self.tol = tol
@@ -401,18 +411,18 @@ dual_gap_
         ]
 
     def _fold_map(self, X, params):
-        fitted = _draw_rff(
+        fitted = _draw_kernel_map(
             X,
+            self.approximation,
             params["gamma"],
             params["n_components"],
             self.kernel,
             _fresh_random_state(self.random_state),
         )
-        weights, offset = fitted["random_weights_"], fitted["random_offset_"]
         return (
-            _rff_transform(weights, offset),
-            params["n_components"],
-            lambda rows: _rff_numpy(rows, weights, offset),  # sparse rows too
+            _kernel_map_transform(fitted),
+            _map_width(fitted),
+            lambda rows: _kernel_map_numpy(fitted, rows),  # sparse rows too
         )
 
     @staticmethod

@@ -20,6 +20,9 @@ FITTED = {
     "svc-multiclass": lambda: KerasSVC(C=10, n_components=512, random_state=0).fit(
         digits_X, digits_y
     ),
+    "svc-nystroem-multiclass": lambda: KerasSVC(
+        C=10, n_components=256, approximation="nystroem", random_state=0
+    ).fit(digits_X, digits_y),
     "svc-binary-laplacian": lambda: KerasSVC(
         kernel="laplacian", gamma=0.01, n_components=256, random_state=0
     ).fit(cancer_X, cancer_y),

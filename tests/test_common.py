@@ -25,6 +25,7 @@ SAMPLE_WEIGHT_EQUIVALENCE = {
     [
         KerasSVC(n_components=256, random_state=0),
         KerasSVC(n_components=128, loss="hinge", kernel="laplacian", random_state=0),
+        KerasSVC(n_components=64, approximation="nystroem", random_state=0),
         KerasLinearSVC(),
         KerasLinearSVC(loss="hinge"),
         KerasSVCCV(Cs=(0.1, 1.0), gammas=("scale", 0.5), n_components=64, cv=3, random_state=0),

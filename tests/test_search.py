@@ -43,6 +43,24 @@ def test_svccv_agrees_with_grid_search_cv():
     )
 
 
+def test_svccv_nystroem_agrees_with_grid_search_cv():
+    grid = {"C": [1.0, 10.0], "gamma": [0.02, "scale"], "n_components": [200]}
+    params = dict(approximation="nystroem", random_state=0)
+    ours = KerasSVCCV(Cs=grid["C"], gammas=grid["gamma"], n_components=200, cv=folds, **params)
+    ours.fit(X_train, y_train)
+    reference = GridSearchCV(KerasSVC(**params), grid, cv=folds).fit(X_train, y_train)
+    # Landmarks drawn from each fold's training rows, as KerasSVC draws them.
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], atol=0.01
+    )
+    assert ours.best_params_ == reference.best_params_
+    best = KerasSVC(**params, **ours.best_params_).fit(X_train, y_train)
+    np.testing.assert_array_equal(ours.component_indices_, best.component_indices_)
+    np.testing.assert_allclose(
+        ours.decision_function(X_test), best.decision_function(X_test), atol=0.02
+    )
+
+
 def test_cv_results_format():
     search = KerasSVCCV(
         Cs=[1.0, 0.1], gammas=[0.05], n_components=[64, 128], cv=3, random_state=0

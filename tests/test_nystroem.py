@@ -1,0 +1,203 @@
+"""The Nystroem approximation: the layer, its normalisation, and KerasSVC on it."""
+
+import keras
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_digits
+from sklearn.kernel_approximation import Nystroem
+from sklearn.metrics.pairwise import rbf_kernel
+from sklearn.model_selection import train_test_split
+
+from kernelsvm_keras import KerasSVC
+from kernelsvm_keras.layers import NystroemFeatures, nystroem_normalization, rbf_kernel_matrix
+
+rng = np.random.RandomState(0)
+X = rng.uniform(-1, 1, size=(120, 5))
+digits_X, digits_y = load_digits(return_X_y=True)
+X_train, X_test, y_train, y_test = train_test_split(
+    digits_X[:800] / 16.0, digits_y[:800], test_size=0.25, random_state=0, stratify=digits_y[:800]
+)
+
+
+def to_numpy(tensor):
+    return keras.ops.convert_to_numpy(tensor).astype(np.float64)
+
+
+# -- the map ------------------------------------------------------------------
+
+
+def test_kernel_matrix_equals_sklearn():
+    np.testing.assert_allclose(
+        rbf_kernel_matrix(X, X[:30], 0.7), rbf_kernel(X, X[:30], gamma=0.7), atol=1e-14
+    )
+
+
+def test_normalization_gives_the_nystroem_kernel():
+    Z = X[:40]
+    N = nystroem_normalization(rbf_kernel_matrix(Z, Z, 0.5))
+    features = rbf_kernel(X, Z, gamma=0.5) @ N
+    reference = Nystroem(gamma=0.5, n_components=40).fit(Z).transform(X)
+    # the same kernel k(x, Z) K^-1 k(Z, y), in another basis of the same span
+    np.testing.assert_allclose(features @ features.T, reference @ reference.T, atol=1e-8)
+    # exact on the landmarks themselves
+    np.testing.assert_allclose(features[:40] @ features[:40].T, rbf_kernel(Z, gamma=0.5), atol=1e-9)
+
+
+def test_normalization_drops_landmarks_the_others_represent():
+    Z = np.vstack([X[:20], X[:5]])  # 5 duplicated landmarks: the kernel matrix has rank 20
+    K = rbf_kernel_matrix(Z, Z, 0.5)
+    N = nystroem_normalization(K)
+    assert N.shape == (25, 25)
+    assert np.all(N[:, 20:] == 0)  # the last m - rank columns
+    assert np.count_nonzero(np.any(N != 0, axis=1)) == 20  # one row of each duplicate pair is 0
+    # K N N^T K = K: the Nystroem kernel is still exact on every landmark
+    np.testing.assert_allclose(K @ N @ N.T @ K, K, atol=1e-9)
+
+
+def test_normalization_stops_at_the_residual_tolerance():
+    Z = np.vstack([X[:10], X[:10] + 1e-4])  # residual variance ~ gamma * 1e-8 * 5: below 1e-4
+    K = rbf_kernel_matrix(Z, Z, 1.0)
+    assert np.count_nonzero(np.any(nystroem_normalization(K) != 0, axis=0)) == 10
+    assert np.count_nonzero(np.any(nystroem_normalization(K, tol=0.0) != 0, axis=0)) == 20
+
+
+def test_layer_adapt_draws_the_landmarks_of_sklearn():
+    layer = NystroemFeatures(n_components=60, gamma=0.3, seed=4)
+    layer.adapt(X)
+    reference = Nystroem(gamma=0.3, n_components=60, random_state=4).fit(X)
+    np.testing.assert_allclose(to_numpy(layer.components), reference.components_, atol=1e-7)
+    ours, theirs = to_numpy(layer(X)), reference.transform(X)
+    np.testing.assert_allclose(ours @ ours.T, theirs @ theirs.T, atol=2e-5)  # float32 layer
+
+
+def test_layer_before_adapt_outputs_zeros_and_has_no_trainable_weights():
+    layer = NystroemFeatures(8, gamma=0.5)
+    out = to_numpy(layer(X.astype(np.float32)))
+    assert out.shape == (120, 8) and np.all(out == 0)
+    assert layer.trainable_weights == [] and len(layer.non_trainable_weights) == 2
+    assert layer.compute_output_shape((None, 5)) == (None, 8)
+
+
+def test_layer_saved_model_round_trip(tmp_path):
+    layer = NystroemFeatures(32, gamma=0.3, seed=0, name="nys")
+    layer.adapt(X)
+    model = keras.Sequential([keras.Input((5,)), layer, keras.layers.Dense(2)])
+    path = tmp_path / "nys.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(to_numpy(loaded(X)), to_numpy(model(X)), rtol=1e-6)
+    clone = NystroemFeatures.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(n_components=0), ValueError),
+        (dict(n_components=2.5), TypeError),
+        (dict(n_components=4, gamma=0), ValueError),
+        (dict(n_components=4, seed="a"), TypeError),
+    ],
+)
+def test_layer_invalid_arguments(kwargs, error):
+    with pytest.raises(error):
+        NystroemFeatures(**kwargs)
+
+
+def test_layer_adapt_needs_enough_rows():
+    with pytest.raises(ValueError, match=r"at least n_components=200 rows, got shape \(120, 5\)"):
+        NystroemFeatures(200).adapt(X)
+
+
+# -- KerasSVC(approximation="nystroem") ------------------------------------------
+
+
+def nystroem_svc(**params):
+    return KerasSVC(approximation="nystroem", n_components=300, C=10.0, random_state=0, **params)
+
+
+def test_svc_landmarks_and_kernel_are_sklearn_nystroem():
+    est = nystroem_svc().fit(X_train, y_train)
+    reference = Nystroem(gamma=est.gamma_, n_components=300, random_state=0).fit(X_train)
+    np.testing.assert_array_equal(est.component_indices_, reference.component_indices_)
+    np.testing.assert_array_equal(est.components_, reference.components_)
+    ours, theirs = est._features(X_test), reference.transform(X_test)
+    np.testing.assert_allclose(ours @ ours.T, theirs @ theirs.T, atol=1e-8)
+    assert not hasattr(est, "random_weights_")
+    assert est.coef_.shape == (10, 300)
+
+
+def test_svc_decision_function_is_the_linear_model_on_its_features():
+    est = nystroem_svc().fit(X_train, y_train)
+    np.testing.assert_allclose(
+        est.decision_function(X_test),
+        est._features(X_test) @ est.coef_.T + est.intercept_,
+        atol=1e-10,
+    )
+    assert est.score(X_test, y_test) >= 0.97
+
+
+def test_svc_is_as_accurate_as_random_features_with_fewer_of_them():
+    nystroem = nystroem_svc().set_params(n_components=150).fit(X_train, y_train)
+    fourier = KerasSVC(n_components=150, C=10.0, random_state=0).fit(X_train, y_train)
+    assert nystroem.score(X_test, y_test) >= fourier.score(X_test, y_test)
+
+
+def test_svc_fewer_rows_than_landmarks_uses_every_row():
+    est = nystroem_svc().fit(X_train[:100], y_train[:100])
+    assert est.components_.shape == (100, 64) and est.coef_.shape == (10, 100)
+    np.testing.assert_array_equal(np.sort(est.component_indices_), np.arange(100))
+
+
+def test_svc_sparse_input_equals_dense():
+    dense = nystroem_svc().fit(X_train, y_train)
+    sparse = nystroem_svc().fit(sp.csr_matrix(X_train), y_train)
+    np.testing.assert_array_equal(sparse.components_, dense.components_)
+    np.testing.assert_allclose(
+        sparse.decision_function(sp.csr_matrix(X_test)), dense.decision_function(X_test), atol=1e-5
+    )
+
+
+def test_svc_nystroem_needs_the_rbf_kernel_and_a_failed_fit_keeps_the_model():
+    est = nystroem_svc().fit(X_train, y_train)
+    before = est.decision_function(X_test)
+    with pytest.raises(ValueError, match="supports kernel='rbf' only, got kernel='laplacian'"):
+        est.set_params(kernel="laplacian").fit(X_train, y_train)
+    np.testing.assert_array_equal(est.decision_function(X_test), before)
+
+
+def test_svc_switching_approximation_replaces_the_fitted_map():
+    est = nystroem_svc(warm_start=True).fit(X_train, y_train)
+    est.set_params(approximation="random_fourier").fit(X_train, y_train)
+    assert hasattr(est, "random_weights_")
+    assert not any(hasattr(est, name) for name in ("components_", "normalization_"))
+    fresh = KerasSVC(n_components=300, C=10.0, random_state=0).fit(X_train, y_train)
+    np.testing.assert_allclose(est.decision_function(X_test), fresh.decision_function(X_test))
+    est.set_params(approximation="nystroem").fit(X_train, y_train)
+    assert not hasattr(est, "random_weights_") and hasattr(est, "components_")
+
+
+def test_svc_warm_start_keeps_the_landmarks_and_continues():
+    cold = nystroem_svc().fit(X_train, y_train)
+    warm = nystroem_svc(warm_start=True).set_params(C=1.0).fit(X_train, y_train)
+    components = warm.components_
+    warm.set_params(C=10.0).fit(X_train, y_train)
+    assert warm.components_ is components
+    assert warm.n_iter_ < cold.n_iter_
+    np.testing.assert_allclose(warm.objective_, cold.objective_, rtol=2e-3)
+
+
+def test_svc_partial_fit_takes_landmarks_from_the_first_chunk():
+    est = nystroem_svc()
+    classes = np.unique(y_train)
+    chunks = np.array_split(np.random.RandomState(0).permutation(len(y_train)), 3)
+    for _ in range(5):
+        for chunk in chunks:
+            est.partial_fit(X_train[chunk], y_train[chunk], classes=classes)
+    assert np.isin(est.component_indices_, np.arange(len(chunks[0]))).all()
+    np.testing.assert_array_equal(est.components_, X_train[chunks[0]][est.component_indices_])
+    assert (
+        est.score(X_test, y_test)
+        >= nystroem_svc().fit(X_train, y_train).score(X_test, y_test) - 0.02
+    )
