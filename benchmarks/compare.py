@@ -22,7 +22,8 @@ MNIST ships::
     python benchmarks/compare.py --train a9a --test a9a.t --n-features 123
     python benchmarks/compare.py --train train-images-idx3-ubyte.gz \\
         --train-labels train-labels-idx1-ubyte.gz --test t10k-images-idx3-ubyte.gz \\
-        --test-labels t10k-labels-idx1-ubyte.gz --C 10 --n-components 4096
+        --test-labels t10k-labels-idx1-ubyte.gz --C 10 --n-components 4096 \\
+        --approximation nystroem
 """
 
 import argparse
@@ -148,6 +149,7 @@ def make_system(name, args, gamma, n_train):
             C=C,
             gamma=gamma,
             n_components=D,
+            approximation=args.approximation,
             loss=args.loss,
             cache_size=args.cache_size,
             random_state=seed,
@@ -276,7 +278,8 @@ def run(args):
     header = (
         f"dataset {name}: {X_train.shape[0]} train / {X_test.shape[0]} test rows, "
         f"{X_train.shape[1]} features, {len(np.unique(y_train))} classes, scaling {scale}; "
-        f"C={args.C}, gamma={gamma:.4g}, n_components={args.n_components}, loss={args.loss}"
+        f"C={args.C}, gamma={gamma:.4g}, n_components={args.n_components}, loss={args.loss}, "
+        f"KerasSVC approximation={args.approximation}"
     )
     print(header, flush=True)
     rows = []
@@ -308,6 +311,7 @@ def run(args):
             "C": args.C,
             "gamma": gamma,
             "n_components": args.n_components,
+            "approximation": args.approximation if system == "KerasSVC" else None,
             "loss": args.loss,
         }
         rows.append(row)
@@ -363,6 +367,12 @@ def main(argv=None):
     parser.add_argument("--C", type=float, default=1.0)
     parser.add_argument("--gamma", type=float, help="default: SVC's 'scale' on training X")
     parser.add_argument("--n-components", type=int, default=2048)
+    parser.add_argument(
+        "--approximation",
+        choices=("random_fourier", "nystroem"),
+        default="random_fourier",
+        help="KerasSVC's kernel approximation",
+    )
     parser.add_argument("--loss", choices=("hinge", "squared_hinge"), default="squared_hinge")
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument(
