@@ -88,7 +88,8 @@ class KerasSVC(BaseKerasSVM):
         same number of features (on MNIST, 4096 landmarks reach SVC's accuracy
         where 4096 random features do not), for a one-off cost quadratic in
         ``n_components`` per training row (``n_samples * n_components^2``
-        multiply-adds, plus a factorisation in ``n_components^3 / 3``).
+        multiply-adds, plus an eigendecomposition of the landmarks' kernel
+        matrix, ``O(n_components^3)``).
     loss : {"hinge", "squared_hinge"}, default="squared_hinge"
         Margin loss. ``"hinge"`` is the loss of :class:`~sklearn.svm.SVC`;
         ``"squared_hinge"`` (the default of :class:`~sklearn.svm.LinearSVC`) is
@@ -156,9 +157,9 @@ class KerasSVC(BaseKerasSVM):
         Their indices in the training data (``"nystroem"`` only).
     normalization_ : ndarray of shape (n_landmarks, n_landmarks)
         Normalisation of the Nystroem map (``"nystroem"`` only; see
-        :func:`~kernelsvm_keras.layers.nystroem_normalization`: landmarks that
-        the others already represent get zero rows, and their features are
-        zero).
+        :func:`~kernelsvm_keras.layers.nystroem_normalization`: beyond the
+        numerical rank of the landmarks' kernel matrix its columns are zero,
+        and so are those features).
     n_iter_ : int
         Newton iterations run.
     objective_ : ndarray of shape (1,) or (n_classes,)

@@ -44,22 +44,41 @@ def test_normalization_gives_the_nystroem_kernel():
     np.testing.assert_allclose(features[:40] @ features[:40].T, rbf_kernel(Z, gamma=0.5), atol=1e-9)
 
 
-def test_normalization_drops_landmarks_the_others_represent():
+def test_normalization_drops_directions_the_landmarks_repeat():
     Z = np.vstack([X[:20], X[:5]])  # 5 duplicated landmarks: the kernel matrix has rank 20
     K = rbf_kernel_matrix(Z, Z, 0.5)
     N = nystroem_normalization(K)
     assert N.shape == (25, 25)
-    assert np.all(N[:, 20:] == 0)  # the last m - rank columns
-    assert np.count_nonzero(np.any(N != 0, axis=1)) == 20  # one row of each duplicate pair is 0
+    assert np.all(N[:, 20:] == 0) and np.all(np.any(N[:, :20] != 0, axis=0))
     # K N N^T K = K: the Nystroem kernel is still exact on every landmark
     np.testing.assert_allclose(K @ N @ N.T @ K, K, atol=1e-9)
 
 
-def test_normalization_stops_at_the_residual_tolerance():
-    Z = np.vstack([X[:10], X[:10] + 1e-4])  # residual variance ~ gamma * 1e-8 * 5: below 1e-4
+def test_normalization_decorrelates_features_of_a_sample():
+    # landmarks drawn from the data: phi(X)^T phi(X) ~ (n / m) diag(eigenvalues),
+    # what the solver's diagonal preconditioner relies on
+    Z = X[:40]
+    K = rbf_kernel_matrix(Z, Z, 0.5)
+    N = nystroem_normalization(K)
+    # eigenvectors scaled by s^-1/2, in decreasing order of s
+    np.testing.assert_allclose(np.linalg.norm(N, axis=0), np.linalg.eigvalsh(K)[::-1] ** -0.5)
+    features = rbf_kernel_matrix(X, Z, 0.5) @ N
+    gram = features.T @ features
+    diagonal = np.sqrt(np.diag(gram))
+    off = np.abs(gram / np.outer(diagonal, diagonal) - np.eye(40))
+    assert np.median(off) < 0.1
+    # sklearn's K^-1/2 basis: the same kernel, strongly correlated features
+    sym = rbf_kernel_matrix(X, Z, 0.5) @ Nystroem(gamma=0.5, n_components=40).fit(Z).normalization_
+    gram = sym.T @ sym
+    diagonal = np.sqrt(np.diag(gram))
+    assert np.median(np.abs(gram / np.outer(diagonal, diagonal) - np.eye(40))) > 0.2
+
+
+def test_normalization_stops_at_the_eigenvalue_tolerance():
+    Z = np.vstack([X[:10], X[:10] + 1e-4])  # 10 eigenvalues ~ gamma * 5e-8: below 1e-4
     K = rbf_kernel_matrix(Z, Z, 1.0)
     assert np.count_nonzero(np.any(nystroem_normalization(K) != 0, axis=0)) == 10
-    assert np.count_nonzero(np.any(nystroem_normalization(K, tol=0.0) != 0, axis=0)) == 20
+    assert np.count_nonzero(np.any(nystroem_normalization(K, tol=1e-12) != 0, axis=0)) == 20
 
 
 def test_layer_adapt_draws_the_landmarks_of_sklearn():
@@ -151,8 +170,9 @@ def test_svc_fewer_rows_than_landmarks_uses_every_row():
 
 
 def test_svc_sparse_input_equals_dense():
-    dense = nystroem_svc().fit(X_train, y_train)
-    sparse = nystroem_svc().fit(sp.csr_matrix(X_train), y_train)
+    # a fixed gamma: "scale" reads X.var(), whose rounding differs between formats
+    dense = nystroem_svc(gamma=0.05).fit(X_train, y_train)
+    sparse = nystroem_svc(gamma=0.05).fit(sp.csr_matrix(X_train), y_train)
     np.testing.assert_array_equal(sparse.components_, dense.components_)
     np.testing.assert_allclose(
         sparse.decision_function(sp.csr_matrix(X_test)), dense.decision_function(X_test), atol=1e-5
