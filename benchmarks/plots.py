@@ -21,6 +21,9 @@ Three figures:
 
         python benchmarks/plots.py components --train letter.scale --test letter.scale.t \\
             --n-features 16 --out out/components.png
+
+    IDX images (MNIST) take ``--train-labels`` and ``--test-labels``;
+    ``--approximation random_fourier nystroem`` draws a line for each.
 """
 
 import argparse
@@ -147,8 +150,9 @@ def plot_scaling(args):
 
 
 def plot_components(args):
-    args.dataset, args.train_labels, args.test_labels = "digits", None, None
-    args.scale, args.max_train = "standard" if args.train else None, None
+    args.dataset, args.max_train = "digits", None
+    # LIBSVM files standardised, IDX images / 255, digits / 16
+    args.scale = "standard" if args.train and not compare.is_idx(args.train) else None
     X_train, X_test, y_train, y_test, name, scale = compare.load(args)
     X_train, X_test = compare.preprocess(X_train, X_test, scale)
     gamma = float(1.0 / (X_train.shape[1] * X_train.var()))
@@ -156,36 +160,39 @@ def plot_components(args):
     svc_fit = fit_time(svc, X_train, y_train)
     svc_accuracy = float(np.mean(svc.predict(X_test) == y_test))
     log = Path(args.out).with_suffix(".jsonl")
+    log.parent.mkdir(parents=True, exist_ok=True)
     rows = []
-    for D in args.components:
-        est = KerasSVC(C=args.C, gamma=gamma, n_components=D, random_state=0)
-        print(f"[{time.strftime('%H:%M:%S')}] KerasSVC D={D} ...", file=sys.stderr, flush=True)
-        seconds = fit_time(est, X_train, y_train)
-        row = {
-            "dataset": name,
-            "n_components": D,
-            "fit_s": round(seconds, 3),
-            "accuracy": float(np.mean(est.predict(X_test) == y_test)),
-            "svc_accuracy": svc_accuracy,
-            "svc_fit_s": round(svc_fit, 3),
-            "environment": compare.environment(),
-        }
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-        with open(log, "a") as f:
-            f.write(json.dumps(row) + "\n")
+    for approximation in args.approximation:
+        for D in args.components:
+            rows.append(
+                components_row(
+                    args, approximation, D, gamma, name, (X_train, X_test, y_train, y_test)
+                )
+            )
+            rows[-1].update(svc_accuracy=svc_accuracy, svc_fit_s=round(svc_fit, 3))
+            print(json.dumps(rows[-1]), flush=True)
+            with open(log, "a") as f:
+                f.write(json.dumps(rows[-1]) + "\n")
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    D = [r["n_components"] for r in rows]
-    ax.semilogx(D, [100 * r["accuracy"] for r in rows], "o-", color="C3", label="KerasSVC")
-    ax.axhline(100 * svc_accuracy, color="C0", ls="--", label=f"SVC (fit {svc_fit:.1f} s)")
-    for r in rows:
-        ax.annotate(
-            f"{r['fit_s']:.1f} s",
-            (r["n_components"], 100 * r["accuracy"]),
-            fontsize=7,
-            xytext=(3, -10),
-            textcoords="offset points",
+    for color, approximation in zip(("C3", "C2"), args.approximation, strict=False):
+        mine = [r for r in rows if r["approximation"] == approximation]
+        D = [r["n_components"] for r in mine]
+        ax.semilogx(
+            D,
+            [100 * r["accuracy"] for r in mine],
+            "o-",
+            color=color,
+            label=f"KerasSVC, {approximation}",
         )
+        for r in mine:
+            ax.annotate(
+                f"{r['fit_s']:.1f} s",
+                (r["n_components"], 100 * r["accuracy"]),
+                fontsize=7,
+                xytext=(3, -10),
+                textcoords="offset points",
+            )
+    ax.axhline(100 * svc_accuracy, color="C0", ls="--", label=f"SVC (fit {svc_fit:.1f} s)")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("n_components (log2); labels: KerasSVC fit time")
     ax.set_ylabel("test accuracy (%)")
@@ -193,6 +200,31 @@ def plot_components(args):
     ax.grid(alpha=0.3)
     ax.legend()
     save(fig, args.out)
+
+
+def components_row(args, approximation, D, gamma, name, data):
+    """Fit one KerasSVC of the ``components`` sweep; its JSON row."""
+    X_train, X_test, y_train, y_test = data
+    est = KerasSVC(
+        C=args.C, gamma=gamma, n_components=D, approximation=approximation, random_state=0
+    )
+    print(
+        f"[{time.strftime('%H:%M:%S')}] KerasSVC {approximation} D={D} ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    seconds = fit_time(est, X_train, y_train)
+    t0 = time.perf_counter()
+    accuracy = float(np.mean(est.predict(X_test) == y_test))
+    return {
+        "dataset": name,
+        "approximation": approximation,
+        "n_components": D,
+        "fit_s": round(seconds, 3),
+        "predict_s": round(time.perf_counter() - t0, 3),
+        "accuracy": accuracy,
+        "environment": compare.environment(),
+    }
 
 
 def save(fig, out):
@@ -221,7 +253,16 @@ def main(argv=None):
     components = commands.add_parser("components", help="accuracy vs n_components")
     components.add_argument("--train", help="LIBSVM training file (default: digits)")
     components.add_argument("--test", help="LIBSVM test file")
+    components.add_argument("--train-labels", help="IDX labels of --train (MNIST)")
+    components.add_argument("--test-labels", help="IDX labels of --test (MNIST)")
     components.add_argument("--n-features", type=int)
+    components.add_argument(
+        "--approximation",
+        nargs="+",
+        choices=("random_fourier", "nystroem"),
+        default=["random_fourier"],
+        help="KerasSVC's kernel approximation(s): one line each",
+    )
     components.add_argument(
         "--components", type=int, nargs="+", default=[128, 256, 512, 1024, 2048, 4096]
     )
