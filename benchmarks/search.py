@@ -55,7 +55,11 @@ def load(args):
 
 def make_search(name, args, folds):
     grid = {"C": args.Cs, "gamma": args.gammas}
-    common = {"n_components": args.n_components, "random_state": 0}
+    common = {
+        "n_components": args.n_components,
+        "approximation": args.approximation,
+        "random_state": 0,
+    }
     if name == "KerasSVCCV":
         return KerasSVCCV(Cs=args.Cs, gammas=args.gammas, cv=folds, **common)
     if name == "GridSearchCV(KerasSVC)":
@@ -70,6 +74,9 @@ def main(argv=None):
     parser.add_argument("--Cs", type=float, nargs="+", default=[0.3, 1, 3, 10, 30, 100])
     parser.add_argument("--gammas", type=float, nargs="+", default=[0.01, 0.02, 0.04])
     parser.add_argument("--n-components", type=int, default=2048)
+    parser.add_argument(
+        "--approximation", choices=("random_fourier", "nystroem"), default="random_fourier"
+    )
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--quick", action="store_true", help="digits, a small grid")
@@ -88,7 +95,7 @@ def main(argv=None):
     print(
         f"{dataset}: {len(X_train)} train / {len(X_test)} test rows; {len(args.Cs)} Cs x "
         f"{len(args.gammas)} gammas x {args.folds} folds = {n_candidates * args.folds} fits; "
-        f"{args.n_components} features; keras {keras.__version__} on "
+        f"{args.n_components} features ({args.approximation}); keras {keras.__version__} on "
         f"{keras.backend.backend()}, kernelsvm_keras {kernelsvm_keras.__version__}, "
         f"scikit-learn {sklearn.__version__}, {platform.machine()}, {os.cpu_count()} CPUs",
         flush=True,

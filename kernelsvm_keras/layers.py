@@ -94,6 +94,18 @@ def _array_initializer(array):
     return initializer
 
 
+def _check_map_arguments(n_components, gamma, seed):
+    """Validate the arguments that the feature-map layers share."""
+    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)):
+        raise TypeError(f"n_components must be an int, got {n_components!r}.")
+    if n_components < 1:
+        raise ValueError(f"n_components must be >= 1, got {n_components}.")
+    if not (isinstance(gamma, (int, float, np.number)) and gamma > 0):
+        raise ValueError(f"gamma must be a positive number, got {gamma!r}.")
+    if seed is not None and not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int or None, got {seed!r}.")
+
+
 @keras.saving.register_keras_serializable(package="kernelsvm_keras")
 class RandomFourierFeatures(keras.layers.Layer):
     """Random Fourier feature map approximating a shift-invariant kernel.
@@ -144,16 +156,9 @@ class RandomFourierFeatures(keras.layers.Layer):
 
     def __init__(self, n_components, gamma=1.0, kernel="rbf", seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)):
-            raise TypeError(f"n_components must be an int, got {n_components!r}.")
-        if n_components < 1:
-            raise ValueError(f"n_components must be >= 1, got {n_components}.")
-        if not (isinstance(gamma, (int, float, np.number)) and gamma > 0):
-            raise ValueError(f"gamma must be a positive number, got {gamma!r}.")
+        _check_map_arguments(n_components, gamma, seed)
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}.")
-        if seed is not None and not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an int or None, got {seed!r}.")
         self.n_components = int(n_components)
         self.gamma = float(gamma)
         self.kernel = kernel
@@ -327,14 +332,7 @@ class NystroemFeatures(keras.layers.Layer):
 
     def __init__(self, n_components, gamma=1.0, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)):
-            raise TypeError(f"n_components must be an int, got {n_components!r}.")
-        if n_components < 1:
-            raise ValueError(f"n_components must be >= 1, got {n_components}.")
-        if not (isinstance(gamma, (int, float, np.number)) and gamma > 0):
-            raise ValueError(f"gamma must be a positive number, got {gamma!r}.")
-        if seed is not None and not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an int or None, got {seed!r}.")
+        _check_map_arguments(n_components, gamma, seed)
         self.n_components = int(n_components)
         self.gamma = float(gamma)
         self.seed = None if seed is None else int(seed)
