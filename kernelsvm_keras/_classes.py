@@ -13,11 +13,10 @@ from ._base import BaseKerasSVM, set_weights_exactly
 from .layers import (
     NystroemFeatures,
     RandomFourierFeatures,
+    draw_nystroem_landmarks,
     draw_random_fourier_weights,
     nystroem_features,
-    nystroem_normalization,
     random_fourier_features,
-    rbf_kernel_matrix,
 )
 
 _RFF_ATTRIBUTES = ("gamma_", "random_weights_", "random_offset_")
@@ -571,13 +570,9 @@ def _draw_kernel_map(X, approximation, gamma, n_components, kernel, random_state
             "use approximation='random_fourier' for the Laplacian kernel."
         )
     gamma_ = _resolve_gamma(gamma, X)
-    # The draw of sklearn's Nystroem: the first n_components of a permutation.
-    indices = random_state.permutation(X.shape[0])[: min(n_components, X.shape[0])]
-    components = X[indices]
-    components = np.asarray(
-        components.toarray() if hasattr(components, "toarray") else components, dtype=np.float64
+    indices, components, normalization = draw_nystroem_landmarks(
+        X, min(n_components, X.shape[0]), gamma_, random_state
     )
-    normalization = nystroem_normalization(rbf_kernel_matrix(components, components, gamma_))
     return {
         "gamma_": gamma_,
         "components_": components,

@@ -13,6 +13,7 @@ from keras import ops
 __all__ = [
     "NystroemFeatures",
     "RandomFourierFeatures",
+    "draw_nystroem_landmarks",
     "draw_random_fourier_weights",
     "nystroem_features",
     "nystroem_normalization",
@@ -255,6 +256,42 @@ def nystroem_normalization(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL):
     return normalization
 
 
+def draw_nystroem_landmarks(data, n_components, gamma, random_state):
+    """Draw the landmarks of a Nystroem map from the rows of ``data``.
+
+    The draw of :class:`sklearn.kernel_approximation.Nystroem`: the first
+    ``n_components`` indices of a permutation of the rows, so that for equal
+    arguments and integer seed the landmarks are its ``components_``.
+
+    Parameters
+    ----------
+    data : array-like or sparse matrix of shape (n_samples, n_features)
+        At least ``n_components`` rows.
+    n_components : int
+        Number of landmarks ``m``.
+    gamma : float
+        RBF kernel coefficient.
+    random_state : numpy.random.RandomState
+        Source of randomness; it is advanced by the draw.
+
+    Returns
+    -------
+    indices : ndarray of shape (m,)
+        The landmarks' rows in ``data``.
+    components : ndarray of shape (m, n_features), dtype float64
+        The landmarks (dense).
+    normalization : ndarray of shape (m, m), dtype float64
+        See :func:`nystroem_normalization`.
+    """
+    indices = random_state.permutation(data.shape[0])[:n_components]
+    components = data[indices]
+    components = np.asarray(
+        components.toarray() if hasattr(components, "toarray") else components, dtype=np.float64
+    )
+    normalization = nystroem_normalization(rbf_kernel_matrix(components, components, gamma))
+    return indices, components, normalization
+
+
 def nystroem_features(inputs, components, normalization, gamma):
     """The RBF Nystroem feature map ``exp(-gamma ||x - z_j||^2)_j @ normalization``.
 
@@ -370,10 +407,8 @@ class NystroemFeatures(keras.layers.Layer):
             )
         if not self.built:
             self.build(data.shape)
-        indices = np.random.RandomState(self.seed).permutation(data.shape[0])
-        components = data[indices[: self.n_components]]
-        normalization = nystroem_normalization(
-            rbf_kernel_matrix(components, components, self.gamma)
+        _, components, normalization = draw_nystroem_landmarks(
+            data, self.n_components, self.gamma, np.random.RandomState(self.seed)
         )
         for variable, array in ((self.components, components), (self.normalization, normalization)):
             variable.assign(ops.convert_to_tensor(array, dtype=variable.dtype))
