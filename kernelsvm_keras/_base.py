@@ -307,7 +307,9 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             cache_bytes=int(self.cache_size * 2**20),
         )
 
-    def _solve(self, design, targets, weights, C, coef_init=None, intercept_init=None):
+    def _solve(
+        self, design, targets, weights, C, coef_init=None, intercept_init=None, cg_iter=None
+    ):
         """Run the solver on a design; warn when it stops short of ``tol``."""
         result = solve_ovr_svm(
             design,
@@ -321,6 +323,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             verbose=self.verbose,
             coef_init=coef_init,
             intercept_init=intercept_init,
+            cg_iter_init=cg_iter,
         )
         if not result.converged:
             if result.stalled:
@@ -392,7 +395,9 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         scores = np.empty((X.shape[0], self.coef_.shape[0]))
         for start in range(0, X.shape[0], rows):
             batch = X[start : start + rows]
-            scores[start : start + rows] = self._decision_values(batch.astype(np.float64))
+            scores[start : start + rows] = self._decision_values(
+                batch.astype(np.float64, copy=False)
+            )
         return scores.ravel() if len(self.classes_) == 2 else scores
 
     def predict(self, X):

@@ -4,8 +4,10 @@ Under ``GridSearchCV`` every candidate draws and computes its random features
 and trains from zero. Here the features of a fold are computed once per
 feature map (``gamma``, ``n_components``) and shared by every ``C``, the ``C``
 values are solved in increasing order, each starting from the previous
-solution (a warm-started regularisation path), and the validation rows are
-featurised once and scored for every ``C``.
+solution (a warm-started regularisation path) and from the solver's knowledge
+of the fold (how hard its Newton systems are, the Gram matrices of the rows
+in the loss's curved zone, which change little from one ``C`` to the next),
+and the validation rows are featurised once and scored for every ``C``.
 """
 
 import copy
@@ -28,7 +30,6 @@ from ._classes import (
     KerasLinearSVC,
     KerasSVC,
     _draw_kernel_map,
-    _kernel_map_numpy,
     _kernel_map_transform,
     _map_width,
 )
@@ -98,8 +99,8 @@ class _SearchMixin:
     def _fold_map(self, X, params):
         """Draw the feature map of ``params`` on training rows ``X``.
 
-        Returns ``(transform, n_outputs, numpy_features)``, the last a callable
-        computing the exact float64 features of validation rows.
+        Returns ``(transform, n_outputs)``: the map as a callable on float32
+        tensors (``None`` for the identity) and its number of outputs.
         """
         raise NotImplementedError
 
@@ -157,17 +158,21 @@ class _SearchMixin:
         for map_params in self._feature_maps():
             for k, (train, test) in enumerate(splits):
                 start = time.perf_counter()
-                transform, n_outputs, numpy_features = self._fold_map(X[train], map_params)
+                transform, n_outputs = self._fold_map(X[train], map_params)
                 design = self._design(X[train], transform, n_outputs)
                 shared_fit = (time.perf_counter() - start) / len(path)
                 start = time.perf_counter()
-                features_test = numpy_features(X[test])
+                features_test = X[test]
+                if transform is not None:  # featurised as the training rows are
+                    features_test = self._design(features_test, transform, n_outputs).numpy()
                 shared_score = (time.perf_counter() - start) / len(path)
-                coef = intercept = None
+                coef = intercept = cg_iter = None
                 for C in path:
                     start = time.perf_counter()
-                    result = self._solve(design, targets[train], weights[train], C, coef, intercept)
-                    coef, intercept = result.coef, result.intercept
+                    result = self._solve(
+                        design, targets[train], weights[train], C, coef, intercept, cg_iter
+                    )
+                    coef, intercept, cg_iter = result.coef, result.intercept, result.cg_iter
                     fit_time = time.perf_counter() - start + shared_fit
                     start = time.perf_counter()
                     score = scorer(_linear_view(classes, coef, intercept), features_test, y[test])
@@ -419,11 +424,7 @@ component_indices_, normalization_, n_iter_, objective_, dual_gap_
             self.kernel,
             _fresh_random_state(self.random_state),
         )
-        return (
-            _kernel_map_transform(fitted),
-            _map_width(fitted),
-            lambda rows: _kernel_map_numpy(fitted, rows),  # sparse rows too
-        )
+        return _kernel_map_transform(fitted), _map_width(fitted)
 
     @staticmethod
     def _single_estimator_class():
@@ -525,7 +526,7 @@ random_state
         return [{}]
 
     def _fold_map(self, X, params):
-        return None, X.shape[1], lambda rows: rows
+        return None, X.shape[1]
 
     @staticmethod
     def _single_estimator_class():

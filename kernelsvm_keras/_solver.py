@@ -57,12 +57,25 @@ __all__ = ["RowBlocks", "SolverResult", "solve_ovr_svm"]
 # keeps the linear system definite when no sample is in a curved zone of the
 # loss. The line search makes the step exact whatever the damping.
 _INTERCEPT_DAMPING = 1.0
-# A column whose curved zone has q samples gets its exact Newton direction by
-# the Woodbury identity (a q x q dense solve) when that is cheaper than about
-# _CG_TYPICAL_ITER conjugate-gradient iterations over all n rows, i.e. when
-# q^2 D < 2 _CG_TYPICAL_ITER n D, and q is at most _DIRECT_MAX_ROWS.
+# A column whose curved zone has q <= _DIRECT_MAX_ROWS samples gets its exact
+# Newton direction by the Woodbury identity (a q x q dense solve) when that
+# costs fewer flops than the conjugate-gradient iterations it replaces over all
+# n rows (2 iterations n D): the Gram products the cache lacks, (new rows) q D
+# / _GRAM_REUSE, and the Cholesky factor, q^3 / 3. ``iterations`` is the most a
+# Newton step of the solve (or of the previous solve on the path) has needed,
+# _CG_TYPICAL_ITER before any. Forming the system alone (q^2 D) is the other
+# bound: with few features the factor dominates, yet every step is cheap and
+# exact ones are the more robust (class weights 1000 : 1e-4, hinge: a stall).
 _DIRECT_MAX_ROWS = 2048
 _CG_TYPICAL_ITER = 20
+# The Gram matrices of those rows are kept between Newton steps (and between
+# the solves of a regularisation path on the same design): the curved zones
+# change by a few percent of their rows from one step to the next, so a row's
+# products serve several steps; _GRAM_REUSE of them are counted on. At most
+# _GRAM_CACHE_BYTES in all, and at most _GRAM_MAX_ROWS rows per column.
+_GRAM_REUSE = 4
+_GRAM_CACHE_BYTES = 2**30
+_GRAM_MAX_ROWS = 2 * _DIRECT_MAX_ROWS
 # Conjugate gradients run on the samples in some column's curved zone alone
 # (gathered once per Newton step) when they are below this fraction.
 _CG_SUBSET_FRACTION = 0.5
@@ -151,6 +164,7 @@ class RowBlocks:
         ]
         self.cache_bytes = cache_bytes
         self._cache = None
+        self._grams = {}
         if self.fits_in_cache(self.n_samples):
             self._cache = [self._compute(start, stop) for start, stop in self._bounds]
 
@@ -185,6 +199,7 @@ class RowBlocks:
         design.n_samples = int(ends[-1]) if sizes else 0
         design._bounds = [(int(e - n), int(e)) for e, n in zip(ends, sizes, strict=True)]
         design._cache = list(blocks)
+        design._grams = {}
         return design
 
     def _gather(self, mask):
@@ -209,6 +224,59 @@ class RowBlocks:
         if not parts:
             return ops.zeros((0, self.n_outputs), dtype="float32")
         return ops.concatenate(parts, axis=0)
+
+    def gram(self, rows, key):
+        """``phi(X)[rows] @ phi(X)[rows].T`` as float32 NumPy, for sorted row indices.
+
+        The products of the rows met before under the same ``key`` are kept
+        (within ``_GRAM_CACHE_BYTES`` for all keys) and only those of new rows
+        are computed.
+        """
+        known, where, G = self._grams.pop(key, (None, None, None))
+        if known is not None:
+            new = rows[where[rows] < 0]
+            if known.size + new.size > _GRAM_MAX_ROWS:
+                known = None  # start again from these rows
+            elif new.size:
+                both = self._rows_tensor(np.concatenate([known, new]))  # one pass
+                old, fresh = both[: known.size], both[known.size :]
+                cross = ops.convert_to_numpy(ops.matmul(fresh, ops.transpose(old)))
+                inner = ops.convert_to_numpy(ops.matmul(fresh, ops.transpose(fresh)))
+                G = np.block([[G, cross.T], [cross, inner]])
+                where[new] = np.arange(known.size, known.size + new.size)
+                known = np.concatenate([known, new])
+        if known is None:
+            known = rows
+            A = self._rows_tensor(rows)
+            G = ops.convert_to_numpy(ops.matmul(A, ops.transpose(A)))
+            where = np.full(self.n_samples, -1, dtype=np.int32)
+            where[rows] = np.arange(rows.size)
+        used = sum(entry[1].nbytes + entry[2].nbytes for entry in self._grams.values())
+        if used + where.nbytes + G.nbytes <= _GRAM_CACHE_BYTES:
+            self._grams[key] = (known, where, G)
+        positions = where[rows]
+        return G[np.ix_(positions, positions)]
+
+    def new_gram_rows(self, rows, key):
+        """How many of ``rows`` :meth:`gram` would compute products for."""
+        if key not in self._grams:
+            return rows.size
+        return int(np.count_nonzero(self._grams[key][1][rows] < 0))
+
+    def _rows_tensor(self, rows):
+        """``phi(X)[rows]`` as one tensor, in the order of ``rows`` (one pass)."""
+        mask = np.zeros(self.n_samples, dtype=bool)
+        mask[rows] = True
+        taken = self.take_rows(mask)  # in increasing order of rows
+        if np.all(rows[1:] > rows[:-1]):
+            return taken
+        return ops.take(taken, ops.convert_to_tensor(np.argsort(np.argsort(rows))), axis=0)
+
+    def numpy(self):
+        """``phi(X)`` as one float64 NumPy array (computed in float32)."""
+        return np.concatenate(
+            [ops.convert_to_numpy(B).astype(np.float64) for _, _, B in self.blocks()]
+        )
 
     def matmul(self, V):
         """``phi(X) @ V`` for ``V`` of shape (n_outputs, K)."""
@@ -261,9 +329,12 @@ class SolverResult:
         Primal objective of each column at the returned solution.
     gap : ndarray of shape (K,)
         Certified relative duality gap of each column.
+    cg_iter : int
+        The most conjugate-gradient iterations a Newton step needed (or the
+        starting estimate), for ``cg_iter_init`` of a warm-started solve.
     """
 
-    def __init__(self, coef, intercept, n_iter, converged, stalled, primal, gap):
+    def __init__(self, coef, intercept, n_iter, converged, stalled, primal, gap, cg_iter):
         self.coef = coef
         self.intercept = intercept
         self.n_iter = n_iter
@@ -271,6 +342,7 @@ class SolverResult:
         self.stalled = stalled
         self.primal = primal
         self.gap = gap
+        self.cg_iter = cg_iter
 
 
 def _colsum(A):
@@ -361,39 +433,50 @@ def _line_search(loss, M, z, s, C, delta, W, dW):
     return ops.where(done, t, lo)
 
 
-def _newton_direction(design, gW, gb, curv, intercept_mask):
+def _newton_direction(design, gW, gb, curv, intercept_mask, cg_iter):
     """Solve ``H d = -g`` for every column.
 
     ``H = diag(1, ..., 1, damping) + phi~^T diag(curv) phi~`` per column, with
     ``phi~ = [phi(X), 1]`` (the intercept's damping only when there is one).
-    Columns whose curved zone (``curv > 0``) is small are solved exactly
-    (:func:`_direct_direction`); the others together by conjugate gradients.
-    Returns ``dW, db`` and, when conjugate gradients ran on all rows for
-    every column, ``phi(X) @ dW + db`` (else ``None``), which the line search
-    needs and would otherwise cost a pass.
+    Columns whose curved zone (``curv > 0``) is small compared with the cost
+    of ``cg_iter`` conjugate-gradient iterations are solved exactly
+    (:func:`_direct_directions`); the others together by conjugate gradients.
+    Returns ``dW, db``; when conjugate gradients ran on all rows for every
+    column, ``phi(X) @ dW + db`` (else ``None``), which the line search needs
+    and would otherwise cost a pass; and the number of conjugate-gradient
+    iterations run (``None`` when none ran).
     """
     curv_host = ops.convert_to_numpy(curv)
     zone = curv_host > 0
-    # Hessian products only involve samples in some column's curved zone:
-    # when they are few, conjugate gradients run on those rows alone.
-    curved_rows = zone.any(axis=1)
-    n_curved = int(curved_rows.sum())
-    cg_on_subset = n_curved < _CG_SUBSET_FRACTION * design.n_samples and design.fits_in_cache(
-        n_curved
-    )
+    gW_host = ops.convert_to_numpy(gW).astype(np.float64)
+    gb_host = ops.convert_to_numpy(gb).astype(np.float64)
+    moving = gW_host.any(axis=0) | (gb_host != 0)  # converged columns are frozen at zero
     # The rule counts all n rows even when CG would run on fewer: CG needs far
     # more than _CG_TYPICAL_ITER iterations on a narrowly smoothed hinge, and
     # counting the subset sent those columns to CG (digits, hinge, C=10:
     # 64 -> 211 Newton steps).
-    direct = zone.sum(axis=0) <= min(
-        _DIRECT_MAX_ROWS, math.sqrt(2 * _CG_TYPICAL_ITER * design.n_samples)
+    q = zone.sum(axis=0)
+    D = design.n_outputs
+    new_rows = np.array(
+        [design.new_gram_rows(np.flatnonzero(column), k) for k, column in enumerate(zone.T)]
+    )
+    cg_flops = 2 * cg_iter * design.n_samples * D
+    cheaper = (q**2 * D <= cg_flops) | (q**3 / 3 + new_rows * q * D / _GRAM_REUSE < cg_flops)
+    direct = moving & (q <= _DIRECT_MAX_ROWS) & cheaper
+    # Hessian products only involve samples in the curved zone of a column that
+    # conjugate gradients solve: when they are few, CG runs on those rows alone.
+    curved_rows = zone[:, moving & ~direct].any(axis=1)
+    n_curved = int(curved_rows.sum())
+    cg_on_subset = n_curved < _CG_SUBSET_FRACTION * design.n_samples and design.fits_in_cache(
+        n_curved
     )
 
     def cg(skip):
         if cg_on_subset:  # gathered only when conjugate gradients run
             rows = ops.convert_to_tensor(curv_host[curved_rows])
             subset = design.subset(curved_rows)
-            return _cg_direction(subset, gW, gb, rows, intercept_mask, skip)[:2] + (None,)
+            dW, db, _, iterations = _cg_direction(subset, gW, gb, rows, intercept_mask, skip)
+            return dW, db, None, iterations
         precondition = None
         if design.streamed:
             precondition = _SampledHessian(
@@ -403,55 +486,55 @@ def _newton_direction(design, gW, gb, curv, intercept_mask):
 
     if not direct.any():
         return cg(skip=None)
-    K = gW.shape[1]
-    gW_host = ops.convert_to_numpy(gW).astype(np.float64)
-    gb_host = ops.convert_to_numpy(gb).astype(np.float64)
-    dW = np.zeros_like(gW_host)
-    db = np.zeros_like(gb_host)
-    for k in np.flatnonzero(direct):
-        if not (gW_host[:, k].any() or gb_host[k]):
-            continue  # a converged (frozen) column
-        dW[:, k], db[k] = _direct_direction(
-            design, zone[:, k], curv_host[zone[:, k], k], gW_host[:, k], gb_host[k], intercept_mask
-        )
+    dW, db = _direct_directions(
+        design, np.flatnonzero(direct), zone, curv_host, gW_host, gb_host, intercept_mask
+    )
     dW = ops.convert_to_tensor(dW.astype(np.float32))
     db = ops.convert_to_tensor(db.astype(np.float32))
-    if direct.all():
-        return dW, db, None
-    skip = ops.convert_to_tensor(direct.reshape(K))
-    cW, cb, _ = cg(skip)
-    return ops.where(skip, dW, cW), ops.where(skip, db, cb), None
+    if not (moving & ~direct).any():
+        return dW, db, None, None
+    skip = ops.convert_to_tensor(direct)
+    cW, cb, _, iterations = cg(skip)
+    return ops.where(skip, dW, cW), ops.where(skip, db, cb), None, iterations
 
 
-def _direct_direction(design, rows, c, gW, gb, intercept_mask):
-    """Exact Newton direction of one column by the Woodbury identity.
+def _direct_directions(design, columns, zone, curv, gW, gb, intercept_mask):
+    """Exact Newton directions of ``columns`` by the Woodbury identity.
 
-    With ``A = phi~[rows]`` (``q`` rows) and ``R = diag(1, ..., 1, damping)``,
+    Per column, with ``A = phi~[rows]`` the ``q`` rows of its curved zone and
+    ``R = diag(1, ..., 1, damping)``,
     ``H^-1 = R^-1 - R^-1 A^T (diag(1/c) + A R^-1 A^T)^-1 A R^-1``: a ``q x q``
-    system, formed on the device and solved in float64 on the host, where the
-    small diagonal ``1/c`` of a narrow smoothing needs the precision.
+    system whose Gram matrix comes from :meth:`RowBlocks.gram`, solved in
+    float64 on the host, where the small diagonal ``1/c`` of a narrow
+    smoothing needs the precision. The products with ``phi(X)`` on either
+    side are one pass each for all the columns. Returns ``dW, db`` (float64,
+    zero outside ``columns``).
     """
     rho = _INTERCEPT_DAMPING
-    if c.size == 0:
-        return -gW, -gb / rho * intercept_mask
-    A = design.take_rows(rows)
-    gram = ops.convert_to_numpy(ops.matmul(A, ops.transpose(A))).astype(np.float64)
-    M = gram + np.diag(1.0 / c)
-    rhs = ops.convert_to_numpy(ops.matmul(A, ops.convert_to_tensor(gW[:, None].astype(np.float32))))
-    rhs = rhs[:, 0].astype(np.float64)
-    if intercept_mask:
-        M += 1.0 / rho
-        rhs += gb / rho
-    try:
-        factor = np.linalg.cholesky(M)
-        y = np.linalg.solve(factor.T, np.linalg.solve(factor, rhs))
-    except np.linalg.LinAlgError:
-        y = np.linalg.lstsq(M, rhs, rcond=None)[0]
-    correction = ops.convert_to_numpy(
-        ops.matmul(ops.convert_to_tensor(y[None, :].astype(np.float32)), A)
-    )[0]
-    dW = -(gW - correction)
-    db = -(gb - y.sum()) / rho * intercept_mask
+    dW = np.zeros_like(gW)
+    db = np.zeros_like(gb)
+    if columns.size == 0:
+        return dW, db
+    products = ops.convert_to_numpy(
+        design.matmul(ops.convert_to_tensor(gW[:, columns].astype(np.float32)))
+    )
+    Y = np.zeros((design.n_samples, columns.size))
+    for j, k in enumerate(columns):
+        rows = np.flatnonzero(zone[:, k])
+        if rows.size == 0:
+            continue
+        M = design.gram(rows, key=k).astype(np.float64) + np.diag(1.0 / curv[rows, k])
+        rhs = products[rows, j].astype(np.float64)
+        if intercept_mask:
+            M += 1.0 / rho
+            rhs += gb[k] / rho
+        try:
+            Y[rows, j] = scipy.linalg.cho_solve(_cho_factor(M), rhs, check_finite=False)
+        except np.linalg.LinAlgError:
+            Y[rows, j] = np.linalg.lstsq(M, rhs, rcond=None)[0]
+    correction = ops.convert_to_numpy(design.rmatmul(ops.convert_to_tensor(Y.astype(np.float32))))
+    dW[:, columns] = -(gW[:, columns] - correction)
+    db[columns] = -(gb[columns] - Y.sum(axis=0)) / rho * intercept_mask
     return dW, db
 
 
@@ -634,7 +717,8 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
     Columns are solved together, each until its residual falls by
     ``_CG_FORCING``; columns in ``skip`` are left at zero. ``precondition``
     maps the residuals of the weights and of the intercept to their
-    preconditioned values; by default :func:`_centered_diagonal`.
+    preconditioned values; by default :func:`_centered_diagonal`. Returns
+    ``dW, db, phi(X) @ dW + db`` and the number of iterations run.
     """
 
     def hessp(vW, vb):
@@ -655,7 +739,9 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
     done = r0 <= 0
     if skip is not None:
         done = ops.logical_or(done, skip)
-    for _ in range(min(_CG_MAX_ITER, design.n_outputs + 1)):
+    iterations = 0
+    while iterations < min(_CG_MAX_ITER, design.n_outputs + 1):
+        iterations += 1
         HpW, Hpb, Zp = hessp(pW, pb)
         pHp = _colsum(pW * HpW) + pb * Hpb
         step = ops.where(ops.logical_or(done, pHp <= 0), 0.0, rz / ops.maximum(pHp, 1e-30))
@@ -676,7 +762,7 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
         rz = rz_new
     if isinstance(Zd, float):  # no iteration ran
         Zd = design.matmul(dW) + db
-    return dW, db, Zd
+    return dW, db, Zd, iterations
 
 
 def solve_ovr_svm(
@@ -692,6 +778,7 @@ def solve_ovr_svm(
     verbose=0,
     coef_init=None,
     intercept_init=None,
+    cg_iter_init=None,
 ):
     """Minimise the one-vs-rest SVM primal objective to a certified tolerance.
 
@@ -716,6 +803,11 @@ def solve_ovr_svm(
         Print one line per iteration when positive.
     coef_init, intercept_init : ndarray or None
         Starting point (warm start); zeros by default.
+    cg_iter_init : int or None
+        Conjugate-gradient iterations a Newton step is expected to need
+        (``SolverResult.cg_iter`` of a previous solve, for instance at a
+        smaller ``C``); it decides which columns are solved directly until a
+        step of this solve has measured it.
 
     Returns
     -------
@@ -740,6 +832,8 @@ def solve_ovr_svm(
     best_primal = ops.full((K,), math.inf, dtype="float32")
     since_progress = 0
     intercept_mask = 1.0 if fit_intercept else 0.0
+    # the most conjugate-gradient iterations a Newton step has needed
+    cg_iter = _CG_TYPICAL_ITER if cg_iter_init is None else cg_iter_init
 
     def signed_alphas(start, stop, Zb):
         # Both halves of w(alpha) = phi^T (alpha * y), the positive and the
@@ -812,7 +906,10 @@ def solve_ovr_svm(
         active = ops.cast(ops.logical_not(converged), "float32")
         gW = (W - (u_pos - u_neg)) * active
         gb = -(a_pos - a_neg) * active * intercept_mask
-        dW, db, Zd = _newton_direction(design, gW, gb, lq.curvature, intercept_mask)
+        dW, db, Zd, iterations = _newton_direction(
+            design, gW, gb, lq.curvature, intercept_mask, cg_iter
+        )
+        cg_iter = cg_iter if iterations is None else max(cg_iter, iterations)
 
         z = Yt * (design.matmul(dW) + db if Zd is None else Zd)
         t = _line_search(loss, M, z, s, C, delta, W, dW)
@@ -829,4 +926,5 @@ def solve_ovr_svm(
         stalled=stalled and not bool(ops.all(converged)),
         primal=np.asarray(ops.convert_to_numpy(primal), dtype=np.float64),
         gap=np.asarray(ops.convert_to_numpy(gap), dtype=np.float64),
+        cg_iter=cg_iter,
     )

@@ -238,3 +238,64 @@ def test_line_search_never_accepts_a_step_that_raises_the_objective(loss):
         return float(ops.convert_to_numpy(value)[0])
 
     assert objective(t) < objective(tensor([0.0]))
+
+
+@pytest.mark.parametrize("cache_bytes", [10**9, 0])  # cached or streamed features
+def test_gram_reuses_the_products_of_rows_met_before(monkeypatch, cache_bytes):
+    # The direct Newton steps ask for Gram matrices of curved zones that change
+    # by a few rows from step to step: new rows cost their products only, any
+    # order of requests gives phi[rows] phi[rows]^T, and nothing is kept beyond
+    # the byte budget.
+    from kernelsvm_keras import _solver
+
+    rng = np.random.RandomState(2)
+    Phi = rng.normal(size=(50, 7)).astype(np.float32)
+    design = _solver.RowBlocks(Phi, None, 7, batch_size=16, cache_bytes=cache_bytes)
+    requests = [np.arange(10, 30), np.arange(12, 35), np.arange(0, 50, 3), np.arange(12, 35)]
+    expected_new = [20, 5, None, 0]
+    for rows, new in zip(requests, expected_new, strict=True):
+        if new is not None:
+            assert design.new_gram_rows(rows, key=1) == new
+        np.testing.assert_allclose(
+            design.gram(rows, key=1), Phi[rows] @ Phi[rows].T, rtol=1e-5, atol=1e-5
+        )
+    assert design.new_gram_rows(np.arange(5), key=2) == 5  # keys are apart
+    monkeypatch.setattr(_solver, "_GRAM_MAX_ROWS", 30)  # too many rows: start again
+    np.testing.assert_allclose(
+        design.gram(np.arange(40, 50), key=1), Phi[40:] @ Phi[40:].T, atol=1e-5
+    )
+    assert design.new_gram_rows(np.arange(40, 50), key=1) == 0
+    assert design.new_gram_rows(np.arange(10, 30), key=1) == 20
+    monkeypatch.setattr(_solver, "_GRAM_CACHE_BYTES", 0)
+    design.gram(np.arange(5), key=3)
+    assert design.new_gram_rows(np.arange(5), key=3) == 5
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_direct_steps_on_cached_grams_reach_the_optimum(monkeypatch, loss):
+    # Every Newton step direct, on Gram matrices kept from step to step (the
+    # curved zone changes by a few rows): the optimum of the dual QP.
+    from kernelsvm_keras import _solver
+
+    monkeypatch.setattr(_solver, "_CG_TYPICAL_ITER", 10**6)  # direct whenever q allows
+    computed = []
+    gram = _solver.RowBlocks.gram
+
+    def counting_gram(self, rows, key):
+        computed.append(self.new_gram_rows(rows, key))
+        return gram(self, rows, key)
+
+    monkeypatch.setattr(_solver.RowBlocks, "gram", counting_gram)
+    C = 30.0
+    est = KerasSVC(C=C, gamma=0.1, n_components=64, loss=loss, tol=1e-4, random_state=0)
+    est.fit(X, y)
+    assert len(computed) > 3 and 0 in computed  # some steps reused every product
+    features = RBFSampler(gamma=0.1, n_components=64, random_state=0).fit_transform(
+        X.astype(np.float64)
+    )
+    ones = np.ones(len(y))
+    for k in range(3):
+        y_pm = np.where(y == k, 1.0, -1.0)
+        ours = primal(est.coef_[k], est.intercept_[k], features, y_pm, ones, C, loss)
+        ref = reference_objective(features, y_pm, ones, C, loss)
+        assert ref * (1 - 1e-4) <= ours <= ref * (1 + 1.5e-4)
