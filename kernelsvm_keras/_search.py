@@ -99,8 +99,9 @@ class _SearchMixin:
     def _fold_map(self, X, params):
         """Draw the feature map of ``params`` on training rows ``X``.
 
-        Returns ``(transform, n_outputs)``: the map as a callable on float32
-        tensors (``None`` for the identity) and its number of outputs.
+        Returns ``(transform, n_outputs, arrays)``: the map as a callable on
+        float32 tensors (``None`` for the identity), its number of outputs,
+        and the arrays that define it (equal arrays, the same map).
         """
         raise NotImplementedError
 
@@ -156,9 +157,10 @@ class _SearchMixin:
         path = sorted(set(Cs.tolist()))
 
         for map_params in self._feature_maps():
+            previous = None  # (arrays, result at the smallest C) of the previous fold
             for k, (train, test) in enumerate(splits):
                 start = time.perf_counter()
-                transform, n_outputs = self._fold_map(X[train], map_params)
+                transform, n_outputs, arrays = self._fold_map(X[train], map_params)
                 design = self._design(X[train], transform, n_outputs)
                 shared_fit = (time.perf_counter() - start) / len(path)
                 start = time.perf_counter()
@@ -167,12 +169,18 @@ class _SearchMixin:
                     features_test = self._design(features_test, transform, n_outputs).numpy()
                 shared_score = (time.perf_counter() - start) / len(path)
                 coef = intercept = cg_iter = None
+                if previous is not None and _same_arrays(previous[0], arrays):
+                    # the same features (random ones drawn alike on every fold, or
+                    # the identity): start from the previous fold's solution
+                    coef, intercept, cg_iter = previous[1]
                 for C in path:
                     start = time.perf_counter()
                     result = self._solve(
                         design, targets[train], weights[train], C, coef, intercept, cg_iter
                     )
                     coef, intercept, cg_iter = result.coef, result.intercept, result.cg_iter
+                    if C == path[0]:
+                        previous = arrays, (coef, intercept, cg_iter)
                     fit_time = time.perf_counter() - start + shared_fit
                     start = time.perf_counter()
                     score = scorer(_linear_view(classes, coef, intercept), features_test, y[test])
@@ -228,6 +236,12 @@ class _SearchMixin:
                 f"This {type(self).__name__} was fitted with refit=False: it holds "
                 "cv_results_ and best_params_ but no model; refit=True fits one."
             )
+
+
+def _same_arrays(first, second):
+    return len(first) == len(second) and all(
+        a.shape == b.shape and np.array_equal(a, b) for a, b in zip(first, second, strict=True)
+    )
 
 
 def _key(params):
@@ -424,7 +438,8 @@ component_indices_, normalization_, n_iter_, objective_, dual_gap_
             self.kernel,
             _fresh_random_state(self.random_state),
         )
-        return _kernel_map_transform(fitted), _map_width(fitted)
+        arrays = tuple(np.asarray(fitted[name]) for name in sorted(fitted))
+        return _kernel_map_transform(fitted), _map_width(fitted), arrays
 
     @staticmethod
     def _single_estimator_class():
@@ -526,7 +541,7 @@ random_state
         return [{}]
 
     def _fold_map(self, X, params):
-        return None, X.shape[1]
+        return None, X.shape[1], ()
 
     @staticmethod
     def _single_estimator_class():
