@@ -6,8 +6,10 @@ feature map (``gamma``, ``n_components``) and shared by every ``C``, the ``C``
 values are solved in increasing order, each starting from the previous
 solution (a warm-started regularisation path) and from the solver's knowledge
 of the fold (how hard its Newton systems are, the Gram matrices of the rows
-in the loss's curved zone, which change little from one ``C`` to the next),
-and the validation rows are featurised once and scored for every ``C``.
+in the loss's curved zone, which change little from one ``C`` to the next);
+a fold whose feature map is the previous fold's starts from that fold's
+solution at the smallest ``C``. The validation rows are featurised once and
+scored for every ``C``.
 """
 
 import copy
