@@ -11,13 +11,18 @@ import bz2
 import gzip
 import io
 import itertools
+import math
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_svmlight_file
 
 __all__ = ["iter_svmlight_chunks", "load_idx", "load_mnist"]
+
+# Bytes read at a time from an IDX body (bounded by what its header promises).
+_READ_BYTES = 2**24
 
 _MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -49,19 +54,33 @@ def load_idx(path):
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if len(data) < 4 or data[:3] != b"\x00\x00\x08":
-        raise ValueError(f"{path} is not an unsigned-byte IDX file (bad magic number).")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(f"{path} is truncated: its header needs {header} bytes.")
-    shape = struct.unpack(f">{ndim}I", data[4:header])
-    body = np.frombuffer(data, dtype=np.uint8, offset=header)
-    if body.size != int(np.prod(shape)):
-        raise ValueError(f"{path} holds {body.size} values; its header says {shape}.")
-    return body.reshape(shape)
+    try:
+        with opener(path, "rb") as f:
+            # the header first: the body is read only as far as it promises
+            magic = f.read(4)
+            if len(magic) < 4 or magic[:3] != b"\x00\x00\x08":
+                raise ValueError(f"{path} is not an unsigned-byte IDX file (bad magic number).")
+            ndim = magic[3]
+            dims = f.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise ValueError(f"{path} is truncated: its header needs {4 + 4 * ndim} bytes.")
+            shape = struct.unpack(f">{ndim}I", dims)
+            count = math.prod(shape)
+            body = bytearray()
+            while len(body) < count:
+                part = f.read(min(count - len(body), _READ_BYTES))
+                if not part:
+                    break
+                body += part
+            if len(body) < count:
+                raise ValueError(f"{path} holds {len(body)} values; its header says {shape}.")
+            if f.read(1):
+                raise ValueError(
+                    f"{path} holds more than the {count} values of its header {shape}."
+                )
+    except (EOFError, OSError, zlib.error) as exc:  # truncated or corrupt compression
+        raise ValueError(f"{path} cannot be read as an IDX file: {exc}") from exc
+    return np.frombuffer(bytes(body), dtype=np.uint8).reshape(shape)
 
 
 def load_mnist(folder):
@@ -145,14 +164,19 @@ def iter_svmlight_chunks(path, n_features, chunk_rows=10_000, zero_based=False):
     with _open_text(path) as f:
         first_line = 1
         while True:
-            lines = list(itertools.islice(f, chunk_rows))
+            try:
+                lines = list(itertools.islice(f, chunk_rows))
+            except (EOFError, OSError, zlib.error) as exc:  # truncated or corrupt compression
+                raise ValueError(
+                    f"{path}: cannot be read after line {first_line - 1}: {exc}"
+                ) from exc
             if not lines:
                 return
             try:
                 X, y = load_svmlight_file(
                     io.BytesIO(b"".join(lines)), n_features=n_features, zero_based=zero_based
                 )
-            except ValueError as exc:
+            except (ValueError, OverflowError) as exc:
                 raise ValueError(
                     f"{path}: lines {first_line}-{first_line + len(lines) - 1} are not valid "
                     f"svmlight text with {n_features} features: {exc}"

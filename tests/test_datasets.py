@@ -70,3 +70,88 @@ def test_iter_svmlight_chunks_errors(tmp_path):
         list(iter_svmlight_chunks(bad, n_features=3, chunk_rows=2))
     with pytest.raises(ValueError, match="chunk_rows"):
         next(iter_svmlight_chunks(bad, n_features=3, chunk_rows=0))
+
+
+def test_load_idx_reads_no_further_than_its_header(tmp_path):
+    # A small .gz that expands to far more than its header promises: the
+    # reader stops after the promised bytes (one more to see there is more).
+    path = tmp_path / "bomb.gz"
+    header = bytes([0, 0, 8, 1]) + struct.pack(">I", 10)
+    with gzip.open(path, "wb") as f:
+        f.write(header + bytes(10))
+        for _ in range(64):
+            f.write(bytes(2**20))  # 64 MiB of zeros beyond the 10 promised
+    opened = []
+    real_open = gzip.open
+
+    class Counting:
+        def __init__(self, f):
+            self.f, self.read_bytes = f, 0
+
+        def read(self, size=-1):
+            data = self.f.read(size)
+            self.read_bytes += len(data)
+            return data
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    def counting_open(*args, **kwargs):
+        opened.append(Counting(real_open(*args, **kwargs)))
+        return opened[-1]
+
+    import kernelsvm_keras.datasets as datasets
+
+    datasets.gzip.open = counting_open
+    try:
+        with pytest.raises(ValueError, match="more than the 10 values"):
+            load_idx(path)
+    finally:
+        datasets.gzip.open = real_open
+    assert opened[0].read_bytes <= len(header) + 11
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad_crc"])
+def test_damaged_gzip_idx_is_a_value_error(tmp_path, damage, write_idx):
+    path = tmp_path / "a.idx.gz"
+    write_idx(path, np.arange(4000).reshape(40, 100) % 256)
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data[-8] ^= 0xFF  # the CRC32 in the gzip trailer
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="a.idx.gz"):
+        load_idx(path)
+
+
+def test_svmlight_index_overflow_is_a_value_error_with_context(tmp_path):
+    path = tmp_path / "big.svm"
+    path.write_bytes(b"1 1:0.5\n1 1:0.5 1099511627776:2\n")
+    with pytest.raises(ValueError, match=r"big.svm: lines 1-2"):
+        list(iter_svmlight_chunks(path, n_features=3))
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2"])
+@pytest.mark.parametrize("damage", ["truncated", "bad_crc"])
+def test_damaged_compressed_svmlight_is_a_value_error(tmp_path, suffix, damage):
+    X, y = load_digits(return_X_y=True)
+    plain = tmp_path / "d.svm"
+    dump_svmlight_file(X[:300], y[:300], str(plain))
+    opener = gzip.open if suffix == ".gz" else bz2.open
+    path = tmp_path / f"d.svm{suffix}"
+    with opener(path, "wb") as f:
+        f.write(plain.read_bytes())
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    elif suffix == ".gz":
+        data[-8] ^= 0xFF
+    else:
+        data[len(data) // 2] ^= 0xFF  # bz2 checks each block's CRC
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=f"d.svm{suffix}"):
+        list(iter_svmlight_chunks(path, n_features=64, chunk_rows=50))
