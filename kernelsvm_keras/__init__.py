@@ -12,12 +12,15 @@ Keras model.
 """
 
 from . import layers, losses
+from ._base import InconsistentVersionWarning
 from ._classes import KerasLinearSVC, KerasSVC
 from ._features import KerasFeatures
 from ._search import KerasLinearSVCCV, KerasSVCCV
+from ._version import __version__
 from .layers import RandomFourierFeatures
 
 __all__ = [
+    "InconsistentVersionWarning",
     "KerasFeatures",
     "KerasLinearSVC",
     "KerasLinearSVCCV",
@@ -28,5 +31,3 @@ __all__ = [
     "layers",
     "losses",
 ]
-
-__version__ = "0.1.0"

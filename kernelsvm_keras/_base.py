@@ -5,6 +5,7 @@ an all-or-nothing ``fit``, and batched prediction. The feature map is the only
 thing a subclass provides (:meth:`BaseKerasSVM._feature_map`).
 """
 
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -13,12 +14,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, compute_class_weight
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
-from ._solver import RowBlocks, solve_ovr_svm
+from ._solver import RowBlocks, input_scale, solve_ovr_svm
+from ._version import __version__
 
 # Elements (rows x columns of the feature matrix) per block when batch_size=None:
 # 2**24 float32 values, 64 MiB per block.
@@ -212,6 +214,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         y_index = np.searchsorted(self.classes_, y)
         weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         if self.class_weight is not None:
+            _check_class_weight(self.class_weight, self.classes_)
             weights = (
                 weights
                 * compute_class_weight(self.class_weight, classes=self.classes_, y=y)[y_index]
@@ -232,7 +235,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
                 self._sgd_state = SGDState(self.coef_, self.intercept_, steps=steps)
         self.n_samples_seen_ += X.shape[0]
         state = sgd_pass(
-            self._design(X, transform, n_outputs),
+            self._design(X, transform, n_outputs, scaled=False),
             _one_vs_rest_targets(y_index, len(self.classes_)),
             weights,
             self._sgd_state,
@@ -240,6 +243,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             loss=self.loss,
             fit_intercept=self._fit_intercept(),
         )
+        self._sgd_state = state
         self.coef_ = state.average_coef.astype(np.float64)
         self.intercept_ = state.average_intercept.astype(np.float64)
         self.n_iter_ = 1
@@ -266,6 +270,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
+        _check_class_weight(self.class_weight, classes)
         class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
         weights = sample_weight * class_weight[y_index]
         present = classes[np.bincount(y_index, weights=weights, minlength=len(classes)) > 0]
@@ -297,14 +302,22 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             X = X.tocsr()
         return X if y is None else (X, y)
 
-    def _design(self, X, transform, n_outputs):
-        """The feature matrix ``phi(X)`` for the solver, batched and cached as set."""
+    def _design(self, X, transform, n_outputs, scaled=True):
+        """The feature matrix ``phi(X)`` for the solver, batched and cached as set.
+
+        With ``scaled``, the identity map's rows are scaled by a power of two
+        (:func:`~kernelsvm_keras._solver.input_scale`), which the Newton
+        solver undoes; the SGD of ``partial_fit`` sees every chunk unscaled.
+        """
         return RowBlocks(
             X,
             transform,
             n_outputs,
             batch_size=self._rows_per_batch(max(X.shape[1], n_outputs)),
             cache_bytes=int(self.cache_size * 2**20),
+            # the identity map trains on X scaled by a power of two (exact):
+            # no float32 overflow whatever the units of X
+            scale=input_scale(X) if transform is None and scaled else 1.0,
         )
 
     def _solve(
@@ -325,14 +338,27 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             intercept_init=intercept_init,
             cg_iter_init=cg_iter,
         )
+        if not (np.all(np.isfinite(result.coef)) and np.all(np.isfinite(result.intercept))):
+            raise FloatingPointError(  # never returned as a model (the solver guards it)
+                f"{type(self).__name__}: the solver produced a non-finite model at C={C:g}."
+            )
         if not result.converged:
-            if result.stalled:
-                reason = "stopped improving at float32 precision (badly scaled data or weights?)"
+            if result.precision_limited:
+                reason = (
+                    "met tol in float32, but the float64 certificate does not: tol is below "
+                    "what float32 training can certify on this problem (use tol >= "
+                    f"{_certifiable(result.gap):.0e})"
+                )
+            elif result.stalled:
+                reason = (
+                    "stopped improving at float32 precision (C times the sample weights "
+                    "makes the problem too ill-conditioned for float32, or X is badly scaled)"
+                )
             else:
                 reason = f"reached max_iter={self.max_iter}; increase max_iter"
             warnings.warn(
-                f"{type(self).__name__} did not reach tol={self.tol} (C={C:g}): the relative "
-                f"duality gap is {result.gap.max():.2e}; the solver {reason}.",
+                f"{type(self).__name__} did not reach tol={self.tol} (C={C:g}): the certified "
+                f"relative duality gap is {result.gap.max():.2e}; the solver {reason}.",
                 ConvergenceWarning,
                 stacklevel=4,
             )
@@ -435,11 +461,14 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             matches ``decision_function`` to about 1e-5 (absolute or relative
             to the value; the Laplacian kernel's heavy-tailed frequencies make
             large arguments to ``cos``, where float32 loses the most);
-            ``"float64"`` matches to rounding, where the device supports it
-            (on the torch backend, call it on float64 tensors: Keras converts
-            float64 NumPy input to float32 there; on JAX, enable float64 first
-            with ``JAX_ENABLE_X64=1``, without which JAX truncates it to
-            float32: ``ValueError`` then).
+            ``"float64"`` matches to rounding, where the device supports it,
+            when the model is called on a float64 tensor:
+            ``model(keras.ops.convert_to_tensor(X, "float64"))``.
+            ``model.predict(X)`` converts NumPy input to Keras's float type
+            (float32) first on the TensorFlow and torch backends, which costs
+            about 1e-7 relative. On JAX, enable float64 first with
+            ``JAX_ENABLE_X64=1``, without which JAX truncates it to float32
+            (``ValueError`` then).
 
         Returns
         -------
@@ -473,6 +502,58 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+    def _validate_params(self):
+        super()._validate_params()
+        # Interval(Integral, ...) admits True and False (bool is an int)
+        for name, value in self.get_params(deep=False).items():
+            constraints = self._parameter_constraints.get(name, [])
+            counts = any(getattr(c, "type", None) is Integral for c in constraints)
+            if counts and isinstance(value, (bool, np.bool_)):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be an int, "
+                    f"not a bool; got {value!r}."
+                )
+
+    # -- persistence -------------------------------------------------------
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        return dict(state.items(), _kernelsvm_keras_version=__version__)
+
+    def __setstate__(self, state):
+        version = state.pop("_kernelsvm_keras_version", "unknown (before 0.1.0)")
+        if version != __version__:
+            warnings.warn(
+                f"Unpickling a {type(self).__name__} saved by kernelsvm_keras {version} with "
+                f"kernelsvm_keras {__version__}: it may not work or may give other results. "
+                "Refit it with this version, or use the version that saved it.",
+                InconsistentVersionWarning,
+                stacklevel=2,
+            )
+        super().__setstate__(state)
+
+
+class InconsistentVersionWarning(UserWarning):
+    """A pickled estimator comes from another version of kernelsvm_keras."""
+
+
+def _certifiable(gap):
+    """A tolerance just above a certified gap: the next power of ten."""
+    return 10.0 ** math.ceil(math.log10(max(float(np.max(gap)), 1e-300)))
+
+
+def _check_class_weight(class_weight, classes):
+    """Refuse negative or non-finite class weights, naming the class."""
+    if not isinstance(class_weight, dict):
+        return
+    for label, weight in class_weight.items():
+        valid = isinstance(weight, Real) and not isinstance(weight, bool)
+        if not valid or not math.isfinite(weight) or weight < 0:
+            raise ValueError(
+                "class_weight must map classes to finite non-negative numbers; got "
+                f"{weight!r} for class {label!r}."
+            )
 
 
 def _one_vs_rest_targets(y_index, n_classes):

@@ -24,7 +24,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseKerasSVM
@@ -142,7 +142,10 @@ class _SearchMixin:
     def _search(self, X, y, sample_weight, groups):
         Cs = np.asarray(self.Cs, dtype=np.float64)
         if Cs.ndim != 1 or Cs.size == 0 or not np.all(Cs > 0) or not np.all(np.isfinite(Cs)):
-            raise ValueError(f"Cs must be a non-empty list of positive numbers, got {self.Cs!r}.")
+            raise InvalidParameterError(
+                f"The 'Cs' parameter of {type(self).__name__} must be a non-empty list of "
+                f"positive finite numbers, got {self.Cs!r}."
+            )
         X, y, classes, targets, weights = self._validate_training_data(X, y, sample_weight)
         for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
             if name not in ("n_features_in_", "feature_names_in_"):
@@ -409,18 +412,22 @@ component_indices_, normalization_, n_iter_, objective_, dual_gap_
                 isinstance(gamma, Real) and not isinstance(gamma, bool) and gamma > 0
             )
             if not valid:
-                raise ValueError(
-                    f"gammas must hold 'scale', 'auto' or positive numbers, got {gamma!r}."
+                raise InvalidParameterError(
+                    f"The 'gammas' parameter of {type(self).__name__} must hold 'scale', "
+                    f"'auto' or positive numbers, got {gamma!r}."
                 )
         if not gammas:
-            raise ValueError("gammas must not be empty.")
+            raise InvalidParameterError(
+                f"The 'gammas' parameter of {type(self).__name__} must not be empty."
+            )
         return gammas
 
     def _sizes(self):
         sizes = np.atleast_1d(np.asarray(self.n_components))
         if sizes.size == 0 or sizes.dtype.kind not in "iu" or np.any(sizes < 1):
-            raise ValueError(
-                f"n_components must be a positive int or a list of them, got {self.n_components!r}."
+            raise InvalidParameterError(
+                f"The 'n_components' parameter of {type(self).__name__} must be a positive "
+                f"int or a list of them, got {self.n_components!r}."
             )
         return [int(size) for size in sizes]
 

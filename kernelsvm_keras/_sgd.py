@@ -28,6 +28,8 @@ and ``P^-1``, refactored at every call until ``S`` has ``4 D`` rows behind it,
 then when they have doubled.
 """
 
+import copy
+
 import numpy as np
 from keras import ops
 
@@ -100,7 +102,8 @@ def sgd_pass(design, Y, sample_weight, state, *, lam, loss, fit_intercept):
         Targets in {-1, +1}.
     sample_weight : ndarray of shape (n_rows,)
     state : SGDState
-        Updated in place.
+        The state to continue from; left unchanged (a failed pass leaves
+        nothing half-updated).
     lam : float
         L2 regularisation of the averaged loss, ``1 / (C n)``.
     loss : {"hinge", "squared_hinge"}
@@ -109,7 +112,10 @@ def sgd_pass(design, Y, sample_weight, state, *, lam, loss, fit_intercept):
     Returns
     -------
     state : SGDState
+        A new state; it shares with ``state`` only arrays that neither
+        changes in place.
     """
+    state = copy.copy(state)  # every array of it is replaced, never written to
     Yt = ops.convert_to_tensor(np.asarray(Y, dtype=np.float32))
     s = ops.convert_to_tensor(np.asarray(sample_weight, dtype=np.float32)[:, None])
     D = state.coef.shape[1]

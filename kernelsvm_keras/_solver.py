@@ -51,7 +51,7 @@ import numpy as np
 import scipy.linalg
 from keras import ops
 
-__all__ = ["RowBlocks", "SolverResult", "solve_ovr_svm"]
+__all__ = ["RowBlocks", "SolverResult", "input_scale", "solve_ovr_svm"]
 
 # Hessian damping of the (unpenalised) intercept in the Newton model only: it
 # keeps the linear system definite when no sample is in a curved zone of the
@@ -82,6 +82,13 @@ _INEXACT_STEPS = 2
 _GRAM_REUSE = 4
 _GRAM_CACHE_BYTES = 2**30
 _GRAM_MAX_ROWS = 2 * _DIRECT_MAX_ROWS
+# Relative round-off of a float32 Gram matrix, per sqrt(rows) (see _jitter).
+_GRAM_ROUNDING = 4 * float(np.finfo(np.float32).eps)
+# Elements per float64 block of the certificate on the host (4 MiB).
+_EXACT_BLOCK_ELEMENTS = 2**19
+# ... and the float64 Gram is used where that round-off is above this
+# fraction of the smallest diagonal term 1 / c of the Woodbury system.
+_EXACT_GRAM_RATIO = 1.0
 # Conjugate gradients run on the samples in some column's curved zone alone
 # (gathered once per Newton step) when they are below this fraction.
 _CG_SUBSET_FRACTION = 0.5
@@ -111,6 +118,14 @@ _LS_TOL = 0.05
 # ... and the objective at most this much (relative: float32 round-off) above its start.
 _LS_ROUNDOFF = 1e-6
 _LS_MAX_ITER = 60
+# The largest C times the summed weights (on features of order one) that the
+# float32 iterations represent: the squares of gradients and dual vectors of
+# that order stay below float32's 3.4e38.
+_MAX_TOTAL_WEIGHT = 1e16
+# Continuation in C (see _continuation): from a sample curvature of about this,
+# tenfold per stage, each stage but the last to this relative gap.
+_CONTINUATION_FROM = 1e3
+_CONTINUATION_TOL = 1e-2
 
 
 def _data_layout():
@@ -146,6 +161,11 @@ class RowBlocks:
         The feature blocks are computed once and kept on the device when
         ``phi(X)`` takes at most this many bytes; otherwise every pass over the
         data recomputes them from ``X`` (bounded memory, more compute).
+    scale : float, default=1.0
+        A power of two multiplying the input rows (in float64, exactly) before
+        they are cast to float32 and mapped: the solver then works on
+        ``phi(scale * X)`` and converts the solution back (see
+        :func:`input_scale`).
 
     Notes
     -----
@@ -157,9 +177,10 @@ class RowBlocks:
     rows then run data-parallel, and the backend sums the partial results.
     """
 
-    def __init__(self, X, transform, n_outputs, batch_size, cache_bytes):
+    def __init__(self, X, transform, n_outputs, batch_size, cache_bytes, scale=1.0):
         self._X = X
         self._transform = transform
+        self.scale = float(scale)
         self.n_samples = X.shape[0]
         self.n_outputs = n_outputs
         self._layout, self._shards = _data_layout()
@@ -182,6 +203,8 @@ class RowBlocks:
         rows = self._X[start:stop]
         if hasattr(rows, "toarray"):
             rows = rows.toarray()
+        if self.scale != 1.0:
+            rows = _scaled_float32(rows, self.scale)
         rows = ops.convert_to_tensor(np.asarray(rows, dtype=np.float32))
         if self._layout is not None and (stop - start) % self._shards == 0:
             rows = keras.distribution.distribute_tensor(rows, self._layout)
@@ -193,11 +216,35 @@ class RowBlocks:
             block = self._cache[i] if self._cache is not None else self._compute(start, stop)
             yield start, stop, block
 
+    def exact_blocks(self):
+        """Yield ``(start, stop, block)`` with ``block`` a float64 NumPy array.
+
+        For the identity map, the rows of ``scale * X`` themselves (not
+        rounded to float32); otherwise the float32 features, cast exactly.
+        """
+        rows = max(1, _EXACT_BLOCK_ELEMENTS // max(1, self.n_outputs))  # bounded host memory
+        if self._transform is None and self._X is not None:
+            for first in range(0, self.n_samples, rows):
+                last = min(first + rows, self.n_samples)
+                part = self._X[first:last]
+                if hasattr(part, "toarray"):
+                    part = part.toarray()
+                part = np.array(part, dtype=np.float64)
+                part *= self.scale
+                yield first, last, part
+            return
+        for start, stop, B in self.blocks():
+            for first in range(start, stop, rows):
+                last = min(first + rows, stop)
+                part = ops.convert_to_numpy(B[first - start : last - start])
+                yield first, last, np.asarray(part, dtype=np.float64)
+
     @classmethod
     def from_blocks(cls, blocks, n_outputs):
         """A design whose (cached) row blocks are the given tensors."""
         design = cls.__new__(cls)
         design._X = design._transform = design._layout = None
+        design.scale = 1.0
         design.n_outputs = n_outputs
         design.cache_bytes = math.inf
         sizes = [int(B.shape[0]) for B in blocks]
@@ -231,13 +278,26 @@ class RowBlocks:
             return ops.zeros((0, self.n_outputs), dtype="float32")
         return ops.concatenate(parts, axis=0)
 
-    def gram(self, rows, key):
-        """``phi(X)[rows] @ phi(X)[rows].T`` as float32 NumPy, for sorted row indices.
+    def gram(self, rows, key, exact=False):
+        """``phi(X)[rows] @ phi(X)[rows].T`` as NumPy, for sorted row indices.
 
         The products of the rows met before under the same ``key`` are kept
         (within ``_GRAM_CACHE_BYTES`` for all keys) and only those of new rows
-        are computed.
+        are computed: in float32 on the device, or with ``exact`` in float64
+        on the host from the float32 features (the products of float32
+        numbers are then exact to float64 rounding, and the matrix
+        semi-definite to that precision).
         """
+        if exact:
+            key = ("float64", key)
+
+        def product(A, B):
+            if exact:
+                A = np.asarray(ops.convert_to_numpy(A), dtype=np.float64)
+                B = np.asarray(ops.convert_to_numpy(B), dtype=np.float64)
+                return A @ B.T
+            return ops.convert_to_numpy(ops.matmul(A, ops.transpose(B)))
+
         known, where, G = self._grams.pop(key, (None, None, None))
         if known is not None:
             new = rows[where[rows] < 0]
@@ -246,15 +306,15 @@ class RowBlocks:
             elif new.size:
                 both = self._rows_tensor(np.concatenate([known, new]))  # one pass
                 old, fresh = both[: known.size], both[known.size :]
-                cross = ops.convert_to_numpy(ops.matmul(fresh, ops.transpose(old)))
-                inner = ops.convert_to_numpy(ops.matmul(fresh, ops.transpose(fresh)))
+                cross = product(fresh, old)
+                inner = product(fresh, fresh)
                 G = np.block([[G, cross.T], [cross, inner]])
                 where[new] = np.arange(known.size, known.size + new.size)
                 known = np.concatenate([known, new])
         if known is None:
             known = rows
             A = self._rows_tensor(rows)
-            G = ops.convert_to_numpy(ops.matmul(A, ops.transpose(A)))
+            G = product(A, A)
             where = np.full(self.n_samples, -1, dtype=np.int32)
             where[rows] = np.arange(rows.size)
         used = sum(entry[1].nbytes + entry[2].nbytes for entry in self._grams.values())
@@ -263,8 +323,10 @@ class RowBlocks:
         positions = where[rows]
         return G[np.ix_(positions, positions)]
 
-    def new_gram_rows(self, rows, key):
+    def new_gram_rows(self, rows, key, exact=False):
         """How many of ``rows`` :meth:`gram` would compute products for."""
+        if exact:
+            key = ("float64", key)
         if key not in self._grams:
             return rows.size
         return int(np.count_nonzero(self._grams[key][1][rows] < 0))
@@ -287,7 +349,10 @@ class RowBlocks:
 
     def matmul(self, V):
         """``phi(X) @ V`` for ``V`` of shape (n_outputs, K)."""
-        return ops.concatenate([ops.matmul(B, V) for _, _, B in self.blocks()], axis=0)
+        parts = [ops.matmul(B, V) for _, _, B in self.blocks()]
+        if not parts:
+            return ops.zeros((0, V.shape[1]), dtype="float32")
+        return ops.concatenate(parts, axis=0)
 
     def matmul_rmatmul(self, V, offset, weigh):
         """``Z = phi(X) @ V + offset`` and ``phi(X).T @ weigh(start, stop, Z[start:stop])``.
@@ -303,6 +368,10 @@ class RowBlocks:
             Z_parts.append(Zb)
             part = ops.transpose(ops.matmul(ops.transpose(weigh(start, stop, Zb)), B))
             total = part if total is None else total + part
+        if total is None:  # no rows: phi(X).T @ anything is zero
+            Zb = ops.zeros((0, V.shape[1]), dtype="float32")
+            width = weigh(0, 0, Zb).shape[1]
+            return Zb, ops.zeros((self.n_outputs, width), dtype="float32")
         return ops.concatenate(Z_parts, axis=0), total
 
     def rmatmul(self, U, squared=False):
@@ -314,6 +383,8 @@ class RowBlocks:
             # (U^T B)^T: transposing B would copy the whole block on some backends
             part = ops.transpose(ops.matmul(ops.transpose(U[start:stop]), B))
             total = part if total is None else total + part
+        if total is None:  # no rows (an empty curved zone): the sum is zero
+            return ops.zeros((self.n_outputs, U.shape[1]), dtype="float32")
         return total
 
 
@@ -335,13 +406,28 @@ class SolverResult:
     primal : ndarray of shape (K,)
         Primal objective of each column at the returned solution.
     gap : ndarray of shape (K,)
-        Certified relative duality gap of each column.
+        Certified relative duality gap of each column (computed in float64).
     cg_iter : int
         The most conjugate-gradient iterations a Newton step needed (or the
         starting estimate), for ``cg_iter_init`` of a warm-started solve.
+    precision_limited : bool
+        Whether the float32 iterations met ``tol`` but the float64
+        certificate does not: ``tol`` is below what float32 training can
+        certify on this problem.
     """
 
-    def __init__(self, coef, intercept, n_iter, converged, stalled, primal, gap, cg_iter):
+    def __init__(
+        self,
+        coef,
+        intercept,
+        n_iter,
+        converged,
+        stalled,
+        primal,
+        gap,
+        cg_iter,
+        precision_limited=False,
+    ):
         self.coef = coef
         self.intercept = intercept
         self.n_iter = n_iter
@@ -350,6 +436,7 @@ class SolverResult:
         self.primal = primal
         self.gap = gap
         self.cg_iter = cg_iter
+        self.precision_limited = precision_limited
 
 
 def _colsum(A):
@@ -426,11 +513,15 @@ def _line_search(loss, M, z, s, C, delta, W, dW):
     t = ops.ones_like(wd)
     for _ in range(_LS_MAX_ITER):
         f, g, h = _along_line(loss, M, z, s, C, delta, t, ww, wd, dd)
+        # an objective that overflows float32 at t: t is too far
+        overflow = ops.logical_not(ops.logical_and(ops.isfinite(f), ops.isfinite(g)))
+        g = ops.where(overflow, math.inf, g)
         done = ops.logical_and(ops.abs(g) <= target, f <= ceiling)
         if bool(ops.all(done)):
             return t
         lo = ops.where(ops.logical_and(g < 0, ops.logical_not(done)), t, lo)
         hi = ops.where(ops.logical_and(g >= 0, ops.logical_not(done)), t, hi)
+        h = ops.where(overflow, 0.0, h)
         newton = t - g / ops.maximum(h, 1e-30)
         bounded = ops.isfinite(hi)
         inside = ops.logical_and(newton > lo, ops.logical_or(newton < hi, ops.logical_not(bounded)))
@@ -446,8 +537,11 @@ def _newton_direction(design, gW, gb, curv, intercept_mask, cg_iter):
     ``H = diag(1, ..., 1, damping) + phi~^T diag(curv) phi~`` per column, with
     ``phi~ = [phi(X), 1]`` (the intercept's damping only when there is one).
     Columns whose curved zone (``curv > 0``) is small compared with the cost
-    of ``cg_iter`` conjugate-gradient iterations are solved exactly
-    (:func:`_direct_directions`); the others together by conjugate gradients.
+    of ``cg_iter`` conjugate-gradient iterations are solved exactly: through
+    the ``q x q`` Woodbury system of their ``q`` curved rows, or through the
+    ``(D + 1) x (D + 1)`` Hessian itself when that is smaller (few features:
+    :func:`_direct_directions`); the others together by conjugate gradients.
+    A column with no curved row has ``H = diag(1, ..., 1, damping)``.
     Returns ``dW, db``; when conjugate gradients ran on all rows for every
     column, ``phi(X) @ dW + db`` (else ``None``), which the line search needs
     and would otherwise cost a pass; and the number of conjugate-gradient
@@ -464,14 +558,22 @@ def _newton_direction(design, gW, gb, curv, intercept_mask, cg_iter):
     # 64 -> 211 Newton steps).
     q = zone.sum(axis=0)
     D = design.n_outputs
+    width = D + 1
     new_rows = np.array(
         [design.new_gram_rows(np.flatnonzero(column), k) for k, column in enumerate(zone.T)]
     )
     cg_flops = 2 * cg_iter * design.n_samples * D
-    small = moving & (q <= _DIRECT_MAX_ROWS)
-    direct = small & (q**3 / 3 + new_rows * q * D / _GRAM_REUSE < _INEXACT_STEPS * cg_flops)
+    woodbury_flops = q**3 / 3 + new_rows * q * D / _GRAM_REUSE
+    # the Hessian itself: its products over the curved rows, and its factor
+    hessian_flops = q * width**2 + width**3 / 3
+    # (the Hessians of every column in float64 within _PRECOND_GRAM_BYTES)
+    hessian_fits = gW_host.shape[1] * width**2 * 8 <= _PRECOND_GRAM_BYTES
+    if not hessian_fits:
+        hessian_flops = np.full(q.shape, np.inf)
+    small = moving & ((q <= _DIRECT_MAX_ROWS) | hessian_fits)
+    direct = small & (np.minimum(woodbury_flops, hessian_flops) < _INEXACT_STEPS * cg_flops)
     if (direct != moving).any():  # some column stays inexact: only the cheapest go direct
-        direct = small & (q**2 * D <= cg_flops)
+        direct = small & (np.minimum(q**2 * D, hessian_flops) <= cg_flops)
     # Hessian products only involve samples in the curved zone of a column that
     # conjugate gradients solve: when they are few, CG runs on those rows alone.
     curved_rows = zone[:, moving & ~direct].any(axis=1)
@@ -495,8 +597,16 @@ def _newton_direction(design, gW, gb, curv, intercept_mask, cg_iter):
 
     if not direct.any():
         return cg(skip=None)
+    use_hessian = (hessian_flops < woodbury_flops) | (q > _DIRECT_MAX_ROWS)
     dW, db = _direct_directions(
-        design, np.flatnonzero(direct), zone, curv_host, gW_host, gb_host, intercept_mask
+        design,
+        np.flatnonzero(direct),
+        zone,
+        curv_host,
+        gW_host,
+        gb_host,
+        intercept_mask,
+        use_hessian,
     )
     dW = ops.convert_to_tensor(dW.astype(np.float32))
     db = ops.convert_to_tensor(db.astype(np.float32))
@@ -507,21 +617,64 @@ def _newton_direction(design, gW, gb, curv, intercept_mask, cg_iter):
     return ops.where(skip, dW, cW), ops.where(skip, db, cb), None, iterations
 
 
-def _direct_directions(design, columns, zone, curv, gW, gb, intercept_mask):
-    """Exact Newton directions of ``columns`` by the Woodbury identity.
+def _jitter(G):
+    """A diagonal shift that makes a float32-rounded Gram matrix safely definite.
+
+    The rounding of ``G = A A^T`` computed in float32 is of order
+    ``eps32 sqrt(q) max(diag G)`` in norm; when the diagonal added to it
+    (``1 / c``, tiny at a large ``C`` or a narrow smoothing) is smaller, the
+    system would be indefinite. The shifted system is that of a slightly
+    damped Newton step: still a descent direction, and the line search
+    makes the step exact.
+    """
+    if G.size == 0:
+        return 0.0
+    return _GRAM_ROUNDING * math.sqrt(G.shape[0]) * float(np.max(np.diag(G)))
+
+
+def _definite_solve(M, rhs, jitter):
+    """``M^-1 rhs`` for a symmetric system that float32 rounding may leave indefinite.
+
+    Cholesky as it is; where it fails, shifted by ``jitter`` (see
+    :func:`_jitter`), and by least squares as a last resort. The shift is
+    applied only where needed: on narrowly smoothed hinges the unshifted
+    system, although rounded, gives the better Newton steps (a 5000-row
+    hinge at C=1000 stalled at a gap of 1.5e-3 with the shift always on,
+    and converged without it).
+    """
+    for shift in (0.0, jitter):
+        try:
+            return scipy.linalg.cho_solve(
+                _cho_factor(M + shift * np.eye(len(M))), rhs, check_finite=False
+            )
+        except np.linalg.LinAlgError:
+            continue
+    return np.linalg.lstsq(M, rhs, rcond=None)[0]
+
+
+def _direct_directions(design, columns, zone, curv, gW, gb, intercept_mask, use_hessian):
+    """Exact Newton directions of ``columns``.
 
     Per column, with ``A = phi~[rows]`` the ``q`` rows of its curved zone and
-    ``R = diag(1, ..., 1, damping)``,
+    ``R = diag(1, ..., 1, damping)``, either by the Woodbury identity,
     ``H^-1 = R^-1 - R^-1 A^T (diag(1/c) + A R^-1 A^T)^-1 A R^-1``: a ``q x q``
-    system whose Gram matrix comes from :meth:`RowBlocks.gram`, solved in
-    float64 on the host, where the small diagonal ``1/c`` of a narrow
-    smoothing needs the precision. The products with ``phi(X)`` on either
-    side are one pass each for all the columns. Returns ``dW, db`` (float64,
-    zero outside ``columns``).
+    system whose Gram matrix comes from :meth:`RowBlocks.gram` (float32;
+    see :func:`_definite_solve`), solved in float64 on the host, where the
+    small diagonal ``1/c`` of a narrow smoothing needs the precision; or,
+    where ``use_hessian[k]`` (few features), through ``H`` itself, summed in
+    float64 on the host from the curved rows (exactly definite). The
+    products with ``phi(X)`` on either side are one pass each for all the
+    Woodbury columns. Returns ``dW, db`` (float64, zero outside ``columns``).
     """
     rho = _INTERCEPT_DAMPING
     dW = np.zeros_like(gW)
     db = np.zeros_like(gb)
+    if columns.size == 0:
+        return dW, db
+    by_hessian = columns[use_hessian[columns]]
+    if by_hessian.size:
+        _hessian_directions(design, by_hessian, zone, curv, gW, gb, intercept_mask, dW, db)
+    columns = columns[~use_hessian[columns]]
     if columns.size == 0:
         return dW, db
     products = ops.convert_to_numpy(
@@ -532,19 +685,55 @@ def _direct_directions(design, columns, zone, curv, gW, gb, intercept_mask):
         rows = np.flatnonzero(zone[:, k])
         if rows.size == 0:
             continue
-        M = design.gram(rows, key=k).astype(np.float64) + np.diag(1.0 / curv[rows, k])
+        # float32 products round by about _jitter(G): where that would swamp
+        # the diagonal 1 / c (a large C), the Gram matrix in float64
+        diagonal = 1.0 / curv[rows, k]
+        G = design.gram(rows, key=k).astype(np.float64)
+        if _jitter(G) > _EXACT_GRAM_RATIO * diagonal.min():
+            G = design.gram(rows, key=k, exact=True)
+        M = G + np.diag(diagonal)
         rhs = products[rows, j].astype(np.float64)
         if intercept_mask:
             M += 1.0 / rho
             rhs += gb[k] / rho
-        try:
-            Y[rows, j] = scipy.linalg.cho_solve(_cho_factor(M), rhs, check_finite=False)
-        except np.linalg.LinAlgError:
-            Y[rows, j] = np.linalg.lstsq(M, rhs, rcond=None)[0]
+        Y[rows, j] = _definite_solve(M, rhs, _jitter(G))
     correction = ops.convert_to_numpy(design.rmatmul(ops.convert_to_tensor(Y.astype(np.float32))))
     dW[:, columns] = -(gW[:, columns] - correction)
     db[columns] = -(gb[columns] - Y.sum(axis=0)) / rho * intercept_mask
     return dW, db
+
+
+def _hessian_directions(design, columns, zone, curv, gW, gb, intercept_mask, dW, db):
+    """Newton directions of ``columns`` from the ``(D + 1) x (D + 1)`` Hessian, in place.
+
+    ``H = R + A~^T diag(c) A~`` summed in float64 on the host over the rows in
+    some column's curved zone (one pass, gathered per block), factored by
+    Cholesky: exact and definite whatever ``C``, for designs with few
+    features (the linear SVM on low-dimensional data).
+    """
+    D = design.n_outputs
+    rows = zone[:, columns].any(axis=1)
+    width = D + 1 if intercept_mask else D
+    H = np.zeros((columns.size, width, width))
+    for start, stop, B in design.blocks():
+        local = np.flatnonzero(rows[start:stop])
+        if not local.size:
+            continue
+        A = np.asarray(ops.convert_to_numpy(B), dtype=np.float64)[local]
+        if intercept_mask:
+            A = np.hstack([A, np.ones((A.shape[0], 1))])
+        c = curv[start:stop][local][:, columns].astype(np.float64)
+        H += np.einsum("ik,ia,ib->kab", c, A, A, optimize=True)
+    damping = np.ones(width)
+    if intercept_mask:
+        damping[D] = _INTERCEPT_DAMPING
+    for j, k in enumerate(columns):
+        g = gW[:, k] if not intercept_mask else np.append(gW[:, k], gb[k])
+        system = H[j] + np.diag(damping)
+        d = -scipy.linalg.cho_solve(_cho_factor(system), g, check_finite=False)
+        dW[:, k] = d[:D]
+        if intercept_mask:
+            db[k] = d[D]
 
 
 class _SampledHessian:
@@ -753,12 +942,18 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
         iterations += 1
         HpW, Hpb, Zp = hessp(pW, pb)
         pHp = _colsum(pW * HpW) + pb * Hpb
-        step = ops.where(ops.logical_or(done, pHp <= 0), 0.0, rz / ops.maximum(pHp, 1e-30))
-        dW = dW + step * pW
-        db = db + step * pb
-        Zd = Zd + step * Zp
-        rW = rW - step * HpW
-        rb = rb - step * Hpb
+        # float32 breakdown (a curvature or residual product that is not
+        # positive and finite): the column keeps the direction it has
+        healthy = ops.logical_and(ops.isfinite(pHp), ops.isfinite(rz))
+        healthy = ops.logical_and(healthy, ops.all(ops.isfinite(HpW), axis=0))
+        done = ops.logical_or(done, ops.logical_not(ops.logical_and(healthy, pHp > 0)))
+        done = ops.logical_or(done, rz <= 0)
+        step = rz / ops.maximum(pHp, 1e-30)
+        dW = ops.where(done, dW, dW + step * pW)
+        db = ops.where(done, db, db + step * pb)
+        Zd = ops.where(done, Zd, Zd + step * Zp)
+        rW = ops.where(done, rW, rW - step * HpW)
+        rb = ops.where(done, rb, rb - step * Hpb)
         rnorm = ops.sqrt(_colsum(ops.square(rW)) + ops.square(rb))
         done = ops.logical_or(done, rnorm <= _CG_FORCING * r0)
         if bool(ops.all(done)):
@@ -769,9 +964,64 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
         pW = zW + beta * pW
         pb = zb + beta * pb
         rz = rz_new
-    if isinstance(Zd, float):  # no iteration ran
+    if isinstance(Zd, float) or not bool(ops.all(ops.isfinite(Zd))):  # none ran, or broke
         Zd = design.matmul(dW) + db
     return dW, db, Zd, iterations
+
+
+def _scaled_float32(rows, scale):
+    """``scale * rows`` as float32, exactly (a power of two), a slice at a time."""
+    out = np.empty(rows.shape, dtype=np.float32)
+    step = max(1, 2**18 // max(1, rows.shape[1]))
+    for first in range(0, rows.shape[0], step):
+        # in the rows' own precision: float64 rows beyond float32's range come into it
+        out[first : first + step] = rows[first : first + step] * scale
+    return out
+
+
+def input_scale(X):
+    """The power of two that brings the largest ``|X|`` into ``[0.5, 1)``.
+
+    Multiplying by a power of two is exact in floating point: the linear SVM
+    trains on ``scale * X`` (no float32 overflow in ``X @ w`` or in squared
+    norms, whatever the units of ``X``) and :func:`solve_ovr_svm` converts the
+    solution back. 1 for an empty, all-zero or non-finite ``X``.
+    """
+    if hasattr(X, "tocsr"):
+        largest = float(np.max(np.abs(X.data))) if X.data.size else 0.0
+    else:  # by blocks of rows: X may be a memory map
+        rows = max(1, 2**18 // max(1, X.shape[1]))
+        largest = max(
+            (float(np.max(np.abs(X[i : i + rows]))) for i in range(0, X.shape[0], rows)),
+            default=0.0,
+        )
+    if not np.isfinite(largest) or largest == 0.0:
+        return 1.0
+    return float(np.ldexp(1.0, -(math.frexp(largest)[1])))
+
+
+def _check_range(C, sample_weight, scale):
+    """Refuse a problem whose weights float32 training cannot represent.
+
+    With features of order one (random Fourier and Nystroem features are;
+    linear inputs are scaled to be), the objective at the start, the
+    gradient and the Hessian are of the order of ``C_eff * sum(s)``, with
+    ``C_eff = C / scale**2`` the ``C`` of the scaled problem. Their squares
+    (conjugate gradients, the dual) must stay within float32's range.
+    """
+    total = C / scale / scale * float(np.sum(sample_weight, dtype=np.float64))  # inf, not 1/0
+    if total <= _MAX_TOTAL_WEIGHT:
+        return
+    units = ""
+    if scale != 1.0:
+        units = f" times (max |X| ~ {0.5 / scale:.3g}) squared"
+    raise ValueError(
+        f"C times the sum of the sample weights (times class weights){units} is {total:.3g}, "
+        f"beyond the {_MAX_TOTAL_WEIGHT:.0e} that float32 training can represent: the "
+        "problem is then the hard-margin limit to float32 precision. Use a smaller C, "
+        "smaller sample or class weights (only C times the weights matters), or rescale X "
+        "(for instance with StandardScaler)."
+    )
 
 
 def solve_ovr_svm(
@@ -791,10 +1041,16 @@ def solve_ovr_svm(
 ):
     """Minimise the one-vs-rest SVM primal objective to a certified tolerance.
 
+    Phases: a range check (:func:`_check_range`); Newton iterations in float32
+    on the device (direction :func:`_newton_direction`, step
+    :func:`_line_search`, stopping rule on the float32 duality gap); the
+    certificate (:func:`_certify`), recomputed in float64 on the host from
+    the best dual point met.
+
     Parameters
     ----------
     design : RowBlocks
-        The feature matrix ``phi(X)``.
+        The feature matrix ``phi(X)`` (of ``design.scale * X``).
     Y : ndarray of shape (n_samples, K)
         Targets in {-1, +1}, one column per binary problem.
     sample_weight : ndarray of shape (n_samples,)
@@ -811,7 +1067,7 @@ def solve_ovr_svm(
     verbose : int
         Print one line per iteration when positive.
     coef_init, intercept_init : ndarray or None
-        Starting point (warm start); zeros by default.
+        Starting point (warm start); zeros by default. Must be finite.
     cg_iter_init : int or None
         Conjugate-gradient iterations a Newton step is expected to need
         (``SolverResult.cg_iter`` of a previous solve, for instance at a
@@ -821,25 +1077,33 @@ def solve_ovr_svm(
     Returns
     -------
     SolverResult
+        In the units of ``X`` (the design's scale undone); always finite.
+
+    Raises
+    ------
+    ValueError
+        When ``C`` times the weights is beyond float32's range, or the
+        objective at the starting point is not finite.
     """
     n, K = Y.shape
     D = design.n_outputs
+    scale = design.scale
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    _check_range(C, sample_weight, scale)
+    C_scaled = C / scale**2  # the C of the problem on scale * X
     Yt = ops.convert_to_tensor(np.asarray(Y, dtype=np.float32))
-    s = ops.convert_to_tensor(np.asarray(sample_weight, dtype=np.float32).reshape(n, 1))
+    s = ops.convert_to_tensor(sample_weight.astype(np.float32).reshape(n, 1))
     pos = ops.cast(Yt > 0, "float32")
     neg = 1.0 - pos
     if coef_init is None:
         W = ops.zeros((D, K), dtype="float32")
         b = ops.zeros((K,), dtype="float32")
     else:
-        W = ops.convert_to_tensor(np.asarray(coef_init, dtype=np.float32).T)
+        W = ops.convert_to_tensor(
+            (np.asarray(coef_init, dtype=np.float64).T / scale).astype(np.float32)
+        )
         b = ops.convert_to_tensor(np.asarray(intercept_init, dtype=np.float32))
     delta = ops.full((K,), _DELTA_START, dtype="float32")
-    # Every dual-feasible point bounds the optimum from below: keep the best.
-    best_dual = ops.full((K,), -math.inf, dtype="float32")
-    best_gap = ops.full((K,), math.inf, dtype="float32")
-    best_primal = ops.full((K,), math.inf, dtype="float32")
-    since_progress = 0
     intercept_mask = 1.0 if fit_intercept else 0.0
     # the most conjugate-gradient iterations a Newton step has needed
     cg_iter = _CG_TYPICAL_ITER if cg_iter_init is None else cg_iter_init
@@ -853,87 +1117,344 @@ def solve_ovr_svm(
         return ops.concatenate([alpha * pos[start:stop], alpha * neg[start:stop]], axis=1)
 
     n_iter = 0
-    while True:
-        Z, halves = design.matmul_rmatmul(W, b, signed_alphas)
-        M = Yt * Z
-        lq = _Loss(loss, M, s, C, delta)
-        u_pos, u_neg = halves[:, :K], halves[:, K:]
-        a_pos = _colsum(lq.alpha * pos)
-        a_neg = _colsum(lq.alpha * neg)
-        if fit_intercept:
-            r_pos = ops.where(a_pos > a_neg, a_neg / ops.maximum(a_pos, 1e-30), 1.0)
-            r_neg = ops.where(a_neg > a_pos, a_pos / ops.maximum(a_neg, 1e-30), 1.0)
-        else:
-            r_pos = r_neg = ops.ones_like(a_pos)
-        u_feasible = r_pos * u_pos - r_neg * u_neg
-        half_norm_w = 0.5 * _colsum(ops.square(W))
-        primal = half_norm_w + C * _colsum(lq.value)
-        dual = r_pos * a_pos + r_neg * a_neg - 0.5 * _colsum(ops.square(u_feasible))
-        r2 = ops.square(r_pos) * pos + ops.square(r_neg) * neg
-        if lq.dual_penalty is not None:
-            dual = dual - _colsum(r2 * lq.dual_penalty)
-        if n_iter == 0 and not bool(ops.all(ops.isfinite(primal))):
-            raise ValueError(
-                "The SVM objective is not finite in float32: the features or X hold values "
-                "beyond float32's range (about 3.4e38); rescale X."
-            )
-        best_dual = ops.maximum(best_dual, dual)
-        gap = (primal - best_dual) / ops.maximum(primal, 1e-30)
-        converged = gap <= tol
-        if loss == "hinge":
-            smooth_primal = half_norm_w + C * _colsum(lq.smooth_value)
-            smooth_dual = dual - _colsum(r2 * lq.smooth_penalty)
-            smooth_gap = smooth_primal - smooth_dual
-            # The iterate solves the smoothed problem much better than the
-            # smoothing distorts the hinge: shrink the smoothing.
-            shrink = ops.logical_and(
-                smooth_gap <= 0.5 * ((primal - best_dual) - smooth_gap), ops.logical_not(converged)
-            )
-        if verbose > 0:
-            print(
-                f"[kernelsvm_keras] iter {n_iter:4d}  max rel. duality gap "
-                f"{float(ops.max(gap)):.3e}  primal {float(ops.sum(primal)):.6e}"
-            )
-        # Progress: some unconverged column's best gap shrank by 1% or more
-        # (float32 round-off alone makes new minima by tiny amounts forever).
-        # The primal counts too: while the smoothing is wide, the hinge's dual
-        # bound can lag far behind a primal that still falls fast.
-        improved = ops.logical_or(
-            gap < (1.0 - _STALL_PROGRESS) * best_gap,
-            primal < (1.0 - _STALL_PROGRESS) * best_primal,
-        )
-        progress = bool(ops.any(ops.logical_and(improved, ops.logical_not(converged))))
-        best_gap = ops.minimum(best_gap, gap)
-        best_primal = ops.minimum(best_primal, primal)
-        since_progress = 0 if progress else since_progress + 1
-        stalled = since_progress >= _STALL_ITER
-        if bool(ops.all(converged)) or n_iter >= max_iter or stalled:
-            break
-        n_iter += 1
-
-        # Newton direction, frozen for converged columns.
-        active = ops.cast(ops.logical_not(converged), "float32")
-        gW = (W - (u_pos - u_neg)) * active
-        gb = -(a_pos - a_neg) * active * intercept_mask
-        dW, db, Zd, iterations = _newton_direction(
-            design, gW, gb, lq.curvature, intercept_mask, cg_iter
-        )
-        cg_iter = cg_iter if iterations is None else max(cg_iter, iterations)
-
-        z = Yt * (design.matmul(dW) + db if Zd is None else Zd)
-        t = _line_search(loss, M, z, s, C, delta, W, dW)
-        W = W + t * dW
-        b = b + t * db
-        if loss == "hinge":
-            delta = ops.where(shrink, ops.maximum(delta * _DELTA_SHRINK, _DELTA_MIN), delta)
-
-    return SolverResult(
-        coef=np.asarray(ops.convert_to_numpy(ops.transpose(W)), dtype=np.float64),
-        intercept=np.asarray(ops.convert_to_numpy(b), dtype=np.float64),
-        n_iter=n_iter,
-        converged=bool(ops.all(converged)),
-        stalled=stalled and not bool(ops.all(converged)),
-        primal=np.asarray(ops.convert_to_numpy(primal), dtype=np.float64),
-        gap=np.asarray(ops.convert_to_numpy(gap), dtype=np.float64),
-        cg_iter=cg_iter,
+    # Continuation in C: at a large C a Newton step from a point far from the
+    # optimum overshoots (nearly every row leaves the loss's curved zone) and
+    # the iterations then add back a row or two at a time. A path of C values
+    # growing tenfold, each solved loosely from the previous one, keeps the
+    # curved zone close to the optimum's.
+    stages = (
+        [(C_scaled, tol)]
+        if coef_init is not None
+        else _continuation(C_scaled, sample_weight, design, tol)
     )
+    for C, stage_tol in stages:
+        # Every dual-feasible point bounds the optimum from below: keep the best
+        # (its value, and the point itself for the float64 certificate).
+        best_dual = ops.full((K,), -math.inf, dtype="float32")
+        best_alpha = ops.zeros((n, K), dtype="float32")
+        best_gap = ops.full((K,), math.inf, dtype="float32")
+        best_primal = ops.full((K,), math.inf, dtype="float32")
+        since_progress = 0
+        while True:
+            Z, halves = design.matmul_rmatmul(W, b, signed_alphas)
+            M = Yt * Z
+            lq = _Loss(loss, M, s, C, delta)
+            u_pos, u_neg = halves[:, :K], halves[:, K:]
+            a_pos = _colsum(lq.alpha * pos)
+            a_neg = _colsum(lq.alpha * neg)
+            if fit_intercept:
+                r_pos = ops.where(a_pos > a_neg, a_neg / ops.maximum(a_pos, 1e-30), 1.0)
+                r_neg = ops.where(a_neg > a_pos, a_pos / ops.maximum(a_neg, 1e-30), 1.0)
+            else:
+                r_pos = r_neg = ops.ones_like(a_pos)
+            u_feasible = r_pos * u_pos - r_neg * u_neg
+            half_norm_w = 0.5 * _colsum(ops.square(W))
+            primal = half_norm_w + C * _colsum(lq.value)
+            dual = r_pos * a_pos + r_neg * a_neg - 0.5 * _colsum(ops.square(u_feasible))
+            r2 = ops.square(r_pos) * pos + ops.square(r_neg) * neg
+            if lq.dual_penalty is not None:
+                dual = dual - _colsum(r2 * lq.dual_penalty)
+            if n_iter == 0 and not bool(ops.all(ops.isfinite(primal))):
+                raise ValueError(
+                    "The SVM objective at the starting point is not finite in float32: the "
+                    "features or X hold values beyond float32's range (about 3.4e38), or C times "
+                    "the sample weights is too large; rescale X or use a smaller C."
+                )
+            dual = ops.where(ops.isfinite(dual), dual, -math.inf)  # overflowed: no bound
+            better = dual > best_dual
+            best_alpha = ops.where(better, lq.alpha * (r_pos * pos + r_neg * neg), best_alpha)
+            best_dual = ops.maximum(best_dual, dual)
+            gap = (primal - best_dual) / ops.maximum(primal, 1e-30)
+            converged = gap <= stage_tol
+            if loss == "hinge":
+                smooth_primal = half_norm_w + C * _colsum(lq.smooth_value)
+                smooth_dual = dual - _colsum(r2 * lq.smooth_penalty)
+                smooth_gap = smooth_primal - smooth_dual
+                # The iterate solves the smoothed problem much better than the
+                # smoothing distorts the hinge: shrink the smoothing.
+                shrink = ops.logical_and(
+                    smooth_gap <= 0.5 * ((primal - best_dual) - smooth_gap),
+                    ops.logical_not(converged),
+                )
+            if verbose > 0:
+                print(
+                    f"[kernelsvm_keras] iter {n_iter:4d}  max rel. duality gap "
+                    f"{float(ops.max(gap)):.3e}  primal {float(ops.sum(primal)) * scale**2:.6e}"
+                )
+            # Progress: some unconverged column's best gap shrank by 1% or more
+            # (float32 round-off alone makes new minima by tiny amounts forever).
+            # The primal counts too: while the smoothing is wide, the hinge's dual
+            # bound can lag far behind a primal that still falls fast.
+            improved = ops.logical_or(
+                gap < (1.0 - _STALL_PROGRESS) * best_gap,
+                primal < (1.0 - _STALL_PROGRESS) * best_primal,
+            )
+            progress = bool(ops.any(ops.logical_and(improved, ops.logical_not(converged))))
+            best_gap = ops.minimum(best_gap, gap)
+            best_primal = ops.minimum(best_primal, primal)
+            since_progress = 0 if progress else since_progress + 1
+            stalled = since_progress >= _STALL_ITER
+            if bool(ops.all(converged)) or n_iter >= max_iter or stalled:
+                break
+            n_iter += 1
+
+            # Newton direction, frozen for converged columns.
+            active = ops.cast(ops.logical_not(converged), "float32")
+            gW = (W - (u_pos - u_neg)) * active
+            gb = -(a_pos - a_neg) * active * intercept_mask
+            dW, db, Zd, iterations = _newton_direction(
+                design, gW, gb, lq.curvature, intercept_mask, cg_iter
+            )
+            cg_iter = cg_iter if iterations is None else max(cg_iter, iterations)
+            # A direction that float32 could not compute (overflow in an
+            # ill-conditioned system) is replaced by the steepest descent one.
+            finite = ops.logical_and(ops.all(ops.isfinite(dW), axis=0), ops.isfinite(db))
+            if not bool(ops.all(finite)):
+                dW = ops.where(finite, dW, -gW)
+                db = ops.where(finite, db, -gb)
+                Zd = None
+
+            z = Yt * (design.matmul(dW) + db if Zd is None else Zd)
+            t = _line_search(loss, M, z, s, C, delta, W, dW)
+            t = ops.where(ops.isfinite(t), t, 0.0)
+            W_next = W + t * dW
+            b_next = b + t * db
+            keep = ops.logical_and(ops.all(ops.isfinite(W_next), axis=0), ops.isfinite(b_next))
+            W = ops.where(keep, W_next, W)
+            b = ops.where(keep, b_next, b)
+            if loss == "hinge":
+                delta = ops.where(shrink, ops.maximum(delta * _DELTA_SHRINK, _DELTA_MIN), delta)
+        if n_iter >= max_iter:
+            break
+
+    coef = np.asarray(ops.convert_to_numpy(W), dtype=np.float64)  # (D, K), scaled units
+    intercept = np.asarray(ops.convert_to_numpy(b), dtype=np.float64)
+    # (at the C asked for: a dual point of a smaller C of the path is feasible too)
+    primal64, gap64 = _certify(  # may replace columns of coef and intercept (in place)
+        design,
+        Y,
+        sample_weight,
+        C_scaled,
+        loss,
+        coef,
+        intercept,
+        ops.convert_to_numpy(best_alpha),
+        fit_intercept,
+        tol,
+    )
+    met = gap64 <= tol
+    final = C == C_scaled
+    return SolverResult(
+        coef=coef.T * scale,
+        intercept=intercept,
+        n_iter=n_iter,
+        converged=bool(np.all(met)),
+        stalled=stalled and not bool(np.all(met)),
+        primal=primal64 * scale**2,
+        gap=gap64,
+        cg_iter=cg_iter,
+        precision_limited=final and bool(ops.all(converged)) and not bool(np.all(met)),
+    )
+
+
+def _continuation(C, sample_weight, design, tol):
+    """The values of C solved in turn, each from the previous solution, and their tol.
+
+    One stage when ``C`` is moderate. Otherwise a path growing tenfold, from
+    the ``C`` at which a sample's curvature ``C s_i ||phi(x_i)||^2`` is about
+    ``_CONTINUATION_FROM`` (mean weight, mean squared feature norm of the
+    first block), each stage solved to ``_CONTINUATION_TOL`` and the last to
+    ``tol``.
+    """
+    positive = sample_weight[sample_weight > 0]
+    first = next(iter(design.blocks()), None)
+    if first is None or not positive.size:
+        return [(C, tol)]
+    norm = float(np.mean(ops.convert_to_numpy(ops.sum(ops.square(first[2]), axis=1))))
+    stiffness = C * float(np.mean(positive)) * norm
+    if not stiffness > _CONTINUATION_FROM:
+        return [(C, tol)]
+    count = math.ceil(math.log10(stiffness / _CONTINUATION_FROM))
+    path = [C * 10.0**-k for k in range(count, 0, -1)]
+    return [(c, max(tol, _CONTINUATION_TOL)) for c in path] + [(C, tol)]
+
+
+def _certify(design, Y, sample_weight, C, loss, coef, intercept, alpha, fit_intercept, tol):
+    """The primal objective and the certified relative duality gap, in float64.
+
+    The iterations compute in float32, whose round-off (about 1e-7 of each
+    term, more in long sums) can make a gap look smaller than it is, even
+    negative. Here, on the host and in float64, on the problem's own data
+    (``X`` itself for the linear SVM; for a kernel map, the float32
+    features that training used, cast exactly): the primal at ``(coef,
+    intercept)``, and the dual objective at dual points built from the
+    iterate (:func:`_dual_values` makes each exactly feasible first): the
+    best one the iterations met (``alpha``), the one of the returned
+    iterate's float64 margins, and, for a column still above ``tol``, the
+    maximiser of the dual on the iterate's support vectors
+    (:func:`_support_dual`; at a large ``C`` the first two are poor, since
+    ``alpha`` amplifies the round-off of the margins by ``C``). The dual value
+    of a feasible point is a lower bound on the optimum, so the gap returned
+    bounds the relative distance to it, up to float64 round-off.
+
+    Where the primal point of that support-vector solution
+    (``w = phi^T (alpha * y)``, ``b`` its multiplier) has a lower objective
+    than the iterate, it replaces the column of ``coef`` and ``intercept``
+    (in place): a float64 polish of the float32 solution.
+
+    Returns
+    -------
+    primal : ndarray of shape (K,)
+    gap : ndarray of shape (K,)
+        ``(primal - dual) / primal`` with the largest dual value, at least 0.
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    weight = C * sample_weight[:, None]
+    Z = np.empty(Y.shape)
+    for start, stop, B in design.exact_blocks():
+        Z[start:stop] = B @ coef + intercept
+    viol = np.maximum(0.0, 1.0 - Y * Z)
+    if loss == "squared_hinge":
+        primal_loss = sample_weight @ np.square(viol)
+        own = 2.0 * weight * viol
+    else:
+        primal_loss = sample_weight @ viol
+        own = weight * (viol > 0)
+    primal = 0.5 * np.sum(np.square(coef), axis=0) + C * primal_loss
+    K = Y.shape[1]
+    best = np.asarray(alpha, dtype=np.float64)
+    columns = np.r_[np.arange(K), np.arange(K)]
+    values = _dual_values(design, Y, weight, loss, np.hstack([best, own]), columns, fit_intercept)
+    dual = np.maximum(values[:K], values[K:])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.where(primal > 0, (primal - dual) / primal, 0.0)
+    above = np.flatnonzero(gap > tol)
+    if above.size:
+        start_points = np.where(dual[None, :] == values[:K][None, :], best, own)
+        polished = _support_dual(design, Y, weight, loss, start_points, above, fit_intercept)
+        if polished is not None:
+            points, cols, new_coef, new_intercept = polished
+            values = _dual_values(design, Y, weight, loss, points, cols, fit_intercept)
+            # the primal point of the support vectors' dual solution: where it
+            # is lower than the float32 iterate, it is the solution returned
+            new_primal = _primal_values(
+                design, Y[:, cols], sample_weight, C, loss, new_coef, new_intercept
+            )
+            for j, k in enumerate(cols):
+                dual[k] = max(dual[k], values[j])
+                if new_primal[j] < primal[k]:
+                    primal[k] = new_primal[j]
+                    coef[:, k] = new_coef[:, j]
+                    intercept[k] = new_intercept[j]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gap = np.where(primal > 0, (primal - dual) / primal, 0.0)
+    return primal, np.maximum(gap, 0.0)
+
+
+def _primal_values(design, Y, sample_weight, C, loss, coef, intercept):
+    """The primal objective of each column of ``coef`` (NaN columns: inf), in float64."""
+    finite = np.all(np.isfinite(coef), axis=0)
+    coef = np.where(finite, coef, 0.0)
+    loss_sum = np.zeros(coef.shape[1])
+    for start, stop, B in design.exact_blocks():
+        viol = np.maximum(0.0, 1.0 - Y[start:stop] * (B @ coef + intercept))
+        loss_sum += sample_weight[start:stop] @ (
+            np.square(viol) if loss == "squared_hinge" else viol
+        )
+    return np.where(finite, 0.5 * np.sum(np.square(coef), axis=0) + C * loss_sum, np.inf)
+
+
+def _dual_values(design, Y, weight, loss, points, columns, fit_intercept):
+    """The dual objective at ``points[:, j]``, a dual point of problem ``columns[j]``.
+
+    Each is first made exactly feasible in float64: ``0 <= alpha_i <= C s_i``
+    for the hinge, ``alpha_i = 0`` where ``s_i = 0``, and, with an intercept,
+    ``sum_i alpha_i y_i = 0`` by scaling the larger side down. One pass.
+    """
+    Yk = Y[:, columns]
+    weight_k = np.broadcast_to(weight, Y.shape)[:, columns]
+    points = np.clip(points, 0.0, None)
+    points[weight_k <= 0] = 0.0
+    if loss == "hinge":
+        points = np.minimum(points, weight_k)
+    if fit_intercept:
+        a_pos = np.sum(points * (Yk > 0), axis=0)
+        a_neg = np.sum(points * (Yk < 0), axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r_pos = np.where(a_pos > a_neg, a_neg / a_pos, 1.0)
+            r_neg = np.where(a_neg > a_pos, a_pos / a_neg, 1.0)
+        points = points * np.where(Yk > 0, r_pos, r_neg)
+    u = np.zeros((design.n_outputs, len(columns)))
+    for start, stop, B in design.exact_blocks():
+        u += B.T @ (points[start:stop] * Yk[start:stop])
+    dual = np.sum(points, axis=0) - 0.5 * np.sum(np.square(u), axis=0)
+    if loss == "squared_hinge":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            penalty = np.where(weight_k > 0, np.square(points) / (4.0 * weight_k), 0.0)
+        dual -= np.sum(penalty, axis=0)
+    return dual
+
+
+def _support_dual(design, Y, weight, loss, alpha, columns, fit_intercept):
+    """Maximise the dual over the free support vectors of ``alpha``, per column.
+
+    With ``beta = alpha * y``, the dual is ``y^T beta - 1/2 beta^T Q beta``
+    (``Q = phi phi^T``, plus ``diag(1 / (2 C s))`` for the squared hinge)
+    under ``sum(beta) = 0``. The rows where ``alpha`` is at its bound
+    ``C s`` (hinge) keep it, those where it is zero stay out, and the free
+    ones solve the stationarity condition ``Q_FF beta_F = y_F - Q_FB beta_B
+    - nu`` exactly (a float64 Cholesky of their Gram matrix): near the
+    optimum, the exact dual solution. Returns ``(points, columns)`` for
+    :func:`_dual_values`, or ``None`` when no column's free set is small
+    enough (``_DIRECT_MAX_ROWS``, all within ``_PRECOND_GRAM_BYTES``).
+    """
+    n = Y.shape[0]
+    D = design.n_outputs
+    bound = np.broadcast_to(weight, Y.shape)
+    if loss == "hinge":
+        at_bound = alpha >= bound * (1.0 - 1e-6)
+    else:
+        at_bound = np.zeros_like(alpha, dtype=bool)
+    free = (alpha > 0) & ~at_bound & (bound > 0)
+    q = free[:, columns].sum(axis=0)
+    fits = (q > 0) & (q <= _DIRECT_MAX_ROWS)
+    fits &= np.cumsum(q * (q + D) * 8) <= _PRECOND_GRAM_BYTES
+    columns = columns[fits]
+    if not columns.size:
+        return None
+    rows = [np.flatnonzero(free[:, k]) for k in columns]
+    where = [np.full(n, -1) for _ in columns]
+    for w, r in zip(where, rows, strict=True):
+        w[r] = np.arange(r.size)
+    features = [np.empty((r.size, D)) for r in rows]
+    beta_bound = np.where(at_bound, bound, 0.0) * Y
+    v = np.zeros((D, columns.size))  # phi_B^T beta_B
+    for start, stop, B in design.exact_blocks():
+        v += B.T @ beta_bound[start:stop, columns]
+        for j in range(columns.size):
+            local = where[j][start:stop]
+            inside = local >= 0
+            features[j][local[inside]] = B[inside]
+    points = np.array(alpha[:, columns], dtype=np.float64)
+    coef = np.full((D, columns.size), np.nan)
+    intercept = np.zeros(columns.size)
+    for j, k in enumerate(columns):
+        F, A = rows[j], features[j]
+        Q = A @ A.T
+        if loss == "squared_hinge":
+            Q[np.diag_indices_from(Q)] += 1.0 / (2.0 * bound[F, k])
+        rhs = Y[F, k] - A @ v[:, j]
+        try:
+            factor = _cho_factor(Q + 1e-14 * np.trace(Q) / len(Q) * np.eye(len(Q)))
+        except np.linalg.LinAlgError:
+            continue
+        x1 = scipy.linalg.cho_solve(factor, rhs, check_finite=False)
+        beta = x1
+        if fit_intercept:
+            x2 = scipy.linalg.cho_solve(factor, np.ones(len(F)), check_finite=False)
+            nu = (x1.sum() + beta_bound[:, k].sum()) / x2.sum()
+            beta = x1 - nu * x2
+            intercept[j] = nu
+        points[F, j] = beta * Y[F, k]
+        coef[:, j] = A.T @ beta + v[:, j]  # w = phi^T beta, the primal point of these
+    return points, columns, coef, intercept

@@ -119,10 +119,10 @@ def test_refit_false_keeps_no_model():
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"Cs": []}, "Cs must be"),
-        ({"Cs": [1.0, -1.0]}, "Cs must be"),
-        ({"gammas": [0.1, "big"]}, "gammas must"),
-        ({"n_components": [64, 0]}, "n_components must"),
+        ({"Cs": []}, "'Cs' parameter .* must be"),
+        ({"Cs": [1.0, -1.0]}, "'Cs' parameter .* must be"),
+        ({"gammas": [0.1, "big"]}, "'gammas' parameter .* must"),
+        ({"n_components": [64, 0]}, "'n_components' parameter .* must"),
     ],
 )
 def test_bad_grids_raise_and_keep_the_fitted_state(params, message):

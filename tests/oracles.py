@@ -1,0 +1,54 @@
+"""Reference optima of the SVM problem, computed apart from the package in float64."""
+
+import numpy as np
+from sklearn.svm import SVC
+
+
+def reference_optimum(Phi, t, s, C, loss):
+    """The optimum of the binary SVM problem, computed apart in float64.
+
+    Hinge: the dual objective of libsvm's solution (made exactly feasible),
+    a lower bound on the optimum. Squared hinge: the primal at the end of a
+    finite Newton method (Keerthi and DeCoste, 2005) with backtracking, which
+    is exact once the set of rows with a positive loss stops changing.
+    """
+    if loss == "squared_hinge":
+        return _squared_hinge_optimum(Phi, t, s, C)
+    keep = s > 0
+    K, t, s = (Phi @ Phi.T)[np.ix_(keep, keep)], t[keep], s[keep]
+    svc = SVC(kernel="precomputed", C=C, tol=1e-12).fit(K, t, sample_weight=s)
+    alpha = np.zeros(len(t))
+    alpha[svc.support_] = np.minimum(np.abs(svc.dual_coef_[0]), C * s[svc.support_])
+    # exactly feasible (sum alpha y = 0, within the box): scale the larger side down
+    a_pos, a_neg = alpha[t > 0].sum(), alpha[t < 0].sum()
+    if a_pos > a_neg:
+        alpha[t > 0] *= a_neg / a_pos
+    elif a_neg > a_pos:
+        alpha[t < 0] *= a_pos / a_neg
+    return alpha.sum() - 0.5 * (alpha * t) @ K @ (alpha * t)
+
+
+def _squared_hinge_optimum(Phi, t, s, C):
+    n, D = Phi.shape
+    A = np.hstack([Phi, np.ones((n, 1))])
+    R = np.diag(np.r_[np.ones(D), 0.0])
+
+    def objective(theta):
+        viol = np.maximum(0.0, 1.0 - t * (A @ theta))
+        return 0.5 * theta[:D] @ theta[:D] + C * np.sum(s * viol**2)
+
+    theta = np.zeros(D + 1)
+    for _ in range(500):
+        viol = np.maximum(0.0, 1.0 - t * (A @ theta))
+        grad = R @ theta - 2.0 * C * A.T @ (s * t * viol)
+        S = viol > 0
+        H = R + 2.0 * C * (A[S].T * s[S]) @ A[S] + 1e-300 * np.eye(D + 1)
+        H[D, D] = max(H[D, D], 1e-12 * (1.0 + np.trace(H)))
+        step = -np.linalg.solve(H, grad)
+        f0, rate = objective(theta), 1.0
+        while objective(theta + rate * step) > f0 + 1e-4 * rate * (grad @ step) and rate > 1e-12:
+            rate *= 0.5
+        theta = theta + rate * step
+        if rate == 1.0 and np.array_equal(S, np.maximum(0, 1 - t * (A @ theta)) > 0):
+            break
+    return objective(theta)

@@ -1,0 +1,443 @@
+"""Numerical reliability: no non-finite model, no false certificate, all-or-nothing fits.
+
+The certificate is checked against an independent float64 optimum: libsvm's
+dual solution (``SVC(kernel="precomputed")``, which solves exactly this
+problem for the hinge, with the unpenalised intercept and ``sample_weight``
+multiplying ``C``), and for the squared hinge the same dual with the kernel
+``K + diag(1 / (2 C s_i))`` and no upper bound on the dual variables.
+"""
+
+import copy
+import math
+import os
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.svm import SVC
+
+from kernelsvm_keras import KerasLinearSVC, KerasLinearSVCCV, KerasSVC, KerasSVCCV
+
+from oracles import reference_optimum
+
+X, y = make_classification(
+    200, 5, n_informative=3, n_redundant=0, n_clusters_per_class=1, random_state=0
+)
+
+
+def training_features(est, X):
+    """The features training used, in float64: ``X`` itself, or the float32 map."""
+    if isinstance(est, KerasLinearSVC):
+        return np.asarray(X, dtype=np.float64)
+    from keras import ops
+
+    transform = est._transform_of(vars(est))
+    return ops.convert_to_numpy(transform(ops.convert_to_tensor(X.astype(np.float32)))).astype(
+        np.float64
+    )
+
+
+def primal(Phi, t, s, C, loss, coef, intercept):
+    viol = np.maximum(0.0, 1.0 - t * (Phi @ coef + intercept))
+    if loss == "squared_hinge":
+        viol = viol**2
+    return 0.5 * coef @ coef + C * np.sum(s * viol)
+
+
+def true_excess(est, X, y, sample_weight=None):
+    """Relative excess of the fitted binary model over the float64 optimum."""
+    s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+    t = np.where(y == est.classes_[1], 1.0, -1.0)
+    Phi = training_features(est, X)
+    C = float(est.C)
+    P = primal(Phi, t, s, C, est.loss, est.coef_[0], est.intercept_[0])
+    return P, (P - reference_optimum(Phi, t, s, C, est.loss)) / P
+
+
+# -- 1, 2: large C, extreme scales ---------------------------------------------
+
+
+@pytest.mark.parametrize("C", [1e5, 1e6, 1e8])
+def test_large_C_linear_reaches_a_finite_certified_optimum(C):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = KerasLinearSVC(C=C).fit(X, y)
+    assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.dual_gap_))
+    assert est.dual_gap_[0] <= est.tol
+    P, excess = true_excess(est, X, y)
+    np.testing.assert_allclose(est.objective_[0], P, rtol=1e-9)
+    assert excess <= est.dual_gap_[0] + 1e-9
+    assert est.score(X, y) >= 0.75  # LinearSVC(C=1e8): 0.80
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_large_C_kernel_is_a_real_model_with_a_true_gap():
+    X2, y2 = make_classification(random_state=42)
+    est = KerasSVC(C=1e8, random_state=0).fit(X2, y2)
+    assert np.all(np.isfinite(est.coef_)) and np.abs(est.coef_).max() > 0
+    assert est.score(X2, y2) >= 0.95  # SVC(C=1e8): 1.00
+    # no worse than the C=1e6 solution in the C=1e8 objective
+    other = KerasSVC(C=1e6, random_state=0).fit(X2, y2)
+    t = np.where(y2 == est.classes_[1], 1.0, -1.0)
+    Phi = training_features(est, X2)
+    at_1e6 = primal(Phi, t, 1.0, 1e8, est.loss, other.coef_[0], other.intercept_[0])
+    assert est.objective_[0] <= at_1e6 * (1 + 1e-3)
+    P, excess = true_excess(est, X2, y2)
+    assert excess <= est.dual_gap_[0] + 1e-9
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["X*1e20", "X[0,0]=1e30", "sample_weight=1e30"],
+)
+@pytest.mark.parametrize("Est", [KerasLinearSVC, KerasSVC])
+def test_out_of_range_problems_are_refused_and_change_nothing(case, Est):
+    est = Est(n_components=16, random_state=0) if Est is KerasSVC else Est()
+    est.fit(X, y)
+    before = copy.deepcopy(vars(est))
+    Xb, weights = X.copy(), None
+    if case == "X*1e20":
+        Xb = X * 1e20
+    elif case == "X[0,0]=1e30":
+        Xb[0, 0] = 1e30
+    else:
+        weights = np.full(len(y), 1e30)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(Xb, y, sample_weight=weights)
+    except ValueError as exc:
+        assert "C times" in str(exc) or "rescale X" in str(exc), str(exc)
+        assert_same_state(vars(est), before)
+    else:  # a kernel map on huge X is bounded: then a finite model
+        assert Est is KerasSVC and case != "sample_weight=1e30"
+        assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.dual_gap_))
+
+
+# -- 3: warm starts after a large C --------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_warm_start_after_a_large_C():
+    est = KerasLinearSVC(C=1e8, warm_start=True).fit(X, y)
+    assert np.all(np.isfinite(est.coef_))
+    est.set_params(C=1.0).fit(X, y)
+    assert est.dual_gap_[0] <= est.tol
+    cold = KerasLinearSVC(C=1.0).fit(X, y)
+    np.testing.assert_allclose(est.objective_, cold.objective_, rtol=2e-3)
+    kernel = KerasSVC(C=1e8, n_components=64, random_state=0, warm_start=True).fit(X, y)
+    kernel.set_params(C=1.0).fit(X, y)
+    assert np.all(np.isfinite(kernel.coef_)) and kernel.dual_gap_[0] <= kernel.tol
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_cv_path_through_large_Cs():
+    search = KerasLinearSVCCV(Cs=[1e7, 1e8], cv=3).fit(X, y)
+    assert np.all(np.isfinite(search.coef_)) and search.best_score_ > 0.7
+    search = KerasSVCCV(Cs=[1.0, 1e7], gammas=[0.5], n_components=32, cv=3, random_state=0)
+    assert np.all(np.isfinite(search.fit(X, y).coef_))
+
+
+# -- 4: an empty curved zone ---------------------------------------------------
+
+TOY_X = np.array([[-2, -1], [-1, -1], [-1, -2], [1, 1], [1, 2], [2, 1]], dtype=float)
+TOY_Y = np.array([1, 1, 1, 2, 2, 2])
+
+
+@pytest.mark.parametrize("C", [0.1, 0.01])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_sklearn_toy_problem(C, sparse, loss):
+    Xt = sp.csr_matrix(TOY_X) if sparse else TOY_X
+    est = KerasLinearSVC(C=C, loss=loss, tol=1e-5).fit(Xt, TOY_Y)
+    np.testing.assert_array_equal(est.predict(Xt), TOY_Y)
+    P, excess = true_excess(est, TOY_X, TOY_Y)
+    assert excess <= max(est.dual_gap_[0], 0) + 1e-9
+    assert est.dual_gap_[0] <= 1e-5
+    if loss == "hinge":  # libsvm's own solution
+        svc = SVC(kernel="linear", C=C, tol=1e-10).fit(TOY_X, TOY_Y)
+        np.testing.assert_allclose(est.coef_, svc.coef_, rtol=1e-4, atol=1e-6)
+
+
+def test_an_empty_design_has_zero_products():
+    from keras import ops
+
+    from kernelsvm_keras._solver import RowBlocks
+
+    empty = RowBlocks.from_blocks([], 3)
+    U = ops.zeros((0, 2))
+    assert ops.convert_to_numpy(empty.rmatmul(U)).shape == (3, 2)
+    assert not ops.convert_to_numpy(empty.rmatmul(U)).any()
+    Z, total = empty.matmul_rmatmul(ops.zeros((3, 2)), 0.0, lambda a, b, Zb: Zb)
+    assert tuple(Z.shape) == (0, 2) and tuple(total.shape) == (3, 2)
+
+
+# -- 5: the certificate is true ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "est",
+    [KerasSVC(random_state=0, n_components=64, tol=1e-12), KerasLinearSVC(tol=1e-12)],
+    ids=["KerasSVC", "KerasLinearSVC"],
+)
+def test_a_tiny_tol_is_met_only_when_float64_certifies_it(est):
+    # The certificate is computed in float64: either it (and the float64
+    # polish of the support vectors' solution) meets tol=1e-12, or a warning
+    # says that tol is below what float32 training certifies.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        est.fit(X, y)
+    messages = [str(w.message) for w in caught if w.category is ConvergenceWarning]
+    if est.dual_gap_[0] > est.tol:
+        assert messages and "below what float32" in messages[0], messages
+    else:
+        assert not messages, messages
+    P, excess = true_excess(est, X, y)
+    assert excess <= est.dual_gap_[0] + 1e-12
+    np.testing.assert_allclose(est.objective_[0], P, rtol=1e-9)
+
+
+@st.composite
+def problems(draw):
+    n = draw(st.integers(12, 40))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.RandomState(seed)
+    Xp = rng.normal(size=(n, 3)) * 10.0 ** draw(st.floats(-4, 4))
+    yp = np.where(Xp[:, 0] + 0.5 * rng.normal(size=n) * np.std(Xp[:, 0]) > 0, 1, 0)
+    yp[:2] = [0, 1]
+    weights = None
+    if draw(st.booleans()):
+        weights = rng.uniform(0.1, 3.0, size=n)
+    C = 10.0 ** draw(st.floats(-6, 12))
+    return Xp, yp, weights, C
+
+
+@settings(
+    max_examples=int(os.environ.get("KERNELSVM_HYPOTHESIS_EXAMPLES", 15)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    problem=problems(),
+    loss=st.sampled_from(["hinge", "squared_hinge"]),
+    kind=st.sampled_from(["linear", "svc"]),
+)
+def test_every_model_is_finite_and_its_gap_is_true(problem, loss, kind):
+    Xp, yp, weights, C = problem
+    if kind == "linear":
+        est = KerasLinearSVC(C=C, loss=loss, max_iter=40)
+    else:
+        est = KerasSVC(C=C, loss=loss, n_components=16, random_state=0, max_iter=40)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(Xp, yp, sample_weight=weights)
+    except ValueError as exc:  # a clear refusal, only for an out-of-range problem
+        assert "C times" in str(exc), str(exc)
+        scale = np.abs(Xp).max() if kind == "linear" else 1.0
+        total = C * (len(yp) if weights is None else weights.sum()) * scale**2
+        assert total > 1e15
+        return
+    assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.intercept_))
+    assert np.all(np.isfinite(est.objective_)) and np.all(est.dual_gap_ >= 0)
+    P, excess = true_excess(est, Xp, yp, weights)
+    np.testing.assert_allclose(est.objective_[0], P, rtol=1e-7)
+    assert excess <= est.dual_gap_[0] * (1 + 1e-6) + 1e-9
+
+
+# -- 6: all or nothing, deeply -------------------------------------------------
+
+
+def snapshot(value):
+    """A deep copy of fitted state (arrays, nested objects), for bit-for-bit comparison."""
+    return copy.deepcopy(value)
+
+
+def assert_same_state(now, before, path="self"):
+    if isinstance(before, dict):
+        assert isinstance(now, dict) and now.keys() == before.keys(), path
+        for key in before:
+            assert_same_state(now[key], before[key], f"{path}.{key}")
+    elif isinstance(before, np.ndarray) and before.dtype == object:
+        assert isinstance(now, np.ndarray) and now.shape == before.shape, path
+        for i, (a, b) in enumerate(zip(now.ravel(), before.ravel(), strict=True)):
+            assert_same_state(a, b, f"{path}[{i}]")
+    elif isinstance(before, np.ndarray):
+        assert isinstance(now, np.ndarray) and now.dtype == before.dtype, path
+        assert now.shape == before.shape and now.tobytes() == before.tobytes(), path
+    elif hasattr(before, "__dict__") and not isinstance(before, type):
+        assert type(now) is type(before), path
+        assert_same_state(vars(now), vars(before), path)
+    elif isinstance(before, (list, tuple)):
+        assert len(now) == len(before), path
+        for i, (a, b) in enumerate(zip(now, before, strict=True)):
+            assert_same_state(a, b, f"{path}[{i}]")
+    elif isinstance(before, float) and math.isnan(before):
+        assert isinstance(now, float) and math.isnan(now), path
+    else:
+        assert now == before, path
+
+
+class Injected(Exception):
+    pass
+
+
+def fail_at(monkeypatch, call):
+    """Make the ``call``-th ``keras.ops.matmul`` raise (every solver pass uses it)."""
+    from keras import ops
+
+    matmul = ops.matmul
+    count = [0]
+
+    def failing(*args, **kwargs):
+        count[0] += 1
+        if count[0] == call:
+            raise Injected(f"matmul call {call}")
+        return matmul(*args, **kwargs)
+
+    monkeypatch.setattr(ops, "matmul", failing)
+    return lambda: monkeypatch.setattr(ops, "matmul", matmul)
+
+
+def chunks():
+    Xc, yc = make_classification(600, 6, random_state=1)
+    return [(Xc[i : i + 200], yc[i : i + 200]) for i in (0, 200, 400)]
+
+
+def test_a_failed_partial_fit_does_not_change_later_results(monkeypatch):
+    (X1, y1), (X2, y2), (X3, y3) = chunks()
+    clean = KerasSVC(n_components=64, random_state=0)
+    for Xc, yc in [(X1, y1), (X2, y2), (X3, y3)]:
+        clean.partial_fit(Xc, yc, classes=[0, 1])
+    failed = KerasSVC(n_components=64, random_state=0).partial_fit(X1, y1, classes=[0, 1])
+    before = snapshot(vars(failed))
+    from kernelsvm_keras import _sgd
+
+    def failing(self, scale, lam):  # after the moment of the chunk was added
+        raise Injected("preconditioner")
+
+    monkeypatch.setattr(_sgd.SGDState, "preconditioner", failing)
+    with pytest.raises(Injected):
+        failed.partial_fit(X2, y2)
+    monkeypatch.undo()
+    assert_same_state(vars(failed), before)
+    failed.partial_fit(X2, y2).partial_fit(X3, y3)
+    assert failed.coef_.tobytes() == clean.coef_.tobytes()
+
+
+@pytest.mark.parametrize("call", [1, 2, 3, 5, 8, 13, 21, 40])
+@pytest.mark.parametrize(
+    "method", ["fit", "warm_fit", "partial_fit", "linear_cv", "svc_cv", "nystroem_fit"]
+)
+def test_a_fault_anywhere_leaves_every_fitted_array_as_it_was(monkeypatch, method, call):
+    (X1, y1), (X2, y2), _ = chunks()
+    if method == "fit":
+        est = KerasSVC(n_components=32, random_state=0).fit(X1, y1)
+        run = lambda: est.fit(X2, y2)  # noqa: E731
+    elif method == "warm_fit":
+        est = KerasSVC(n_components=32, random_state=0, warm_start=True).fit(X1, y1)
+        est.set_params(C=3.0)
+        run = lambda: est.fit(X1, y1)  # noqa: E731
+    elif method == "nystroem_fit":
+        est = KerasSVC(n_components=32, approximation="nystroem", random_state=0).fit(X1, y1)
+        run = lambda: est.fit(X2, y2)  # noqa: E731
+    elif method == "partial_fit":
+        est = KerasSVC(n_components=32, random_state=0).partial_fit(X1, y1, classes=[0, 1])
+        run = lambda: est.partial_fit(X2, y2)  # noqa: E731
+    elif method == "linear_cv":
+        est = KerasLinearSVCCV(Cs=[0.1, 1.0], cv=2).fit(X1, y1)
+        run = lambda: est.fit(X2, y2)  # noqa: E731
+    else:
+        est = KerasSVCCV(Cs=[0.1, 1.0], gammas=[0.1], n_components=16, cv=2, random_state=0)
+        est.fit(X1, y1)
+        run = lambda: est.fit(X2, y2)  # noqa: E731
+    before = snapshot(vars(est))
+    restore = fail_at(monkeypatch, call)
+    try:
+        run()
+    except Injected:
+        pass
+    else:  # the call finished before the fault: nothing to check
+        restore()
+        return
+    restore()
+    assert_same_state(vars(est), before)
+
+
+# -- 7: class weights ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("weight", [-1.0, np.nan, np.inf, "heavy"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_invalid_class_weights_raise_at_fit(weight, method):
+    X3, y3 = make_classification(150, 5, n_informative=3, n_classes=3, random_state=0)
+    est = KerasLinearSVC(class_weight={0: weight, 1: 1, 2: 1})
+    with pytest.raises(ValueError, match="class_weight.*class 0"):
+        if method == "fit":
+            est.fit(X3, y3)
+        else:
+            est.partial_fit(X3, y3, classes=[0, 1, 2])
+    assert not hasattr(est, "coef_")
+
+
+# -- 8: streaming gives the solution of the cached fit -------------------------
+
+
+def test_streamed_small_batches_converge_like_the_cached_fit():
+    Xs, ys = make_classification(5000, random_state=0)
+    params = dict(C=1000, loss="hinge", n_components=256, random_state=0, max_iter=5000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        streamed = KerasSVC(cache_size=0, batch_size=250, **params).fit(Xs, ys)
+        cached = KerasSVC(**params).fit(Xs, ys)
+    assert streamed.dual_gap_[0] <= streamed.tol
+    np.testing.assert_allclose(streamed.objective_, cached.objective_, rtol=2e-3)
+
+
+# -- 11: parameter checks and persistence --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "est",
+    [
+        KerasLinearSVCCV(Cs=[-1.0]),
+        KerasSVCCV(Cs=[1.0], gammas=[0.0], n_components=8),
+        KerasSVCCV(Cs=[1.0], gammas=[], n_components=8),
+        KerasSVCCV(Cs=[1.0], n_components=[0]),
+        KerasSVCCV(Cs=[1.0], n_components=[True]),
+        KerasSVC(n_components=True),
+        KerasSVC(max_iter=False),
+        KerasLinearSVC(max_iter=True),
+    ],
+    ids=lambda est: repr(est),
+)
+def test_invalid_list_and_bool_parameters_raise_invalid_parameter_error(est):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError):
+        est.fit(X, y)
+    assert not hasattr(est, "coef_")
+
+
+def test_a_pickle_from_another_version_warns():
+    import pickle
+
+    import kernelsvm_keras
+    from kernelsvm_keras import InconsistentVersionWarning
+
+    est = KerasLinearSVC().fit(X, y)
+    state = est.__getstate__()
+    assert state["_kernelsvm_keras_version"] == kernelsvm_keras.__version__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InconsistentVersionWarning)
+        pickle.loads(pickle.dumps(est))  # same version: silent
+    state["_kernelsvm_keras_version"] = "0.0.1"
+    other = KerasLinearSVC.__new__(KerasLinearSVC)
+    with pytest.warns(InconsistentVersionWarning, match="kernelsvm_keras 0.0.1"):
+        other.__setstate__(state)
+    np.testing.assert_array_equal(other.coef_, est.coef_)
