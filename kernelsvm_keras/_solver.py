@@ -1310,9 +1310,14 @@ def _certify(design, Y, sample_weight, C, loss, coef, intercept, alpha, fit_inte
     """
     Y = np.asarray(Y, dtype=np.float64)
     weight = C * sample_weight[:, None]
+    K = Y.shape[1]
+    # one pass for the margins and the best point's dual vector
+    best = _feasible(np.asarray(alpha, dtype=np.float64), Y, weight, loss, fit_intercept)
     Z = np.empty(Y.shape)
+    u = np.zeros((design.n_outputs, K))
     for start, stop, B in design.exact_blocks():
         Z[start:stop] = B @ coef + intercept
+        u += B.T @ (best[start:stop] * Y[start:stop])
     viol = np.maximum(0.0, 1.0 - Y * Z)
     if loss == "squared_hinge":
         primal_loss = sample_weight @ np.square(viol)
@@ -1321,16 +1326,23 @@ def _certify(design, Y, sample_weight, C, loss, coef, intercept, alpha, fit_inte
         primal_loss = sample_weight @ viol
         own = weight * (viol > 0)
     primal = 0.5 * np.sum(np.square(coef), axis=0) + C * primal_loss
-    K = Y.shape[1]
-    best = np.asarray(alpha, dtype=np.float64)
-    columns = np.r_[np.arange(K), np.arange(K)]
-    values = _dual_values(design, Y, weight, loss, np.hstack([best, own]), columns, fit_intercept)
-    dual = np.maximum(values[:K], values[K:])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gap = np.where(primal > 0, (primal - dual) / primal, 0.0)
+    dual = _dual_value(best, u, weight, loss)
+
+    def relative_gap():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(primal > 0, (primal - dual) / primal, 0.0)
+
+    gap = relative_gap()
     above = np.flatnonzero(gap > tol)
+    if above.size:  # one more pass: the iterate's own dual point
+        values = _dual_values(design, Y, weight, loss, own[:, above], above, fit_intercept)
+        start_points = best.copy()
+        for j, k in enumerate(above):
+            if values[j] > dual[k]:
+                dual[k], start_points[:, k] = values[j], own[:, k]
+        gap = relative_gap()
+        above = np.flatnonzero(gap > tol)
     if above.size:
-        start_points = np.where(dual[None, :] == values[:K][None, :], best, own)
         polished = _support_dual(design, Y, weight, loss, start_points, above, fit_intercept)
         if polished is not None:
             points, cols, new_coef, new_intercept = polished
@@ -1346,8 +1358,7 @@ def _certify(design, Y, sample_weight, C, loss, coef, intercept, alpha, fit_inte
                     primal[k] = new_primal[j]
                     coef[:, k] = new_coef[:, j]
                     intercept[k] = new_intercept[j]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gap = np.where(primal > 0, (primal - dual) / primal, 0.0)
+            gap = relative_gap()
     return primal, np.maximum(gap, 0.0)
 
 
@@ -1364,35 +1375,48 @@ def _primal_values(design, Y, sample_weight, C, loss, coef, intercept):
     return np.where(finite, 0.5 * np.sum(np.square(coef), axis=0) + C * loss_sum, np.inf)
 
 
-def _dual_values(design, Y, weight, loss, points, columns, fit_intercept):
-    """The dual objective at ``points[:, j]``, a dual point of problem ``columns[j]``.
+def _feasible(points, Y, weight, loss, fit_intercept):
+    """Dual points made exactly feasible in float64, one per column of ``Y``.
 
-    Each is first made exactly feasible in float64: ``0 <= alpha_i <= C s_i``
-    for the hinge, ``alpha_i = 0`` where ``s_i = 0``, and, with an intercept,
-    ``sum_i alpha_i y_i = 0`` by scaling the larger side down. One pass.
+    ``0 <= alpha_i <= C s_i`` for the hinge, ``alpha_i = 0`` where
+    ``s_i = 0``, and, with an intercept, ``sum_i alpha_i y_i = 0`` by scaling
+    the larger side down.
     """
-    Yk = Y[:, columns]
-    weight_k = np.broadcast_to(weight, Y.shape)[:, columns]
+    weight = np.broadcast_to(weight, Y.shape)
     points = np.clip(points, 0.0, None)
-    points[weight_k <= 0] = 0.0
+    points[weight <= 0] = 0.0
     if loss == "hinge":
-        points = np.minimum(points, weight_k)
+        points = np.minimum(points, weight)
     if fit_intercept:
-        a_pos = np.sum(points * (Yk > 0), axis=0)
-        a_neg = np.sum(points * (Yk < 0), axis=0)
+        a_pos = np.sum(points * (Y > 0), axis=0)
+        a_neg = np.sum(points * (Y < 0), axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             r_pos = np.where(a_pos > a_neg, a_neg / a_pos, 1.0)
             r_neg = np.where(a_neg > a_pos, a_pos / a_neg, 1.0)
-        points = points * np.where(Yk > 0, r_pos, r_neg)
+        points = points * np.where(Y > 0, r_pos, r_neg)
+    return points
+
+
+def _dual_value(points, u, weight, loss):
+    """The dual objective of feasible ``points`` with ``u = phi^T (points * y)``."""
+    dual = np.sum(points, axis=0) - 0.5 * np.sum(np.square(u), axis=0)
+    if loss == "squared_hinge":
+        weight = np.broadcast_to(weight, points.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            penalty = np.where(weight > 0, np.square(points) / (4.0 * weight), 0.0)
+        dual -= np.sum(penalty, axis=0)
+    return dual
+
+
+def _dual_values(design, Y, weight, loss, points, columns, fit_intercept):
+    """The dual objective at ``points[:, j]``, a dual point of problem ``columns[j]`` (one pass)."""
+    Yk = Y[:, columns]
+    weight_k = np.broadcast_to(weight, Y.shape)[:, columns]
+    points = _feasible(points, Yk, weight_k, loss, fit_intercept)
     u = np.zeros((design.n_outputs, len(columns)))
     for start, stop, B in design.exact_blocks():
         u += B.T @ (points[start:stop] * Yk[start:stop])
-    dual = np.sum(points, axis=0) - 0.5 * np.sum(np.square(u), axis=0)
-    if loss == "squared_hinge":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            penalty = np.where(weight_k > 0, np.square(points) / (4.0 * weight_k), 0.0)
-        dual -= np.sum(penalty, axis=0)
-    return dual
+    return _dual_value(points, u, weight_k, loss)
 
 
 def _support_dual(design, Y, weight, loss, alpha, columns, fit_intercept):
