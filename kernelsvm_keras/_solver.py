@@ -29,7 +29,14 @@ products over ``K`` columns instead of ``K`` separate passes over the data):
 * the squared hinge is piecewise quadratic and is solved directly. The hinge is
   not differentiable: it is approached through a Huber-smoothed hinge whose
   quadratic zone ``delta`` shrinks (continuation) while the iterate is already
-  good for the current ``delta``.
+  good for the current ``delta``;
+* at a large ``C`` (a sample's curvature ``C s_i ||phi(x_i)||^2`` above
+  ``_CONTINUATION_FROM``) the fit follows a path of ``C`` values growing
+  tenfold, each from the previous solution (:func:`_continuation`);
+* the linear SVM trains on ``X`` times a power of two (:func:`input_scale`,
+  exact), and a problem whose weights float32 cannot represent is refused
+  (:func:`_check_range`). No direction, step or iterate that is not finite
+  is ever taken.
 
 Stopping criterion
 ------------------
@@ -40,8 +47,14 @@ squared hinge: ``2 C s_i max(0, 1 - m_i)``), rescaled on one side so that
 Its dual objective ``D(alpha)`` is a lower bound on the optimum ``P*``, and so
 is the best one met so far; the relative duality gap
 ``(P(w, b) - max D(alpha)) / P(w, b)`` bounds the relative distance to the
-optimum. A column is converged when this certified gap is at
-most ``tol``.
+optimum. A column is converged when this gap is at most ``tol``.
+
+These iterations compute in float32, whose round-off can make that gap look
+smaller than it is. The gap returned is recomputed in float64 on the host
+(:func:`_certify`), from the best dual point met, the final iterate's own, and
+where those do not reach ``tol`` the exact dual solution on the iterate's
+free support vectors (:func:`_support_dual`), whose primal point replaces the
+iterate when it is better.
 """
 
 import math
@@ -1428,9 +1441,12 @@ def _support_dual(design, Y, weight, loss, alpha, columns, fit_intercept):
     ``C s`` (hinge) keep it, those where it is zero stay out, and the free
     ones solve the stationarity condition ``Q_FF beta_F = y_F - Q_FB beta_B
     - nu`` exactly (a float64 Cholesky of their Gram matrix): near the
-    optimum, the exact dual solution. Returns ``(points, columns)`` for
-    :func:`_dual_values`, or ``None`` when no column's free set is small
-    enough (``_DIRECT_MAX_ROWS``, all within ``_PRECOND_GRAM_BYTES``).
+    optimum, the exact dual solution. Returns ``(points, columns, coef,
+    intercept)``: the dual points for :func:`_dual_values`, the columns they
+    belong to, and their primal points ``w = phi^T beta`` and ``b = nu``
+    (NaN where a system could not be factored); or ``None`` when no column's
+    free set is small enough (``_DIRECT_MAX_ROWS``, all within
+    ``_PRECOND_GRAM_BYTES``).
     """
     n = Y.shape[0]
     D = design.n_outputs
