@@ -144,12 +144,17 @@ def preprocess(X_train, X_test, scale):
 
 def make_system(name, args, gamma, n_train):
     C, D, seed = args.C, args.n_components, args.random_state
+    kernel = {"kernel": args.kernel, "degree": args.degree, "coef0": args.coef0}
+    if args.kernel != "rbf" and name.startswith("RBFSampler"):
+        raise ValueError(f"{name} approximates the RBF kernel only, not --kernel {args.kernel}")
     if name == "KerasSVC":
         return KerasSVC(
             C=C,
             gamma=gamma,
+            **kernel,
             n_components=D,
             approximation=args.approximation,
+            multi_class=args.multi_class,
             loss=args.loss,
             cache_size=args.cache_size,
             random_state=seed,
@@ -157,7 +162,7 @@ def make_system(name, args, gamma, n_train):
     if name == "KerasLinearSVC":
         return KerasLinearSVC(C=C, loss=args.loss)
     if name == "SVC":
-        return SVC(C=C, gamma=gamma)
+        return SVC(C=C, gamma=gamma, **kernel)
     if name == "LinearSVC":
         return LinearSVC(C=C, loss=args.loss)
     if name == "RBFSampler+LinearSVC":
@@ -167,7 +172,7 @@ def make_system(name, args, gamma, n_train):
         )
     if name == "Nystroem+LinearSVC":
         return make_pipeline(
-            Nystroem(gamma=gamma, n_components=min(D, n_train), random_state=seed),
+            Nystroem(gamma=gamma, n_components=min(D, n_train), random_state=seed, **kernel),
             LinearSVC(C=C, loss=args.loss),
         )
     if name == "RBFSampler+SGDClassifier":
@@ -247,7 +252,7 @@ def objective_ratio(est, X_train, y_train, args):
     ratio <= 1 means we reached at least the reference's objective.
     """
     if isinstance(est, KerasSVC):
-        features = est._features(X_train.astype(np.float64))
+        features = est._map.features(X_train.astype(np.float64))
     else:
         features = X_train.astype(np.float64)
     ref = LinearSVC(
@@ -278,8 +283,9 @@ def run(args):
     header = (
         f"dataset {name}: {X_train.shape[0]} train / {X_test.shape[0]} test rows, "
         f"{X_train.shape[1]} features, {len(np.unique(y_train))} classes, scaling {scale}; "
+        f"kernel={args.kernel} (degree={args.degree}, coef0={args.coef0}), "
         f"C={args.C}, gamma={gamma:.4g}, n_components={args.n_components}, loss={args.loss}, "
-        f"KerasSVC approximation={args.approximation}"
+        f"KerasSVC approximation={args.approximation}, multi_class={args.multi_class}"
     )
     print(header, flush=True)
     rows = []
@@ -312,6 +318,10 @@ def run(args):
             "gamma": gamma,
             "n_components": args.n_components,
             "approximation": args.approximation if system == "KerasSVC" else None,
+            "multi_class": args.multi_class if system == "KerasSVC" else None,
+            "kernel": args.kernel,
+            "degree": args.degree,
+            "coef0": args.coef0,
             "loss": args.loss,
         }
         rows.append(row)
@@ -366,14 +376,22 @@ def main(argv=None):
     )
     parser.add_argument("--C", type=float, default=1.0)
     parser.add_argument("--gamma", type=float, help="default: SVC's 'scale' on training X")
+    parser.add_argument(
+        "--kernel", choices=("linear", "poly", "rbf", "sigmoid", "laplacian"), default="rbf"
+    )
+    parser.add_argument("--degree", type=int, default=3, help="poly kernel degree")
+    parser.add_argument("--coef0", type=float, default=0.0, help="poly / sigmoid constant")
     parser.add_argument("--n-components", type=int, default=2048)
     parser.add_argument(
         "--approximation",
-        choices=("random_fourier", "nystroem"),
-        default="random_fourier",
+        choices=("auto", "random_fourier", "nystroem"),
+        default="auto",
         help="KerasSVC's kernel approximation",
     )
     parser.add_argument("--loss", choices=("hinge", "squared_hinge"), default="squared_hinge")
+    parser.add_argument(
+        "--multi-class", choices=("ovr", "ovo"), default="ovr", help="KerasSVC's multi_class"
+    )
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument(
         "--sgd-epochs", type=int, default=20, help="max_iter of RBFSampler+SGDClassifier"

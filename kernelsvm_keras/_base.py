@@ -2,7 +2,8 @@
 
 Validation, label encoding, sample and class weights, the call to the solver,
 an all-or-nothing ``fit``, and batched prediction. The feature map is the only
-thing a subclass provides (:meth:`BaseKerasSVM._feature_map`).
+thing a subclass provides (:meth:`BaseKerasSVM._make_feature_map`, an object
+of :mod:`kernelsvm_keras._maps` that the estimator holds after ``fit``).
 """
 
 import math
@@ -14,10 +15,15 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, compute_class_weight
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
-from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.utils._param_validation import Interval, InvalidParameterError, Options, StrOptions
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    _ovr_decision_function,
+    check_classification_targets,
+)
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._maps import map_from_attributes
 from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
 from ._solver import RowBlocks, input_scale, solve_ovr_svm
 from ._version import __version__
@@ -25,13 +31,15 @@ from ._version import __version__
 # Elements (rows x columns of the feature matrix) per block when batch_size=None:
 # 2**24 float32 values, 64 MiB per block.
 _AUTO_BLOCK_ELEMENTS = 2**24
+# max_iter=-1 (SVC's "no limit"): the solver stops at tol or when it stalls.
+_NO_LIMIT = 2**31 - 1
 
 
 class BaseKerasSVM(ClassifierMixin, BaseEstimator):
     """Base class of the one-vs-rest SVMs trained by Keras.
 
     Subclasses define ``__init__`` (their parameters), ``_parameter_constraints``
-    and :meth:`_feature_map`; everything else is shared.
+    and :meth:`_make_feature_map`; everything else is shared.
     """
 
     _parameter_constraints: dict = {
@@ -39,44 +47,27 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         "loss": [StrOptions({"hinge", "squared_hinge"})],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "tol": [Interval(Real, 0.0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [
+            Options(Integral, {-1}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "cache_size": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
     }
 
-    # Fitted attributes that any feature map of the class may set.
-    _map_attributes: tuple = ()
-
     # -- hooks -------------------------------------------------------------
 
-    def _feature_map(self, X, random_state):
-        """Prepare the feature map for training data ``X``.
+    def _make_feature_map(self, **overrides):
+        """The unfitted feature map of the parameters (``overrides`` replace some).
 
         Returns
         -------
-        transform : callable or None
-            Maps a float32 tensor of rows to a tensor of features (``None`` for
-            the identity).
-        n_outputs : int
-            Number of features.
-        fitted : dict
-            Fitted attributes describing the map (names ending in ``_``).
+        FeatureMap
+            See :mod:`kernelsvm_keras._maps`.
         """
         raise NotImplementedError
-
-    def _features(self, X):
-        """The fitted feature map of a float64 batch, in NumPy (exact)."""
-        raise NotImplementedError
-
-    def _decision_values(self, X):
-        """Decision values of a float64 batch (a subclass may factor the product)."""
-        return self._features(X) @ self.coef_.T + self.intercept_
-
-    def _keras_feature_layers(self, dtype):
-        """Keras layers computing the fitted feature map (none for the identity)."""
-        return []
 
     # -- fit ---------------------------------------------------------------
 
@@ -92,9 +83,10 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Target labels (at least two classes).
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative per-sample weights, multiplying ``C`` for each sample
-            (as in :class:`~sklearn.svm.SVC`). A weight of 2 is the same as the
-            sample appearing twice.
+            Per-sample weights, multiplying ``C`` for each sample (as in
+            :class:`~sklearn.svm.SVC`). A weight of 2 is the same as the
+            sample appearing twice; a row of zero or negative weight is
+            ignored, as ``SVC`` ignores it.
 
         Returns
         -------
@@ -110,28 +102,49 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             self.__dict__.update(saved)
             raise
 
+    def _check_params(self):
+        """Refuse parameter values accepted for compatibility but not offered (at fit)."""
+
+    def _multi_class(self):
+        """How more than two classes become binary problems: ``"ovr"`` or ``"ovo"``."""
+        return "ovr"
+
+    def _decision_shape(self):
+        """``decision_function``'s shape for more than two classes: ``"ovr"`` or ``"ovo"``."""
+        return "ovr"
+
+    def _break_ties(self):
+        """Whether one-vs-one ``predict`` breaks tied votes by the scores (``SVC``'s)."""
+        return False
+
+    def _scheme(self, n_classes):
+        """The binary problems trained for ``n_classes``: one for two classes."""
+        return "ovo" if n_classes > 2 and self._multi_class() == "ovo" else "ovr"
+
     def _fit(self, X, y, sample_weight):
-        X, _, classes, targets, weights = self._validate_training_data(X, y, sample_weight)
-        transform, n_outputs, fitted = self._feature_map(X, check_random_state(self.random_state))
-        key = self._feature_map_key(fitted)
+        self._check_params()
+        fitted_problems = getattr(self, "_problems", None)
+        X, y, classes, targets, weights = self._validate_training_data(X, y, sample_weight)
+        feature_map = self._make_feature_map()
+        feature_map.fit(X, check_random_state(self.random_state))
         coef_init = intercept_init = None
-        if self.warm_start and self._can_warm_start(classes, key, n_outputs):
+        same_problems = fitted_problems == self._problems
+        if self.warm_start and same_problems and self._can_warm_start(classes, feature_map):
             # Same classes and the same feature map: keep the fitted map (its
             # random draw included) and start from the fitted solution.
-            fitted = {name: getattr(self, name) for name in fitted}
-            transform = self._transform_of(fitted)
+            feature_map = self._map
             coef_init, intercept_init = self.coef_, self.intercept_
             if not self._fit_intercept():
                 intercept_init = np.zeros_like(intercept_init)
         result = self._solve(
-            self._design(X, transform, n_outputs),
+            self._design(X, feature_map),
             targets,
             weights,
             C=float(self.C),
             coef_init=coef_init,
             intercept_init=intercept_init,
         )
-        self._set_feature_map(fitted)
+        self._set_feature_map(feature_map)
         self.classes_ = classes
         self.coef_ = result.coef
         self.intercept_ = result.intercept
@@ -139,8 +152,25 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         self.objective_ = result.primal
         self.dual_gap_ = result.gap
         self.n_samples_seen_ = X.shape[0]
+        self.class_weight_ = self.__dict__.pop("_class_weight")
+        self._set_support(result.alpha, np.searchsorted(classes, y))
         self._sgd_state = None  # partial_fit after fit starts from coef_
         return self
+
+    def _set_support(self, alpha, y_index):
+        """``support_`` and ``n_support_``: the rows with a non-zero dual variable.
+
+        A row is a support vector when its dual variable is non-zero in any
+        binary problem; ordered by class, then by row, as ``SVC`` orders them.
+        """
+        if alpha is None:
+            return
+        support = np.flatnonzero(np.any(alpha > 0, axis=1))
+        order = np.lexsort((support, y_index[support]))
+        self.support_ = support[order].astype(np.int32)
+        self.n_support_ = np.bincount(y_index[support], minlength=len(self.classes_)).astype(
+            np.int32
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -193,6 +223,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             raise
 
     def _partial_fit(self, X, y, classes, sample_weight):
+        self._check_params()
         if self.class_weight == "balanced":
             raise ValueError(
                 "class_weight='balanced' needs the class counts of the whole data, which "
@@ -212,7 +243,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
                 f"y holds labels not in classes={self.classes_.tolist()!r}: {unknown.tolist()!r}."
             )
         y_index = np.searchsorted(self.classes_, y)
-        weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        weights = _sample_weights(sample_weight, X, require_positive=False)
         if self.class_weight is not None:
             _check_class_weight(self.class_weight, self.classes_)
             weights = (
@@ -220,23 +251,25 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
                 * compute_class_weight(self.class_weight, classes=self.classes_, y=y)[y_index]
             )
         if first_call:
-            transform, n_outputs, fitted = self._feature_map(
-                X, check_random_state(self.random_state)
+            feature_map = self._make_feature_map()
+            feature_map.fit(X, check_random_state(self.random_state))
+            self._set_feature_map(feature_map)
+            self._problems = self._scheme(len(self.classes_))
+            n_columns = _n_problems(len(self.classes_), self._problems)
+            self._sgd_state = SGDState(
+                np.zeros((n_columns, feature_map.width)), np.zeros(n_columns)
             )
-            self._set_feature_map(fitted)
-            n_columns = 1 if len(self.classes_) == 2 else len(self.classes_)
-            self._sgd_state = SGDState(np.zeros((n_columns, n_outputs)), np.zeros(n_columns))
             self.n_samples_seen_ = 0
         else:
-            n_outputs = self.coef_.shape[1]
-            transform = self._transform_of(vars(self))
+            feature_map = self._map
             if getattr(self, "_sgd_state", None) is None:  # after fit: continue from its solution
                 steps = self.n_samples_seen_ // _BATCH_ROWS
                 self._sgd_state = SGDState(self.coef_, self.intercept_, steps=steps)
         self.n_samples_seen_ += X.shape[0]
+        targets, weights = _binary_problems(y_index, len(self.classes_), weights, self._problems)
         state = sgd_pass(
-            self._design(X, transform, n_outputs, scaled=False),
-            _one_vs_rest_targets(y_index, len(self.classes_)),
+            self._design(X, feature_map, scaled=False),
+            targets,
             weights,
             self._sgd_state,
             lam=1.0 / (float(self.C) * self.n_samples_seen_),
@@ -249,6 +282,8 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         self.n_iter_ = 1
         self.objective_ = np.full(len(self.intercept_), np.nan)
         self.dual_gap_ = np.full(len(self.intercept_), np.nan)
+        for name in ("support_", "n_support_"):  # SGD has no dual variables
+            self.__dict__.pop(name, None)
         return self
 
     def _validate_training_data(self, X, y, sample_weight):
@@ -259,19 +294,19 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         X : ndarray or CSR matrix
         y : ndarray of shape (n_samples,)
         classes : ndarray of shape (n_classes,)
-        targets : ndarray of shape (n_samples, 1) or (n_samples, n_classes)
-            +1 / -1 per one-vs-rest problem (one problem for two classes).
-        weights : ndarray of shape (n_samples,)
-            Sample weight times class weight.
+        targets : ndarray of shape (n_samples, n_problems)
+            +1 / -1 per binary problem (see :func:`_binary_problems`).
+        weights : ndarray of shape (n_samples,) or (n_samples, n_problems)
+            Sample weight times class weight (per problem for one-vs-one:
+            zero outside the pair's rows).
         """
         X, y = self._check_data(X, y, reset=True)
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        sample_weight = _sample_weights(sample_weight, X)
         _check_class_weight(self.class_weight, classes)
         class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
+        self._class_weight = class_weight  # class_weight_ once the fit succeeds
         weights = sample_weight * class_weight[y_index]
         present = classes[np.bincount(y_index, weights=weights, minlength=len(classes)) > 0]
         if len(present) < 2:
@@ -280,7 +315,9 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
                 f"weight; the data has only one class with positive weight: {present.tolist()!r} "
                 f"(classes in y: {classes.tolist()!r})."
             )
-        return X, y, classes, _one_vs_rest_targets(y_index, len(classes)), weights
+        self._problems = self._scheme(len(classes))  # kept once the fit succeeds
+        targets, weights = _binary_problems(y_index, len(classes), weights, self._problems)
+        return X, y, classes, targets, weights
 
     def _check_data(self, X, y="no_validation", *, reset):
         """``validate_data`` as every method here needs it; sparse ``X`` as CSR.
@@ -302,18 +339,19 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             X = X.tocsr()
         return X if y is None else (X, y)
 
-    def _design(self, X, transform, n_outputs, scaled=True):
+    def _design(self, X, feature_map, scaled=True):
         """The feature matrix ``phi(X)`` for the solver, batched and cached as set.
 
         With ``scaled``, the identity map's rows are scaled by a power of two
         (:func:`~kernelsvm_keras._solver.input_scale`), which the Newton
         solver undoes; the SGD of ``partial_fit`` sees every chunk unscaled.
         """
+        transform = feature_map.transform()
         return RowBlocks(
             X,
             transform,
-            n_outputs,
-            batch_size=self._rows_per_batch(max(X.shape[1], n_outputs)),
+            feature_map.width,
+            batch_size=self._rows_per_batch(max(X.shape[1], feature_map.width)),
             cache_bytes=int(self.cache_size * 2**20),
             # the identity map trains on X scaled by a power of two (exact):
             # no float32 overflow whatever the units of X
@@ -332,7 +370,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             loss=self.loss,
             fit_intercept=self._fit_intercept(),
             tol=float(self.tol),
-            max_iter=self.max_iter,
+            max_iter=self.max_iter if self.max_iter != -1 else _NO_LIMIT,
             verbose=self.verbose,
             coef_init=coef_init,
             intercept_init=intercept_init,
@@ -364,29 +402,23 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             )
         return result
 
-    def _set_feature_map(self, fitted):
-        """Store a fitted feature map, dropping the attributes of a previous one."""
-        for name in self._map_attributes:
+    def _set_feature_map(self, feature_map):
+        """Hold a fitted feature map and publish its attributes, dropping a previous one's."""
+        previous = getattr(self, "_map", None)
+        for name in getattr(previous, "attributes", ()):
             self.__dict__.pop(name, None)
-        for name, value in fitted.items():
-            setattr(self, name, value)
-        self._feature_map_key_fitted = self._feature_map_key(fitted)
+        self.__dict__.update(feature_map.fitted_attributes())
+        self._map = feature_map
 
-    def _can_warm_start(self, classes, key, n_outputs):
+    def _can_warm_start(self, classes, feature_map):
+        previous = getattr(self, "_map", None)
         return (
             hasattr(self, "coef_")
-            and getattr(self, "_feature_map_key_fitted", None) == key
+            and previous is not None
+            and previous.key() == feature_map.key()
             and np.array_equal(self.classes_, classes)
-            and self.coef_.shape[1] == n_outputs
+            and self.coef_.shape[1] == feature_map.width
         )
-
-    def _feature_map_key(self, fitted):
-        """What identifies the feature map up to its random draw (warm start)."""
-        return ()
-
-    def _transform_of(self, fitted):
-        """The training transform of fitted feature-map attributes."""
-        return None
 
     def _fit_intercept(self):
         return True
@@ -399,7 +431,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
     # -- predict -----------------------------------------------------------
 
     def decision_function(self, X):
-        """Signed distance of each sample to each one-vs-rest hyperplane.
+        """Signed distance of each sample to the hyperplanes, in ``SVC``'s shapes.
 
         Computed exactly in float64 with NumPy, ``batch_size`` rows at a time
         (bounded memory; the result does not depend on the backend, on the
@@ -412,19 +444,45 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
-            For two classes, positive values predict ``classes_[1]``.
+        ndarray of shape (n_samples,), (n_samples, n_classes) or \
+(n_samples, n_classes * (n_classes - 1) / 2)
+            For two classes, positive values predict ``classes_[1]``. For
+            more, one column per class (``"ovr"`` shape: the one-vs-rest
+            scores, or ``SVC``'s vote counts plus normalised confidences of
+            one-vs-one problems) or one per pair ``(i, j)``, ``i < j``, in
+            ``SVC``'s order, positive where class ``i`` is preferred (``"ovo"``
+            shape: the pair's own problem, or the difference of the two
+            classes' one-vs-rest scores).
         """
+        scores = self._problem_scores(X)
+        if len(self.classes_) == 2:
+            return scores.ravel()
+        if self._decision_shape() == "ovo":
+            if self._trained() == "ovo":
+                return scores
+            first, second = np.triu_indices(len(self.classes_), k=1)
+            return scores[:, first] - scores[:, second]
+        return self._class_scores(scores)
+
+    def _trained(self):
+        return getattr(self, "_problems", "ovr")
+
+    def _class_scores(self, scores):
+        """One score per class (one column for two classes) from the problems' scores."""
+        if self._trained() != "ovo":
+            return scores
+        return _ovr_decision_function(scores < 0, -scores, len(self.classes_))
+
+    def _problem_scores(self, X):
+        """Decision values of every binary problem, ``(n_samples, n_problems)``."""
         check_is_fitted(self)
         X = self._check_data(X, reset=False)
         rows = self._rows_per_batch(max(X.shape[1], self.coef_.shape[1]))
         scores = np.empty((X.shape[0], self.coef_.shape[0]))
         for start in range(0, X.shape[0], rows):
-            batch = X[start : start + rows]
-            scores[start : start + rows] = self._decision_values(
-                batch.astype(np.float64, copy=False)
-            )
-        return scores.ravel() if len(self.classes_) == 2 else scores
+            batch = X[start : start + rows].astype(np.float64, copy=False)
+            scores[start : start + rows] = self._map.decision(batch, self.coef_, self.intercept_)
+        return scores
 
     def predict(self, X):
         """Predict class labels.
@@ -436,20 +494,33 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples,)
-            The class with the largest decision value (for two classes:
-            ``classes_[1]`` where the decision value is positive).
+            For two classes, ``classes_[1]`` where the decision value is
+            positive. For more, one-vs-rest: the class of the largest score;
+            one-vs-one: the class with the most votes of the pairs' problems
+            (ties to the first class, or broken by the confidences with
+            ``break_ties=True``, as ``SVC``).
         """
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return self.classes_[(scores > 0).astype(int)]
-        return self.classes_[np.argmax(scores, axis=1)]
+        scores = self._problem_scores(X)
+        if scores.shape[1] == 1:
+            return self.classes_[(scores[:, 0] > 0).astype(int)]
+        if self._trained() == "ovo" and not self._break_ties():
+            first, second = np.triu_indices(len(self.classes_), k=1)
+            winners = np.where(scores > 0, first, second)
+            votes = np.zeros((len(scores), len(self.classes_)), dtype=np.int64)
+            for k in range(scores.shape[1]):
+                np.add.at(votes, (np.arange(len(scores)), winners[:, k]), 1)
+            return self.classes_[np.argmax(votes, axis=1)]
+        return self.classes_[np.argmax(self._class_scores(scores), axis=1)]
 
     def to_keras(self, dtype="float32"):
         """A standalone Keras model computing the decision function.
 
-        The model maps raw inputs of shape ``(n, n_features_in_)`` to decision
-        values of shape ``(n, n_classes)``, or ``(n, 1)`` for two classes
-        (``model.predict(X).ravel()`` is then ``decision_function(X)``). It
+        The model maps raw inputs of shape ``(n, n_features_in_)`` to the
+        decision values of the binary problems, ``(n, n_problems)``: one
+        column for two classes (``model.predict(X).ravel()`` is then
+        ``decision_function(X)``), one per class one-vs-rest (then equal to
+        ``decision_function(X)``), one per pair of classes one-vs-one (equal
+        to ``decision_function(X)`` with ``decision_function_shape="ovo"``). It
         holds copies of the fitted arrays and runs on any backend and device,
         saves and loads as ``.keras`` with ``import kernelsvm_keras`` only, and
         on TensorFlow exports a SavedModel with ``model.export(path)``.
@@ -473,10 +544,14 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         Returns
         -------
         keras.Model
-            Layers: the feature map (a
-            :class:`~kernelsvm_keras.layers.RandomFourierFeatures` layer for
-            ``KerasSVC``, nothing for ``KerasLinearSVC``) and a ``Dense`` layer
-            named ``"decision"`` holding ``coef_.T`` and ``intercept_``.
+            Layers: the feature map, named ``"features"`` (a
+            :class:`~kernelsvm_keras.layers.NystroemFeatures` or
+            :class:`~kernelsvm_keras.layers.RandomFourierFeatures` layer; for
+            a precomputed kernel a
+            :class:`~kernelsvm_keras.layers.LandmarkColumns` layer and a
+            ``Dense`` one; nothing for the linear SVM), and a ``Dense`` layer
+            named ``"decision"`` holding ``coef_.T`` and ``intercept_``. A
+            callable kernel cannot be exported (``ValueError``).
         """
         check_is_fitted(self)
         if keras.backend.backend() == "jax" and keras.backend.standardize_dtype(dtype) == "float64":
@@ -491,7 +566,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
                 )
         inputs = keras.Input((self.n_features_in_,), dtype=dtype, name="x")
         outputs = inputs
-        for layer in self._keras_feature_layers(dtype):
+        for layer in self._map.layers(self.n_features_in_, dtype):
             outputs = layer(outputs)
         decision = keras.layers.Dense(self.coef_.shape[0], dtype=dtype, name="decision")
         outputs = decision(outputs)
@@ -523,6 +598,8 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
 
     def __setstate__(self, state):
         version = state.pop("_kernelsvm_keras_version", "unknown (before 0.1.0)")
+        if "coef_" in state and "_map" not in state:  # pickled before maps were objects
+            state["_map"] = map_from_attributes(state, state.get("kernel", "rbf"))
         if version != __version__:
             warnings.warn(
                 f"Unpickling a {type(self).__name__} saved by kernelsvm_keras {version} with "
@@ -543,6 +620,22 @@ def _certifiable(gap):
     return 10.0 ** math.ceil(math.log10(max(float(np.max(gap)), 1e-300)))
 
 
+def _sample_weights(sample_weight, X, require_positive=True):
+    """Checked sample weights, negative ones set to zero: the rows are ignored, as in SVC.
+
+    libsvm and liblinear drop the rows of non-positive weight; a negative
+    weight does not flip the loss. ``fit`` needs a positive one
+    (``require_positive``); a chunk of ``partial_fit`` does not.
+    """
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    if require_positive and sample_weight.size and not np.any(sample_weight > 0):
+        raise ValueError(
+            "Invalid input - all samples have zero or negative weights "
+            f"(sample_weight ranges from {sample_weight.min():g} to {sample_weight.max():g})."
+        )
+    return np.maximum(sample_weight, 0.0)
+
+
 def _check_class_weight(class_weight, classes):
     """Refuse negative or non-finite class weights, naming the class."""
     if not isinstance(class_weight, dict):
@@ -554,6 +647,28 @@ def _check_class_weight(class_weight, classes):
                 "class_weight must map classes to finite non-negative numbers; got "
                 f"{weight!r} for class {label!r}."
             )
+
+
+def _n_problems(n_classes, scheme):
+    if n_classes == 2:
+        return 1
+    return n_classes * (n_classes - 1) // 2 if scheme == "ovo" else n_classes
+
+
+def _binary_problems(y_index, n_classes, weights, scheme):
+    """Targets and weights of the binary problems of a multiclass one.
+
+    One-vs-rest (``"ovr"``): targets ``(n, n_classes)`` (one column for two
+    classes), the weights as given. One-vs-one (``"ovo"``): one column per
+    pair ``(i, j)``, ``i < j``, in ``SVC``'s order, +1 for class ``i`` and -1
+    for class ``j``, and the weights per column, zero outside the pair's rows.
+    """
+    if scheme != "ovo" or n_classes == 2:
+        return _one_vs_rest_targets(y_index, n_classes), weights
+    first, second = np.triu_indices(n_classes, k=1)
+    targets = np.where(y_index[:, None] == first, 1.0, -1.0)
+    inside = (y_index[:, None] == first) | (y_index[:, None] == second)
+    return targets, np.where(inside, np.asarray(weights, dtype=np.float64)[:, None], 0.0)
 
 
 def _one_vs_rest_targets(y_index, n_classes):

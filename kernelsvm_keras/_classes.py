@@ -1,26 +1,24 @@
 """The public estimators: KerasSVC and KerasLinearSVC."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from keras import ops
-from sklearn.metrics.pairwise import rbf_kernel
+import scipy.optimize
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import SVC, LinearSVC
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseKerasSVM, set_weights_exactly
-from .layers import (
-    NystroemFeatures,
-    RandomFourierFeatures,
-    draw_nystroem_landmarks,
-    draw_random_fourier_weights,
-    nystroem_features,
-    random_fourier_features,
-)
+from ._base import BaseKerasSVM
+from ._maps import APPROXIMATIONS, IdentityMap, make_feature_map
 
-_RFF_ATTRIBUTES = ("gamma_", "random_weights_", "random_offset_")
-_NYSTROEM_ATTRIBUTES = ("gamma_", "components_", "component_indices_", "normalization_")
+# SVC's default for `probability`: "deprecated" from scikit-learn 1.9, when
+# the parameter was deprecated (then any explicit value warns), else False.
+_PROBABILITY_DEFAULT = SVC().get_params().get("probability", False)
 
 _SOLVER_NOTES = """
     The fit minimises, for every one-vs-rest problem (one problem for two
@@ -53,117 +51,174 @@ _SOLVER_NOTES = """
 class KerasSVC(BaseKerasSVM):
     """Kernel support vector classifier trained by Keras, on an approximate kernel map.
 
-    A drop-in for :class:`sklearn.svm.SVC` (same parameter names, same meaning
-    of ``C`` and ``gamma``) whose kernel is approximated by ``n_components``
-    random Fourier features (Rahimi and Recht, 2007) or Nystroem landmarks
-    (Williams and Seeger, 2001), and whose training is a Keras 3 program: it
-    runs on a GPU whenever Keras sees one, its cost is linear in the number of
-    samples, and it solves the SVM problem exactly on the approximate features.
+    A drop-in for :class:`sklearn.svm.SVC`: the same parameters with the same
+    meaning of ``C``, ``kernel``, ``gamma``, ``degree`` and ``coef0`` (see the
+    README's table for the few that mean something else here), whose kernel
+    is approximated by ``n_components`` Nystroem landmarks (Williams and
+    Seeger, 2001) or random Fourier features (Rahimi and Recht, 2007), and
+    whose training is a Keras 3 program: it runs on a GPU whenever Keras sees
+    one, its cost is linear in the number of samples, and it solves the SVM
+    problem to a certified optimum on the approximate features. With at most
+    ``n_components`` training rows, every row is a landmark and the kernel is
+    exact (up to the eigenvalue cut-off, see Notes).
 
     Parameters
     ----------
     C : float, default=1.0
         Inverse regularisation strength, as in :class:`~sklearn.svm.SVC`: the
         weight of the summed losses against ``1/2 ||w||^2``. Must be positive.
-    kernel : {"rbf", "laplacian"}, default="rbf"
-        Kernel approximated: ``exp(-gamma ||x - y||^2)`` or
-        ``exp(-gamma ||x - y||_1)``.
+    kernel : {"linear", "poly", "rbf", "sigmoid", "laplacian", "precomputed"} \
+or callable, default="rbf"
+        The kernel, with scikit-learn's conventions
+        (:mod:`sklearn.metrics.pairwise`): ``"linear"`` ``<x, y>`` (the exact
+        linear SVM on ``X``, no approximation), ``"poly"`` ``(gamma <x, y> +
+        coef0) ** degree``, ``"rbf"`` ``exp(-gamma ||x - y||^2)``,
+        ``"laplacian"`` ``exp(-gamma ||x - y||_1)``, ``"sigmoid"``
+        ``tanh(gamma <x, y> + coef0)``. ``"precomputed"``: ``fit`` takes the
+        kernel matrix of the training rows, ``(n_samples, n_samples)``, and
+        ``predict`` the kernel against them, ``(n_test, n_samples)``. A
+        callable ``kernel(A, B)`` returns the ``(len(A), len(B))`` kernel of
+        two float64 arrays; it is called on blocks of rows against the
+        landmarks, never on all pairs.
+    degree : int, default=3
+        Degree of the polynomial kernel (ignored by the others).
     gamma : {"scale", "auto"} or float, default="scale"
-        Kernel coefficient. ``"scale"`` uses ``1 / (n_features * X.var())``,
-        ``"auto"`` uses ``1 / n_features``, as :class:`~sklearn.svm.SVC`.
+        Coefficient of the rbf, poly, sigmoid and laplacian kernels.
+        ``"scale"`` uses ``1 / (n_features * X.var())``, ``"auto"`` uses
+        ``1 / n_features``, as :class:`~sklearn.svm.SVC`.
+    coef0 : float, default=0.0
+        Constant of the poly and sigmoid kernels.
+    shrinking : bool, default=True
+        Accepted for ``SVC``'s code; no effect. (libsvm's shrinking is an
+        active-set heuristic of its dual solver; the Newton solver here
+        restricts each step to the rows in the loss's curved zone anyway.)
+    probability : bool, default="deprecated"
+        As in :class:`~sklearn.svm.SVC` of the installed scikit-learn,
+        including its ``FutureWarning`` when given (deprecated since
+        scikit-learn 1.9). ``True`` enables :meth:`predict_proba`: Platt
+        scaling fitted on 5-fold cross-validated decision values (one sigmoid
+        per one-vs-rest problem, normalised over the classes), which costs
+        five more fits. ``CalibratedClassifierCV(KerasSVC(), ensemble=False)``
+        is the supported route.
+    tol : float, default=1e-3
+        Stop when the certified relative duality gap of every one-vs-rest
+        problem is at most ``tol`` (see Notes). ``SVC``'s ``tol`` bounds
+        libsvm's KKT violation instead; both default to ``1e-3``.
+    cache_size : float, default=1024
+        Megabytes allowed for keeping the feature matrix
+        ``(n_samples, n_components)`` on the device during ``fit`` (``SVC``:
+        its kernel cache). Above it, the features are recomputed in batches
+        at every pass over the data: memory stays bounded, training slower.
+    class_weight : dict or "balanced", default=None
+        Multiply ``C`` by ``class_weight[c]`` for the samples of class ``c``
+        (in every one-vs-rest problem). ``"balanced"`` uses
+        ``n_samples / (n_classes * np.bincount(y))``.
+    verbose : int, default=0
+        Print the solver's progress when positive.
+    max_iter : int, default=1000
+        Maximum number of Newton iterations (``-1``: no limit, as ``SVC``); a
+        :class:`~sklearn.exceptions.ConvergenceWarning` is raised when it is
+        reached before ``tol``.
+    decision_function_shape : {"ovr", "ovo"}, default="ovr"
+        Shape of :meth:`decision_function` for more than two classes:
+        ``"ovr"`` ``(n_samples, n_classes)``, the one-vs-rest scores;
+        ``"ovo"`` ``(n_samples, n_classes * (n_classes - 1) / 2)``, one column
+        per pair ``(i, j)``, ``i < j``, in ``SVC``'s order, positive where
+        class ``i`` is preferred: here the difference of the two classes'
+        one-vs-rest scores (training is one-vs-rest; see Notes).
+    break_ties : bool, default=False
+        Accepted for ``SVC``'s code; ``predict`` is the argmax of the
+        one-vs-rest scores, which is what ``SVC`` computes with
+        ``break_ties=True``. As in ``SVC``, ``True`` with
+        ``decision_function_shape="ovo"`` is an error.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draw of the landmarks or random features (and the folds of
+        ``probability=True``). For an integer seed, landmarks are those of
+        :class:`~sklearn.kernel_approximation.Nystroem` with the same
+        arguments and random features those of
+        :class:`~sklearn.kernel_approximation.RBFSampler` (rbf).
     n_components : int, default=2048
-        Number of random Fourier features, or of Nystroem landmarks (at most
-        the number of training samples). More features approximate the kernel
-        better, at a cost linear in ``n_components`` for random features (see
-        the README for the accuracy / time trade-off).
-    approximation : {"random_fourier", "nystroem"}, default="random_fourier"
-        How the kernel is approximated. ``"random_fourier"``: random Fourier
-        features, drawn independently of the data (the map of
-        :class:`~sklearn.kernel_approximation.RBFSampler`). ``"nystroem"``
-        (``kernel="rbf"`` only): the kernel evaluated against
-        ``n_components`` training rows drawn at random (the map of
-        :class:`~sklearn.kernel_approximation.Nystroem`, up to a rotation);
-        it adapts to the data and approximates the kernel far better at the
-        same number of features (on MNIST, 4096 landmarks reach SVC's accuracy
-        where 4096 random features do not), for a one-off cost quadratic in
-        ``n_components`` per training row (``n_samples * n_components^2``
-        multiply-adds, plus an eigendecomposition of the landmarks' kernel
-        matrix, ``O(n_components^3)``).
+        Number of landmarks (at most the number of training samples), or of
+        random Fourier features. More approximate the kernel better (see the
+        README for the accuracy / time trade-off).
+    approximation : {"auto", "nystroem", "random_fourier"}, default="auto"
+        How the kernel is approximated. ``"nystroem"``: the kernel evaluated
+        against ``n_components`` training rows drawn at random (the map of
+        :class:`~sklearn.kernel_approximation.Nystroem`, up to a rotation),
+        for every kernel; it adapts to the data (on MNIST, 4096 landmarks
+        reach SVC's accuracy where 4096 random features do not) for a one-off
+        cost of ``n_samples * n_components^2`` multiply-adds and an
+        eigendecomposition of the landmarks' kernel matrix.
+        ``"random_fourier"``: random features drawn independently of the
+        data, rbf and laplacian only. ``"auto"``: the exact linear SVM for
+        ``kernel="linear"``, landmarks otherwise (the choice is measured in
+        ``benchmarks/RESULTS.md``).
+    multi_class : {"ovr", "ovo"}, default="ovr"
+        How more than two classes are trained. ``"ovr"``: one problem per
+        class against the rest, on every row. ``"ovo"``: one problem per pair
+        of classes on that pair's rows, as ``SVC`` (its ``coef_`` then has
+        one row per pair, in ``SVC``'s order, and ``predict`` counts votes);
+        all pairs are solved together, as one program, on the shared feature
+        map. See the README for the measured trade-off.
     loss : {"hinge", "squared_hinge"}, default="squared_hinge"
         Margin loss. ``"hinge"`` is the loss of :class:`~sklearn.svm.SVC`;
         ``"squared_hinge"`` (the default of :class:`~sklearn.svm.LinearSVC`) is
         as accurate in practice and its training converges in far fewer
         iterations, because the objective is differentiable.
-    class_weight : dict or "balanced", default=None
-        Multiply ``C`` by ``class_weight[c]`` for the samples of class ``c``
-        (in every one-vs-rest problem). ``"balanced"`` uses
-        ``n_samples / (n_classes * np.bincount(y))``.
-    tol : float, default=1e-3
-        Stop when the certified relative duality gap of every one-vs-rest
-        problem is at most ``tol`` (see Notes).
-    max_iter : int, default=1000
-        Maximum number of Newton iterations; a
-        :class:`~sklearn.exceptions.ConvergenceWarning` is raised when it is
-        reached before ``tol``.
     batch_size : int, default=None
         Rows per batch on the device, in training and prediction. ``None``
         picks batches of about 64 MiB. It changes memory use and speed, not
         the solution.
-    cache_size : float, default=1024
-        Megabytes allowed for keeping the feature matrix
-        ``(n_samples, n_components)`` on the device during ``fit``. Above it,
-        the features are recomputed in batches at every pass over the data:
-        memory stays bounded, training gets slower.
-    decision_function_shape : {"ovr"}, default="ovr"
-        Only ``"ovr"``: the classifier is one-vs-rest, so its decision
-        function is always of shape ``(n_samples, n_classes)`` for more than
-        two classes. Accepted so that code written for ``SVC`` runs unchanged.
-    verbose : int, default=0
-        Print the solver's progress when positive.
     warm_start : bool, default=False
         When True, ``fit`` on an already fitted estimator keeps its feature
-        map (``random_weights_`` and ``random_offset_``, or ``components_`` and
-        ``normalization_``) and starts the solver from its solution, provided
-        the classes, ``kernel``, ``approximation``, ``n_components`` and the
-        resolved ``gamma`` are unchanged (otherwise the fit starts afresh). A
-        refit after ``set_params(C=...)`` then takes fewer iterations;
-        ``random_state`` is not drawn from again.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the draw of the random features or landmarks. For an integer seed
-        and the RBF kernel, random features equal those of
-        ``RBFSampler(gamma=gamma_, n_components=n_components, random_state=seed)``,
-        and landmarks are those of ``Nystroem`` with the same arguments.
+        map (its random draw included) and starts the solver from its
+        solution, provided the classes and the map (kernel, approximation,
+        width, resolved ``gamma``, ``degree``, ``coef0``) are unchanged
+        (otherwise the fit starts afresh). A refit after
+        ``set_params(C=...)`` then takes fewer iterations.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    coef_ : ndarray of shape (1, n_components) or (n_classes, n_components)
-        Weights of the linear model on the features (one row for two
-        classes).
-    intercept_ : ndarray of shape (1,) or (n_classes,)
+    class_weight_ : ndarray of shape (n_classes,)
+        The weight of each class (``class_weight`` resolved), as ``SVC``.
+    coef_ : ndarray of shape (n_problems, n_features_out)
+        Weights of the linear model on the features, one row per binary
+        problem: one for two classes, ``n_classes`` one-vs-rest, or
+        ``n_classes * (n_classes - 1) / 2`` one-vs-one. For
+        ``kernel="linear"`` and the default approximation, the weights on
+        ``X`` itself.
+    intercept_ : ndarray of shape (n_problems,)
         Intercepts.
+    support_ : ndarray of shape (n_SV,)
+        Indices of the training rows whose dual variable is non-zero in some
+        binary problem (margin below one), ordered by class, then row,
+        as ``SVC`` orders them (``fit`` only, not ``partial_fit``).
+    n_support_ : ndarray of shape (n_classes,), dtype int32
+        Number of those rows per class.
     gamma_ : float
-        The kernel coefficient used (``gamma`` resolved).
+        The kernel coefficient used (``gamma`` resolved; for kernel maps).
+    components_ : ndarray of shape (n_landmarks, n_features_in_)
+        The landmarks: ``min(n_components, n_samples)`` training rows
+        (landmark maps of a computed kernel).
+    component_indices_ : ndarray of shape (n_landmarks,)
+        Their indices in the training data (landmark maps; for
+        ``"precomputed"``, the landmarks' columns of the kernel matrix).
+    normalization_ : ndarray of shape (n_landmarks, n_landmarks)
+        Normalisation of the Nystroem map (see
+        :func:`~kernelsvm_keras.layers.nystroem_normalization`: beyond the
+        numerical rank of the landmarks' kernel matrix its columns are zero,
+        and so are those features).
     random_weights_ : ndarray of shape (n_features_in_, n_components)
         Random projection of the feature map (``"random_fourier"`` only).
     random_offset_ : ndarray of shape (n_components,)
         Random offsets of the feature map (``"random_fourier"`` only).
-    components_ : ndarray of shape (n_landmarks, n_features_in_)
-        The landmarks (``"nystroem"`` only): ``min(n_components, n_samples)``
-        training rows.
-    component_indices_ : ndarray of shape (n_landmarks,)
-        Their indices in the training data (``"nystroem"`` only).
-    normalization_ : ndarray of shape (n_landmarks, n_landmarks)
-        Normalisation of the Nystroem map (``"nystroem"`` only; see
-        :func:`~kernelsvm_keras.layers.nystroem_normalization`: beyond the
-        numerical rank of the landmarks' kernel matrix its columns are zero,
-        and so are those features).
     n_iter_ : int
         Newton iterations run.
-    objective_ : ndarray of shape (1,) or (n_classes,)
-        Primal objective of each one-vs-rest problem at the solution.
-    dual_gap_ : ndarray of shape (1,) or (n_classes,)
+    objective_ : ndarray of shape (n_problems,)
+        Primal objective of each binary problem at the solution.
+    dual_gap_ : ndarray of shape (n_problems,)
         Certified relative duality gap of each problem at the solution.
     n_features_in_ : int
         Number of features seen during fit.
@@ -174,26 +229,33 @@ class KerasSVC(BaseKerasSVM):
     --------
     KerasLinearSVC : The linear SVM.
     sklearn.svm.SVC : The exact kernel SVM (quadratic in the number of samples).
-    sklearn.kernel_approximation.RBFSampler : The random Fourier map as a transformer.
     sklearn.kernel_approximation.Nystroem : The Nystroem map as a transformer.
+    sklearn.kernel_approximation.RBFSampler : The random Fourier map as a transformer.
 
     Notes
     -----
-    The decision function is, with ``D = n_components``::
+    The decision function is, for landmarks (``D`` landmarks ``Z``)::
+
+        kernel(X, components_) @ normalization_ @ coef_.T + intercept_
+
+    with ``kernel`` the kernel function of :mod:`sklearn.metrics.pairwise`
+    (for ``"precomputed"``: ``X[:, component_indices_]``), and for random
+    Fourier features::
 
         sqrt(2 / D) * cos(X @ random_weights_ + random_offset_) @ coef_.T + intercept_
 
-    for random Fourier features, and for Nystroem::
+    (raveled for two classes). The landmarks' kernel matrix is
+    eigendecomposed and its eigenvalues of magnitude at most ``1e-4`` times
+    its largest diagonal entry are dropped; the magnitudes of negative
+    eigenvalues (a kernel that is not positive semi-definite, such as the
+    sigmoid) are used, as ``Nystroem`` does.
 
-        rbf_kernel(X, components_, gamma=gamma_) @ normalization_ @ coef_.T + intercept_
-
-    (raveled for two classes). Multiclass problems are solved one-vs-rest, not
-    one-vs-one as in ``SVC``; there is therefore no ``break_ties`` parameter
-    (an argmax over one-vs-rest scores has no voting ties).
-
-    There is no ``probability`` parameter (deprecated on ``SVC`` since
-    scikit-learn 1.9): wrap the estimator in
-    :class:`~sklearn.calibration.CalibratedClassifierCV` instead.
+    With ``multi_class="ovr"`` (the default) multiclass problems are trained
+    one-vs-rest, and the decision function of
+    ``decision_function_shape="ovo"`` is derived from the one-vs-rest scores;
+    with ``multi_class="ovo"``, one-vs-one as ``SVC``, whose
+    ``decision_function_shape="ovr"`` is ``SVC``'s transformation of the
+    pairs' votes and confidences.
     """
 
     __doc__ += (
@@ -214,12 +276,21 @@ class KerasSVC(BaseKerasSVM):
 
     _parameter_constraints: dict = {
         **BaseKerasSVM._parameter_constraints,
-        "kernel": [StrOptions({"rbf", "laplacian"})],
-        "gamma": [StrOptions({"scale", "auto"}), Interval(Real, 0.0, None, closed="neither")],
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "approximation": [StrOptions({"random_fourier", "nystroem"})],
-        "decision_function_shape": [StrOptions({"ovr"})],
+        "kernel": [
+            StrOptions({"linear", "poly", "rbf", "sigmoid", "laplacian", "precomputed"}),
+            callable,
+        ],
+        "degree": [Interval(Integral, 0, None, closed="left")],
+        "gamma": [StrOptions({"scale", "auto"}), Interval(Real, 0.0, None, closed="left")],
+        "coef0": [Interval(Real, None, None, closed="neither")],
+        "shrinking": ["boolean"],
+        "probability": ["boolean", Hidden(StrOptions({"deprecated"}))],
+        "decision_function_shape": [StrOptions({"ovr", "ovo"})],
+        "break_ties": ["boolean"],
         "random_state": ["random_state"],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "approximation": [StrOptions(set(APPROXIMATIONS))],
+        "multi_class": [StrOptions({"ovr", "ovo"})],
     }
 
     def __init__(
@@ -227,82 +298,201 @@ class KerasSVC(BaseKerasSVM):
         *,
         C=1.0,
         kernel="rbf",
+        degree=3,
         gamma="scale",
-        n_components=2048,
-        approximation="random_fourier",
-        loss="squared_hinge",
-        class_weight=None,
+        coef0=0.0,
+        shrinking=True,
+        probability=_PROBABILITY_DEFAULT,
         tol=1e-3,
-        max_iter=1000,
-        batch_size=None,
         cache_size=1024,
-        decision_function_shape="ovr",
+        class_weight=None,
         verbose=0,
-        warm_start=False,
+        max_iter=1000,
+        decision_function_shape="ovr",
+        break_ties=False,
         random_state=None,
+        n_components=2048,
+        approximation="auto",
+        multi_class="ovr",
+        loss="squared_hinge",
+        batch_size=None,
+        warm_start=False,
     ):
         self.C = C
         self.kernel = kernel
+        self.degree = degree
         self.gamma = gamma
+        self.coef0 = coef0
+        self.shrinking = shrinking
+        self.probability = probability
+        self.tol = tol
+        self.cache_size = cache_size
+        self.class_weight = class_weight
+        self.verbose = verbose
+        self.max_iter = max_iter
+        self.decision_function_shape = decision_function_shape
+        self.break_ties = break_ties
+        self.random_state = random_state
         self.n_components = n_components
         self.approximation = approximation
+        self.multi_class = multi_class
         self.loss = loss
-        self.class_weight = class_weight
-        self.tol = tol
-        self.max_iter = max_iter
         self.batch_size = batch_size
-        self.cache_size = cache_size
-        self.decision_function_shape = decision_function_shape
-        self.verbose = verbose
         self.warm_start = warm_start
-        self.random_state = random_state
 
-    _map_attributes = tuple(dict.fromkeys(_RFF_ATTRIBUTES + _NYSTROEM_ATTRIBUTES))
+    def _make_feature_map(self, **overrides):
+        names = ("kernel", "approximation", "gamma", "degree", "coef0", "n_components")
+        params = {name: overrides.get(name, getattr(self, name, None)) for name in names}
+        return make_feature_map(**params)
 
-    def _feature_map(self, X, random_state):
-        fitted = _draw_kernel_map(
-            X, self.approximation, self.gamma, self.n_components, self.kernel, random_state
+    def _check_params(self):
+        if self.break_ties and self.decision_function_shape == "ovo":
+            raise ValueError("break_ties must be False when decision_function_shape is 'ovo'.")
+
+    def _fit(self, X, y, sample_weight):
+        if self.probability is True and _PROBABILITY_DEFAULT == "deprecated":
+            warnings.warn(  # SVC's warning, in the installed scikit-learn
+                "The `probability` parameter was deprecated in 1.9 and will be removed in "
+                "version 1.11. Use `CalibratedClassifierCV(KerasSVC(), ensemble=False)` "
+                "instead of `KerasSVC(probability=True)`",
+                FutureWarning,
+                stacklevel=3,
+            )
+        elif self.probability is False and _PROBABILITY_DEFAULT == "deprecated":
+            warnings.warn(
+                "The `probability` parameter was deprecated in 1.9 and will be removed in "
+                "version 1.11. Leave it unset: KerasSVC(probability=False) is the default "
+                "behaviour.",
+                FutureWarning,
+                stacklevel=3,
+            )
+        self.__dict__.pop("_platt", None)
+        super()._fit(X, y, sample_weight)
+        if self.probability is True:
+            self._platt = self._fit_platt(X, y, sample_weight)
+        return self
+
+    def _multi_class(self):
+        return self.multi_class
+
+    def _decision_shape(self):
+        return self.decision_function_shape
+
+    def _break_ties(self):
+        return self.break_ties
+
+    # -- probability (Platt scaling, as SVC(probability=True)) ---------------
+
+    def _fit_platt(self, X, y, sample_weight):
+        """Sigmoids ``1 / (1 + exp(a f + b))`` per one-vs-rest problem, on 5-fold CV scores."""
+        counts = np.unique(y, return_counts=True)[1]
+        n_splits = int(min(5, counts.min()))
+        if n_splits < 2:
+            raise ValueError(
+                "probability=True fits its sigmoids on cross-validated scores, which needs "
+                f"at least 2 samples of every class; the smallest class has {counts.min()}."
+            )
+        inner = clone(self).set_params(
+            probability=_PROBABILITY_DEFAULT, warm_start=False, decision_function_shape="ovr"
         )
-        return self._transform_of(fitted), _map_width(fitted), fitted
-
-    def _feature_map_key(self, fitted):
-        return (self.kernel, self.approximation, fitted["gamma_"], _map_width(fitted))
-
-    def _transform_of(self, fitted):
-        return _kernel_map_transform(fitted)
-
-    def _fitted_map(self):
-        names = _NYSTROEM_ATTRIBUTES if hasattr(self, "components_") else _RFF_ATTRIBUTES
-        return {name: getattr(self, name) for name in names}
-
-    def _features(self, X):
-        return _kernel_map_numpy(self._fitted_map(), X)
-
-    def _decision_values(self, X):
-        if not hasattr(self, "components_"):
-            return super()._decision_values(X)
-        # k(X, Z) @ (N @ coef^T): never the (n, m) @ (m, m) product of the features
-        kernel = rbf_kernel(X, self.components_, gamma=self.gamma_)
-        return kernel @ (self.normalization_ @ self.coef_.T) + self.intercept_
-
-    def _keras_feature_layers(self, dtype):
-        if hasattr(self, "components_"):
-            layer = NystroemFeatures(
-                self.components_.shape[0], gamma=self.gamma_, dtype=dtype, name="features"
+        cv = StratifiedKFold(
+            n_splits, shuffle=True, random_state=check_random_state(self.random_state)
+        )
+        params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            scores = cross_val_predict(
+                inner, X, y, cv=cv, method="decision_function", params=params
             )
-            arrays = [self.components_, self.normalization_]
+        scores = scores.reshape(len(y), -1)
+        if scores.shape[1] == 1:
+            positives = [y == self.classes_[1]]
         else:
-            layer = RandomFourierFeatures(
-                self.random_weights_.shape[1],
-                gamma=self.gamma_,
-                kernel=self.kernel,
-                dtype=dtype,
-                name="features",
-            )
-            arrays = [self.random_weights_, self.random_offset_]
-        layer.build((None, self.n_features_in_))
-        set_weights_exactly(layer, arrays)
-        return [layer]
+            positives = [y == label for label in self.classes_]
+        weights = None if sample_weight is None else np.asarray(sample_weight, np.float64)
+        return np.array(
+            [_platt_sigmoid(scores[:, k], positives[k], weights) for k in range(scores.shape[1])]
+        )
+
+    def _check_proba(self):
+        if self.probability is not True:
+            raise AttributeError("predict_proba is not available when probability=False")
+        return True
+
+    @available_if(_check_proba)
+    def predict_proba(self, X):
+        """Class probabilities (``probability=True`` only), as ``SVC``'s Platt scaling.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; rows sum to one.
+        """
+        check_is_fitted(self, "_platt")
+        scores = self._class_scores(self._problem_scores(X))
+        a, b = self._platt[:, 0], self._platt[:, 1]
+        probabilities = 1.0 / (1.0 + np.exp(np.clip(a * scores + b, -500, 500)))
+        if probabilities.shape[1] == 1:
+            return np.hstack([1.0 - probabilities, probabilities])
+        total = probabilities.sum(axis=1, keepdims=True)
+        uniform = np.full_like(probabilities, 1.0 / probabilities.shape[1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, probabilities / total, uniform)
+
+    @available_if(_check_proba)
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba` (``probability=True`` only).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = self.kernel == "precomputed"
+        return tags
+
+
+def _platt_sigmoid(scores, positive, sample_weight=None):
+    """Platt's (a, b): ``P(y=1 | f) = 1 / (1 + exp(a f + b))`` by maximum likelihood.
+
+    With Platt's (1999) regularised targets ``(N+ + 1) / (N+ + 2)`` and
+    ``1 / (N- + 2)``, as libsvm and scikit-learn's sigmoid calibration.
+    """
+    weights = np.ones(len(scores)) if sample_weight is None else sample_weight
+    n_pos = weights[positive].sum()
+    n_neg = weights[~positive].sum()
+    target = np.where(positive, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
+    scale = max(float(np.std(scores)), 1e-12)
+    f = scores / scale
+
+    def loss_and_gradient(ab):
+        t = ab[0] * f + ab[1]
+        # -[target log p + (1 - target) log(1 - p)], p = sigmoid(-t), stably
+        log_p = -np.logaddexp(0.0, t)
+        log_q = -np.logaddexp(0.0, -t)
+        loss = -np.sum(weights * (target * log_p + (1.0 - target) * log_q))
+        p = np.exp(log_p)
+        g = weights * (target - p)  # d loss / d t
+        return loss, np.array([g @ f, g.sum()])
+
+    prior = np.log((n_neg + 1.0) / (n_pos + 1.0))
+    result = scipy.optimize.minimize(
+        loss_and_gradient, np.array([0.0, prior]), jac=True, method="L-BFGS-B"
+    )
+    a, b = result.x
+    return a / scale, b
 
 
 class KerasLinearSVC(BaseKerasSVM):
@@ -317,25 +507,40 @@ class KerasLinearSVC(BaseKerasSVM):
     C : float, default=1.0
         Inverse regularisation strength: the weight of the summed losses
         against ``1/2 ||w||^2``. Must be positive.
+    penalty : {"l2"}, default="l2"
+        The regulariser ``1/2 ||w||^2``. ``LinearSVC``'s ``"l1"`` is refused
+        at ``fit`` with the reason (this solver's Newton steps need a smooth
+        regulariser; use ``LinearSVC(penalty="l1", dual=False)``).
     loss : {"hinge", "squared_hinge"}, default="squared_hinge"
         Margin loss; ``"squared_hinge"`` is ``LinearSVC``'s default.
+    dual : "auto" or bool, default="auto"
+        Accepted for ``LinearSVC``'s code; no effect. liblinear solves
+        either the primal or the dual; this solver always runs Newton on the
+        primal and certifies the result with a dual point, so both are
+        involved and the optimum is the same.
     fit_intercept : bool, default=True
         Whether to fit an intercept. Unlike liblinear's, the intercept is not
-        penalised, so there is no ``intercept_scaling``.
+        penalised.
+    intercept_scaling : float, default=1
+        Accepted for ``LinearSVC``'s code; no effect. liblinear penalises
+        the intercept as a synthetic feature of this value, so a larger value
+        penalises it less; here it is never penalised (the limit of an
+        infinite ``intercept_scaling``).
     class_weight : dict or "balanced", default=None
         Multiply ``C`` by ``class_weight[c]`` for the samples of class ``c``
         (in every one-vs-rest problem). ``"balanced"`` uses
         ``n_samples / (n_classes * np.bincount(y))``.
     tol : float, default=1e-3
         Stop when the certified relative duality gap of every one-vs-rest
-        problem is at most ``tol`` (see Notes).
+        problem is at most ``tol`` (see Notes). ``LinearSVC``'s ``tol``
+        (default ``1e-4``) bounds liblinear's own stopping criterion instead.
     max_iter : int, default=1000
-        Maximum number of Newton iterations; a
+        Maximum number of Newton iterations (``-1``: no limit); a
         :class:`~sklearn.exceptions.ConvergenceWarning` is raised when it is
         reached before ``tol``.
-    multi_class : {"ovr"}, default="ovr"
-        Only one-vs-rest; accepted so that code written for ``LinearSVC`` runs
-        unchanged.
+    multi_class : {"ovr", "crammer_singer"}, default="ovr"
+        One-vs-rest. ``"crammer_singer"`` (a joint multiclass objective) is
+        refused at ``fit`` with the reason: it is not offered.
     batch_size : int, default=None
         Rows per batch on the device. ``None`` picks batches of about 64 MiB.
         It changes memory use and speed, not the solution.
@@ -380,7 +585,7 @@ class KerasLinearSVC(BaseKerasSVM):
     -----
     The decision function is ``X @ coef_.T + intercept_`` (raveled for two
     classes). ``penalty="l1"`` and ``multi_class="crammer_singer"`` of
-    ``LinearSVC`` are not offered.
+    ``LinearSVC`` are not offered (a ``ValueError`` at ``fit`` says so).
     """
 
     __doc__ += (
@@ -401,27 +606,36 @@ class KerasLinearSVC(BaseKerasSVM):
 
     _parameter_constraints: dict = {
         **BaseKerasSVM._parameter_constraints,
+        "penalty": [StrOptions({"l1", "l2"})],
+        "dual": ["boolean", StrOptions({"auto"})],
         "fit_intercept": ["boolean"],
-        "multi_class": [StrOptions({"ovr"})],
+        "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
+        "multi_class": [StrOptions({"ovr", "crammer_singer"})],
         "random_state": ["random_state"],
     }
 
     def __init__(
         self,
         *,
-        C=1.0,
+        penalty="l2",
         loss="squared_hinge",
-        fit_intercept=True,
-        class_weight=None,
+        dual="auto",
         tol=1e-3,
-        max_iter=1000,
+        C=1.0,
         multi_class="ovr",
+        fit_intercept=True,
+        intercept_scaling=1,
+        class_weight=None,
+        verbose=0,
+        random_state=None,
+        max_iter=1000,
         batch_size=None,
         cache_size=1024,
-        verbose=0,
         warm_start=False,
-        random_state=None,
     ):
+        self.penalty = penalty
+        self.dual = dual
+        self.intercept_scaling = intercept_scaling
         self.C = C
         self.loss = loss
         self.fit_intercept = fit_intercept
@@ -506,116 +720,27 @@ class KerasLinearSVC(BaseKerasSVM):
         converted.coef_ = np.array(coef.toarray() if hasattr(coef, "toarray") else coef, float)
         converted.intercept_ = np.array(estimator.intercept_, dtype=np.float64)
         converted.n_features_in_ = estimator.n_features_in_
+        converted._map = IdentityMap().fit(np.empty((0, estimator.n_features_in_)))
         if hasattr(estimator, "feature_names_in_"):
             converted.feature_names_in_ = np.array(estimator.feature_names_in_, copy=True)
         return converted
 
-    def _feature_map(self, X, random_state):
-        return None, X.shape[1], {}
+    def _make_feature_map(self, **overrides):
+        return IdentityMap()
 
-    def _features(self, X):
-        return X
+    def _check_params(self):
+        if self.penalty == "l1":
+            raise ValueError(
+                "KerasLinearSVC does not offer penalty='l1': its Newton solver needs the "
+                "smooth regulariser 1/2 ||w||^2 (penalty='l2'). For sparse weights, use "
+                "sklearn.svm.LinearSVC(penalty='l1', dual=False)."
+            )
+        if self.multi_class == "crammer_singer":
+            raise ValueError(
+                "KerasLinearSVC does not offer multi_class='crammer_singer': it trains "
+                "one-vs-rest problems (multi_class='ovr'). Use "
+                "sklearn.svm.LinearSVC(multi_class='crammer_singer') for the joint objective."
+            )
 
     def _fit_intercept(self):
         return self.fit_intercept
-
-
-def _resolve_gamma(gamma, X):
-    """``gamma`` as SVC resolves it: "scale", "auto" or a number."""
-    if gamma == "scale":
-        if hasattr(X, "multiply"):
-            variance = X.multiply(X).mean() - X.mean() ** 2
-        else:
-            variance = _blockwise_variance(X)
-        return 1.0 / (X.shape[1] * variance) if variance != 0 else 1.0
-    if gamma == "auto":
-        return 1.0 / X.shape[1]
-    return float(gamma)
-
-
-def _blockwise_variance(X, block_elements=2**18):
-    """``X.var()`` in two passes over row blocks: no temporary of the size of ``X``.
-
-    ``X`` may be a memory map larger than memory.
-    """
-    rows = max(1, block_elements // max(1, X.shape[1]))
-    blocks = [slice(start, start + rows) for start in range(0, X.shape[0], rows)]
-    mean = sum(np.sum(X[block], dtype=np.float64) for block in blocks) / X.size
-    squares = sum(np.sum(np.square(np.asarray(X[block], np.float64) - mean)) for block in blocks)
-    return squares / X.size
-
-
-def _draw_rff(X, gamma, n_components, kernel, random_state):
-    """Resolve ``gamma`` on ``X`` and draw a random Fourier map: its fitted attributes."""
-    gamma_ = _resolve_gamma(gamma, X)
-    weights, offset = draw_random_fourier_weights(
-        X.shape[1], n_components, gamma_, kernel, random_state
-    )
-    if not np.all(np.isfinite(weights.astype(np.float32))):
-        raise ValueError(
-            f"gamma_={gamma_:.3g} (from gamma={gamma!r}) makes the random weights "
-            "overflow float32, the precision of training; rescale X (for instance with "
-            "StandardScaler) or pass a smaller gamma."
-        )
-    return {"gamma_": gamma_, "random_weights_": weights, "random_offset_": offset}
-
-
-def _draw_kernel_map(X, approximation, gamma, n_components, kernel, random_state):
-    """Resolve ``gamma`` on ``X`` and draw the feature map: its fitted attributes."""
-    if approximation == "random_fourier":
-        return _draw_rff(X, gamma, n_components, kernel, random_state)
-    if kernel != "rbf":
-        raise ValueError(
-            f"approximation='nystroem' supports kernel='rbf' only, got kernel={kernel!r}; "
-            "use approximation='random_fourier' for the Laplacian kernel."
-        )
-    gamma_ = _resolve_gamma(gamma, X)
-    indices, components, normalization = draw_nystroem_landmarks(
-        X, min(n_components, X.shape[0]), gamma_, random_state
-    )
-    return {
-        "gamma_": gamma_,
-        "components_": components,
-        "component_indices_": indices,
-        "normalization_": normalization,
-    }
-
-
-def _map_width(fitted):
-    """Number of features of a fitted map."""
-    if "components_" in fitted:
-        return fitted["components_"].shape[0]
-    return fitted["random_weights_"].shape[1]
-
-
-def _kernel_map_transform(fitted):
-    """The fitted map as a callable on float32 tensors (training)."""
-    if "components_" not in fitted:
-        return _rff_transform(fitted["random_weights_"], fitted["random_offset_"])
-    components = ops.convert_to_tensor(np.asarray(fitted["components_"], dtype=np.float32))
-    normalization = ops.convert_to_tensor(np.asarray(fitted["normalization_"], dtype=np.float32))
-    gamma = fitted["gamma_"]
-    return lambda rows: nystroem_features(rows, components, normalization, gamma)
-
-
-def _kernel_map_numpy(fitted, X):
-    """The fitted map in float64 NumPy (exact; sparse ``X`` too)."""
-    if "components_" not in fitted:
-        return _rff_numpy(X, fitted["random_weights_"], fitted["random_offset_"])
-    return rbf_kernel(X, fitted["components_"], gamma=fitted["gamma_"]) @ fitted["normalization_"]
-
-
-def _rff_numpy(X, weights, offset):
-    """The random Fourier feature map in float64 NumPy (exact, for prediction)."""
-    projection = X @ weights
-    projection += offset
-    np.cos(projection, out=projection)
-    projection *= np.sqrt(2.0 / weights.shape[1])
-    return projection
-
-
-def _rff_transform(weights, offset):
-    """The random Fourier feature map as a callable on float32 tensors."""
-    weights = ops.convert_to_tensor(np.asarray(weights, dtype=np.float32))
-    offset = ops.convert_to_tensor(np.asarray(offset, dtype=np.float32))
-    return lambda rows: random_fourier_features(rows, weights, offset)

@@ -28,13 +28,8 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseKerasSVM
-from ._classes import (
-    KerasLinearSVC,
-    KerasSVC,
-    _draw_kernel_map,
-    _kernel_map_transform,
-    _map_width,
-)
+from ._classes import KerasLinearSVC, KerasSVC
+from ._maps import IdentityMap
 
 _SEARCH_CONSTRAINTS = {
     "Cs": ["array-like"],
@@ -99,13 +94,13 @@ class _SearchMixin:
         raise NotImplementedError
 
     def _fold_map(self, X, params):
-        """Draw the feature map of ``params`` on training rows ``X``.
+        """The feature map of ``params`` (non-C parameters), fitted on training rows ``X``.
 
-        Returns ``(transform, n_outputs, arrays)``: the map as a callable on
-        float32 tensors (``None`` for the identity), its number of outputs,
-        and the arrays that define it (equal arrays, the same map).
+        Every fold draws from a fresh copy of ``random_state``, as a clone
+        under ``GridSearchCV`` would.
         """
-        raise NotImplementedError
+        feature_map = self._make_feature_map(**params)
+        return feature_map.fit(X, _fresh_random_state(self.random_state))
 
     @staticmethod
     def _single_estimator_class():
@@ -165,13 +160,18 @@ class _SearchMixin:
             previous = None  # (arrays, result at the smallest C) of the previous fold
             for k, (train, test) in enumerate(splits):
                 start = time.perf_counter()
-                transform, n_outputs, arrays = self._fold_map(X[train], map_params)
-                design = self._design(X[train], transform, n_outputs)
+                X_train, X_test = X[train], X[test]
+                if getattr(self, "kernel", None) == "precomputed":
+                    # a kernel matrix: the fold's rows against its training rows
+                    X_train, X_test = X_train[:, train], X_test[:, train]
+                feature_map = self._fold_map(X_train, map_params)
+                arrays = feature_map.arrays()
+                design = self._design(X_train, feature_map)
                 shared_fit = (time.perf_counter() - start) / len(path)
                 start = time.perf_counter()
-                features_test = X[test]
-                if transform is not None:  # featurised as the training rows are
-                    features_test = self._design(features_test, transform, n_outputs).numpy()
+                features_test = X_test
+                if feature_map.transform() is not None:  # featurised as the training rows are
+                    features_test = self._design(features_test, feature_map).numpy()
                 shared_score = (time.perf_counter() - start) / len(path)
                 coef = intercept = cg_iter = None
                 if previous is not None and _same_arrays(previous[0], arrays):
@@ -188,7 +188,8 @@ class _SearchMixin:
                         previous = arrays, (coef, intercept, cg_iter)
                     fit_time = time.perf_counter() - start + shared_fit
                     start = time.perf_counter()
-                    score = scorer(_linear_view(classes, coef, intercept), features_test, y[test])
+                    view = _linear_view(classes, coef, intercept, self._problems)
+                    score = scorer(view, features_test, y[test])
                     score_time = time.perf_counter() - start + shared_score
                     for i in rows[_key({"C": C, **map_params})]:
                         scores[i, k] = score
@@ -209,7 +210,7 @@ class _SearchMixin:
             for name, value in vars(best).items():
                 if name.endswith("_") and name not in ("n_features_in_", "feature_names_in_"):
                     setattr(self, name, value)
-            self._feature_map_key_fitted = best._feature_map_key_fitted
+            self._map = best._map
         return self
 
     def _single_estimator(self, params):
@@ -222,11 +223,9 @@ class _SearchMixin:
         }
         return single(**{**shared, **params})
 
-    def decision_function(self, X):
+    def _problem_scores(self, X):
         self._check_refitted()
-        return super().decision_function(X)
-
-    decision_function.__doc__ = BaseKerasSVM.decision_function.__doc__
+        return super()._problem_scores(X)
 
     def to_keras(self, dtype="float32"):
         self._check_refitted()
@@ -253,13 +252,19 @@ def _key(params):
     return tuple(sorted(params.items()))
 
 
-def _linear_view(classes, coef, intercept):
-    """A fitted KerasLinearSVC on precomputed features: what scorers call."""
+def _linear_view(classes, coef, intercept, problems):
+    """A fitted KerasLinearSVC on precomputed features: what scorers call.
+
+    ``problems`` is ``"ovr"`` or ``"ovo"``: how the columns of ``coef`` split
+    the classes (one-vs-one views predict by votes, as the estimator does).
+    """
     view = KerasLinearSVC()
+    view._problems = problems
     view.classes_ = classes
     view.coef_ = coef
     view.intercept_ = intercept
     view.n_features_in_ = coef.shape[1]
+    view._map = IdentityMap().fit(np.empty((0, coef.shape[1])))
     return view
 
 
@@ -296,7 +301,7 @@ class KerasSVCCV(_SearchMixin, KerasSVC):
 
     Gives the result of ``GridSearchCV(KerasSVC(...), {"C": Cs, "gamma":
     gammas, "n_components": n_components}, cv=cv)`` in a fraction of its time:
-    the random features of every fold are computed once per (``gamma``,
+    the features of every fold are computed once per (``gamma``,
     ``n_components``) and shared by all ``C``, and the ``C`` values are solved
     as a warm-started path, smallest first, each from the previous solution.
     After ``fit`` (with ``refit=True``) it is a fitted ``KerasSVC`` with the
@@ -310,14 +315,14 @@ class KerasSVCCV(_SearchMixin, KerasSVC):
         Values of ``gamma`` to try, resolved on each training fold as
         ``KerasSVC`` resolves them.
     n_components : int or array-like of int, default=2048
-        Number(s) of random features to try.
+        Number(s) of landmarks or random features to try.
     """
 
     __doc__ += (
         _SEARCH_PARAMETERS_DOC
         + """
-    kernel, approximation, loss, class_weight, tol, max_iter, batch_size, cache_size, \
-verbose, random_state
+    kernel, degree, coef0, approximation, loss, class_weight, tol, max_iter, batch_size, \
+cache_size, decision_function_shape, break_ties, multi_class, verbose, random_state
         As in :class:`KerasSVC`, for every candidate. With an integer
         ``random_state`` every candidate draws the features that
         ``KerasSVC(random_state=random_state)`` would draw.
@@ -351,7 +356,7 @@ component_indices_, normalization_, n_iter_, objective_, dual_gap_
     >>> search.best_params_["gamma"], len(search.cv_results_["params"])
     (0.05, 6)
     >>> print(f"{search.best_score_:.2f}")
-    0.95
+    0.96
     """
     )
 
@@ -361,7 +366,7 @@ component_indices_, normalization_, n_iter_, objective_, dual_gap_
         "gammas": ["array-like"],
         "n_components": [Interval(Integral, 1, None, closed="left"), "array-like"],
     }
-    for _name in ("gamma", "decision_function_shape", "warm_start"):
+    for _name in ("gamma", "shrinking", "probability", "warm_start"):
         _parameter_constraints.pop(_name)
     del _name
 
@@ -375,13 +380,18 @@ component_indices_, normalization_, n_iter_, objective_, dual_gap_
         scoring=None,
         refit=True,
         kernel="rbf",
-        approximation="random_fourier",
+        degree=3,
+        coef0=0.0,
+        approximation="auto",
         loss="squared_hinge",
         class_weight=None,
         tol=1e-3,
         max_iter=1000,
         batch_size=None,
         cache_size=1024,
+        decision_function_shape="ovr",
+        break_ties=False,
+        multi_class="ovr",
         verbose=0,
         random_state=None,
     ):
@@ -392,6 +402,11 @@ component_indices_, normalization_, n_iter_, objective_, dual_gap_
         self.scoring = scoring
         self.refit = refit
         self.kernel = kernel
+        self.degree = degree
+        self.coef0 = coef0
+        self.decision_function_shape = decision_function_shape
+        self.break_ties = break_ties
+        self.multi_class = multi_class
         self.approximation = approximation
         self.loss = loss
         self.class_weight = class_weight
@@ -437,18 +452,6 @@ component_indices_, normalization_, n_iter_, objective_, dual_gap_
             for gamma in dict.fromkeys(self._gammas())
             for size in dict.fromkeys(self._sizes())
         ]
-
-    def _fold_map(self, X, params):
-        fitted = _draw_kernel_map(
-            X,
-            self.approximation,
-            params["gamma"],
-            params["n_components"],
-            self.kernel,
-            _fresh_random_state(self.random_state),
-        )
-        arrays = tuple(np.asarray(fitted[name]) for name in sorted(fitted))
-        return _kernel_map_transform(fitted), _map_width(fitted), arrays
 
     @staticmethod
     def _single_estimator_class():
@@ -508,7 +511,7 @@ random_state
         **{k: v for k, v in KerasLinearSVC._parameter_constraints.items() if k != "C"},
         **_SEARCH_CONSTRAINTS,
     }
-    for _name in ("multi_class", "warm_start"):
+    for _name in ("multi_class", "warm_start", "penalty", "dual", "intercept_scaling"):
         _parameter_constraints.pop(_name)
     del _name
 
@@ -548,9 +551,6 @@ random_state
 
     def _feature_maps(self):
         return [{}]
-
-    def _fold_map(self, X, params):
-        return None, X.shape[1], ()
 
     @staticmethod
     def _single_estimator_class():

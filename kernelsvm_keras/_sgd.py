@@ -100,7 +100,8 @@ def sgd_pass(design, Y, sample_weight, state, *, lam, loss, fit_intercept):
         The feature matrix of the rows of this pass.
     Y : ndarray of shape (n_rows, K)
         Targets in {-1, +1}.
-    sample_weight : ndarray of shape (n_rows,)
+    sample_weight : ndarray of shape (n_rows,) or (n_rows, K)
+        The same for every column, or one per column (one-vs-one).
     state : SGDState
         The state to continue from; left unchanged (a failed pass leaves
         nothing half-updated).
@@ -117,7 +118,8 @@ def sgd_pass(design, Y, sample_weight, state, *, lam, loss, fit_intercept):
     """
     state = copy.copy(state)  # every array of it is replaced, never written to
     Yt = ops.convert_to_tensor(np.asarray(Y, dtype=np.float32))
-    s = ops.convert_to_tensor(np.asarray(sample_weight, dtype=np.float32)[:, None])
+    sample_weight = np.asarray(sample_weight, dtype=np.float32)
+    s = ops.convert_to_tensor(sample_weight.reshape(len(sample_weight), -1))
     D = state.coef.shape[1]
 
     # The intercept is one more weight, on a constant feature: it is

@@ -139,6 +139,11 @@ _MAX_TOTAL_WEIGHT = 1e16
 # tenfold per stage, each stage but the last to this relative gap.
 _CONTINUATION_FROM = 1e3
 _CONTINUATION_TOL = 1e-2
+# The float32 iterations stop a little below tol: the float64 certificate
+# differs from their gap by float32 round-off (about 1e-7 of the objective, a
+# few 1e-4 of a gap of 1e-3), and a gap met by that little would fail it (a
+# ConvergenceWarning on one of 45 one-vs-one pairs of digits, at 1.0002e-3).
+_F32_MARGIN = 0.98
 
 
 def _data_layout():
@@ -427,6 +432,9 @@ class SolverResult:
         Whether the float32 iterations met ``tol`` but the float64
         certificate does not: ``tol`` is below what float32 training can
         certify on this problem.
+    alpha : ndarray of shape (n_samples, K) or None
+        The dual-feasible point of the certificate (of the problem on
+        ``design.scale * X``); its non-zero rows are the support vectors.
     """
 
     def __init__(
@@ -440,7 +448,9 @@ class SolverResult:
         gap,
         cg_iter,
         precision_limited=False,
+        alpha=None,
     ):
+        self.alpha = alpha
         self.coef = coef
         self.intercept = intercept
         self.n_iter = n_iter
@@ -1022,7 +1032,8 @@ def _check_range(C, sample_weight, scale):
     ``C_eff = C / scale**2`` the ``C`` of the scaled problem. Their squares
     (conjugate gradients, the dual) must stay within float32's range.
     """
-    total = C / scale / scale * float(np.sum(sample_weight, dtype=np.float64))  # inf, not 1/0
+    column_sums = np.sum(np.reshape(sample_weight, (len(sample_weight), -1)), axis=0)
+    total = C / scale / scale * float(np.max(column_sums, initial=0.0))  # inf, not 1/0
     if total <= _MAX_TOTAL_WEIGHT:
         return
     units = ""
@@ -1066,8 +1077,10 @@ def solve_ovr_svm(
         The feature matrix ``phi(X)`` (of ``design.scale * X``).
     Y : ndarray of shape (n_samples, K)
         Targets in {-1, +1}, one column per binary problem.
-    sample_weight : ndarray of shape (n_samples,)
-        Non-negative weights ``s_i`` (sample weight times class weight).
+    sample_weight : ndarray of shape (n_samples,) or (n_samples, K)
+        Non-negative weights ``s_i`` (sample weight times class weight), the
+        same for every column or one per column (one-vs-one problems: zero
+        outside the pair's rows).
     C : float
         Inverse regularisation strength.
     loss : {"hinge", "squared_hinge"}
@@ -1105,7 +1118,7 @@ def solve_ovr_svm(
     _check_range(C, sample_weight, scale)
     C_scaled = C / scale**2  # the C of the problem on scale * X
     Yt = ops.convert_to_tensor(np.asarray(Y, dtype=np.float32))
-    s = ops.convert_to_tensor(sample_weight.astype(np.float32).reshape(n, 1))
+    s = ops.convert_to_tensor(sample_weight.astype(np.float32).reshape(n, -1))
     pos = ops.cast(Yt > 0, "float32")
     neg = 1.0 - pos
     if coef_init is None:
@@ -1178,7 +1191,7 @@ def solve_ovr_svm(
             best_alpha = ops.where(better, lq.alpha * (r_pos * pos + r_neg * neg), best_alpha)
             best_dual = ops.maximum(best_dual, dual)
             gap = (primal - best_dual) / ops.maximum(primal, 1e-30)
-            converged = gap <= stage_tol
+            converged = gap <= _F32_MARGIN * stage_tol
             if loss == "hinge":
                 smooth_primal = half_norm_w + C * _colsum(lq.smooth_value)
                 smooth_dual = dual - _colsum(r2 * lq.smooth_penalty)
@@ -1243,7 +1256,7 @@ def solve_ovr_svm(
     coef = np.asarray(ops.convert_to_numpy(W), dtype=np.float64)  # (D, K), scaled units
     intercept = np.asarray(ops.convert_to_numpy(b), dtype=np.float64)
     # (at the C asked for: a dual point of a smaller C of the path is feasible too)
-    primal64, gap64 = _certify(  # may replace columns of coef and intercept (in place)
+    primal64, gap64, alpha64 = _certify(  # may replace columns of coef and intercept (in place)
         design,
         Y,
         sample_weight,
@@ -1267,6 +1280,7 @@ def solve_ovr_svm(
         gap=gap64,
         cg_iter=cg_iter,
         precision_limited=final and bool(ops.all(converged)) and not bool(np.all(met)),
+        alpha=alpha64,
     )
 
 
@@ -1320,10 +1334,18 @@ def _certify(design, Y, sample_weight, C, loss, coef, intercept, alpha, fit_inte
     primal : ndarray of shape (K,)
     gap : ndarray of shape (K,)
         ``(primal - dual) / primal`` with the largest dual value, at least 0.
+    alpha : ndarray of shape (n_samples, K)
+        The feasible dual point that gave each column's gap (its non-zero
+        rows are the support vectors).
     """
     Y = np.asarray(Y, dtype=np.float64)
-    weight = C * sample_weight[:, None]
+    sample_weight = _per_column(sample_weight)
+    weight = C * sample_weight
     K = Y.shape[1]
+
+    def weight_of(columns):
+        return np.broadcast_to(weight, Y.shape)[:, columns]
+
     # one pass for the margins and the best point's dual vector
     best = _feasible(np.asarray(alpha, dtype=np.float64), Y, weight, loss, fit_intercept)
     Z = np.empty(Y.shape)
@@ -1333,10 +1355,10 @@ def _certify(design, Y, sample_weight, C, loss, coef, intercept, alpha, fit_inte
         u += B.T @ (best[start:stop] * Y[start:stop])
     viol = np.maximum(0.0, 1.0 - Y * Z)
     if loss == "squared_hinge":
-        primal_loss = sample_weight @ np.square(viol)
+        primal_loss = np.sum(sample_weight * np.square(viol), axis=0)
         own = 2.0 * weight * viol
     else:
-        primal_loss = sample_weight @ viol
+        primal_loss = np.sum(sample_weight * viol, axis=0)
         own = weight * (viol > 0)
     primal = 0.5 * np.sum(np.square(coef), axis=0) + C * primal_loss
     dual = _dual_value(best, u, weight, loss)
@@ -1346,13 +1368,17 @@ def _certify(design, Y, sample_weight, C, loss, coef, intercept, alpha, fit_inte
             return np.where(primal > 0, (primal - dual) / primal, 0.0)
 
     gap = relative_gap()
+    winner = best  # the feasible dual point of each column's certificate
     above = np.flatnonzero(gap > tol)
     if above.size:  # one more pass: the iterate's own dual point
         values = _dual_values(design, Y, weight, loss, own[:, above], above, fit_intercept)
+        feasible_own = _feasible(own[:, above], Y[:, above], weight_of(above), loss, fit_intercept)
         start_points = best.copy()
+        winner = best.copy()
         for j, k in enumerate(above):
             if values[j] > dual[k]:
                 dual[k], start_points[:, k] = values[j], own[:, k]
+                winner[:, k] = feasible_own[:, j]
         gap = relative_gap()
         above = np.flatnonzero(gap > tol)
     if above.size:
@@ -1360,31 +1386,45 @@ def _certify(design, Y, sample_weight, C, loss, coef, intercept, alpha, fit_inte
         if polished is not None:
             points, cols, new_coef, new_intercept = polished
             values = _dual_values(design, Y, weight, loss, points, cols, fit_intercept)
+            feasible = _feasible(points, Y[:, cols], weight_of(cols), loss, fit_intercept)
             # the primal point of the support vectors' dual solution: where it
             # is lower than the float32 iterate, it is the solution returned
             new_primal = _primal_values(
-                design, Y[:, cols], sample_weight, C, loss, new_coef, new_intercept
+                design,
+                Y[:, cols],
+                np.broadcast_to(sample_weight, Y.shape)[:, cols],
+                C,
+                loss,
+                new_coef,
+                new_intercept,
             )
             for j, k in enumerate(cols):
-                dual[k] = max(dual[k], values[j])
+                if values[j] > dual[k]:
+                    dual[k], winner[:, k] = values[j], feasible[:, j]
                 if new_primal[j] < primal[k]:
                     primal[k] = new_primal[j]
                     coef[:, k] = new_coef[:, j]
                     intercept[k] = new_intercept[j]
             gap = relative_gap()
-    return primal, np.maximum(gap, 0.0)
+    return primal, np.maximum(gap, 0.0), winner
+
+
+def _per_column(sample_weight):
+    """Sample weights as a column ``(n, 1)`` or the given ``(n, K)``, in float64."""
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    return sample_weight[:, None] if sample_weight.ndim == 1 else sample_weight
 
 
 def _primal_values(design, Y, sample_weight, C, loss, coef, intercept):
     """The primal objective of each column of ``coef`` (NaN columns: inf), in float64."""
     finite = np.all(np.isfinite(coef), axis=0)
     coef = np.where(finite, coef, 0.0)
+    sample_weight = _per_column(sample_weight)
     loss_sum = np.zeros(coef.shape[1])
     for start, stop, B in design.exact_blocks():
         viol = np.maximum(0.0, 1.0 - Y[start:stop] * (B @ coef + intercept))
-        loss_sum += sample_weight[start:stop] @ (
-            np.square(viol) if loss == "squared_hinge" else viol
-        )
+        losses = np.square(viol) if loss == "squared_hinge" else viol
+        loss_sum += np.sum(sample_weight[start:stop] * losses, axis=0)
     return np.where(finite, 0.5 * np.sum(np.square(coef), axis=0) + C * loss_sum, np.inf)
 
 

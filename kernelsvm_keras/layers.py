@@ -11,17 +11,30 @@ import numpy as np
 from keras import ops
 
 __all__ = [
+    "LandmarkColumns",
     "NystroemFeatures",
     "RandomFourierFeatures",
     "draw_nystroem_landmarks",
     "draw_random_fourier_weights",
+    "kernel_matrix",
+    "kernel_matrix_numpy",
     "nystroem_features",
     "nystroem_normalization",
     "random_fourier_features",
     "rbf_kernel_matrix",
 ]
 
+# Kernels with a random Fourier map (shift-invariant, with a spectral density).
 KERNELS = ("rbf", "laplacian")
+# Kernels that the landmark (Nystroem) maps and layers compute, with
+# scikit-learn's conventions (sklearn.metrics.pairwise).
+LANDMARK_KERNELS = ("linear", "poly", "rbf", "laplacian", "sigmoid")
+
+# Elements of the (rows, landmarks, features) temporary of the Laplacian
+# kernel's L1 distances, per chunk of rows.
+_L1_CHUNK_ELEMENTS = 2**22
+# Elements of the rows of A per chunk of the NumPy kernels (2 MiB of float64).
+_NUMPY_CHUNK_ELEMENTS = 2**18
 
 
 def draw_random_fourier_weights(n_features, n_components, gamma, kernel, random_state):
@@ -101,8 +114,8 @@ def _check_map_arguments(n_components, gamma, seed):
         raise TypeError(f"n_components must be an int, got {n_components!r}.")
     if n_components < 1:
         raise ValueError(f"n_components must be >= 1, got {n_components}.")
-    if not (isinstance(gamma, (int, float, np.number)) and gamma > 0):
-        raise ValueError(f"gamma must be a positive number, got {gamma!r}.")
+    if not (isinstance(gamma, (int, float, np.number)) and gamma >= 0):
+        raise ValueError(f"gamma must be a non-negative number, got {gamma!r}.")
     if seed is not None and not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int or None, got {seed!r}.")
 
@@ -204,21 +217,124 @@ class RandomFourierFeatures(keras.layers.Layer):
         return config
 
 
-# Eigenvalues of the landmarks' kernel matrix below this (the RBF kernel's
-# variance is 1) are dropped: their directions add nothing the float32 features
-# could resolve, and keeping them would scale float32 round-off by up to
-# 1/sqrt(eigenvalue).
+# Eigenvalues of the landmarks' kernel matrix at most this fraction of its
+# largest diagonal entry (the RBF kernel's variance is 1) are dropped: their
+# directions add nothing the float32 features could resolve, and keeping them
+# would scale float32 round-off by up to 1/sqrt(eigenvalue).
 NYSTROEM_EIGENVALUE_TOL = 1e-4
+
+
+def _check_kernel(kernel):
+    if kernel not in LANDMARK_KERNELS:
+        raise ValueError(f"kernel must be one of {LANDMARK_KERNELS}, got {kernel!r}.")
+
+
+def kernel_matrix_numpy(A, B, kernel="rbf", gamma=1.0, degree=3, coef0=0.0):
+    """The kernel between all rows of dense ``A`` and ``B``, in float64 NumPy.
+
+    The conventions of :mod:`sklearn.metrics.pairwise`: ``"linear"``
+    ``<a, b>``; ``"poly"`` ``(gamma <a, b> + coef0) ** degree``; ``"rbf"``
+    ``exp(-gamma ||a - b||^2)``; ``"laplacian"`` ``exp(-gamma ||a - b||_1)``;
+    ``"sigmoid"`` ``tanh(gamma <a, b> + coef0)``.
+
+    Parameters
+    ----------
+    A : array-like of shape (n, n_features)
+    B : array-like of shape (m, n_features)
+    kernel : {"linear", "poly", "rbf", "laplacian", "sigmoid"}, default="rbf"
+    gamma, degree, coef0 : float, int, float
+        Kernel coefficients (unused where the kernel has none).
+
+    Returns
+    -------
+    ndarray of shape (n, m), dtype float64
+    """
+    _check_kernel(kernel)
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    # rows of A in chunks: the temporaries stay bounded whatever the batch
+    rows = max(1, _NUMPY_CHUNK_ELEMENTS // max(1, A.shape[1]))
+    if kernel == "laplacian":
+        rows = max(1, _L1_CHUNK_ELEMENTS // max(1, B.shape[0] * B.shape[1]))
+    if A.shape[0] > rows:
+        return np.concatenate(
+            [
+                kernel_matrix_numpy(A[i : i + rows], B, kernel, gamma, degree, coef0)
+                for i in range(0, A.shape[0], rows)
+            ]
+        )
+    if kernel == "rbf":
+        center = B.mean(axis=0) if len(B) else 0.0  # shift-invariant; centred, less cancels
+        A, B = A - center, B - center
+        sq = np.einsum("ij,ij->i", A, A)[:, None] - 2.0 * (A @ B.T) + np.einsum("ij,ij->i", B, B)
+        return np.exp(-gamma * np.maximum(sq, 0.0))
+    if kernel == "laplacian":
+        return np.exp(-gamma * np.abs(A[:, None, :] - B[None]).sum(-1))
+    products = A @ B.T
+    if kernel == "linear":
+        return products
+    if kernel == "poly":
+        return (gamma * products + coef0) ** degree
+    return np.tanh(gamma * products + coef0)
+
+
+def kernel_matrix(inputs, components, kernel="rbf", gamma=1.0, degree=3, coef0=0.0):
+    """The kernel between all rows of ``inputs`` and ``components``, with ``keras.ops``.
+
+    The same kernels and conventions as :func:`kernel_matrix_numpy`, on the
+    active backend's device. RBF distances are expanded into matrix products
+    after shifting both sides by the components' mean (distances do not
+    change; in float32 far less cancels); Laplacian distances are summed over
+    chunks of rows, so that the ``(rows, m, n_features)`` temporary stays
+    bounded.
+
+    Parameters
+    ----------
+    inputs : tensor of shape (n, n_features)
+    components : tensor of shape (m, n_features)
+    kernel : {"linear", "poly", "rbf", "laplacian", "sigmoid"}, default="rbf"
+    gamma, degree, coef0 : float, int, float
+
+    Returns
+    -------
+    tensor of shape (n, m)
+    """
+    _check_kernel(kernel)
+    if kernel == "rbf":
+        center = ops.mean(components, axis=0)
+        x = inputs - center
+        z = components - center
+        sq = (
+            ops.sum(ops.square(x), axis=1, keepdims=True)
+            - 2.0 * ops.matmul(x, ops.transpose(z))
+            + ops.sum(ops.square(z), axis=1)
+        )
+        return ops.exp(-gamma * ops.relu(sq))
+    if kernel == "laplacian":
+        n, (m, d) = inputs.shape[0], components.shape
+        rows = max(1, _L1_CHUNK_ELEMENTS // max(1, m * d))
+        if n is None or n <= rows:
+            distances = ops.sum(ops.abs(inputs[:, None, :] - components[None]), axis=-1)
+        else:
+            distances = ops.concatenate(
+                [
+                    ops.sum(ops.abs(inputs[i : i + rows, None, :] - components[None]), axis=-1)
+                    for i in range(0, n, rows)
+                ],
+                axis=0,
+            )
+        return ops.exp(-gamma * distances)
+    products = ops.matmul(inputs, ops.transpose(components))
+    if kernel == "linear":
+        return products
+    if kernel == "poly":
+        return ops.power(gamma * products + coef0, degree)
+    return ops.tanh(gamma * products + coef0)
 
 
 def rbf_kernel_matrix(A, B, gamma):
     """``exp(-gamma ||a - b||^2)`` for all rows of dense ``A`` and ``B``, in float64 NumPy."""
-    A = np.asarray(A, dtype=np.float64)
-    B = np.asarray(B, dtype=np.float64)
-    center = B.mean(axis=0)  # distances are shift-invariant; centred, they cancel less
-    A, B = A - center, B - center
-    sq = np.einsum("ij,ij->i", A, A)[:, None] - 2.0 * (A @ B.T) + np.einsum("ij,ij->i", B, B)
-    return np.exp(-gamma * np.maximum(sq, 0.0))
+    return kernel_matrix_numpy(A, B, "rbf", gamma)
 
 
 def nystroem_normalization(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL):
@@ -227,11 +343,18 @@ def nystroem_normalization(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL):
     ``phi(x) . phi(y) = k(x, Z) K^+ k(Z, y)`` with ``K = k(Z, Z)`` the kernel
     matrix of the landmarks ``Z`` (Williams and Seeger, 2001): the kernel
     restricted to the span of the landmarks' feature vectors. With the
-    eigendecomposition ``K = U diag(s) U^T``, ``N = U diag(s^-1/2)``, columns
-    in decreasing order of ``s``, and the columns of eigenvalues below ``tol``
-    zero (those features are 0 for every input).
+    eigendecomposition ``K = U diag(s) U^T``, ``N = U diag(|s|^-1/2)``,
+    columns in decreasing order of ``|s|``, and the columns of eigenvalues
+    with ``|s| <= tol * max(|diag(K)|)`` zero (those features are 0 for every
+    input).
 
-    :class:`sklearn.kernel_approximation.Nystroem` uses ``K^-1/2`` instead,
+    For a kernel that is not positive semi-definite (``"sigmoid"``, or a
+    precomputed or callable one), ``K`` has negative eigenvalues; their
+    magnitudes are used, so that ``phi(x) . phi(y) = k(x, Z) |K|^+ k(Z, y)``:
+    what :class:`sklearn.kernel_approximation.Nystroem` computes too (its
+    singular value decomposition takes the magnitudes).
+
+    :class:`~sklearn.kernel_approximation.Nystroem` uses ``K^-1/2`` instead,
     the same map up to a rotation, which an L2-regularised linear model does
     not see. This basis makes the features nearly uncorrelated when the
     landmarks are a sample of the data (``phi(X)^T phi(X) ~ (n / m) diag(s)``),
@@ -241,22 +364,31 @@ def nystroem_normalization(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL):
     Parameters
     ----------
     kernel_matrix : ndarray of shape (m, m)
-        ``k(Z, Z)``, symmetric positive semi-definite.
+        ``k(Z, Z)``, symmetric.
     tol : float, default=1e-4
-        Eigenvalues at or below it are dropped.
+        Eigenvalues at or below ``tol`` times the largest diagonal magnitude
+        are dropped.
 
     Returns
     -------
     ndarray of shape (m, m), dtype float64
     """
-    eigenvalues, eigenvectors = np.linalg.eigh(np.asarray(kernel_matrix, dtype=np.float64))
-    keep = np.flatnonzero(eigenvalues > tol)[::-1]  # decreasing
-    normalization = np.zeros(kernel_matrix.shape)
-    normalization[:, : keep.size] = eigenvectors[:, keep] / np.sqrt(eigenvalues[keep])
+    K = np.asarray(kernel_matrix, dtype=np.float64)
+    normalization = np.zeros(K.shape)
+    if K.size == 0:
+        return normalization
+    eigenvalues, eigenvectors = np.linalg.eigh((K + K.T) / 2.0)
+    magnitudes = np.abs(eigenvalues)
+    cutoff = tol * np.max(np.abs(np.diag(K)))
+    order = np.argsort(-magnitudes, kind="stable")
+    keep = order[magnitudes[order] > cutoff]
+    normalization[:, : keep.size] = eigenvectors[:, keep] / np.sqrt(magnitudes[keep])
     return normalization
 
 
-def draw_nystroem_landmarks(data, n_components, gamma, random_state):
+def draw_nystroem_landmarks(
+    data, n_components, gamma, random_state, kernel="rbf", degree=3, coef0=0.0
+):
     """Draw the landmarks of a Nystroem map from the rows of ``data``.
 
     The draw of :class:`sklearn.kernel_approximation.Nystroem`: the first
@@ -270,9 +402,12 @@ def draw_nystroem_landmarks(data, n_components, gamma, random_state):
     n_components : int
         Number of landmarks ``m``.
     gamma : float
-        RBF kernel coefficient.
+        Kernel coefficient.
     random_state : numpy.random.RandomState
         Source of randomness; it is advanced by the draw.
+    kernel : {"linear", "poly", "rbf", "laplacian", "sigmoid"}, default="rbf"
+    degree, coef0 : int, float
+        Coefficients of the polynomial and sigmoid kernels.
 
     Returns
     -------
@@ -283,21 +418,17 @@ def draw_nystroem_landmarks(data, n_components, gamma, random_state):
     normalization : ndarray of shape (m, m), dtype float64
         See :func:`nystroem_normalization`.
     """
-    indices = random_state.permutation(data.shape[0])[:n_components]
+    indices = random_state.permutation(data.shape[0])[:n_components].copy()
     components = data[indices]
     components = np.asarray(
         components.toarray() if hasattr(components, "toarray") else components, dtype=np.float64
     )
-    normalization = nystroem_normalization(rbf_kernel_matrix(components, components, gamma))
-    return indices, components, normalization
+    basis = kernel_matrix_numpy(components, components, kernel, gamma, degree, coef0)
+    return indices, components, nystroem_normalization(basis)
 
 
-def nystroem_features(inputs, components, normalization, gamma):
-    """The RBF Nystroem feature map ``exp(-gamma ||x - z_j||^2)_j @ normalization``.
-
-    Written with ``keras.ops``. Squared distances are expanded into matrix
-    products, with inputs and landmarks first shifted by the landmarks' mean
-    (distances do not change; in float32 far less cancels).
+def nystroem_features(inputs, components, normalization, gamma, kernel="rbf", degree=3, coef0=0.0):
+    """The Nystroem feature map ``k(x, z_j)_j @ normalization``, with ``keras.ops``.
 
     Parameters
     ----------
@@ -307,30 +438,26 @@ def nystroem_features(inputs, components, normalization, gamma):
     normalization : tensor of shape (m, m)
         See :func:`nystroem_normalization`.
     gamma : float
+    kernel : {"linear", "poly", "rbf", "laplacian", "sigmoid"}, default="rbf"
+        See :func:`kernel_matrix`.
+    degree, coef0 : int, float
 
     Returns
     -------
     tensor of shape (n, m)
     """
-    center = ops.mean(components, axis=0)
-    x = inputs - center
-    z = components - center
-    sq = (
-        ops.sum(ops.square(x), axis=1, keepdims=True)
-        - 2.0 * ops.matmul(x, ops.transpose(z))
-        + ops.sum(ops.square(z), axis=1)
-    )
-    return ops.matmul(ops.exp(-gamma * ops.relu(sq)), normalization)
+    kernel_values = kernel_matrix(inputs, components, kernel, gamma, degree, coef0)
+    return ops.matmul(kernel_values, normalization)
 
 
 @keras.saving.register_keras_serializable(package="kernelsvm_keras")
 class NystroemFeatures(keras.layers.Layer):
-    """Nystroem feature map approximating the RBF kernel from landmarks.
+    """Nystroem feature map approximating a kernel from landmarks.
 
-    Computes ``exp(-gamma ||x - z_j||^2)_j @ N``, so that inner products of
-    the outputs approximate ``k(x, y) = exp(-gamma ||x - y||^2)`` exactly on
-    the span of the ``m`` landmarks ``z_j`` (see
-    :func:`nystroem_normalization` for ``N``). Unlike random Fourier features,
+    Computes ``k(x, z_j)_j @ N``, so that inner products of the outputs
+    approximate ``k(x, y)`` exactly on the span of the ``m`` landmarks
+    ``z_j`` (see :func:`nystroem_normalization` for ``N``; kernels as in
+    :func:`kernel_matrix`). Unlike random Fourier features,
     the map depends on data: :meth:`adapt` draws the landmarks from a sample
     of rows, as :class:`sklearn.kernel_approximation.Nystroem` does. Landmarks
     and normalisation are non-trainable weights.
@@ -346,6 +473,12 @@ class NystroemFeatures(keras.layers.Layer):
         seed they are the rows that
         ``Nystroem(gamma=gamma, n_components=n_components, random_state=seed)``
         picks from the same data.
+    kernel : {"linear", "poly", "rbf", "laplacian", "sigmoid"}, default="rbf"
+        Kernel approximated, with scikit-learn's conventions.
+    degree : int, default=3
+        Degree of the polynomial kernel.
+    coef0 : float, default=0.0
+        Constant of the polynomial and sigmoid kernels.
     **kwargs
         Standard layer keyword arguments (``name``, ``dtype``, ...).
 
@@ -367,12 +500,20 @@ class NystroemFeatures(keras.layers.Layer):
     True
     """
 
-    def __init__(self, n_components, gamma=1.0, seed=None, **kwargs):
+    def __init__(
+        self, n_components, gamma=1.0, seed=None, kernel="rbf", degree=3, coef0=0.0, **kwargs
+    ):
         super().__init__(**kwargs)
         _check_map_arguments(n_components, gamma, seed)
+        _check_kernel(kernel)
+        if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 0:
+            raise ValueError(f"degree must be a non-negative int, got {degree!r}.")
         self.n_components = int(n_components)
         self.gamma = float(gamma)
         self.seed = None if seed is None else int(seed)
+        self.kernel = kernel
+        self.degree = int(degree)
+        self.coef0 = float(coef0)
 
     def build(self, input_shape):
         n_features = input_shape[-1]
@@ -408,19 +549,87 @@ class NystroemFeatures(keras.layers.Layer):
         if not self.built:
             self.build(data.shape)
         _, components, normalization = draw_nystroem_landmarks(
-            data, self.n_components, self.gamma, np.random.RandomState(self.seed)
+            data,
+            self.n_components,
+            self.gamma,
+            np.random.RandomState(self.seed),
+            self.kernel,
+            self.degree,
+            self.coef0,
         )
         for variable, array in ((self.components, components), (self.normalization, normalization)):
             variable.assign(ops.convert_to_tensor(array, dtype=variable.dtype))
 
     def call(self, inputs):
         inputs = ops.cast(inputs, self.compute_dtype)
-        return nystroem_features(inputs, self.components, self.normalization, self.gamma)
+        return nystroem_features(
+            inputs,
+            self.components,
+            self.normalization,
+            self.gamma,
+            self.kernel,
+            self.degree,
+            self.coef0,
+        )
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.n_components)
 
     def get_config(self):
         config = super().get_config()
-        config.update(n_components=self.n_components, gamma=self.gamma, seed=self.seed)
+        config.update(
+            n_components=self.n_components,
+            gamma=self.gamma,
+            seed=self.seed,
+            kernel=self.kernel,
+            degree=self.degree,
+            coef0=self.coef0,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="kernelsvm_keras")
+class LandmarkColumns(keras.layers.Layer):
+    """The columns of the landmarks in rows of a precomputed kernel.
+
+    For a kernel given as a matrix, ``K[i, j] = k(x_i, t_j)`` against the
+    training rows ``t_j``, the landmarks of a Nystroem map are training rows
+    and their kernel values are columns of ``K``: this layer selects them
+    (``K[:, indices]``), and a ``Dense`` layer without bias holding the
+    normalisation completes the map (as ``KerasSVC(kernel="precomputed")``'s
+    ``to_keras`` builds it).
+
+    Parameters
+    ----------
+    indices : sequence of int
+        The landmarks' columns, each in ``[0, n_train)``.
+    **kwargs
+        Standard layer keyword arguments (``name``, ``dtype``, ...).
+    """
+
+    def __init__(self, indices, **kwargs):
+        super().__init__(**kwargs)
+        indices = [int(i) for i in np.asarray(indices).ravel()]
+        if not indices or min(indices) < 0:
+            raise ValueError(f"indices must be non-empty and non-negative, got {indices[:5]}...")
+        self.indices = indices
+
+    def build(self, input_shape):
+        n_columns = input_shape[-1]
+        if n_columns is not None and max(self.indices) >= n_columns:
+            raise ValueError(
+                f"LandmarkColumns selects column {max(self.indices)} of inputs with "
+                f"{n_columns} columns."
+            )
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, self.compute_dtype)
+        return ops.take(inputs, ops.convert_to_tensor(self.indices, dtype="int32"), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], len(self.indices))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(indices=list(self.indices))
         return config

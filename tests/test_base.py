@@ -22,6 +22,7 @@ from sklearn.svm import SVC
 from sklearn.utils._param_validation import InvalidParameterError
 
 from kernelsvm_keras import KerasLinearSVC, KerasSVC
+from kernelsvm_keras._maps import FeatureMap
 
 iris = load_iris()
 X_iris, y_iris = iris.data, iris.target
@@ -47,15 +48,19 @@ def test_is_a_classifier_with_fitted_attributes(est):
 
 
 def test_kernel_svc_fitted_map_equals_rbf_sampler():
-    est = KerasSVC(gamma=0.3, n_components=128, random_state=5).fit(X_iris, y_iris)
+    est = KerasSVC(gamma=0.3, n_components=128, approximation="random_fourier", random_state=5).fit(
+        X_iris, y_iris
+    )
     sampler = RBFSampler(gamma=0.3, n_components=128, random_state=5).fit(X_iris)
     np.testing.assert_allclose(est.random_weights_, sampler.random_weights_, rtol=1e-6)
     np.testing.assert_allclose(est.random_offset_, sampler.random_offset_, rtol=1e-6)
-    np.testing.assert_allclose(est._features(X_iris), sampler.transform(X_iris), atol=1e-6)
+    np.testing.assert_allclose(est._map.features(X_iris), sampler.transform(X_iris), atol=1e-6)
 
 
 def test_decision_function_numpy_identity():
-    est = KerasSVC(n_components=64, random_state=0).fit(X_iris, y_iris)
+    est = KerasSVC(n_components=64, approximation="random_fourier", random_state=0).fit(
+        X_iris, y_iris
+    )
     D = est.n_components
     expected = (
         np.sqrt(2 / D) * np.cos(X_iris @ est.random_weights_ + est.random_offset_)
@@ -131,6 +136,10 @@ def test_pickle_and_joblib_round_trip_in_a_new_process(est, tmp_path):
 def test_fitted_state_is_numpy_only():
     est = KerasSVC(n_components=32, random_state=0).fit(X_iris, y_iris)
     for name, value in vars(est).items():
+        if isinstance(value, FeatureMap):  # a plain object holding NumPy arrays
+            for inner, array in vars(value).items():
+                assert type(array).__module__.split(".")[0] in {"numpy", "builtins"}, inner
+            continue
         assert type(value).__module__.split(".")[0] in {"numpy", "builtins"}, name
 
 
@@ -150,8 +159,12 @@ def test_deterministic_under_random_state(est):
 
 
 def test_random_state_changes_the_features():
-    a = KerasSVC(n_components=32, random_state=0).fit(X_iris, y_iris)
-    b = KerasSVC(n_components=32, random_state=1).fit(X_iris, y_iris)
+    a = KerasSVC(n_components=32, approximation="random_fourier", random_state=0).fit(
+        X_iris, y_iris
+    )
+    b = KerasSVC(n_components=32, approximation="random_fourier", random_state=1).fit(
+        X_iris, y_iris
+    )
     assert not np.allclose(a.random_weights_, b.random_weights_)
 
 
@@ -236,14 +249,16 @@ def test_max_iter_reached_warns():
         dict(C=-1.0),
         dict(gamma="fast"),
         dict(gamma=-0.1),
-        dict(kernel="poly"),
+        dict(kernel="cubic"),
         dict(n_components=0),
         dict(loss="log"),
         dict(tol=0),
         dict(max_iter=0),
         dict(batch_size=0),
         dict(class_weight="heavy"),
-        dict(decision_function_shape="ovo"),
+        dict(decision_function_shape="ovx"),
+        dict(approximation="exact"),
+        dict(multi_class="crammer_singer"),
     ],
 )
 def test_invalid_parameters_raise_at_fit_not_construction(params):
@@ -273,7 +288,7 @@ def test_bad_data_raises_value_error_saying_what(est, X, y, match):
 def test_gamma_overflowing_float32_is_an_error():
     X = np.r_[np.zeros((4, 1)), np.full((4, 1), 1e-90)]
     with pytest.raises(ValueError, match="overflow float32.*rescale X"):
-        KerasSVC(n_components=8).fit(X, [0, 1] * 4)
+        KerasSVC(n_components=8, approximation="random_fourier").fit(X, [0, 1] * 4)
 
 
 @pytest.mark.parametrize("est", ESTIMATORS, ids=ids)

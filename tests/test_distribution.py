@@ -36,9 +36,10 @@ SCRIPT = textwrap.dedent(
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     models = {
-        "cached": KerasSVC(C=10, n_components=256, batch_size=300, random_state=0),
+        "cached": KerasSVC(C=10, n_components=256, batch_size=300,
+                           approximation="random_fourier", random_state=0),
         "streamed": KerasSVC(C=10, n_components=256, batch_size=300, cache_size=0,
-                             random_state=0),
+                             approximation="random_fourier", random_state=0),
         "linear": KerasLinearSVC(C=1, batch_size=300),
     }
     one_device = {}

@@ -115,7 +115,9 @@ def test_layer_saved_model_round_trip(tmp_path):
     [
         (dict(n_components=0), ValueError),
         (dict(n_components=2.5), TypeError),
-        (dict(n_components=4, gamma=0), ValueError),
+        (dict(n_components=4, gamma=-1.0), ValueError),
+        (dict(n_components=4, kernel="chi2"), ValueError),
+        (dict(n_components=4, kernel="poly", degree=-1), ValueError),
         (dict(n_components=4, seed="a"), TypeError),
     ],
 )
@@ -141,7 +143,7 @@ def test_svc_landmarks_and_kernel_are_sklearn_nystroem():
     reference = Nystroem(gamma=est.gamma_, n_components=300, random_state=0).fit(X_train)
     np.testing.assert_array_equal(est.component_indices_, reference.component_indices_)
     np.testing.assert_array_equal(est.components_, reference.components_)
-    ours, theirs = est._features(X_test), reference.transform(X_test)
+    ours, theirs = est._map.features(X_test), reference.transform(X_test)
     np.testing.assert_allclose(ours @ ours.T, theirs @ theirs.T, atol=1e-8)
     assert not hasattr(est, "random_weights_")
     assert est.coef_.shape == (10, 300)
@@ -151,7 +153,7 @@ def test_svc_decision_function_is_the_linear_model_on_its_features():
     est = nystroem_svc().fit(X_train, y_train)
     np.testing.assert_allclose(
         est.decision_function(X_test),
-        est._features(X_test) @ est.coef_.T + est.intercept_,
+        est._map.features(X_test) @ est.coef_.T + est.intercept_,
         atol=1e-10,
     )
     assert est.score(X_test, y_test) >= 0.97
@@ -161,7 +163,10 @@ def test_svc_is_as_accurate_as_random_features_with_fewer_of_them():
     # Near the optimum (tol=1e-4), so that the maps are compared, not where two
     # solves stop within the default tol (one test row of 200 apart at 1e-3).
     nystroem = nystroem_svc().set_params(n_components=150, tol=1e-4).fit(X_train, y_train)
-    fourier = KerasSVC(n_components=150, C=10.0, tol=1e-4, random_state=0).fit(X_train, y_train)
+    fourier = KerasSVC(
+        n_components=150, C=10.0, tol=1e-4, approximation="random_fourier", random_state=0
+    )
+    fourier.fit(X_train, y_train)
     assert nystroem.score(X_test, y_test) >= fourier.score(X_test, y_test)
 
 
@@ -181,11 +186,11 @@ def test_svc_sparse_input_equals_dense():
     )
 
 
-def test_svc_nystroem_needs_the_rbf_kernel_and_a_failed_fit_keeps_the_model():
+def test_svc_random_features_need_a_shift_invariant_kernel_and_a_failed_fit_keeps_the_model():
     est = nystroem_svc().fit(X_train, y_train)
     before = est.decision_function(X_test)
-    with pytest.raises(ValueError, match="supports kernel='rbf' only, got kernel='laplacian'"):
-        est.set_params(kernel="laplacian").fit(X_train, y_train)
+    with pytest.raises(ValueError, match="not kernel='poly'; approximation='nystroem'"):
+        est.set_params(kernel="poly", approximation="random_fourier").fit(X_train, y_train)
     np.testing.assert_array_equal(est.decision_function(X_test), before)
 
 
@@ -194,7 +199,9 @@ def test_svc_switching_approximation_replaces_the_fitted_map():
     est.set_params(approximation="random_fourier").fit(X_train, y_train)
     assert hasattr(est, "random_weights_")
     assert not any(hasattr(est, name) for name in ("components_", "normalization_"))
-    fresh = KerasSVC(n_components=300, C=10.0, random_state=0).fit(X_train, y_train)
+    fresh = KerasSVC(n_components=300, C=10.0, approximation="random_fourier", random_state=0).fit(
+        X_train, y_train
+    )
     np.testing.assert_allclose(est.decision_function(X_test), fresh.decision_function(X_test))
     est.set_params(approximation="nystroem").fit(X_train, y_train)
     assert not hasattr(est, "random_weights_") and hasattr(est, "components_")

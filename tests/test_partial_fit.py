@@ -58,7 +58,7 @@ def test_a_few_passes_reach_the_accuracy_of_fit(est, data, slack):
 
 
 def test_feature_map_is_fixed_by_the_first_call():
-    est = KerasSVC(n_components=64, random_state=0)
+    est = KerasSVC(n_components=64, approximation="random_fourier", random_state=0)
     est.partial_fit(Xd_train[:100], yd_train[:100], classes=np.arange(10))
     weights, gamma = est.random_weights_.copy(), est.gamma_
     # gamma="scale" was resolved on the first chunk

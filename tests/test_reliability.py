@@ -36,7 +36,7 @@ def training_features(est, X):
         return np.asarray(X, dtype=np.float64)
     from keras import ops
 
-    transform = est._transform_of(vars(est))
+    transform = est._map.transform()
     return ops.convert_to_numpy(transform(ops.convert_to_tensor(X.astype(np.float32)))).astype(
         np.float64
     )

@@ -8,7 +8,7 @@ from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
 
 from kernelsvm_keras import KerasLinearSVC, KerasSVC
-from kernelsvm_keras._classes import _blockwise_variance
+from kernelsvm_keras._maps import _blockwise_variance
 
 X_small, y_small = make_classification(
     n_samples=600, n_features=10, n_informative=6, random_state=0

@@ -21,9 +21,16 @@ folds = StratifiedKFold(3)
 def test_svccv_agrees_with_grid_search_cv():
     grid = {"C": [0.1, 1.0, 10.0], "gamma": [0.01, 0.05, "scale"], "n_components": [256]}
     ours = KerasSVCCV(
-        Cs=grid["C"], gammas=grid["gamma"], n_components=256, cv=folds, random_state=0
+        Cs=grid["C"],
+        gammas=grid["gamma"],
+        n_components=256,
+        cv=folds,
+        approximation="random_fourier",
+        random_state=0,
     ).fit(X_train, y_train)
-    reference = GridSearchCV(KerasSVC(random_state=0), grid, cv=folds).fit(X_train, y_train)
+    reference = GridSearchCV(
+        KerasSVC(approximation="random_fourier", random_state=0), grid, cv=folds
+    ).fit(X_train, y_train)
     assert ours.cv_results_["params"] == reference.cv_results_["params"]
     # Same folds, same feature draws, optima within tol: the same scores.
     for key in ["mean_test_score"] + [f"split{k}_test_score" for k in range(3)]:
@@ -31,7 +38,8 @@ def test_svccv_agrees_with_grid_search_cv():
     assert ours.best_params_ == reference.best_params_
     assert abs(ours.score(X_test, y_test) - reference.score(X_test, y_test)) <= 0.002
     # After refit it is the KerasSVC of the best parameters.
-    best = KerasSVC(random_state=0, **ours.best_params_).fit(X_train, y_train)
+    best = KerasSVC(approximation="random_fourier", random_state=0, **ours.best_params_)
+    best.fit(X_train, y_train)
     np.testing.assert_allclose(ours.random_weights_, best.random_weights_)
     np.testing.assert_allclose(
         ours.decision_function(X_test), best.decision_function(X_test), atol=0.02
@@ -137,7 +145,7 @@ def test_bad_grids_raise_and_keep_the_fitted_state(params, message):
 
 @pytest.mark.parametrize("Estimator", [KerasSVC, KerasLinearSVC])
 def test_warm_start_continues_from_the_solution(Estimator):
-    params = {"random_state": 0} if Estimator is KerasSVC else {}
+    params = {"random_state": 0, "approximation": "random_fourier"} if Estimator is KerasSVC else {}
     cold = Estimator(C=10.0, **params).fit(X_train, y_train)
     warm = Estimator(C=1.0, warm_start=True, **params).fit(X_train, y_train)
     if Estimator is KerasSVC:
@@ -150,12 +158,19 @@ def test_warm_start_continues_from_the_solution(Estimator):
 
 
 def test_warm_start_redraws_when_the_map_changes():
-    est = KerasSVC(gamma=0.05, n_components=128, warm_start=True, random_state=0)
+    est = KerasSVC(
+        gamma=0.05,
+        n_components=128,
+        warm_start=True,
+        approximation="random_fourier",
+        random_state=0,
+    )
     est.fit(X_train, y_train)
     weights = est.random_weights_
     est.set_params(gamma=0.1).fit(X_train, y_train)
     assert est.random_weights_ is not weights and est.gamma_ == 0.1
-    fresh = KerasSVC(gamma=0.1, n_components=128, random_state=0).fit(X_train, y_train)
+    fresh = KerasSVC(gamma=0.1, n_components=128, approximation="random_fourier", random_state=0)
+    fresh.fit(X_train, y_train)
     np.testing.assert_allclose(est.decision_function(X_test), fresh.decision_function(X_test))
     # New classes: a cold start, not a crash.
     binary = y_train < 5

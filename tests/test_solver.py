@@ -88,7 +88,7 @@ def test_kernel_objective_matches_reference_on_its_feature_map(loss, approximati
     )
     y_pm = np.where(yb == 1, 1.0, -1.0)
     ones = np.ones(len(yb))
-    ours_features = est._features(X.astype(np.float64))
+    ours_features = est._map.features(X.astype(np.float64))
     ours = primal(est.coef_[0], est.intercept_[0], ours_features, y_pm, ones, 1.0, loss)
     ref = reference_objective(features, y_pm, ones, 1.0, loss)
     # default tol=1e-3 certifies ours <= (1 + 1e-3) * optimum
@@ -127,6 +127,7 @@ def test_streamed_features_reach_the_optimum(monkeypatch, n_components, loss):
         batch_size=40,
         tol=1e-3,
         max_iter=3000,
+        approximation="random_fourier",
         random_state=0,
     ).fit(X, y)
     features = RBFSampler(gamma=0.1, n_components=n_components, random_state=0).fit_transform(
@@ -293,7 +294,15 @@ def test_direct_steps_on_cached_grams_reach_the_optimum(monkeypatch, loss):
 
     monkeypatch.setattr(_solver.RowBlocks, "gram", counting_gram)
     C = 30.0
-    est = KerasSVC(C=C, gamma=0.1, n_components=64, loss=loss, tol=1e-4, random_state=0)
+    est = KerasSVC(
+        C=C,
+        gamma=0.1,
+        n_components=64,
+        approximation="random_fourier",
+        loss=loss,
+        tol=1e-4,
+        random_state=0,
+    )
     est.fit(X, y)
     assert len(computed) > 3 and 0 in computed  # some steps reused every product
     features = RBFSampler(gamma=0.1, n_components=64, random_state=0).fit_transform(

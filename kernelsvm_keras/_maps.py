@@ -1,0 +1,440 @@
+"""The feature maps ``phi`` of the SVMs: one small class per kind.
+
+An SVM here is a linear model ``w . phi(x) + b`` on a feature map. Each map
+is one object that knows how to
+
+- draw or fit itself on training rows (:meth:`FeatureMap.fit`, randomness only
+  from the ``random_state`` given),
+- its width (:attr:`FeatureMap.width`),
+- its ``keras.ops`` form for training (:meth:`FeatureMap.transform`: a
+  callable on float32 tensors, ``None`` for the identity),
+- its exact float64 NumPy form for ``decision_function``
+  (:meth:`FeatureMap.features`, :meth:`FeatureMap.decision`),
+- its Keras layers for ``to_keras`` (:meth:`FeatureMap.layers`),
+- its public fitted attributes (:meth:`FeatureMap.fitted_attributes`, set on
+  the estimator),
+- and whether two maps are the same one (:meth:`FeatureMap.key` for warm
+  starts: the same map up to its random draw; :meth:`FeatureMap.arrays` for
+  folds: the same draw).
+
+The kinds: :class:`IdentityMap` (the linear SVM), :class:`RandomFourierMap`
+(rbf, laplacian), :class:`LandmarkMap` (Nystroem landmarks over any kernel
+of :mod:`sklearn.metrics.pairwise`'s conventions, or a callable) and
+:class:`PrecomputedMap` (landmarks as columns of a given kernel matrix).
+:func:`make_feature_map` chooses one from an estimator's parameters. The
+kernel mathematics (NumPy and ``keras.ops``) lives in :mod:`.layers`.
+"""
+
+import numpy as np
+from keras import ops
+
+from .layers import (
+    KERNELS,
+    LANDMARK_KERNELS,
+    LandmarkColumns,
+    NystroemFeatures,
+    RandomFourierFeatures,
+    draw_random_fourier_weights,
+    kernel_matrix_numpy,
+    nystroem_features,
+    nystroem_normalization,
+    random_fourier_features,
+)
+
+APPROXIMATIONS = ("auto", "random_fourier", "nystroem")
+
+
+class FeatureMap:
+    """A feature map ``phi``: unfitted from its parameters, fitted by :meth:`fit`.
+
+    Subclasses set :attr:`attributes` (the fitted attributes they publish on
+    the estimator) and implement :meth:`fit`, :attr:`width`,
+    :meth:`transform`, :meth:`features` and :meth:`layers`.
+    """
+
+    #: Names of the public fitted attributes (ending in ``_``).
+    attributes = ()
+
+    def fit(self, X, random_state):
+        """Draw or fit the map on training rows ``X``; returns ``self``."""
+        raise NotImplementedError
+
+    @property
+    def width(self):
+        """Number of features."""
+        raise NotImplementedError
+
+    def transform(self):
+        """The map as a callable on float32 tensors of rows, for training."""
+        raise NotImplementedError
+
+    def features(self, X):
+        """``phi(X)`` in float64 NumPy, for a batch of rows (dense or sparse)."""
+        raise NotImplementedError
+
+    def decision(self, X, coef, intercept):
+        """Decision values ``phi(X) @ coef.T + intercept`` of a batch, in float64."""
+        return self.features(X) @ coef.T + intercept
+
+    def layers(self, n_features_in, dtype):
+        """Built Keras layers computing the fitted map (none for the identity)."""
+        raise NotImplementedError
+
+    def fitted_attributes(self):
+        """The public fitted attributes: name to array (or number)."""
+        return {name: getattr(self, name) for name in self.attributes}
+
+    def key(self):
+        """What identifies the map up to its random draw (warm starts)."""
+        return (type(self).__name__, self.width)
+
+    def arrays(self):
+        """The arrays that define the fitted map: equal arrays, the same map."""
+        values = self.fitted_attributes().values()
+        return tuple(np.asarray(value) for value in values)
+
+
+def resolve_gamma(gamma, X):
+    """``gamma`` as SVC resolves it: ``"scale"``, ``"auto"`` or a number."""
+    if gamma == "scale":
+        if hasattr(X, "multiply"):
+            variance = X.multiply(X).mean() - X.mean() ** 2
+        else:
+            variance = _blockwise_variance(X)
+        return 1.0 / (X.shape[1] * variance) if variance != 0 else 1.0
+    if gamma == "auto":
+        return 1.0 / X.shape[1]
+    return float(gamma)
+
+
+def _blockwise_variance(X, block_elements=2**18):
+    """``X.var()`` in two passes over row blocks: no temporary of the size of ``X``.
+
+    ``X`` may be a memory map larger than memory.
+    """
+    rows = max(1, block_elements // max(1, X.shape[1]))
+    blocks = [slice(start, start + rows) for start in range(0, X.shape[0], rows)]
+    mean = sum(np.sum(X[block], dtype=np.float64) for block in blocks) / X.size
+    squares = sum(np.sum(np.square(np.asarray(X[block], np.float64) - mean)) for block in blocks)
+    return squares / X.size
+
+
+def _dense(X):
+    return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+
+
+def _float32_tensor(array):
+    return ops.convert_to_tensor(np.asarray(array, dtype=np.float32))
+
+
+class IdentityMap(FeatureMap):
+    """``phi(x) = x``: the linear SVM on the input, exactly."""
+
+    def fit(self, X, random_state=None):
+        self.n_features_ = X.shape[1]
+        return self
+
+    @property
+    def width(self):
+        return self.n_features_
+
+    def transform(self):
+        return None
+
+    def features(self, X):
+        return X
+
+    def layers(self, n_features_in, dtype):
+        return []
+
+
+class RandomFourierMap(FeatureMap):
+    """Random Fourier features ``sqrt(2 / D) cos(x @ W + offset)`` (Rahimi and Recht, 2007).
+
+    The draw of :class:`sklearn.kernel_approximation.RBFSampler` for the RBF
+    kernel (equal arrays for equal ``gamma``, ``n_components`` and seed), a
+    Cauchy draw for the Laplacian kernel.
+    """
+
+    attributes = ("gamma_", "random_weights_", "random_offset_")
+
+    def __init__(self, kernel="rbf", gamma="scale", n_components=2048):
+        if kernel not in KERNELS:
+            raise ValueError(
+                f"approximation='random_fourier' serves the kernels {list(KERNELS)} (those with "
+                f"a spectral density), not kernel={kernel!r}; approximation='nystroem' (or "
+                "'auto') serves every kernel."
+            )
+        self.kernel = kernel
+        self.gamma = gamma
+        self.n_components = n_components
+
+    def fit(self, X, random_state):
+        self.gamma_ = resolve_gamma(self.gamma, X)
+        weights, offset = draw_random_fourier_weights(
+            X.shape[1], self.n_components, self.gamma_, self.kernel, random_state
+        )
+        if not np.all(np.isfinite(weights.astype(np.float32))):
+            raise ValueError(
+                f"gamma_={self.gamma_:.3g} (from gamma={self.gamma!r}) makes the random "
+                "weights overflow float32, the precision of training; rescale X (for "
+                "instance with StandardScaler) or pass a smaller gamma."
+            )
+        self.random_weights_, self.random_offset_ = weights, offset
+        return self
+
+    @property
+    def width(self):
+        return self.random_weights_.shape[1]
+
+    def key(self):
+        return ("random_fourier", self.kernel, self.gamma_, self.width)
+
+    def transform(self):
+        weights = _float32_tensor(self.random_weights_)
+        offset = _float32_tensor(self.random_offset_)
+        return lambda rows: random_fourier_features(rows, weights, offset)
+
+    def features(self, X):
+        projection = X @ self.random_weights_
+        projection += self.random_offset_
+        np.cos(projection, out=projection)
+        projection *= np.sqrt(2.0 / self.width)
+        return projection
+
+    def layers(self, n_features_in, dtype):
+        layer = RandomFourierFeatures(
+            self.width, gamma=self.gamma_, kernel=self.kernel, dtype=dtype, name="features"
+        )
+        layer.build((None, n_features_in))
+        _assign(layer, [self.random_weights_, self.random_offset_])
+        return [layer]
+
+
+class LandmarkMap(FeatureMap):
+    """Nystroem landmarks over any kernel: ``phi(x) = k(x, Z) @ N`` (Williams and Seeger, 2001).
+
+    ``Z`` are ``min(n_components, n_samples)`` training rows drawn as
+    :class:`sklearn.kernel_approximation.Nystroem` draws them, and ``N`` the
+    normalisation of :func:`~kernelsvm_keras.layers.nystroem_normalization`
+    (eigenvalue magnitudes, so a kernel that is not positive semi-definite,
+    such as the sigmoid, is handled as ``Nystroem`` handles it). ``kernel`` is
+    a name of :data:`~kernelsvm_keras.layers.LANDMARK_KERNELS` or a callable
+    ``kernel(A, B) -> (len(A), len(B))`` on float64 arrays (evaluated on the
+    host, one batch of rows at a time).
+    """
+
+    attributes = ("gamma_", "components_", "component_indices_", "normalization_")
+
+    def __init__(self, kernel="rbf", gamma="scale", degree=3, coef0=0.0, n_components=2048):
+        if not (callable(kernel) or kernel in LANDMARK_KERNELS):
+            raise ValueError(
+                f"Landmarks serve the kernels {list(LANDMARK_KERNELS)}, 'precomputed' and "
+                f"callables; got kernel={kernel!r}."
+            )
+        self.kernel = kernel
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.n_components = n_components
+
+    def fit(self, X, random_state):
+        self.gamma_ = resolve_gamma(self.gamma, X)
+        m = min(self.n_components, X.shape[0])
+        indices = random_state.permutation(X.shape[0])[:m].copy()  # Nystroem's draw
+        components = _dense(X[indices])
+        with np.errstate(all="ignore"):
+            representable = np.all(np.isfinite(components.astype(np.float32)))
+            basis = self._kernel(components, components)
+        if not representable or not np.all(np.isfinite(basis)):
+            raise ValueError(
+                "The landmarks (training rows) or their kernel matrix hold values beyond "
+                "float32's range, the precision of training (max |X| = "
+                f"{np.max(np.abs(components)):.3g}); rescale X (for instance with "
+                "StandardScaler) or use a smaller gamma."
+            )
+        normalization = nystroem_normalization(basis)
+        self.component_indices_ = indices
+        self.components_ = components
+        self.normalization_ = normalization
+        return self
+
+    @property
+    def width(self):
+        return self.components_.shape[0]
+
+    def key(self):
+        kernel = self.kernel if not callable(self.kernel) else id(self.kernel)
+        return ("nystroem", kernel, self.gamma_, self.degree, self.coef0, self.width)
+
+    def _kernel(self, A, B):
+        """The kernel between dense float64 rows, in NumPy."""
+        if not callable(self.kernel):
+            return kernel_matrix_numpy(A, B, self.kernel, self.gamma_, self.degree, self.coef0)
+        values = np.asarray(self.kernel(A, B), dtype=np.float64)
+        if values.shape != (A.shape[0], B.shape[0]):
+            raise ValueError(
+                f"The kernel callable returned an array of shape {values.shape} for inputs of "
+                f"{A.shape[0]} and {B.shape[0]} rows; it must return ({A.shape[0]}, "
+                f"{B.shape[0]})."
+            )
+        return values
+
+    def transform(self):
+        normalization = _float32_tensor(self.normalization_)
+        if callable(self.kernel):
+            # a Python callable runs on the host, one block of rows at a time
+            def on_host(rows):
+                rows = np.asarray(ops.convert_to_numpy(rows), dtype=np.float64)
+                values = self._kernel(rows, self.components_).astype(np.float32)
+                return ops.matmul(ops.convert_to_tensor(values), normalization)
+
+            return on_host
+        components = _float32_tensor(self.components_)
+        kernel, gamma, degree, coef0 = self.kernel, self.gamma_, self.degree, self.coef0
+        return lambda rows: nystroem_features(
+            rows, components, normalization, gamma, kernel, degree, coef0
+        )
+
+    def features(self, X):
+        return self._kernel(_dense(X), self.components_) @ self.normalization_
+
+    def decision(self, X, coef, intercept):
+        # k(X, Z) @ (N @ coef^T): never the (n, m) @ (m, m) product of the features
+        return self._kernel(_dense(X), self.components_) @ (self.normalization_ @ coef.T) + (
+            intercept
+        )
+
+    def layers(self, n_features_in, dtype):
+        if callable(self.kernel):
+            raise ValueError(
+                "to_keras cannot export a callable kernel: it is a Python function on NumPy "
+                "arrays, which a Keras model cannot hold. Use a named kernel ('rbf', 'poly', "
+                "...), or compute the kernel yourself and use kernel='precomputed'."
+            )
+        layer = NystroemFeatures(
+            self.width,
+            gamma=self.gamma_,
+            kernel=self.kernel,
+            degree=self.degree,
+            coef0=self.coef0,
+            dtype=dtype,
+            name="features",
+        )
+        layer.build((None, n_features_in))
+        _assign(layer, [self.components_, self.normalization_])
+        return [layer]
+
+
+class PrecomputedMap(FeatureMap):
+    """Landmarks as columns of a precomputed kernel: ``phi(K_row) = K_row[idx] @ N``.
+
+    ``fit`` takes the square kernel matrix of the training rows, ``K[i, j] =
+    k(x_i, x_j)``; the landmarks are ``min(n_components, n_samples)`` of those
+    rows (drawn as :class:`~sklearn.kernel_approximation.Nystroem` draws
+    them), their kernel values the columns ``idx``, and ``N`` the
+    normalisation of ``K[idx][:, idx]``. Prediction takes ``K(X_test,
+    X_train)``, of shape ``(n_test, n_train)``, as :class:`~sklearn.svm.SVC`.
+    """
+
+    attributes = ("component_indices_", "normalization_")
+
+    def __init__(self, n_components=2048):
+        self.n_components = n_components
+
+    def fit(self, X, random_state):
+        if X.shape[0] != X.shape[1]:
+            raise ValueError(
+                "Precomputed matrix must be a square matrix. Input is a "
+                f"{X.shape[0]}x{X.shape[1]} matrix."
+            )
+        m = min(self.n_components, X.shape[0])
+        indices = random_state.permutation(X.shape[0])[:m].copy()
+        self.component_indices_ = indices
+        self.normalization_ = nystroem_normalization(_dense(X[indices][:, indices]))
+        return self
+
+    @property
+    def width(self):
+        return self.component_indices_.shape[0]
+
+    def transform(self):
+        indices = ops.convert_to_tensor(self.component_indices_.astype(np.int32))
+        normalization = _float32_tensor(self.normalization_)
+        return lambda rows: ops.matmul(ops.take(rows, indices, axis=1), normalization)
+
+    def features(self, X):
+        return _dense(X[:, self.component_indices_]) @ self.normalization_
+
+    def decision(self, X, coef, intercept):
+        return _dense(X[:, self.component_indices_]) @ (self.normalization_ @ coef.T) + intercept
+
+    def layers(self, n_features_in, dtype):
+        columns = LandmarkColumns(self.component_indices_, dtype=dtype, name="landmark_columns")
+        columns.build((None, n_features_in))
+        dense = _keras_dense(self.width, dtype)
+        _assign(dense, [self.normalization_])
+        return [columns, dense]
+
+
+def _keras_dense(width, dtype):
+    import keras
+
+    layer = keras.layers.Dense(width, use_bias=False, dtype=dtype, name="features")
+    layer.build((None, width))
+    return layer
+
+
+def _assign(layer, arrays):
+    """``layer.set_weights(arrays)`` without a detour through float32 (torch)."""
+    for variable, array in zip(layer.weights, arrays, strict=True):
+        variable.assign(ops.convert_to_tensor(array, dtype=variable.dtype))
+
+
+def make_feature_map(
+    kernel, approximation="auto", gamma="scale", degree=3, coef0=0.0, n_components=2048
+):
+    """The unfitted feature map that serves ``kernel`` with ``approximation``.
+
+    ``kernel="linear"`` with ``approximation="auto"`` is the identity (the
+    exact linear SVM); ``"precomputed"`` takes landmarks as columns of the
+    given matrix; ``"auto"`` is landmarks for every other kernel (see
+    :data:`AUTO_APPROXIMATION`), ``"random_fourier"`` serves rbf and
+    laplacian only, and ``"nystroem"`` every kernel.
+    """
+    if approximation not in APPROXIMATIONS:
+        raise ValueError(f"approximation must be one of {APPROXIMATIONS}, got {approximation!r}.")
+    if isinstance(kernel, str) and kernel == "precomputed":
+        if approximation == "random_fourier":
+            raise ValueError(
+                "kernel='precomputed' has no random Fourier features (they need the inputs, not "
+                "kernel values); use approximation='nystroem' or 'auto' (landmark columns)."
+            )
+        return PrecomputedMap(n_components)
+    if isinstance(kernel, str) and kernel == "linear" and approximation == "auto":
+        return IdentityMap()
+    if approximation == "auto":
+        approximation = AUTO_APPROXIMATION
+    if approximation == "random_fourier":
+        return RandomFourierMap(kernel, gamma, n_components)
+    return LandmarkMap(kernel, gamma, degree, coef0, n_components)
+
+
+#: What ``approximation="auto"`` uses for kernels other than linear and
+#: precomputed (chosen by the figures in benchmarks/RESULTS.md).
+AUTO_APPROXIMATION = "nystroem"
+
+
+def map_from_attributes(state, kernel="rbf"):
+    """The fitted map of an estimator pickled before maps were objects (0.1.0)."""
+    if "random_weights_" in state:
+        fitted = RandomFourierMap(kernel if kernel in KERNELS else "rbf")
+    elif "components_" in state:
+        fitted = LandmarkMap("rbf")
+    else:
+        fitted = IdentityMap()
+        fitted.n_features_ = state["coef_"].shape[1]
+        return fitted
+    for name in fitted.attributes:
+        setattr(fitted, name, state[name])
+    return fitted

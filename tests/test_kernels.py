@@ -1,0 +1,359 @@
+"""Every kernel of SVC (and the Laplacian), each map against scikit-learn's own."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_iris, make_classification
+from sklearn.exceptions import FitFailedWarning
+from sklearn.kernel_approximation import Nystroem
+from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.model_selection import GridSearchCV
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, LinearSVC
+
+from kernelsvm_keras import KerasLinearSVC, KerasSVC, KerasSVCCV
+from kernelsvm_keras.layers import kernel_matrix, kernel_matrix_numpy
+
+KERNELS = ["linear", "poly", "rbf", "sigmoid", "laplacian"]
+# coefficients at which every kernel is well away from degenerate
+COEFFICIENTS = {"gamma": 0.2, "degree": 3, "coef0": 0.5}
+
+
+def _params(kernel):
+    """The keyword arguments pairwise_kernels takes for ``kernel``."""
+    return {
+        "linear": {},
+        "poly": COEFFICIENTS,
+        "rbf": {"gamma": 0.2},
+        "sigmoid": {"gamma": 0.2, "coef0": 0.5},
+        "laplacian": {"gamma": 0.2},
+    }[kernel]
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(150, 6, n_informative=4, n_redundant=0, n_classes=3, random_state=0)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_kernel_functions_equal_sklearn_pairwise(kernel, data):
+    X = data[0]
+    expected = pairwise_kernels(X, X[:20], metric=kernel, **_params(kernel))
+    coefficients = {**COEFFICIENTS, **_params(kernel)}
+    np.testing.assert_allclose(
+        kernel_matrix_numpy(X, X[:20], kernel, **coefficients), expected, atol=1e-12, rtol=1e-12
+    )
+    on_device = kernel_matrix(
+        X.astype(np.float32), X[:20].astype(np.float32), kernel, **coefficients
+    )
+    np.testing.assert_allclose(np.asarray(on_device), expected, atol=2e-5, rtol=2e-5)
+
+
+@pytest.mark.parametrize("kernel", ["poly", "rbf", "sigmoid", "laplacian", "linear"])
+def test_landmark_features_equal_nystroem(kernel, data):
+    # the same landmarks as Nystroem for the same random_state, and the same
+    # approximate kernel phi(x) . phi(y) (Nystroem's map up to a rotation),
+    # up to the eigenvalue cut-off (1e-4 of the largest diagonal entry)
+    X, y = data
+    clf = KerasSVC(
+        kernel=kernel, approximation="nystroem", n_components=40, random_state=3, **COEFFICIENTS
+    ).fit(X, y)
+    reference = Nystroem(kernel=kernel, n_components=40, random_state=3, **_params(kernel)).fit(X)
+    np.testing.assert_array_equal(clf.component_indices_, reference.component_indices_)
+    ours = clf._map.features(X)
+    theirs = reference.transform(X)
+    scale = np.abs(pairwise_kernels(X, metric=kernel, **_params(kernel))).max()
+    np.testing.assert_allclose(ours @ ours.T, theirs @ theirs.T, atol=2e-3 * scale)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_decision_function_identity_and_keras_model(kernel, data):
+    X, y = data
+    clf = KerasSVC(kernel=kernel, n_components=60, random_state=0, **COEFFICIENTS).fit(X, y)
+    scores = clf.decision_function(X)
+    if kernel == "linear":  # the exact linear SVM on X
+        assert clf.coef_.shape == (3, X.shape[1])
+        np.testing.assert_allclose(scores, X @ clf.coef_.T + clf.intercept_, rtol=1e-12)
+    else:
+        kernel_values = pairwise_kernels(X, clf.components_, metric=kernel, **_params(kernel))
+        expected = kernel_values @ clf.normalization_ @ clf.coef_.T + clf.intercept_
+        np.testing.assert_allclose(scores, expected, rtol=1e-9, atol=1e-9)
+    keras_scores = clf.to_keras().predict(X, verbose=0)
+    np.testing.assert_allclose(keras_scores, scores, rtol=1e-4, atol=1e-4 * np.abs(scores).max())
+
+
+def test_random_fourier_serves_rbf_and_laplacian_only(data):
+    X, y = data
+    KerasSVC(kernel="laplacian", approximation="random_fourier", n_components=32).fit(X, y)
+    with pytest.raises(ValueError, match="approximation='nystroem'"):
+        KerasSVC(kernel="poly", approximation="random_fourier").fit(X, y)
+    with pytest.raises(ValueError, match="approximation='nystroem' or 'auto'"):
+        KerasSVC(kernel="precomputed", approximation="random_fourier").fit(X @ X.T, y)
+
+
+def test_precomputed_kernel_is_the_named_kernel_on_the_same_landmarks(data):
+    X, y = data
+    X_train, y_train, X_test = X[:100], y[:100], X[100:]
+    named = KerasSVC(kernel="linear", approximation="nystroem", n_components=30, random_state=0)
+    named.fit(X_train, y_train)
+    pre = KerasSVC(kernel="precomputed", n_components=30, random_state=0)
+    pre.fit(X_train @ X_train.T, y_train)
+    np.testing.assert_array_equal(pre.component_indices_, named.component_indices_)
+    assert pre.n_features_in_ == 100
+    np.testing.assert_allclose(
+        pre.decision_function(X_test @ X_train.T),
+        named.decision_function(X_test),
+        rtol=1e-3,
+        atol=1e-3,
+    )
+    K_test = X_test @ X_train.T
+    np.testing.assert_allclose(
+        pre.to_keras().predict(K_test, verbose=0),
+        pre.decision_function(K_test),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+    # sparse kernel rows, as SVC takes them
+    np.testing.assert_allclose(
+        pre.decision_function(sp.csr_matrix(K_test)), pre.decision_function(K_test)
+    )
+    with pytest.raises(ValueError, match="square"):
+        KerasSVC(kernel="precomputed").fit(X_train[:, :50] @ X_train[:50].T, y_train)
+    with pytest.raises(ValueError, match="features"):
+        pre.predict(X_test @ X_train[:50].T)
+
+
+def test_callable_kernel_equals_the_named_one(data):
+    X, y = data
+    calls = []
+
+    def rbf(A, B):
+        calls.append(len(A))
+        return pairwise_kernels(A, B, metric="rbf", gamma=0.2)
+
+    named = KerasSVC(kernel="rbf", gamma=0.2, n_components=40, random_state=0).fit(X, y)
+    given = KerasSVC(kernel=rbf, gamma=0.2, n_components=40, random_state=0, batch_size=32)
+    given.fit(X, y)
+    np.testing.assert_array_equal(given.component_indices_, named.component_indices_)
+    np.testing.assert_allclose(
+        given.decision_function(X), named.decision_function(X), rtol=1e-3, atol=1e-3
+    )
+    assert max(calls) <= 40  # row blocks (batch_size) or the landmarks, never all pairs
+    with pytest.raises(ValueError, match="callable kernel"):
+        given.to_keras()
+
+    def wrong(A, B):
+        return np.zeros((len(A), 3))
+
+    with pytest.raises(ValueError, match="must return"):
+        KerasSVC(kernel=wrong, n_components=10).fit(X, y)
+
+
+def test_tutorial_grid_runs_every_fit(data):
+    X, y = data
+    grid = GridSearchCV(
+        KerasSVC(n_components=64, random_state=0),
+        {"kernel": ["linear", "rbf", "poly"], "C": [1, 10]},
+        cv=3,
+        error_score="raise",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FitFailedWarning)
+        grid.fit(X, y)
+    assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
+    assert grid.best_score_ > 0.7
+
+
+def test_every_svc_and_linearsvc_parameter_is_accepted(data):
+    X, y = data
+    assert set(SVC().get_params()) <= set(KerasSVC().get_params())
+    assert set(LinearSVC().get_params()) <= set(KerasLinearSVC().get_params())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # the defaults warn nothing
+        KerasSVC(**SVC().get_params()).fit(X, y)
+        KerasLinearSVC(**LinearSVC().get_params()).fit(X, y)
+    clf = KerasSVC(max_iter=-1, shrinking=False, break_ties=True, n_components=32).fit(X, y)
+    assert clf.n_iter_ >= 1
+    clf = KerasLinearSVC(dual=True, intercept_scaling=10.0, max_iter=-1).fit(X, y)
+    assert clf.n_iter_ >= 1
+
+
+def test_parameters_not_offered_are_refused_with_the_reason(data):
+    X, y = data
+    with pytest.raises(ValueError, match="penalty='l1'"):
+        KerasLinearSVC(penalty="l1", dual=False).fit(X, y)
+    with pytest.raises(ValueError, match="crammer_singer"):
+        KerasLinearSVC(multi_class="crammer_singer").fit(X, y)
+    with pytest.raises(ValueError, match="break_ties must be False"):
+        KerasSVC(break_ties=True, decision_function_shape="ovo").fit(X, y)
+
+
+def test_decision_function_shape_ovo_follows_svc_pair_order(data):
+    X, y = data
+    clf = KerasSVC(decision_function_shape="ovo", n_components=40, random_state=0).fit(X, y)
+    ovo = clf.decision_function(X)
+    assert ovo.shape == SVC(decision_function_shape="ovo").fit(X, y).decision_function(X).shape
+    ovr = clf.set_params(decision_function_shape="ovr").decision_function(X)
+    np.testing.assert_allclose(
+        ovo, np.column_stack([ovr[:, 0] - ovr[:, 1], ovr[:, 0] - ovr[:, 2], ovr[:, 1] - ovr[:, 2]])
+    )
+
+
+def test_probability_as_svc():
+    X, y = load_iris(return_X_y=True)
+    assert not hasattr(KerasSVC(), "predict_proba")
+    assert not hasattr(KerasSVC().fit(X, y), "predict_proba")
+    clf = KerasSVC(probability=True, n_components=64, random_state=0)
+    with pytest.warns(FutureWarning, match="CalibratedClassifierCV"):
+        clf.fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (150, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.mean(clf.classes_[proba.argmax(axis=1)] == clf.predict(X)) > 0.95
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba))
+    binary = KerasSVC(probability=True, n_components=32, random_state=0)
+    with pytest.warns(FutureWarning):
+        binary.fit(X[:100], y[:100])
+    proba = binary.predict_proba(X[:100])
+    assert proba.shape == (100, 2)
+    # the probability of classes_[1] grows with the decision value
+    order = np.argsort(binary.decision_function(X[:100]))
+    assert np.all(np.diff(proba[order, 1]) >= -1e-12)
+
+
+def test_support_and_class_weight_attributes(data):
+    X, y = data
+    clf = KerasSVC(n_components=60, class_weight="balanced", random_state=0).fit(X, y)
+    reference = SVC(class_weight="balanced").fit(X, y)
+    np.testing.assert_allclose(clf.class_weight_, reference.class_weight_)
+    assert clf.n_support_.dtype == np.int32 and clf.n_support_.shape == (3,)
+    assert clf.n_support_.sum() == len(clf.support_)
+    # ordered by class, then by row, as SVC orders support_
+    labels = np.searchsorted(clf.classes_, y[clf.support_])
+    assert np.all(np.diff(labels) >= 0)
+    for label in range(3):
+        rows = clf.support_[labels == label]
+        assert np.all(np.diff(rows) > 0)
+    # squared hinge: a row is a support vector where some margin is below one
+    scores = clf.decision_function(X)
+    signs = np.where(y[:, None] == clf.classes_, 1.0, -1.0)
+    below = np.flatnonzero(np.any(signs * scores < 1.0 - 1e-3, axis=1))
+    assert set(below) <= set(clf.support_)
+
+
+def test_negative_sample_weight_is_ignored_as_svc_does(data):
+    X, y = data
+    weights = np.ones(len(y))
+    weights[:20] = -3.0
+    negative = KerasSVC(n_components=40, random_state=0).fit(X, y, sample_weight=weights)
+    weights[:20] = 0.0
+    zero = KerasSVC(n_components=40, random_state=0).fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(negative.coef_, zero.coef_)
+    assert not np.isin(np.arange(20), negative.support_).any()  # SVC drops those rows too
+    with pytest.raises(ValueError, match="all samples have zero or negative weights"):
+        KerasSVC().fit(X, y, sample_weight=-np.ones(len(y)))
+
+
+@pytest.mark.parametrize("kernel", ["poly", "sigmoid", "precomputed"])
+def test_warm_start_partial_fit_and_cv_for_other_kernels(kernel, data):
+    X, y = data
+    X_in = X @ X.T if kernel == "precomputed" else X
+    clf = KerasSVC(kernel=kernel, n_components=40, random_state=0, warm_start=True, **COEFFICIENTS)
+    clf.fit(X_in, y)
+    cold_iter = clf.n_iter_
+    clf.set_params(C=1.01).fit(X_in, y)
+    assert clf.n_iter_ <= cold_iter
+    streamed = KerasSVC(kernel=kernel, n_components=40, random_state=0, **COEFFICIENTS)
+    streamed.partial_fit(X_in, y, classes=np.unique(y))
+    assert streamed.predict(X_in).shape == y.shape
+    # folds of a precomputed kernel take its rows and their training columns
+    search = KerasSVCCV(
+        Cs=[0.1, 1.0], kernel=kernel, n_components=30, cv=3, random_state=0, degree=3, coef0=0.5
+    )
+    search.fit(X_in, y)
+    grid = GridSearchCV(
+        KerasSVC(kernel=kernel, n_components=30, random_state=0, degree=3, coef0=0.5),
+        {"C": [0.1, 1.0]},
+        cv=3,
+    ).fit(X_in, y)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"], grid.cv_results_["mean_test_score"], atol=0.03
+    )
+
+
+# -- one-vs-one ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def test_one_vs_one_linear_hinge_is_svc(iris):
+    # each pair's problem is SVC's own (hinge, unpenalised intercept, C): at a
+    # tight tol the hyperplanes are SVC's, in SVC's pair order and signs
+    X, y = iris
+    ours = KerasSVC(kernel="linear", loss="hinge", multi_class="ovo", tol=1e-6, max_iter=-1)
+    ours.fit(X, y)
+    svc = SVC(kernel="linear", decision_function_shape="ovo", tol=1e-6).fit(X, y)
+    assert ours.coef_.shape == svc.coef_.shape == (3, 4)
+    np.testing.assert_allclose(ours.coef_, svc.coef_, atol=2e-2 * np.abs(svc.coef_).max())
+    np.testing.assert_allclose(ours.intercept_, svc.intercept_, atol=2e-2)
+    ours.set_params(decision_function_shape="ovo")
+    np.testing.assert_allclose(
+        ours.decision_function(X), svc.decision_function(X), atol=2e-2 * np.abs(svc.coef_).max()
+    )
+    assert np.mean(ours.predict(X) == svc.predict(X)) >= 0.98
+    np.testing.assert_array_equal(ours.n_support_, svc.n_support_)
+    # SVC's "ovr" shape of one-vs-one scores: votes plus normalised confidences
+    ours.set_params(decision_function_shape="ovr")
+    svc.set_params(decision_function_shape="ovr")
+    np.testing.assert_allclose(ours.decision_function(X), svc.decision_function(X), atol=0.05)
+
+
+def test_one_vs_one_everywhere_else(iris):
+    X, y = iris
+    clf = KerasSVC(multi_class="ovo", n_components=40, random_state=0).fit(X, y)
+    assert clf.coef_.shape == (3, 40) and clf.dual_gap_.shape == (3,)
+    assert clf.score(X, y) > 0.9
+    model = clf.to_keras()
+    clf.set_params(decision_function_shape="ovo")
+    np.testing.assert_allclose(
+        model.predict(X, verbose=0), clf.decision_function(X), rtol=1e-4, atol=1e-4
+    )
+    # break_ties: the argmax of SVC's "ovr" transformation of the votes
+    ties = clone_with(clf, break_ties=True, decision_function_shape="ovr")
+    np.testing.assert_array_equal(
+        ties.predict(X), clf.classes_[np.argmax(ties.decision_function(X), axis=1)]
+    )
+    streamed = KerasSVC(multi_class="ovo", n_components=40, random_state=0)
+    for _ in range(3):
+        streamed.partial_fit(X, y, classes=np.unique(y))
+    assert streamed.coef_.shape == (3, 40) and streamed.score(X, y) > 0.8
+    # switching scheme with warm_start: a cold start, not a crash
+    warm = KerasSVC(n_components=40, random_state=0, warm_start=True).fit(X, y)
+    warm.set_params(multi_class="ovo").fit(X, y)
+    np.testing.assert_allclose(
+        warm.coef_, KerasSVC(multi_class="ovo", n_components=40, random_state=0).fit(X, y).coef_
+    )
+    search = KerasSVCCV(Cs=[0.1, 1.0], multi_class="ovo", n_components=30, cv=3, random_state=0)
+    grid = GridSearchCV(
+        KerasSVC(multi_class="ovo", n_components=30, random_state=0), {"C": [0.1, 1.0]}, cv=3
+    )
+    np.testing.assert_allclose(
+        search.fit(X, y).cv_results_["mean_test_score"],
+        grid.fit(X, y).cv_results_["mean_test_score"],
+        atol=0.02,
+    )
+
+
+def clone_with(estimator, **params):
+    from sklearn.base import clone
+
+    fitted = clone(estimator).set_params(**params)
+    fitted.__dict__.update({k: v for k, v in vars(estimator).items() if k not in params})
+    return fitted
