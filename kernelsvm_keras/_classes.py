@@ -246,7 +246,7 @@ or callable, default="rbf"
 
     (raveled for two classes). The landmarks' kernel matrix is
     eigendecomposed and its eigenvalues of magnitude at most ``1e-4`` times
-    its largest diagonal entry are dropped; the magnitudes of negative
+    its median diagonal entry are dropped; the magnitudes of negative
     eigenvalues (a kernel that is not positive semi-definite, such as the
     sigmoid) are used, as ``Nystroem`` does.
 

@@ -57,6 +57,14 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("Estimator", [KerasSVC, KerasLinearSVC, KerasSVCCV, KerasLinearSVCCV])
+# The searches at their defaults (5 folds x 4-5 Cs per fit: the slowest checks
+# of the suite) on the default backend only; on the others they are checked
+# with a small grid above.
+DEFAULTS = [KerasSVC, KerasLinearSVC]
+if keras.backend.backend() == "tensorflow":
+    DEFAULTS += [KerasSVCCV, KerasLinearSVCCV]
+
+
+@pytest.mark.parametrize("Estimator", DEFAULTS)
 def test_check_estimator_default_parameters(Estimator):
     check_estimator(Estimator(), expected_failed_checks=SAMPLE_WEIGHT_EQUIVALENCE)

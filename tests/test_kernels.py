@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
 from kernelsvm_keras import KerasLinearSVC, KerasSVC, KerasSVCCV
-from kernelsvm_keras.layers import kernel_matrix, kernel_matrix_numpy
+from kernelsvm_keras.layers import kernel_matrix, kernel_matrix_numpy, nystroem_normalization
 
 KERNELS = ["linear", "poly", "rbf", "sigmoid", "laplacian"]
 # coefficients at which every kernel is well away from degenerate
@@ -56,7 +56,7 @@ def test_kernel_functions_equal_sklearn_pairwise(kernel, data):
 def test_landmark_features_equal_nystroem(kernel, data):
     # the same landmarks as Nystroem for the same random_state, and the same
     # approximate kernel phi(x) . phi(y) (Nystroem's map up to a rotation),
-    # up to the eigenvalue cut-off (1e-4 of the largest diagonal entry)
+    # up to the eigenvalue cut-off (1e-4 of the median diagonal entry)
     X, y = data
     clf = KerasSVC(
         kernel=kernel, approximation="nystroem", n_components=40, random_state=3, **COEFFICIENTS
@@ -357,3 +357,14 @@ def clone_with(estimator, **params):
     fitted = clone(estimator).set_params(**params)
     fitted.__dict__.update({k: v for k, v in vars(estimator).items() if k not in params})
     return fitted
+
+
+def test_eigenvalue_cutoff_is_relative_to_the_typical_diagonal_entry():
+    # one row of large norm makes a polynomial kernel's diagonal span nine
+    # orders of magnitude; a cut-off relative to its largest entry kept 1 of 50
+    # directions, relative to the median it keeps them all
+    Z = np.random.default_rng(0).normal(size=(50, 5))
+    Z[0] *= 100
+    K = kernel_matrix_numpy(Z, Z, "poly", gamma=0.2, degree=3, coef0=1.0)
+    kept = np.count_nonzero(np.any(nystroem_normalization(K) != 0, axis=0))
+    assert kept == 50
