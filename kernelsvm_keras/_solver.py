@@ -143,7 +143,8 @@ _CONTINUATION_TOL = 1e-2
 # differs from their gap by float32 round-off (about 1e-7 of the objective, a
 # few 1e-4 of a gap of 1e-3), and a gap met by that little would fail it (a
 # ConvergenceWarning on one of 45 one-vs-one pairs of digits, at 1.0002e-3).
-_F32_MARGIN = 0.98
+# 0.98 cost MNIST (4096 landmarks, C=10) one more iteration: 60.9 s, not 55.9.
+_F32_MARGIN = 0.995
 
 
 def _data_layout():
