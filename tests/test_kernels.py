@@ -368,3 +368,33 @@ def test_eigenvalue_cutoff_is_relative_to_the_typical_diagonal_entry():
     K = kernel_matrix_numpy(Z, Z, "poly", gamma=0.2, degree=3, coef0=1.0)
     kept = np.count_nonzero(np.any(nystroem_normalization(K) != 0, axis=0))
     assert kept == 50
+
+
+@pytest.mark.parametrize("kernel", ["poly", "sigmoid", "laplacian", "precomputed"])
+def test_keras_file_round_trip_for_every_kernel_layer(kernel, data, tmp_path):
+    import keras
+
+    X, y = data
+    X_in = X @ X.T if kernel == "precomputed" else X
+    clf = KerasSVC(kernel=kernel, n_components=30, random_state=0, **COEFFICIENTS).fit(X_in, y)
+    path = tmp_path / "model.keras"
+    clf.to_keras().save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        loaded.predict(X_in, verbose=0), clf.decision_function(X_in), rtol=1e-4, atol=1e-4
+    )
+
+
+def test_sample_weights_zero_or_negative_as_svc(iris):
+    # SVC drops the rows of non-positive weight; on its own problem the
+    # hyperplanes are then SVC's with the same weights
+    X, y = iris
+    weights = np.ones(len(y))
+    weights[::7] = -1.0
+    weights[1::7] = 0.0
+    weights[2::7] = 3.0
+    ours = KerasSVC(kernel="linear", loss="hinge", multi_class="ovo", tol=1e-6, max_iter=-1)
+    ours.fit(X, y, sample_weight=weights)
+    svc = SVC(kernel="linear", tol=1e-6).fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(ours.coef_, svc.coef_, atol=2e-2 * np.abs(svc.coef_).max())
+    np.testing.assert_array_equal(ours.n_support_, svc.n_support_)
