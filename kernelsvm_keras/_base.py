@@ -27,6 +27,7 @@ from ._maps import map_from_attributes
 from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
 from ._solver import RowBlocks, input_scale, solve_ovr_svm
 from ._version import __version__
+from .layers import set_weights_exactly
 
 # Elements (rows x columns of the feature matrix) per block when batch_size=None:
 # 2**24 float32 values, 64 MiB per block.
@@ -124,7 +125,9 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight):
         self._check_params()
         fitted_problems = getattr(self, "_problems", None)
-        X, y, classes, targets, weights = self._validate_training_data(X, y, sample_weight)
+        X, y, classes, targets, weights, class_weight = self._validate_training_data(
+            X, y, sample_weight
+        )
         feature_map = self._make_feature_map()
         feature_map.fit(X, check_random_state(self.random_state))
         coef_init = intercept_init = None
@@ -152,7 +155,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         self.objective_ = result.primal
         self.dual_gap_ = result.gap
         self.n_samples_seen_ = X.shape[0]
-        self.class_weight_ = self.__dict__.pop("_class_weight")
+        self.class_weight_ = class_weight
         self._set_support(result.alpha, np.searchsorted(classes, y))
         self._sgd_state = None  # partial_fit after fit starts from coef_
         return self
@@ -299,6 +302,8 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         weights : ndarray of shape (n_samples,) or (n_samples, n_problems)
             Sample weight times class weight (per problem for one-vs-one:
             zero outside the pair's rows).
+        class_weight : ndarray of shape (n_classes,)
+            The weight of each class (``class_weight`` resolved).
         """
         X, y = self._check_data(X, y, reset=True)
         check_classification_targets(y)
@@ -306,7 +311,6 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         sample_weight = _sample_weights(sample_weight, X)
         _check_class_weight(self.class_weight, classes)
         class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
-        self._class_weight = class_weight  # class_weight_ once the fit succeeds
         weights = sample_weight * class_weight[y_index]
         present = classes[np.bincount(y_index, weights=weights, minlength=len(classes)) > 0]
         if len(present) < 2:
@@ -317,7 +321,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             )
         self._problems = self._scheme(len(classes))  # kept once the fit succeeds
         targets, weights = _binary_problems(y_index, len(classes), weights, self._problems)
-        return X, y, classes, targets, weights
+        return X, y, classes, targets, weights, class_weight
 
     def _check_data(self, X, y="no_validation", *, reset):
         """``validate_data`` as every method here needs it; sparse ``X`` as CSR.
@@ -339,14 +343,17 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             X = X.tocsr()
         return X if y is None else (X, y)
 
-    def _design(self, X, feature_map, scaled=True):
+    def _design(self, X, feature_map, scaled=True, transform=None):
         """The feature matrix ``phi(X)`` for the solver, batched and cached as set.
 
         With ``scaled``, the identity map's rows are scaled by a power of two
         (:func:`~kernelsvm_keras._solver.input_scale`), which the Newton
         solver undoes; the SGD of ``partial_fit`` sees every chunk unscaled.
+        ``transform`` is ``feature_map.transform()`` when the caller already
+        holds it (its arrays then go to the device once for several designs).
         """
-        transform = feature_map.transform()
+        if transform is None:
+            transform = feature_map.transform()
         return RowBlocks(
             X,
             transform,
@@ -507,8 +514,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             first, second = np.triu_indices(len(self.classes_), k=1)
             winners = np.where(scores > 0, first, second)
             votes = np.zeros((len(scores), len(self.classes_)), dtype=np.int64)
-            for k in range(scores.shape[1]):
-                np.add.at(votes, (np.arange(len(scores)), winners[:, k]), 1)
+            np.add.at(votes, (np.arange(len(scores))[:, None], winners), 1)
             return self.classes_[np.argmax(votes, axis=1)]
         return self.classes_[np.argmax(self._class_scores(scores), axis=1)]
 
@@ -678,13 +684,3 @@ def _one_vs_rest_targets(y_index, n_classes):
     targets = np.full((len(y_index), n_classes), -1.0)
     targets[np.arange(len(y_index)), y_index] = 1.0
     return targets
-
-
-def set_weights_exactly(layer, arrays):
-    """``layer.set_weights(arrays)`` without a detour through float32.
-
-    ``set_weights`` converts NumPy arrays with the backend's default float
-    type first; on torch that is float32 even for float64 variables.
-    """
-    for variable, array in zip(layer.weights, arrays, strict=True):
-        variable.assign(keras.ops.convert_to_tensor(array, dtype=variable.dtype))

@@ -350,19 +350,11 @@ or callable, default="rbf"
             raise ValueError("break_ties must be False when decision_function_shape is 'ovo'.")
 
     def _fit(self, X, y, sample_weight):
-        if self.probability is True and _PROBABILITY_DEFAULT == "deprecated":
-            warnings.warn(  # SVC's warning, in the installed scikit-learn
+        if _PROBABILITY_DEFAULT == "deprecated" and self.probability != "deprecated":
+            warnings.warn(  # SVC's warning for any value given, in the installed scikit-learn
                 "The `probability` parameter was deprecated in 1.9 and will be removed in "
                 "version 1.11. Use `CalibratedClassifierCV(KerasSVC(), ensemble=False)` "
                 "instead of `KerasSVC(probability=True)`",
-                FutureWarning,
-                stacklevel=3,
-            )
-        elif self.probability is False and _PROBABILITY_DEFAULT == "deprecated":
-            warnings.warn(
-                "The `probability` parameter was deprecated in 1.9 and will be removed in "
-                "version 1.11. Leave it unset: KerasSVC(probability=False) is the default "
-                "behaviour.",
                 FutureWarning,
                 stacklevel=3,
             )

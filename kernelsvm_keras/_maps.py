@@ -25,6 +25,7 @@ of :mod:`sklearn.metrics.pairwise`'s conventions, or a callable) and
 kernel mathematics (NumPy and ``keras.ops``) lives in :mod:`.layers`.
 """
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -39,6 +40,7 @@ from .layers import (
     nystroem_features,
     nystroem_normalization,
     random_fourier_features,
+    set_weights_exactly,
 )
 
 APPROXIMATIONS = ("auto", "random_fourier", "nystroem")
@@ -207,7 +209,7 @@ class RandomFourierMap(FeatureMap):
             self.width, gamma=self.gamma_, kernel=self.kernel, dtype=dtype, name="features"
         )
         layer.build((None, n_features_in))
-        _assign(layer, [self.random_weights_, self.random_offset_])
+        set_weights_exactly(layer, [self.random_weights_, self.random_offset_])
         return [layer]
 
 
@@ -322,7 +324,7 @@ class LandmarkMap(FeatureMap):
             name="features",
         )
         layer.build((None, n_features_in))
-        _assign(layer, [self.components_, self.normalization_])
+        set_weights_exactly(layer, [self.components_, self.normalization_])
         return [layer]
 
 
@@ -373,22 +375,14 @@ class PrecomputedMap(FeatureMap):
         columns = LandmarkColumns(self.component_indices_, dtype=dtype, name="landmark_columns")
         columns.build((None, n_features_in))
         dense = _keras_dense(self.width, dtype)
-        _assign(dense, [self.normalization_])
+        set_weights_exactly(dense, [self.normalization_])
         return [columns, dense]
 
 
 def _keras_dense(width, dtype):
-    import keras
-
     layer = keras.layers.Dense(width, use_bias=False, dtype=dtype, name="features")
     layer.build((None, width))
     return layer
-
-
-def _assign(layer, arrays):
-    """``layer.set_weights(arrays)`` without a detour through float32 (torch)."""
-    for variable, array in zip(layer.weights, arrays, strict=True):
-        variable.assign(ops.convert_to_tensor(array, dtype=variable.dtype))
 
 
 def make_feature_map(

@@ -141,7 +141,7 @@ class _SearchMixin:
                 f"The 'Cs' parameter of {type(self).__name__} must be a non-empty list of "
                 f"positive finite numbers, got {self.Cs!r}."
             )
-        X, y, classes, targets, weights = self._validate_training_data(X, y, sample_weight)
+        X, y, classes, targets, weights, _ = self._validate_training_data(X, y, sample_weight)
         for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
             if name not in ("n_features_in_", "feature_names_in_"):
                 delattr(self, name)  # a refit=False search must not keep an old model
@@ -166,12 +166,15 @@ class _SearchMixin:
                     X_train, X_test = X_train[:, train], X_test[:, train]
                 feature_map = self._fold_map(X_train, map_params)
                 arrays = feature_map.arrays()
-                design = self._design(X_train, feature_map)
+                transform = feature_map.transform()
+                design = self._design(X_train, feature_map, transform=transform)
                 shared_fit = (time.perf_counter() - start) / len(path)
                 start = time.perf_counter()
                 features_test = X_test
-                if feature_map.transform() is not None:  # featurised as the training rows are
-                    features_test = self._design(features_test, feature_map).numpy()
+                if transform is not None:  # featurised as the training rows are
+                    features_test = self._design(
+                        features_test, feature_map, transform=transform
+                    ).numpy()
                 shared_score = (time.perf_counter() - start) / len(path)
                 coef = intercept = cg_iter = None
                 if previous is not None and _same_arrays(previous[0], arrays):

@@ -99,6 +99,16 @@ def random_fourier_features(inputs, weights, offset):
     return ops.cos(ops.matmul(inputs, weights) + offset) * math.sqrt(2.0 / n_components)
 
 
+def set_weights_exactly(layer, arrays):
+    """``layer.set_weights(arrays)`` without a detour through float32.
+
+    ``set_weights`` converts NumPy arrays with the backend's default float
+    type first; on torch that is float32 even for float64 variables.
+    """
+    for variable, array in zip(layer.weights, arrays, strict=True):
+        variable.assign(keras.ops.convert_to_tensor(array, dtype=variable.dtype))
+
+
 def _array_initializer(array):
     """An initializer returning a fixed array (keras' Constant takes scalars only)."""
 
@@ -255,30 +265,31 @@ def kernel_matrix_numpy(A, B, kernel="rbf", gamma=1.0, degree=3, coef0=0.0):
     _check_kernel(kernel)
     A = np.asarray(A, dtype=np.float64)
     B = np.asarray(B, dtype=np.float64)
+    if kernel == "rbf":  # shift-invariant: centred on B's mean, far less cancels
+        center = B.mean(axis=0) if len(B) else 0.0
+        B = B - center
+        B_norms = np.einsum("ij,ij->i", B, B)
     # rows of A in chunks: the temporaries stay bounded whatever the batch
     rows = max(1, _NUMPY_CHUNK_ELEMENTS // max(1, A.shape[1]))
     if kernel == "laplacian":
         rows = max(1, _L1_CHUNK_ELEMENTS // max(1, B.shape[0] * B.shape[1]))
-    if A.shape[0] > rows:
-        return np.concatenate(
-            [
-                kernel_matrix_numpy(A[i : i + rows], B, kernel, gamma, degree, coef0)
-                for i in range(0, A.shape[0], rows)
-            ]
-        )
-    if kernel == "rbf":
-        center = B.mean(axis=0) if len(B) else 0.0  # shift-invariant; centred, less cancels
-        A, B = A - center, B - center
-        sq = np.einsum("ij,ij->i", A, A)[:, None] - 2.0 * (A @ B.T) + np.einsum("ij,ij->i", B, B)
-        return np.exp(-gamma * np.maximum(sq, 0.0))
-    if kernel == "laplacian":
-        return np.exp(-gamma * np.abs(A[:, None, :] - B[None]).sum(-1))
-    products = A @ B.T
-    if kernel == "linear":
-        return products
-    if kernel == "poly":
-        return (gamma * products + coef0) ** degree
-    return np.tanh(gamma * products + coef0)
+    out = np.empty((A.shape[0], B.shape[0]))
+    for start in range(0, A.shape[0], rows):
+        a = A[start : start + rows]
+        if kernel == "rbf":
+            a = a - center
+            sq = np.einsum("ij,ij->i", a, a)[:, None] - 2.0 * (a @ B.T) + B_norms
+            values = np.exp(-gamma * np.maximum(sq, 0.0))
+        elif kernel == "laplacian":
+            values = np.exp(-gamma * np.abs(a[:, None, :] - B[None]).sum(-1))
+        elif kernel == "linear":
+            values = a @ B.T
+        elif kernel == "poly":
+            values = (gamma * (a @ B.T) + coef0) ** degree
+        else:
+            values = np.tanh(gamma * (a @ B.T) + coef0)
+        out[start : start + rows] = values
+    return out
 
 
 def kernel_matrix(inputs, components, kernel="rbf", gamma=1.0, degree=3, coef0=0.0):
