@@ -23,9 +23,10 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._loss import get_loss, margin_intervals
 from ._maps import map_from_attributes
 from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
-from ._solver import RowBlocks, input_scale, solve_ovr_svm
+from ._solver import RowBlocks, input_scale, solve_svm
 from ._version import __version__
 from .layers import set_weights_exactly
 
@@ -36,17 +37,17 @@ _AUTO_BLOCK_ELEMENTS = 2**24
 _NO_LIMIT = 2**31 - 1
 
 
-class BaseKerasSVM(ClassifierMixin, BaseEstimator):
-    """Base class of the one-vs-rest SVMs trained by Keras.
+class _BaseSVM(BaseEstimator):
+    """What every estimator of the family shares: data, features, solver, export.
 
-    Subclasses define ``__init__`` (their parameters), ``_parameter_constraints``
-    and :meth:`_make_feature_map`; everything else is shared.
+    Subclasses define ``__init__`` (their parameters), ``_parameter_constraints``,
+    :meth:`_make_feature_map` and the problem (:meth:`_intervals`,
+    :meth:`_intercept_cost`); the solver, the feature map's use, prediction
+    in batches, ``to_keras`` and persistence are here.
     """
 
     _parameter_constraints: dict = {
         "C": [Interval(Real, 0.0, None, closed="neither")],
-        "loss": [StrOptions({"hinge", "squared_hinge"})],
-        "class_weight": [dict, StrOptions({"balanced"}), None],
         "tol": [Interval(Real, 0.0, None, closed="neither")],
         "max_iter": [
             Options(Integral, {-1}),
@@ -58,8 +59,6 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         "warm_start": ["boolean"],
     }
 
-    # -- hooks -------------------------------------------------------------
-
     def _make_feature_map(self, **overrides):
         """The unfitted feature map of the parameters (``overrides`` replace some).
 
@@ -70,7 +69,271 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         """
         raise NotImplementedError
 
-    # -- fit ---------------------------------------------------------------
+    def _check_params(self):
+        """Refuse parameter values accepted for compatibility but not offered (at fit)."""
+
+    def _fit_intercept(self):
+        return True
+
+    def _intervals(self, targets):
+        """The rows' intervals of the loss (:mod:`kernelsvm_keras._loss`) from the targets."""
+        return margin_intervals(targets)
+
+    def _intercept_cost(self):
+        """``c_b``, the intercept's linear cost in the objective (the one-class SVM's 1)."""
+        return 0.0
+
+    def _all_or_nothing(self, method, *args):
+        """Call ``method(*args)``; if it raises (or is interrupted), restore the estimator."""
+        saved = dict(self.__dict__)
+        try:
+            return method(*args)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _check_data(self, X, y="no_validation", *, reset):
+        """``validate_data`` as every method here needs it; sparse ``X`` as CSR.
+
+        CSR because batches are row slices. Returns ``X``, or ``(X, y)`` when
+        ``y`` is given.
+        """
+        out = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            reset=reset,
+            accept_large_sparse=True,
+        )
+        X, y = out if isinstance(out, tuple) else (out, None)
+        if hasattr(X, "tocsr"):
+            X = X.tocsr()
+        return X if y is None else (X, y)
+
+    def _design(self, X, feature_map, scaled=True, transform=None):
+        """The feature matrix ``phi(X)`` for the solver, batched and cached as set.
+
+        With ``scaled``, the identity map's rows are scaled by a power of two
+        (:func:`~kernelsvm_keras._solver.input_scale`), which the Newton
+        solver undoes; the SGD of ``partial_fit`` sees every chunk unscaled.
+        ``transform`` is ``feature_map.transform()`` when the caller already
+        holds it (its arrays then go to the device once for several designs).
+        """
+        if transform is None:
+            transform = feature_map.transform()
+        return RowBlocks(
+            X,
+            transform,
+            feature_map.width,
+            batch_size=self._rows_per_batch(max(X.shape[1], feature_map.width)),
+            cache_bytes=int(self.cache_size * 2**20),
+            # the identity map trains on X scaled by a power of two (exact):
+            # no float32 overflow whatever the units of X
+            scale=input_scale(X) if transform is None and scaled else 1.0,
+        )
+
+    def _solve(
+        self, design, targets, weights, C, coef_init=None, intercept_init=None, cg_iter=None
+    ):
+        """Run the solver on a design; warn when it stops short of ``tol``."""
+        lower, upper = self._intervals(targets)
+        result = solve_svm(
+            design,
+            lower,
+            upper,
+            weights,
+            C=C,
+            loss=get_loss(self.loss),
+            fit_intercept=self._fit_intercept(),
+            intercept_cost=self._intercept_cost(),
+            tol=float(self.tol),
+            max_iter=self.max_iter if self.max_iter != -1 else _NO_LIMIT,
+            verbose=self.verbose,
+            coef_init=coef_init,
+            intercept_init=intercept_init,
+            cg_iter_init=cg_iter,
+        )
+        if not (np.all(np.isfinite(result.coef)) and np.all(np.isfinite(result.intercept))):
+            raise FloatingPointError(  # never returned as a model (the solver guards it)
+                f"{type(self).__name__}: the solver produced a non-finite model at C={C:g}."
+            )
+        if not result.converged:
+            if result.precision_limited:
+                reason = (
+                    "met tol in float32, but the float64 certificate does not: tol is below "
+                    "what float32 training can certify on this problem (use tol >= "
+                    f"{_certifiable(result.gap):.0e})"
+                )
+            elif result.stalled:
+                reason = (
+                    "stopped improving at float32 precision (C times the sample weights "
+                    "makes the problem too ill-conditioned for float32, or X is badly scaled)"
+                )
+            else:
+                reason = f"reached max_iter={self.max_iter}; increase max_iter"
+            warnings.warn(
+                f"{type(self).__name__} did not reach tol={self.tol} (C={C:g}): the certified "
+                f"relative duality gap is {result.gap.max():.2e}; the solver {reason}.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        return result
+
+    def _set_feature_map(self, feature_map):
+        """Hold a fitted feature map and publish its attributes, dropping a previous one's."""
+        previous = getattr(self, "_map", None)
+        for name in getattr(previous, "attributes", ()):
+            self.__dict__.pop(name, None)
+        self.__dict__.update(feature_map.fitted_attributes())
+        self._map = feature_map
+
+    def _same_map(self, feature_map):
+        """Whether the fitted model was trained on the same features as ``feature_map``."""
+        previous = getattr(self, "_map", None)
+        return (
+            hasattr(self, "coef_")
+            and previous is not None
+            and previous.key() == feature_map.key()
+            and np.shape(self.coef_)[-1] == feature_map.width
+        )
+
+    def _rows_per_batch(self, width):
+        if self.batch_size is not None:
+            return int(self.batch_size)
+        return max(1, _AUTO_BLOCK_ELEMENTS // max(1, width))
+
+    def _model(self):
+        """The fitted hyperplanes as ``(coef, intercept)`` of shapes (K, width) and (K,)."""
+        return np.atleast_2d(self.coef_), np.atleast_1d(self.intercept_)
+
+    def _problem_scores(self, X):
+        """Decision values of every problem (column), ``(n_samples, n_problems)``."""
+        check_is_fitted(self)
+        X = self._check_data(X, reset=False)
+        coef, intercept = self._model()
+        rows = self._rows_per_batch(max(X.shape[1], coef.shape[1]))
+        scores = np.empty((X.shape[0], coef.shape[0]))
+        for start in range(0, X.shape[0], rows):
+            batch = X[start : start + rows].astype(np.float64, copy=False)
+            scores[start : start + rows] = self._map.decision(batch, coef, intercept)
+        return scores
+
+    def to_keras(self, dtype="float32"):
+        """A standalone Keras model computing the decision function.
+
+        The model maps raw inputs of shape ``(n, n_features_in_)`` to the
+        decision values of the problems, ``(n, n_problems)``: for a
+        regressor or a one-class SVM one column (``model.predict(X).ravel()``
+        is ``predict(X)``, or ``decision_function(X)``); for a classifier one
+        column for two classes (``decision_function(X)``), one per class
+        one-vs-rest (then equal to ``decision_function(X)``), one per pair of
+        classes one-vs-one (equal to ``decision_function(X)`` with
+        ``decision_function_shape="ovo"``). It
+        holds copies of the fitted arrays and runs on any backend and device,
+        saves and loads as ``.keras`` with ``import kernelsvm_keras`` only, and
+        on TensorFlow exports a SavedModel with ``model.export(path)``.
+
+        Parameters
+        ----------
+        dtype : str, default="float32"
+            Dtype of the model's weights and computation. ``"float32"``
+            matches ``decision_function`` to about 1e-5 (absolute or relative
+            to the value; the Laplacian kernel's heavy-tailed frequencies make
+            large arguments to ``cos``, where float32 loses the most);
+            ``"float64"`` matches to rounding, where the device supports it,
+            when the model is called on a float64 tensor:
+            ``model(keras.ops.convert_to_tensor(X, "float64"))``.
+            ``model.predict(X)`` converts NumPy input to Keras's float type
+            (float32) first on the TensorFlow and torch backends, which costs
+            about 1e-7 relative. On JAX, enable float64 first with
+            ``JAX_ENABLE_X64=1``, without which JAX truncates it to float32
+            (``ValueError`` then).
+
+        Returns
+        -------
+        keras.Model
+            Layers: the feature map, named ``"features"`` (a
+            :class:`~kernelsvm_keras.layers.NystroemFeatures` or
+            :class:`~kernelsvm_keras.layers.RandomFourierFeatures` layer; for
+            a precomputed kernel a
+            :class:`~kernelsvm_keras.layers.LandmarkColumns` layer and a
+            ``Dense`` one; nothing for the linear SVM), and a ``Dense`` layer
+            named ``"decision"`` holding ``coef_.T`` and ``intercept_``
+            (``coef_`` as a row for ``KerasLinearSVR``). A
+            callable kernel cannot be exported (``ValueError``).
+        """
+        check_is_fitted(self)
+        if keras.backend.backend() == "jax" and keras.backend.standardize_dtype(dtype) == "float64":
+            import jax
+
+            if not jax.config.jax_enable_x64:
+                raise ValueError(
+                    "to_keras(dtype='float64') on the JAX backend needs JAX's float64, which is "
+                    "off: JAX would silently compute in float32. Set JAX_ENABLE_X64=1 (or "
+                    "jax.config.update('jax_enable_x64', True)) before JAX starts, or use "
+                    "dtype='float32'."
+                )
+        inputs = keras.Input((self.n_features_in_,), dtype=dtype, name="x")
+        outputs = inputs
+        for layer in self._map.layers(self.n_features_in_, dtype):
+            outputs = layer(outputs)
+        coef, intercept = self._model()
+        decision = keras.layers.Dense(coef.shape[0], dtype=dtype, name="decision")
+        outputs = decision(outputs)
+        set_weights_exactly(decision, [coef.T, intercept])
+        return keras.Model(inputs, outputs, name=type(self).__name__)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _validate_params(self):
+        super()._validate_params()
+        # Interval(Integral, ...) admits True and False (bool is an int)
+        for name, value in self.get_params(deep=False).items():
+            constraints = self._parameter_constraints.get(name, [])
+            counts = any(getattr(c, "type", None) is Integral for c in constraints)
+            if counts and isinstance(value, (bool, np.bool_)):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be an int, "
+                    f"not a bool; got {value!r}."
+                )
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        return dict(state.items(), _kernelsvm_keras_version=__version__)
+
+    def __setstate__(self, state):
+        version = state.pop("_kernelsvm_keras_version", "unknown (before 0.1.0)")
+        if "coef_" in state and "_map" not in state:  # pickled before maps were objects
+            state["_map"] = map_from_attributes(state, state.get("kernel", "rbf"))
+        if version != __version__:
+            warnings.warn(
+                f"Unpickling a {type(self).__name__} saved by kernelsvm_keras {version} with "
+                f"kernelsvm_keras {__version__}: it may not work or may give other results. "
+                "Refit it with this version, or use the version that saved it.",
+                InconsistentVersionWarning,
+                stacklevel=2,
+            )
+        super().__setstate__(state)
+
+
+class BaseKerasSVM(ClassifierMixin, _BaseSVM):
+    """Base class of the SVM classifiers trained by Keras.
+
+    Subclasses define ``__init__`` (their parameters), ``_parameter_constraints``
+    and :meth:`_make_feature_map`; everything else is shared.
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseSVM._parameter_constraints,
+        "loss": [StrOptions({"hinge", "squared_hinge"})],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -95,16 +358,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             The fitted estimator. If ``fit`` raises (or is interrupted), the
             estimator is left exactly as it was before the call.
         """
-        saved = dict(self.__dict__)
-        try:
-            return self._fit(X, y, sample_weight)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
-
-    def _check_params(self):
-        """Refuse parameter values accepted for compatibility but not offered (at fit)."""
+        return self._all_or_nothing(self._fit, X, y, sample_weight)
 
     def _multi_class(self):
         """How more than two classes become binary problems: ``"ovr"`` or ``"ovo"``."""
@@ -156,19 +410,19 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         self.dual_gap_ = result.gap
         self.n_samples_seen_ = X.shape[0]
         self.class_weight_ = class_weight
-        self._set_support(result.alpha, np.searchsorted(classes, y))
+        self._set_support(result.dual_coef, np.searchsorted(classes, y))
         self._sgd_state = None  # partial_fit after fit starts from coef_
         return self
 
-    def _set_support(self, alpha, y_index):
+    def _set_support(self, dual_coef, y_index):
         """``support_`` and ``n_support_``: the rows with a non-zero dual variable.
 
         A row is a support vector when its dual variable is non-zero in any
         binary problem; ordered by class, then by row, as ``SVC`` orders them.
         """
-        if alpha is None:
+        if dual_coef is None:
             return
-        support = np.flatnonzero(np.any(alpha > 0, axis=1))
+        support = np.flatnonzero(np.any(dual_coef != 0, axis=1))
         order = np.lexsort((support, y_index[support]))
         self.support_ = support[order].astype(np.int32)
         self.n_support_ = np.bincount(y_index[support], minlength=len(self.classes_)).astype(
@@ -217,13 +471,7 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         after ``partial_fit``. ``class_weight="balanced"`` needs the whole
         ``y`` and is not supported.
         """
-        saved = dict(self.__dict__)
-        try:
-            return self._partial_fit(X, y, classes, sample_weight)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
+        return self._all_or_nothing(self._partial_fit, X, y, classes, sample_weight)
 
     def _partial_fit(self, X, y, classes, sample_weight):
         self._check_params()
@@ -270,14 +518,17 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
                 self._sgd_state = SGDState(self.coef_, self.intercept_, steps=steps)
         self.n_samples_seen_ += X.shape[0]
         targets, weights = _binary_problems(y_index, len(self.classes_), weights, self._problems)
+        lower, upper = self._intervals(targets)
         state = sgd_pass(
             self._design(X, feature_map, scaled=False),
-            targets,
+            lower,
+            upper,
             weights,
             self._sgd_state,
             lam=1.0 / (float(self.C) * self.n_samples_seen_),
-            loss=self.loss,
+            loss=get_loss(self.loss),
             fit_intercept=self._fit_intercept(),
+            intercept_cost=self._intercept_cost(),
         )
         self._sgd_state = state
         self.coef_ = state.average_coef.astype(np.float64)
@@ -323,119 +574,8 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
         targets, weights = _binary_problems(y_index, len(classes), weights, self._problems)
         return X, y, classes, targets, weights, class_weight
 
-    def _check_data(self, X, y="no_validation", *, reset):
-        """``validate_data`` as every method here needs it; sparse ``X`` as CSR.
-
-        CSR because batches are row slices. Returns ``X``, or ``(X, y)`` when
-        ``y`` is given.
-        """
-        out = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
-            reset=reset,
-            accept_large_sparse=True,
-        )
-        X, y = out if isinstance(out, tuple) else (out, None)
-        if hasattr(X, "tocsr"):
-            X = X.tocsr()
-        return X if y is None else (X, y)
-
-    def _design(self, X, feature_map, scaled=True, transform=None):
-        """The feature matrix ``phi(X)`` for the solver, batched and cached as set.
-
-        With ``scaled``, the identity map's rows are scaled by a power of two
-        (:func:`~kernelsvm_keras._solver.input_scale`), which the Newton
-        solver undoes; the SGD of ``partial_fit`` sees every chunk unscaled.
-        ``transform`` is ``feature_map.transform()`` when the caller already
-        holds it (its arrays then go to the device once for several designs).
-        """
-        if transform is None:
-            transform = feature_map.transform()
-        return RowBlocks(
-            X,
-            transform,
-            feature_map.width,
-            batch_size=self._rows_per_batch(max(X.shape[1], feature_map.width)),
-            cache_bytes=int(self.cache_size * 2**20),
-            # the identity map trains on X scaled by a power of two (exact):
-            # no float32 overflow whatever the units of X
-            scale=input_scale(X) if transform is None and scaled else 1.0,
-        )
-
-    def _solve(
-        self, design, targets, weights, C, coef_init=None, intercept_init=None, cg_iter=None
-    ):
-        """Run the solver on a design; warn when it stops short of ``tol``."""
-        result = solve_ovr_svm(
-            design,
-            targets,
-            weights,
-            C=C,
-            loss=self.loss,
-            fit_intercept=self._fit_intercept(),
-            tol=float(self.tol),
-            max_iter=self.max_iter if self.max_iter != -1 else _NO_LIMIT,
-            verbose=self.verbose,
-            coef_init=coef_init,
-            intercept_init=intercept_init,
-            cg_iter_init=cg_iter,
-        )
-        if not (np.all(np.isfinite(result.coef)) and np.all(np.isfinite(result.intercept))):
-            raise FloatingPointError(  # never returned as a model (the solver guards it)
-                f"{type(self).__name__}: the solver produced a non-finite model at C={C:g}."
-            )
-        if not result.converged:
-            if result.precision_limited:
-                reason = (
-                    "met tol in float32, but the float64 certificate does not: tol is below "
-                    "what float32 training can certify on this problem (use tol >= "
-                    f"{_certifiable(result.gap):.0e})"
-                )
-            elif result.stalled:
-                reason = (
-                    "stopped improving at float32 precision (C times the sample weights "
-                    "makes the problem too ill-conditioned for float32, or X is badly scaled)"
-                )
-            else:
-                reason = f"reached max_iter={self.max_iter}; increase max_iter"
-            warnings.warn(
-                f"{type(self).__name__} did not reach tol={self.tol} (C={C:g}): the certified "
-                f"relative duality gap is {result.gap.max():.2e}; the solver {reason}.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
-        return result
-
-    def _set_feature_map(self, feature_map):
-        """Hold a fitted feature map and publish its attributes, dropping a previous one's."""
-        previous = getattr(self, "_map", None)
-        for name in getattr(previous, "attributes", ()):
-            self.__dict__.pop(name, None)
-        self.__dict__.update(feature_map.fitted_attributes())
-        self._map = feature_map
-
     def _can_warm_start(self, classes, feature_map):
-        previous = getattr(self, "_map", None)
-        return (
-            hasattr(self, "coef_")
-            and previous is not None
-            and previous.key() == feature_map.key()
-            and np.array_equal(self.classes_, classes)
-            and self.coef_.shape[1] == feature_map.width
-        )
-
-    def _fit_intercept(self):
-        return True
-
-    def _rows_per_batch(self, width):
-        if self.batch_size is not None:
-            return int(self.batch_size)
-        return max(1, _AUTO_BLOCK_ELEMENTS // max(1, width))
-
-    # -- predict -----------------------------------------------------------
+        return self._same_map(feature_map) and np.array_equal(self.classes_, classes)
 
     def decision_function(self, X):
         """Signed distance of each sample to the hyperplanes, in ``SVC``'s shapes.
@@ -480,17 +620,6 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             return scores
         return _ovr_decision_function(scores < 0, -scores, len(self.classes_))
 
-    def _problem_scores(self, X):
-        """Decision values of every binary problem, ``(n_samples, n_problems)``."""
-        check_is_fitted(self)
-        X = self._check_data(X, reset=False)
-        rows = self._rows_per_batch(max(X.shape[1], self.coef_.shape[1]))
-        scores = np.empty((X.shape[0], self.coef_.shape[0]))
-        for start in range(0, X.shape[0], rows):
-            batch = X[start : start + rows].astype(np.float64, copy=False)
-            scores[start : start + rows] = self._map.decision(batch, self.coef_, self.intercept_)
-        return scores
-
     def predict(self, X):
         """Predict class labels.
 
@@ -517,104 +646,6 @@ class BaseKerasSVM(ClassifierMixin, BaseEstimator):
             np.add.at(votes, (np.arange(len(scores))[:, None], winners), 1)
             return self.classes_[np.argmax(votes, axis=1)]
         return self.classes_[np.argmax(self._class_scores(scores), axis=1)]
-
-    def to_keras(self, dtype="float32"):
-        """A standalone Keras model computing the decision function.
-
-        The model maps raw inputs of shape ``(n, n_features_in_)`` to the
-        decision values of the binary problems, ``(n, n_problems)``: one
-        column for two classes (``model.predict(X).ravel()`` is then
-        ``decision_function(X)``), one per class one-vs-rest (then equal to
-        ``decision_function(X)``), one per pair of classes one-vs-one (equal
-        to ``decision_function(X)`` with ``decision_function_shape="ovo"``). It
-        holds copies of the fitted arrays and runs on any backend and device,
-        saves and loads as ``.keras`` with ``import kernelsvm_keras`` only, and
-        on TensorFlow exports a SavedModel with ``model.export(path)``.
-
-        Parameters
-        ----------
-        dtype : str, default="float32"
-            Dtype of the model's weights and computation. ``"float32"``
-            matches ``decision_function`` to about 1e-5 (absolute or relative
-            to the value; the Laplacian kernel's heavy-tailed frequencies make
-            large arguments to ``cos``, where float32 loses the most);
-            ``"float64"`` matches to rounding, where the device supports it,
-            when the model is called on a float64 tensor:
-            ``model(keras.ops.convert_to_tensor(X, "float64"))``.
-            ``model.predict(X)`` converts NumPy input to Keras's float type
-            (float32) first on the TensorFlow and torch backends, which costs
-            about 1e-7 relative. On JAX, enable float64 first with
-            ``JAX_ENABLE_X64=1``, without which JAX truncates it to float32
-            (``ValueError`` then).
-
-        Returns
-        -------
-        keras.Model
-            Layers: the feature map, named ``"features"`` (a
-            :class:`~kernelsvm_keras.layers.NystroemFeatures` or
-            :class:`~kernelsvm_keras.layers.RandomFourierFeatures` layer; for
-            a precomputed kernel a
-            :class:`~kernelsvm_keras.layers.LandmarkColumns` layer and a
-            ``Dense`` one; nothing for the linear SVM), and a ``Dense`` layer
-            named ``"decision"`` holding ``coef_.T`` and ``intercept_``. A
-            callable kernel cannot be exported (``ValueError``).
-        """
-        check_is_fitted(self)
-        if keras.backend.backend() == "jax" and keras.backend.standardize_dtype(dtype) == "float64":
-            import jax
-
-            if not jax.config.jax_enable_x64:
-                raise ValueError(
-                    "to_keras(dtype='float64') on the JAX backend needs JAX's float64, which is "
-                    "off: JAX would silently compute in float32. Set JAX_ENABLE_X64=1 (or "
-                    "jax.config.update('jax_enable_x64', True)) before JAX starts, or use "
-                    "dtype='float32'."
-                )
-        inputs = keras.Input((self.n_features_in_,), dtype=dtype, name="x")
-        outputs = inputs
-        for layer in self._map.layers(self.n_features_in_, dtype):
-            outputs = layer(outputs)
-        decision = keras.layers.Dense(self.coef_.shape[0], dtype=dtype, name="decision")
-        outputs = decision(outputs)
-        set_weights_exactly(decision, [self.coef_.T, self.intercept_])
-        return keras.Model(inputs, outputs, name=type(self).__name__)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
-
-    def _validate_params(self):
-        super()._validate_params()
-        # Interval(Integral, ...) admits True and False (bool is an int)
-        for name, value in self.get_params(deep=False).items():
-            constraints = self._parameter_constraints.get(name, [])
-            counts = any(getattr(c, "type", None) is Integral for c in constraints)
-            if counts and isinstance(value, (bool, np.bool_)):
-                raise InvalidParameterError(
-                    f"The {name!r} parameter of {type(self).__name__} must be an int, "
-                    f"not a bool; got {value!r}."
-                )
-
-    # -- persistence -------------------------------------------------------
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        return dict(state.items(), _kernelsvm_keras_version=__version__)
-
-    def __setstate__(self, state):
-        version = state.pop("_kernelsvm_keras_version", "unknown (before 0.1.0)")
-        if "coef_" in state and "_map" not in state:  # pickled before maps were objects
-            state["_map"] = map_from_attributes(state, state.get("kernel", "rbf"))
-        if version != __version__:
-            warnings.warn(
-                f"Unpickling a {type(self).__name__} saved by kernelsvm_keras {version} with "
-                f"kernelsvm_keras {__version__}: it may not work or may give other results. "
-                "Refit it with this version, or use the version that saved it.",
-                InconsistentVersionWarning,
-                stacklevel=2,
-            )
-        super().__setstate__(state)
 
 
 class InconsistentVersionWarning(UserWarning):

@@ -1,14 +1,20 @@
-"""Primal Newton solver for one-vs-rest SVMs, written with ``keras.ops``.
+"""Primal Newton solver for the SVM family, written with ``keras.ops``.
 
 This is the only module that drives Keras computation for training. It knows
 nothing of scikit-learn: it receives NumPy arrays and returns NumPy arrays.
 
-The problem, for every column ``k`` of ``Y`` (one binary problem each)::
+The problem, for every column ``k`` (one binary classification, regression
+or one-class problem each)::
 
-    P(w, b) = 1/2 ||w||^2 + C * sum_i s_i * loss(Y[i, k] * (w . phi(x_i) + b))
+    P(w, b) = 1/2 ||w||^2 + c_b b + C * sum_i s_i * loss(w . phi(x_i) + b; l_ik, u_ik)
 
-with ``loss`` the hinge ``max(0, 1 - m)`` or the squared hinge
-``max(0, 1 - m)^2`` and the intercept ``b`` unpenalised.
+with an interval loss of :mod:`kernelsvm_keras._loss` (the hinge or its
+square, pushing each prediction into its row's interval ``[l, u]``: margins
+of classification, the epsilon tube of regression, ``[0, inf)`` of the
+one-class SVM) and the intercept ``b`` unpenalised (``c_b = 1`` for the
+one-class SVM, where ``b = -rho``; 0 otherwise). The solver asks the loss
+object for values, slopes, curvatures, the conjugate and the dual box; it
+never tests which loss it has.
 
 Method
 ------
@@ -41,12 +47,11 @@ products over ``K`` columns instead of ``K`` separate passes over the data):
 Stopping criterion
 ------------------
 Every iteration builds a feasible dual point from the current iterate:
-``alpha_i = -C s_i loss'(m_i)`` (hinge: ``C s_i clip((1 - m_i)/delta, 0, 1)``;
-squared hinge: ``2 C s_i max(0, 1 - m_i)``), rescaled on one side so that
-``sum_i alpha_i y_i = 0`` (the dual constraint of the unpenalised intercept).
-Its dual objective ``D(alpha)`` is a lower bound on the optimum ``P*``, and so
-is the best one met so far; the relative duality gap
-``(P(w, b) - max D(alpha)) / P(w, b)`` bounds the relative distance to the
+``beta_i = -C s_i loss'(z_i)`` (of the smoothed loss), rescaled on one side so
+that ``sum_i beta_i = c_b`` (the dual constraint of the intercept;
+:func:`_feasible_scales`). Its dual objective ``D(beta)`` is a lower bound on
+the optimum ``P*``, and so is the best one met so far; the relative duality gap
+``(P(w, b) - max D(beta)) / |P(w, b)|`` bounds the relative distance to the
 optimum. A column is converged when this gap is at most ``tol``.
 
 These iterations compute in float32, whose round-off can make that gap look
@@ -57,6 +62,7 @@ free support vectors (:func:`_support_dual`), whose primal point replaces the
 iterate when it is better.
 """
 
+import copy
 import math
 
 import keras
@@ -64,7 +70,7 @@ import numpy as np
 import scipy.linalg
 from keras import ops
 
-__all__ = ["RowBlocks", "SolverResult", "input_scale", "solve_ovr_svm"]
+__all__ = ["RowBlocks", "SolverResult", "input_scale", "solve_svm"]
 
 # Hessian damping of the (unpenalised) intercept in the Newton model only: it
 # keeps the linear system definite when no sample is in a curved zone of the
@@ -408,7 +414,7 @@ class RowBlocks:
 
 
 class SolverResult:
-    """Outcome of :func:`solve_ovr_svm`.
+    """Outcome of :func:`solve_svm`.
 
     Attributes
     ----------
@@ -433,9 +439,10 @@ class SolverResult:
         Whether the float32 iterations met ``tol`` but the float64
         certificate does not: ``tol`` is below what float32 training can
         certify on this problem.
-    alpha : ndarray of shape (n_samples, K) or None
-        The dual-feasible point of the certificate (of the problem on
-        ``design.scale * X``); its non-zero rows are the support vectors.
+    dual_coef : ndarray of shape (n_samples, K) or None
+        The dual-feasible point ``beta`` of the certificate (of the problem
+        on ``design.scale * X``; ``y_i alpha_i`` in ``SVC``'s terms for
+        classification); its non-zero rows are the support vectors.
     """
 
     def __init__(
@@ -449,9 +456,9 @@ class SolverResult:
         gap,
         cg_iter,
         precision_limited=False,
-        alpha=None,
+        dual_coef=None,
     ):
-        self.alpha = alpha
+        self.dual_coef = dual_coef
         self.coef = coef
         self.intercept = intercept
         self.n_iter = n_iter
@@ -467,76 +474,82 @@ def _colsum(A):
     return ops.sum(A, axis=0)
 
 
-def _slope_and_curvature(loss, viol, delta):
-    """``-loss'(m)`` and ``loss''(m)`` of the (smoothed) loss, given ``viol = max(0, 1 - m)``."""
-    if loss == "squared_hinge":
-        return 2.0 * viol, 2.0 * ops.cast(viol > 0, viol.dtype)
-    in_zone = ops.logical_and(viol > 0, viol < delta)
-    return ops.clip(viol / delta, 0.0, 1.0), ops.cast(in_zone, viol.dtype) / delta
+def _finite(x):
+    return ops.where(ops.isfinite(x), x, 0.0)
 
 
-def _smoothed_loss(loss, viol, delta):
-    """The (smoothed) loss, given ``viol = max(0, 1 - m)``."""
-    if loss == "squared_hinge":
-        return ops.square(viol)
-    return ops.where(viol < delta, ops.square(viol) / (2.0 * delta), viol - delta / 2.0)
+class _Problem:
+    """The data of the objective besides the features, as float32 tensors.
+
+    ``lower`` and ``upper`` ``(n, K)``: the rows' intervals (see
+    :mod:`kernelsvm_keras._loss`); ``s`` ``(n, 1)`` or ``(n, K)``: the
+    sample weights; ``intercept_cost`` ``c_b``: the linear cost of the
+    intercept (1 for the one-class SVM, else 0).
+    """
+
+    def __init__(self, loss, lower, upper, sample_weight, intercept_cost):
+        n = lower.shape[0]
+        self.loss = loss
+        self.lower = ops.convert_to_tensor(np.asarray(lower, dtype=np.float32))
+        self.upper = ops.convert_to_tensor(np.asarray(upper, dtype=np.float32))
+        self.s = ops.convert_to_tensor(np.asarray(sample_weight, dtype=np.float32).reshape(n, -1))
+        self.intercept_cost = float(intercept_cost)
+
+    def smoothing(self, delta):
+        """The hinge's smoothing width, or ``None`` for a smooth loss."""
+        return delta if self.loss.smooth else None
 
 
-class _Loss:
-    """Per-sample quantities of the (smoothed) loss at margins ``M``."""
+class _Terms:
+    """Per-sample quantities of the (smoothed) loss at predictions ``Z``."""
 
-    def __init__(self, loss, M, s, C, delta):
-        viol = ops.relu(1.0 - M)
-        slope, curvature = _slope_and_curvature(loss, viol, delta)
-        self.slope = slope
+    def __init__(self, problem, Z, C, delta):
+        loss, lower, upper, s = problem.loss, problem.lower, problem.upper, problem.s
+        value, slope, curvature = loss.derivatives(Z, lower, upper, problem.smoothing(delta), ops)
+        self.slope = slope  # -loss'(z)
         self.curvature = C * s * curvature
-        if loss == "squared_hinge":
-            self.value = s * ops.square(viol)  # true = smoothed
-            self.smooth_value = self.value
-            # sum of alpha_i^2 / (4 C s_i) before the feasibility rescaling
-            self.dual_penalty = C * s * ops.square(viol)
-            self.smooth_penalty = None
-        else:
-            self.value = s * viol
-            self.smooth_value = s * _smoothed_loss(loss, viol, delta)
-            self.dual_penalty = None
-            # sum of delta alpha_i^2 / (2 C s_i): smoothed dual minus true dual
-            self.smooth_penalty = 0.5 * delta * C * s * ops.square(slope)
-        self.alpha = C * s * self.slope
+        self.smooth_value = s * value
+        self.value = self.smooth_value
+        if loss.smooth:
+            self.value = s * loss.value(Z, lower, upper, None, ops)
+        self.beta = C * s * slope  # the dual point of the iterate (before feasibility)
 
 
-def _along_line(loss, M, z, s, C, delta, t, ww, wd, dd):
+def _along_line(problem, Z, Zd, C, delta, t, ww, wd, dd, b, db):
     """The (smoothed) objective at ``t`` along a direction, and its first two derivatives."""
-    viol = ops.relu(1.0 - (M + t * z))
-    slope, curv = _slope_and_curvature(loss, viol, delta)
-    loss_sum = _colsum(s * _smoothed_loss(loss, viol, delta))
-    value = 0.5 * (ww + t * (2.0 * wd + t * dd)) + C * loss_sum
-    d1 = t * dd + wd - C * _colsum(s * slope * z)
-    d2 = dd + C * _colsum(s * curv * ops.square(z))
+    loss, s, cb = problem.loss, problem.s, problem.intercept_cost
+    rows, slope, curv = loss.derivatives(
+        Z + t * Zd, problem.lower, problem.upper, problem.smoothing(delta), ops
+    )
+    value = 0.5 * (ww + t * (2.0 * wd + t * dd)) + cb * (b + t * db) + C * _colsum(s * rows)
+    d1 = t * dd + wd + cb * db - C * _colsum(s * slope * Zd)
+    d2 = dd + C * _colsum(s * curv * ops.square(Zd))
     return value, d1, d2
 
 
-def _line_search(loss, M, z, s, C, delta, W, dW):
+def _line_search(problem, Z, Zd, C, delta, W, dW, b, db):
     """Exact line search (to ``_LS_TOL``) of each column's convex 1-D objective.
 
-    A step is accepted when the derivative has fallen to ``_LS_TOL`` of its
-    value at 0 *and* the objective has not risen: the derivative alone can be
-    small far past the minimum, where the objective grows slowly on a long
-    scale (w8a standardised, values up to 64, hinge, C=1: the first step from
-    0 was accepted at 100 times the starting objective).
+    Along ``(W, b) + t (dW, db)``, with ``Z`` the predictions and ``Zd`` their
+    change per unit of ``t``. A step is accepted when the derivative has
+    fallen to ``_LS_TOL`` of its value at 0 *and* the objective has not
+    risen: the derivative alone can be small far past the minimum, where the
+    objective grows slowly on a long scale (w8a standardised, values up to
+    64, hinge, C=1: the first step from 0 was accepted at 100 times the
+    starting objective).
     """
     ww = _colsum(ops.square(W))
     wd = _colsum(W * dW)
     dd = _colsum(ops.square(dW))
     zeros = ops.zeros_like(wd)
-    f0, g0, _ = _along_line(loss, M, z, s, C, delta, zeros, ww, wd, dd)
+    f0, g0, _ = _along_line(problem, Z, Zd, C, delta, zeros, ww, wd, dd, b, db)
     target = _LS_TOL * ops.abs(g0)
     ceiling = f0 + _LS_ROUNDOFF * ops.abs(f0)
     lo = zeros
     hi = ops.full_like(wd, math.inf)
     t = ops.ones_like(wd)
     for _ in range(_LS_MAX_ITER):
-        f, g, h = _along_line(loss, M, z, s, C, delta, t, ww, wd, dd)
+        f, g, h = _along_line(problem, Z, Zd, C, delta, t, ww, wd, dd, b, db)
         # an objective that overflows float32 at t: t is too far
         overflow = ops.logical_not(ops.logical_and(ops.isfinite(f), ops.isfinite(g)))
         g = ops.where(overflow, math.inf, g)
@@ -553,6 +566,29 @@ def _line_search(loss, M, z, s, C, delta, W, dW):
         t = ops.where(done, t, ops.where(inside, newton, fallback))
     # Not within tolerance: the left end of the bracket still decreases the objective.
     return ops.where(done, t, lo)
+
+
+def _feasible_scales(positive, negative, cost, capacity, xp):
+    """Scalings that make ``sum(beta) = cost`` (the intercept's dual constraint).
+
+    ``positive`` and ``negative`` are the sums of the positive and negative
+    parts of ``beta`` per column. Where the positive side is too large it is
+    scaled down (``r_pos``), where the negative side is, it is (``r_neg``);
+    where even without its negative side ``beta`` sums to less than
+    ``cost > 0`` (the one-class SVM), the negative side is dropped and the
+    positive one moved a fraction ``grow`` of the way to its bound, whose
+    room is ``capacity`` (``sum(C s) - positive``). Returns ``r_pos, r_neg,
+    grow``; the feasible point is ``r_pos beta+ - r_neg beta- + grow (C s - beta+)``.
+    """
+    tiny = 1e-30
+    excess = positive - negative - cost
+    r_pos = xp.where(excess > 0, (negative + cost) / xp.maximum(positive, tiny), 1.0)
+    short = xp.logical_and(excess < 0, positive < cost)
+    r_neg = xp.where(
+        excess < 0, xp.where(short, 0.0, (positive - cost) / xp.maximum(negative, tiny)), 1.0
+    )
+    grow = xp.where(short, xp.clip((cost - positive) / xp.maximum(capacity, tiny), 0.0, 1.0), 0.0)
+    return r_pos, r_neg, grow
 
 
 def _newton_direction(design, gW, gb, curv, intercept_mask, cg_iter):
@@ -1008,7 +1044,7 @@ def input_scale(X):
 
     Multiplying by a power of two is exact in floating point: the linear SVM
     trains on ``scale * X`` (no float32 overflow in ``X @ w`` or in squared
-    norms, whatever the units of ``X``) and :func:`solve_ovr_svm` converts the
+    norms, whatever the units of ``X``) and :func:`solve_svm` converts the
     solution back. 1 for an empty, all-zero or non-finite ``X``.
     """
     if hasattr(X, "tocsr"):
@@ -1049,9 +1085,10 @@ def _check_range(C, sample_weight, scale):
     )
 
 
-def solve_ovr_svm(
+def solve_svm(
     design,
-    Y,
+    lower,
+    upper,
     sample_weight,
     *,
     C,
@@ -1059,12 +1096,13 @@ def solve_ovr_svm(
     fit_intercept,
     tol,
     max_iter,
+    intercept_cost=0.0,
     verbose=0,
     coef_init=None,
     intercept_init=None,
     cg_iter_init=None,
 ):
-    """Minimise the one-vs-rest SVM primal objective to a certified tolerance.
+    """Minimise the SVM primal objective of every column to a certified tolerance.
 
     Phases: a range check (:func:`_check_range`); Newton iterations in float32
     on the device (direction :func:`_newton_direction`, step
@@ -1076,21 +1114,31 @@ def solve_ovr_svm(
     ----------
     design : RowBlocks
         The feature matrix ``phi(X)`` (of ``design.scale * X``).
-    Y : ndarray of shape (n_samples, K)
-        Targets in {-1, +1}, one column per binary problem.
+    lower, upper : ndarray of shape (n_samples, K)
+        The interval of every row and column (``-inf`` / ``inf`` for an open
+        end): :func:`~kernelsvm_keras._loss.margin_intervals` of +1 / -1
+        labels for classification, one column per binary problem;
+        :func:`~kernelsvm_keras._loss.tube_intervals` for regression;
+        :func:`~kernelsvm_keras._loss.one_class_intervals`.
     sample_weight : ndarray of shape (n_samples,) or (n_samples, K)
         Non-negative weights ``s_i`` (sample weight times class weight), the
         same for every column or one per column (one-vs-one problems: zero
         outside the pair's rows).
     C : float
         Inverse regularisation strength.
-    loss : {"hinge", "squared_hinge"}
+    loss : IntervalLoss
+        :class:`~kernelsvm_keras._loss.Hinge` or
+        :class:`~kernelsvm_keras._loss.SquaredHinge`.
     fit_intercept : bool
         Whether to fit an unpenalised intercept per column.
     tol : float
         Target relative duality gap of every column.
     max_iter : int
         Maximum number of Newton iterations.
+    intercept_cost : float, default=0.0
+        ``c_b``, the linear cost of the intercept in the objective (1 for
+        the one-class SVM, where ``b = -rho``); needs ``fit_intercept``
+        and a bounded loss (the hinge).
     verbose : int
         Print one line per iteration when positive.
     coef_init, intercept_init : ndarray or None
@@ -1112,16 +1160,16 @@ def solve_ovr_svm(
         When ``C`` times the weights is beyond float32's range, or the
         objective at the starting point is not finite.
     """
-    n, K = Y.shape
+    n, K = lower.shape
     D = design.n_outputs
     scale = design.scale
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    if intercept_cost and not (fit_intercept and loss.bounded):
+        raise ValueError("an intercept cost needs an intercept and a bounded loss (the hinge)")
     _check_range(C, sample_weight, scale)
     C_scaled = C / scale**2  # the C of the problem on scale * X
-    Yt = ops.convert_to_tensor(np.asarray(Y, dtype=np.float32))
-    s = ops.convert_to_tensor(sample_weight.astype(np.float32).reshape(n, -1))
-    pos = ops.cast(Yt > 0, "float32")
-    neg = 1.0 - pos
+    problem = _Problem(loss, lower, upper, sample_weight, intercept_cost)
+    s, cb = problem.s, problem.intercept_cost
     if coef_init is None:
         W = ops.zeros((D, K), dtype="float32")
         b = ops.zeros((K,), dtype="float32")
@@ -1134,14 +1182,20 @@ def solve_ovr_svm(
     intercept_mask = 1.0 if fit_intercept else 0.0
     # the most conjugate-gradient iterations a Newton step has needed
     cg_iter = _CG_TYPICAL_ITER if cg_iter_init is None else cg_iter_init
+    # the dual's box (C s where beta > 0 is allowed), and phi^T of it, when
+    # feasibility may have to move beta towards it (an intercept cost)
+    cap = s * ops.cast(ops.isfinite(problem.lower), "float32")
+    phi_cap = design.rmatmul(cap) if cb else None
 
-    def signed_alphas(start, stop, Zb):
-        # Both halves of w(alpha) = phi^T (alpha * y), the positive and the
-        # negative samples, so that either can be rescaled; alpha depends on
-        # each row's own margin only, so they come in the same pass as Z.
-        viol = ops.relu(1.0 - Yt[start:stop] * Zb)
-        alpha = C * s[start:stop] * _slope_and_curvature(loss, viol, delta)[0]
-        return ops.concatenate([alpha * pos[start:stop], alpha * neg[start:stop]], axis=1)
+    def signed_betas(start, stop, Zb):
+        # Both halves of w(beta) = phi^T beta, its positive and its negative
+        # parts, so that either can be rescaled; beta depends on each row's
+        # own prediction only, so they come in the same pass as Z.
+        slope = loss.derivatives(
+            Zb, problem.lower[start:stop], problem.upper[start:stop], problem.smoothing(delta), ops
+        )[1]
+        beta = C * s[start:stop] * slope
+        return ops.concatenate([ops.relu(beta), ops.relu(-beta)], axis=1)
 
     n_iter = 0
     # Continuation in C: at a large C a Newton step from a point far from the
@@ -1158,44 +1212,49 @@ def solve_ovr_svm(
         # Every dual-feasible point bounds the optimum from below: keep the best
         # (its value, and the point itself for the float64 certificate).
         best_dual = ops.full((K,), -math.inf, dtype="float32")
-        best_alpha = ops.zeros((n, K), dtype="float32")
+        best_beta = ops.zeros((n, K), dtype="float32")
         best_gap = ops.full((K,), math.inf, dtype="float32")
         best_primal = ops.full((K,), math.inf, dtype="float32")
         since_progress = 0
         while True:
-            Z, halves = design.matmul_rmatmul(W, b, signed_alphas)
-            M = Yt * Z
-            lq = _Loss(loss, M, s, C, delta)
+            Z, halves = design.matmul_rmatmul(W, b, signed_betas)
+            terms = _Terms(problem, Z, C, delta)
             u_pos, u_neg = halves[:, :K], halves[:, K:]
-            a_pos = _colsum(lq.alpha * pos)
-            a_neg = _colsum(lq.alpha * neg)
+            beta_pos, beta_neg = ops.relu(terms.beta), ops.relu(-terms.beta)
+            sum_pos, sum_neg = _colsum(beta_pos), _colsum(beta_neg)
             if fit_intercept:
-                r_pos = ops.where(a_pos > a_neg, a_neg / ops.maximum(a_pos, 1e-30), 1.0)
-                r_neg = ops.where(a_neg > a_pos, a_pos / ops.maximum(a_neg, 1e-30), 1.0)
+                capacity = _colsum(C * cap - beta_pos) if cb else ops.zeros_like(sum_pos)
+                r_pos, r_neg, grow = _feasible_scales(sum_pos, sum_neg, cb, capacity, ops)
             else:
-                r_pos = r_neg = ops.ones_like(a_pos)
+                r_pos = r_neg = ops.ones_like(sum_pos)
+                grow = ops.zeros_like(sum_pos)
+            beta = r_pos * beta_pos - r_neg * beta_neg
             u_feasible = r_pos * u_pos - r_neg * u_neg
+            if cb:
+                beta = beta + grow * (C * cap - beta_pos)
+                u_feasible = u_feasible + grow * (C * phi_cap - u_pos)
             half_norm_w = 0.5 * _colsum(ops.square(W))
-            primal = half_norm_w + C * _colsum(lq.value)
-            dual = r_pos * a_pos + r_neg * a_neg - 0.5 * _colsum(ops.square(u_feasible))
-            r2 = ops.square(r_pos) * pos + ops.square(r_neg) * neg
-            if lq.dual_penalty is not None:
-                dual = dual - _colsum(r2 * lq.dual_penalty)
+            primal = half_norm_w + cb * b + C * _colsum(terms.value)
+            half_norm_u = 0.5 * _colsum(ops.square(u_feasible))
+            lower, upper, weight = problem.lower, problem.upper, C * s
+            dual = _colsum(loss.conjugate(beta, lower, upper, weight, None, ops)) - half_norm_u
             if n_iter == 0 and not bool(ops.all(ops.isfinite(primal))):
                 raise ValueError(
                     "The SVM objective at the starting point is not finite in float32: the "
-                    "features or X hold values beyond float32's range (about 3.4e38), or C times "
-                    "the sample weights is too large; rescale X or use a smaller C."
+                    "features, X or y hold values beyond float32's range (about 3.4e38), or C "
+                    "times the sample weights is too large; rescale X (or y) or use a smaller C."
                 )
             dual = ops.where(ops.isfinite(dual), dual, -math.inf)  # overflowed: no bound
             better = dual > best_dual
-            best_alpha = ops.where(better, lq.alpha * (r_pos * pos + r_neg * neg), best_alpha)
+            best_beta = ops.where(better, beta, best_beta)
             best_dual = ops.maximum(best_dual, dual)
-            gap = (primal - best_dual) / ops.maximum(primal, 1e-30)
+            gap = (primal - best_dual) / ops.maximum(ops.abs(primal), 1e-30)
             converged = gap <= _F32_MARGIN * stage_tol
-            if loss == "hinge":
-                smooth_primal = half_norm_w + C * _colsum(lq.smooth_value)
-                smooth_dual = dual - _colsum(r2 * lq.smooth_penalty)
+            if loss.smooth:
+                smooth_primal = half_norm_w + cb * b + C * _colsum(terms.smooth_value)
+                smooth_dual = (
+                    _colsum(loss.conjugate(beta, lower, upper, weight, delta, ops)) - half_norm_u
+                )
                 smooth_gap = smooth_primal - smooth_dual
                 # The iterate solves the smoothed problem much better than the
                 # smoothing distorts the hinge: shrink the smoothing.
@@ -1214,7 +1273,7 @@ def solve_ovr_svm(
             # bound can lag far behind a primal that still falls fast.
             improved = ops.logical_or(
                 gap < (1.0 - _STALL_PROGRESS) * best_gap,
-                primal < (1.0 - _STALL_PROGRESS) * best_primal,
+                primal < best_primal - _STALL_PROGRESS * ops.abs(_finite(best_primal)),
             )
             progress = bool(ops.any(ops.logical_and(improved, ops.logical_not(converged))))
             best_gap = ops.minimum(best_gap, gap)
@@ -1228,9 +1287,9 @@ def solve_ovr_svm(
             # Newton direction, frozen for converged columns.
             active = ops.cast(ops.logical_not(converged), "float32")
             gW = (W - (u_pos - u_neg)) * active
-            gb = -(a_pos - a_neg) * active * intercept_mask
+            gb = (cb - (sum_pos - sum_neg)) * active * intercept_mask
             dW, db, Zd, iterations = _newton_direction(
-                design, gW, gb, lq.curvature, intercept_mask, cg_iter
+                design, gW, gb, terms.curvature, intercept_mask, cg_iter
             )
             cg_iter = cg_iter if iterations is None else max(cg_iter, iterations)
             # A direction that float32 could not compute (overflow in an
@@ -1241,15 +1300,15 @@ def solve_ovr_svm(
                 db = ops.where(finite, db, -gb)
                 Zd = None
 
-            z = Yt * (design.matmul(dW) + db if Zd is None else Zd)
-            t = _line_search(loss, M, z, s, C, delta, W, dW)
+            Zd = design.matmul(dW) + db if Zd is None else Zd
+            t = _line_search(problem, Z, Zd, C, delta, W, dW, b, db)
             t = ops.where(ops.isfinite(t), t, 0.0)
             W_next = W + t * dW
             b_next = b + t * db
             keep = ops.logical_and(ops.all(ops.isfinite(W_next), axis=0), ops.isfinite(b_next))
             W = ops.where(keep, W_next, W)
             b = ops.where(keep, b_next, b)
-            if loss == "hinge":
+            if loss.smooth:
                 delta = ops.where(shrink, ops.maximum(delta * _DELTA_SHRINK, _DELTA_MIN), delta)
         if n_iter >= max_iter:
             break
@@ -1257,16 +1316,12 @@ def solve_ovr_svm(
     coef = np.asarray(ops.convert_to_numpy(W), dtype=np.float64)  # (D, K), scaled units
     intercept = np.asarray(ops.convert_to_numpy(b), dtype=np.float64)
     # (at the C asked for: a dual point of a smaller C of the path is feasible too)
-    primal64, gap64, alpha64 = _certify(  # may replace columns of coef and intercept (in place)
+    primal64, gap64, beta64 = _certify(  # may replace columns of coef and intercept (in place)
         design,
-        Y,
-        sample_weight,
-        C_scaled,
-        loss,
+        _Intervals(lower, upper, sample_weight, C_scaled, loss, fit_intercept, intercept_cost),
         coef,
         intercept,
-        ops.convert_to_numpy(best_alpha),
-        fit_intercept,
+        ops.convert_to_numpy(best_beta),
         tol,
     )
     met = gap64 <= tol
@@ -1281,7 +1336,7 @@ def solve_ovr_svm(
         gap=gap64,
         cg_iter=cg_iter,
         precision_limited=final and bool(ops.all(converged)) and not bool(np.all(met)),
-        alpha=alpha64,
+        dual_coef=beta64,
     )
 
 
@@ -1307,7 +1362,78 @@ def _continuation(C, sample_weight, design, tol):
     return [(c, max(tol, _CONTINUATION_TOL)) for c in path] + [(C, tol)]
 
 
-def _certify(design, Y, sample_weight, C, loss, coef, intercept, alpha, fit_intercept, tol):
+class _Intervals:
+    """The problem in float64 for the certificate (see :class:`_Problem`).
+
+    ``weight`` is ``C s``, ``(n, 1)`` or ``(n, K)``.
+    """
+
+    def __init__(self, lower, upper, sample_weight, C, loss, fit_intercept, intercept_cost):
+        self.lower = np.asarray(lower, dtype=np.float64)
+        self.upper = np.asarray(upper, dtype=np.float64)
+        self.sample_weight = _per_column(sample_weight)
+        self.C = C
+        self.weight = C * self.sample_weight
+        self.loss = loss
+        self.fit_intercept = fit_intercept
+        self.cost = float(intercept_cost)
+
+    def columns(self, columns):
+        """The problem of some columns only."""
+        part = copy.copy(self)
+        part.lower, part.upper = self.lower[:, columns], self.upper[:, columns]
+        part.sample_weight = np.broadcast_to(self.sample_weight, self.lower.shape)[:, columns]
+        part.weight = self.C * part.sample_weight
+        return part
+
+    def primal(self, Z, coef, intercept):
+        """The primal objective at predictions ``Z`` of ``(coef, intercept)``, per column."""
+        loss = self.loss.value(Z, self.lower, self.upper)
+        return (
+            0.5 * np.sum(np.square(coef), axis=0)
+            + self.cost * intercept
+            + self.C * np.sum(self.sample_weight * loss, axis=0)
+        )
+
+    def own_point(self, Z):
+        """The iterate's dual point, ``C s (-loss'(z))`` (a subgradient for the hinge)."""
+        return self.weight * self.loss.derivatives(Z, self.lower, self.upper)[1]
+
+    def feasible(self, points):
+        """Dual points made exactly feasible in float64, one per column.
+
+        Clipped to the loss's box (``0`` where ``s = 0``) and, with an
+        intercept, brought to ``sum(beta) = c_b`` (:func:`_feasible_scales`).
+        """
+        weight = np.broadcast_to(self.weight, self.lower.shape)
+        low, high = self.loss.box(self.lower, self.upper, weight)
+        points = np.clip(points, low, high)
+        points[weight <= 0] = 0.0
+        if self.fit_intercept:
+            positive, negative = np.maximum(points, 0.0), np.maximum(-points, 0.0)
+            sum_pos, sum_neg = positive.sum(axis=0), negative.sum(axis=0)
+            room = np.sum(np.where(np.isfinite(high), high, 0.0) - positive, axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r_pos, r_neg, grow = _feasible_scales(sum_pos, sum_neg, self.cost, room, np)
+            points = r_pos * positive - r_neg * negative
+            if self.cost:
+                points = points + grow * (np.where(np.isfinite(high), high, 0.0) - positive)
+        return points
+
+    def dual(self, points, u):
+        """The dual objective of feasible ``points`` with ``u = phi^T points``."""
+        weight = np.broadcast_to(self.weight, self.lower.shape)
+        conjugate = self.loss.conjugate(points, self.lower, self.upper, weight)
+        return np.sum(conjugate, axis=0) - 0.5 * np.sum(np.square(u), axis=0)
+
+    def relative_gap(self, primal, dual):
+        """``(primal - dual) / |primal|`` (0 where both are 0: the optimum)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gap = np.where(primal != 0, (primal - dual) / np.abs(primal), 0.0)
+        return np.where((primal == 0) & (dual < 0), np.inf, gap)
+
+
+def _certify(design, problem, coef, intercept, beta, tol):
     """The primal objective and the certified relative duality gap, in float64.
 
     The iterations compute in float32, whose round-off (about 1e-7 of each
@@ -1316,89 +1442,65 @@ def _certify(design, Y, sample_weight, C, loss, coef, intercept, alpha, fit_inte
     (``X`` itself for the linear SVM; for a kernel map, the float32
     features that training used, cast exactly): the primal at ``(coef,
     intercept)``, and the dual objective at dual points built from the
-    iterate (:func:`_dual_values` makes each exactly feasible first): the
-    best one the iterations met (``alpha``), the one of the returned
-    iterate's float64 margins, and, for a column still above ``tol``, the
-    maximiser of the dual on the iterate's support vectors
+    iterate (:meth:`_Intervals.feasible` makes each exactly feasible first):
+    the best one the iterations met (``beta``), the one of the returned
+    iterate's float64 predictions, and, for a column still above ``tol``,
+    the maximiser of the dual on the iterate's free support vectors
     (:func:`_support_dual`; at a large ``C`` the first two are poor, since
-    ``alpha`` amplifies the round-off of the margins by ``C``). The dual value
-    of a feasible point is a lower bound on the optimum, so the gap returned
-    bounds the relative distance to it, up to float64 round-off.
+    ``beta`` amplifies the round-off of the predictions by ``C``). The dual
+    value of a feasible point is a lower bound on the optimum, so the gap
+    returned bounds the relative distance to it, up to float64 round-off.
 
     Where the primal point of that support-vector solution
-    (``w = phi^T (alpha * y)``, ``b`` its multiplier) has a lower objective
-    than the iterate, it replaces the column of ``coef`` and ``intercept``
-    (in place): a float64 polish of the float32 solution.
+    (``w = phi^T beta``, ``b`` its multiplier) has a lower objective than the
+    iterate, it replaces the column of ``coef`` and ``intercept`` (in place):
+    a float64 polish of the float32 solution.
 
     Returns
     -------
     primal : ndarray of shape (K,)
     gap : ndarray of shape (K,)
-        ``(primal - dual) / primal`` with the largest dual value, at least 0.
-    alpha : ndarray of shape (n_samples, K)
+        ``(primal - dual) / |primal|`` with the largest dual value, at least 0.
+    beta : ndarray of shape (n_samples, K)
         The feasible dual point that gave each column's gap (its non-zero
         rows are the support vectors).
     """
-    Y = np.asarray(Y, dtype=np.float64)
-    sample_weight = _per_column(sample_weight)
-    weight = C * sample_weight
-    K = Y.shape[1]
-
-    def weight_of(columns):
-        return np.broadcast_to(weight, Y.shape)[:, columns]
-
-    # one pass for the margins and the best point's dual vector
-    best = _feasible(np.asarray(alpha, dtype=np.float64), Y, weight, loss, fit_intercept)
-    Z = np.empty(Y.shape)
+    K = problem.lower.shape[1]
+    # one pass for the predictions and the best point's dual vector
+    best = problem.feasible(np.asarray(beta, dtype=np.float64))
+    Z = np.empty(problem.lower.shape)
     u = np.zeros((design.n_outputs, K))
     for start, stop, B in design.exact_blocks():
         Z[start:stop] = B @ coef + intercept
-        u += B.T @ (best[start:stop] * Y[start:stop])
-    viol = np.maximum(0.0, 1.0 - Y * Z)
-    if loss == "squared_hinge":
-        primal_loss = np.sum(sample_weight * np.square(viol), axis=0)
-        own = 2.0 * weight * viol
-    else:
-        primal_loss = np.sum(sample_weight * viol, axis=0)
-        own = weight * (viol > 0)
-    primal = 0.5 * np.sum(np.square(coef), axis=0) + C * primal_loss
-    dual = _dual_value(best, u, weight, loss)
-
-    def relative_gap():
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(primal > 0, (primal - dual) / primal, 0.0)
-
-    gap = relative_gap()
+        u += B.T @ best[start:stop]
+    primal = problem.primal(Z, coef, intercept)
+    dual = problem.dual(best, u)
+    gap = problem.relative_gap(primal, dual)
     winner = best  # the feasible dual point of each column's certificate
     above = np.flatnonzero(gap > tol)
     if above.size:  # one more pass: the iterate's own dual point
-        values = _dual_values(design, Y, weight, loss, own[:, above], above, fit_intercept)
-        feasible_own = _feasible(own[:, above], Y[:, above], weight_of(above), loss, fit_intercept)
+        own = problem.own_point(Z)
+        part = problem.columns(above)
+        feasible_own = part.feasible(own[:, above])
+        values = _dual_values(design, part, feasible_own)
         start_points = best.copy()
         winner = best.copy()
         for j, k in enumerate(above):
             if values[j] > dual[k]:
                 dual[k], start_points[:, k] = values[j], own[:, k]
                 winner[:, k] = feasible_own[:, j]
-        gap = relative_gap()
+        gap = problem.relative_gap(primal, dual)
         above = np.flatnonzero(gap > tol)
     if above.size:
-        polished = _support_dual(design, Y, weight, loss, start_points, above, fit_intercept)
+        polished = _support_dual(design, problem, start_points, above)
         if polished is not None:
             points, cols, new_coef, new_intercept = polished
-            values = _dual_values(design, Y, weight, loss, points, cols, fit_intercept)
-            feasible = _feasible(points, Y[:, cols], weight_of(cols), loss, fit_intercept)
+            part = problem.columns(cols)
+            feasible = part.feasible(points)
+            values = _dual_values(design, part, feasible)
             # the primal point of the support vectors' dual solution: where it
             # is lower than the float32 iterate, it is the solution returned
-            new_primal = _primal_values(
-                design,
-                Y[:, cols],
-                np.broadcast_to(sample_weight, Y.shape)[:, cols],
-                C,
-                loss,
-                new_coef,
-                new_intercept,
-            )
+            new_primal = _primal_values(design, part, new_coef, new_intercept)
             for j, k in enumerate(cols):
                 if values[j] > dual[k]:
                     dual[k], winner[:, k] = values[j], feasible[:, j]
@@ -1406,7 +1508,7 @@ def _certify(design, Y, sample_weight, C, loss, coef, intercept, alpha, fit_inte
                     primal[k] = new_primal[j]
                     coef[:, k] = new_coef[:, j]
                     intercept[k] = new_intercept[j]
-            gap = relative_gap()
+            gap = problem.relative_gap(primal, dual)
     return primal, np.maximum(gap, 0.0), winner
 
 
@@ -1416,87 +1518,55 @@ def _per_column(sample_weight):
     return sample_weight[:, None] if sample_weight.ndim == 1 else sample_weight
 
 
-def _primal_values(design, Y, sample_weight, C, loss, coef, intercept):
+def _primal_values(design, problem, coef, intercept):
     """The primal objective of each column of ``coef`` (NaN columns: inf), in float64."""
-    finite = np.all(np.isfinite(coef), axis=0)
+    finite = np.all(np.isfinite(coef), axis=0) & np.isfinite(intercept)
     coef = np.where(finite, coef, 0.0)
-    sample_weight = _per_column(sample_weight)
+    intercept = np.where(finite, intercept, 0.0)
     loss_sum = np.zeros(coef.shape[1])
     for start, stop, B in design.exact_blocks():
-        viol = np.maximum(0.0, 1.0 - Y[start:stop] * (B @ coef + intercept))
-        losses = np.square(viol) if loss == "squared_hinge" else viol
-        loss_sum += np.sum(sample_weight[start:stop] * losses, axis=0)
-    return np.where(finite, 0.5 * np.sum(np.square(coef), axis=0) + C * loss_sum, np.inf)
+        rows = problem.loss.value(
+            B @ coef + intercept, problem.lower[start:stop], problem.upper[start:stop]
+        )
+        loss_sum += np.sum(problem.sample_weight[start:stop] * rows, axis=0)
+    value = 0.5 * np.sum(np.square(coef), axis=0) + problem.cost * intercept
+    return np.where(finite, value + problem.C * loss_sum, np.inf)
 
 
-def _feasible(points, Y, weight, loss, fit_intercept):
-    """Dual points made exactly feasible in float64, one per column of ``Y``.
-
-    ``0 <= alpha_i <= C s_i`` for the hinge, ``alpha_i = 0`` where
-    ``s_i = 0``, and, with an intercept, ``sum_i alpha_i y_i = 0`` by scaling
-    the larger side down.
-    """
-    weight = np.broadcast_to(weight, Y.shape)
-    points = np.clip(points, 0.0, None)
-    points[weight <= 0] = 0.0
-    if loss == "hinge":
-        points = np.minimum(points, weight)
-    if fit_intercept:
-        a_pos = np.sum(points * (Y > 0), axis=0)
-        a_neg = np.sum(points * (Y < 0), axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r_pos = np.where(a_pos > a_neg, a_neg / a_pos, 1.0)
-            r_neg = np.where(a_neg > a_pos, a_pos / a_neg, 1.0)
-        points = points * np.where(Y > 0, r_pos, r_neg)
-    return points
-
-
-def _dual_value(points, u, weight, loss):
-    """The dual objective of feasible ``points`` with ``u = phi^T (points * y)``."""
-    dual = np.sum(points, axis=0) - 0.5 * np.sum(np.square(u), axis=0)
-    if loss == "squared_hinge":
-        weight = np.broadcast_to(weight, points.shape)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            penalty = np.where(weight > 0, np.square(points) / (4.0 * weight), 0.0)
-        dual -= np.sum(penalty, axis=0)
-    return dual
-
-
-def _dual_values(design, Y, weight, loss, points, columns, fit_intercept):
-    """The dual objective at ``points[:, j]``, a dual point of problem ``columns[j]`` (one pass)."""
-    Yk = Y[:, columns]
-    weight_k = np.broadcast_to(weight, Y.shape)[:, columns]
-    points = _feasible(points, Yk, weight_k, loss, fit_intercept)
-    u = np.zeros((design.n_outputs, len(columns)))
+def _dual_values(design, problem, points):
+    """The dual objective at feasible ``points``, a column per column of ``problem`` (one pass)."""
+    u = np.zeros((design.n_outputs, points.shape[1]))
     for start, stop, B in design.exact_blocks():
-        u += B.T @ (points[start:stop] * Yk[start:stop])
-    return _dual_value(points, u, weight_k, loss)
+        u += B.T @ points[start:stop]
+    return problem.dual(points, u)
 
 
-def _support_dual(design, Y, weight, loss, alpha, columns, fit_intercept):
-    """Maximise the dual over the free support vectors of ``alpha``, per column.
+def _support_dual(design, problem, beta, columns):
+    """Maximise the dual over the free support vectors of ``beta``, per column.
 
-    With ``beta = alpha * y``, the dual is ``y^T beta - 1/2 beta^T Q beta``
-    (``Q = phi phi^T``, plus ``diag(1 / (2 C s))`` for the squared hinge)
-    under ``sum(beta) = 0``. The rows where ``alpha`` is at its bound
-    ``C s`` (hinge) keep it, those where it is zero stay out, and the free
-    ones solve the stationarity condition ``Q_FF beta_F = y_F - Q_FB beta_B
-    - nu`` exactly (a float64 Cholesky of their Gram matrix): near the
+    The dual is ``sum_i g_i(beta_i) - 1/2 beta^T Q beta`` (``Q = phi phi^T``)
+    under ``sum(beta) = c_b``. The rows where ``beta`` is at a bound of its
+    box keep it, those where it is zero stay out, and the free ones solve
+    the stationarity condition ``(Q_FF + diag(d)) beta_F = zeta_F - Q_FB
+    beta_B - nu`` exactly (a float64 Cholesky of their Gram matrix; ``zeta``
+    and ``d`` from :meth:`~kernelsvm_keras._loss.IntervalLoss.free_target` and
+    :meth:`~kernelsvm_keras._loss.IntervalLoss.free_diagonal`): near the
     optimum, the exact dual solution. Returns ``(points, columns, coef,
-    intercept)``: the dual points for :func:`_dual_values`, the columns they
-    belong to, and their primal points ``w = phi^T beta`` and ``b = nu``
-    (NaN where a system could not be factored); or ``None`` when no column's
-    free set is small enough (``_DIRECT_MAX_ROWS``, all within
-    ``_PRECOND_GRAM_BYTES``).
+    intercept)``: the dual points, the columns they belong to, and their
+    primal points ``w = phi^T beta`` and ``b = nu`` (NaN where a system could
+    not be factored); or ``None`` when no column's free set is small enough
+    (``_DIRECT_MAX_ROWS``, all within ``_PRECOND_GRAM_BYTES``).
     """
-    n = Y.shape[0]
+    n = problem.lower.shape[0]
     D = design.n_outputs
-    bound = np.broadcast_to(weight, Y.shape)
-    if loss == "hinge":
-        at_bound = alpha >= bound * (1.0 - 1e-6)
-    else:
-        at_bound = np.zeros_like(alpha, dtype=bool)
-    free = (alpha > 0) & ~at_bound & (bound > 0)
+    loss = problem.loss
+    weight = np.broadcast_to(problem.weight, problem.lower.shape)
+    low, high = loss.box(problem.lower, problem.upper, weight)
+    tight = 1e-6 * weight
+    at_bound = (np.isfinite(high) & (beta >= high - tight) & (high > 0)) | (
+        np.isfinite(low) & (beta <= low + tight) & (low < 0)
+    )
+    free = (beta != 0) & ~at_bound & (weight > 0)
     q = free[:, columns].sum(axis=0)
     fits = (q > 0) & (q <= _DIRECT_MAX_ROWS)
     fits &= np.cumsum(q * (q + D) * 8) <= _PRECOND_GRAM_BYTES
@@ -1508,7 +1578,7 @@ def _support_dual(design, Y, weight, loss, alpha, columns, fit_intercept):
     for w, r in zip(where, rows, strict=True):
         w[r] = np.arange(r.size)
     features = [np.empty((r.size, D)) for r in rows]
-    beta_bound = np.where(at_bound, bound, 0.0) * Y
+    beta_bound = np.where(at_bound, np.clip(beta, low, high), 0.0)
     v = np.zeros((D, columns.size))  # phi_B^T beta_B
     for start, stop, B in design.exact_blocks():
         v += B.T @ beta_bound[start:stop, columns]
@@ -1516,26 +1586,26 @@ def _support_dual(design, Y, weight, loss, alpha, columns, fit_intercept):
             local = where[j][start:stop]
             inside = local >= 0
             features[j][local[inside]] = B[inside]
-    points = np.array(alpha[:, columns], dtype=np.float64)
+    points = np.array(beta[:, columns], dtype=np.float64)
     coef = np.full((D, columns.size), np.nan)
     intercept = np.zeros(columns.size)
     for j, k in enumerate(columns):
         F, A = rows[j], features[j]
         Q = A @ A.T
-        if loss == "squared_hinge":
-            Q[np.diag_indices_from(Q)] += 1.0 / (2.0 * bound[F, k])
-        rhs = Y[F, k] - A @ v[:, j]
+        Q[np.diag_indices_from(Q)] += loss.free_diagonal(weight[F, k])
+        zeta = loss.free_target(beta[F, k], problem.lower[F, k], problem.upper[F, k])
+        rhs = zeta - A @ v[:, j]
         try:
             factor = _cho_factor(Q + 1e-14 * np.trace(Q) / len(Q) * np.eye(len(Q)))
         except np.linalg.LinAlgError:
             continue
         x1 = scipy.linalg.cho_solve(factor, rhs, check_finite=False)
-        beta = x1
-        if fit_intercept:
+        beta_free = x1
+        if problem.fit_intercept:
             x2 = scipy.linalg.cho_solve(factor, np.ones(len(F)), check_finite=False)
-            nu = (x1.sum() + beta_bound[:, k].sum()) / x2.sum()
-            beta = x1 - nu * x2
+            nu = (x1.sum() + beta_bound[:, k].sum() - problem.cost) / x2.sum()
+            beta_free = x1 - nu * x2
             intercept[j] = nu
-        points[F, j] = beta * Y[F, k]
-        coef[:, j] = A.T @ beta + v[:, j]  # w = phi^T beta, the primal point of these
+        points[F, j] = beta_free
+        coef[:, j] = A.T @ beta_free + v[:, j]  # w = phi^T beta, the primal point of these
     return points, columns, coef, intercept

@@ -346,7 +346,7 @@ def test_interrupted_fit_leaves_the_estimator_as_it_was(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_base, "solve_ovr_svm", interrupted)
+    monkeypatch.setattr(_base, "solve_svm", interrupted)
     with pytest.raises(KeyboardInterrupt):
         est.fit(X_iris[:, :2], y_iris)
     assert est.n_features_in_ == 4

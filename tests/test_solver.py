@@ -233,14 +233,20 @@ def test_line_search_never_accepts_a_step_that_raises_the_objective(loss):
     def tensor(value):
         return ops.convert_to_tensor(np.array(value, dtype=np.float32))
 
-    M, z, s = tensor([[0.0]]), tensor([[1000.0]]), tensor([[1.0]])
+    from kernelsvm_keras._loss import get_loss, margin_intervals
+
+    # label +1 at prediction 0, moving up by 1000 per unit step
+    lower, upper = margin_intervals(np.ones((1, 1)))
+    problem = _solver._Problem(get_loss(loss), lower, upper, np.ones(1), 0.0)
+    Z, Zd = tensor([[0.0]]), tensor([[1000.0]])
     W, dW = tensor([[0.0]]), tensor([[np.sqrt(40.0)]])
+    b, db = tensor([0.0]), tensor([0.0])
     delta = tensor([1.0])
-    t = _solver._line_search(loss, M, z, s, 1.0, delta, W, dW)
+    t = _solver._line_search(problem, Z, Zd, 1.0, delta, W, dW, b, db)
 
     def objective(t):
         value, _, _ = _solver._along_line(
-            loss, M, z, s, 1.0, delta, t, tensor([0.0]), tensor([0.0]), tensor([40.0])
+            problem, Z, Zd, 1.0, delta, t, tensor([0.0]), tensor([0.0]), tensor([40.0]), b, db
         )
         return float(ops.convert_to_numpy(value)[0])
 
