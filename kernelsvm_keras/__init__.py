@@ -1,9 +1,10 @@
 """Kernel SVMs for scikit-learn, trained by Keras 3.
 
-``KerasSVC`` and ``KerasLinearSVC`` are scikit-learn classifiers whose training
-is a Keras 3 program that reaches the optimum of the SVM primal objective, on
-a GPU whenever Keras sees one; ``to_keras()`` turns a fitted one into a Keras
-model. ``KerasSVCCV`` and ``KerasLinearSVCCV`` run a grid search over ``C``
+``KerasSVC`` and ``KerasLinearSVC`` are scikit-learn classifiers, ``KerasSVR``
+and ``KerasLinearSVR`` regressors and ``KerasOneClassSVM`` an outlier
+detector, whose training is a Keras 3 program that reaches the optimum of the
+SVM primal objective, on a GPU whenever Keras sees one; ``to_keras()`` turns a
+fitted one into a Keras model. ``KerasSVCCV`` and ``KerasLinearSVCCV`` run a grid search over ``C``
 (and ``gamma``, ``n_components``) as one program. ``KerasFeatures`` turns a
 Keras model, cut at a layer, into a scikit-learn transformer (deep features
 into an SVM). ``kernelsvm_keras.layers`` (random Fourier features) and
@@ -15,6 +16,8 @@ from . import layers, losses
 from ._base import InconsistentVersionWarning
 from ._classes import KerasLinearSVC, KerasSVC
 from ._features import KerasFeatures
+from ._one_class import KerasOneClassSVM
+from ._regression import KerasLinearSVR, KerasSVR
 from ._search import KerasLinearSVCCV, KerasSVCCV
 from ._version import __version__
 from .layers import RandomFourierFeatures
@@ -24,8 +27,11 @@ __all__ = [
     "KerasFeatures",
     "KerasLinearSVC",
     "KerasLinearSVCCV",
+    "KerasLinearSVR",
+    "KerasOneClassSVM",
     "KerasSVC",
     "KerasSVCCV",
+    "KerasSVR",
     "RandomFourierFeatures",
     "__version__",
     "layers",

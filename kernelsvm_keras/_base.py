@@ -24,7 +24,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._loss import get_loss, margin_intervals
-from ._maps import map_from_attributes
+from ._maps import APPROXIMATIONS, make_feature_map, map_from_attributes
 from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
 from ._solver import RowBlocks, input_scale, solve_svm
 from ._version import __version__
@@ -79,6 +79,10 @@ class _BaseSVM(BaseEstimator):
         """The rows' intervals of the loss (:mod:`kernelsvm_keras._loss`) from the targets."""
         return margin_intervals(targets)
 
+    def _loss(self):
+        """The loss object (:mod:`kernelsvm_keras._loss`) of the ``loss`` parameter."""
+        return get_loss(self.loss)
+
     def _intercept_cost(self):
         """``c_b``, the intercept's linear cost in the objective (the one-class SVM's 1)."""
         return 0.0
@@ -93,7 +97,7 @@ class _BaseSVM(BaseEstimator):
             self.__dict__.update(saved)
             raise
 
-    def _check_data(self, X, y="no_validation", *, reset):
+    def _check_data(self, X, y="no_validation", *, reset, **kwargs):
         """``validate_data`` as every method here needs it; sparse ``X`` as CSR.
 
         CSR because batches are row slices. Returns ``X``, or ``(X, y)`` when
@@ -107,6 +111,7 @@ class _BaseSVM(BaseEstimator):
             dtype=(np.float64, np.float32),
             reset=reset,
             accept_large_sparse=True,
+            **kwargs,
         )
         X, y = out if isinstance(out, tuple) else (out, None)
         if hasattr(X, "tocsr"):
@@ -146,7 +151,7 @@ class _BaseSVM(BaseEstimator):
             upper,
             weights,
             C=C,
-            loss=get_loss(self.loss),
+            loss=self._loss(),
             fit_intercept=self._fit_intercept(),
             intercept_cost=self._intercept_cost(),
             tol=float(self.tol),
@@ -526,7 +531,7 @@ class BaseKerasSVM(ClassifierMixin, _BaseSVM):
             weights,
             self._sgd_state,
             lam=1.0 / (float(self.C) * self.n_samples_seen_),
-            loss=get_loss(self.loss),
+            loss=self._loss(),
             fit_intercept=self._fit_intercept(),
             intercept_cost=self._intercept_cost(),
         )
@@ -646,6 +651,41 @@ class BaseKerasSVM(ClassifierMixin, _BaseSVM):
             np.add.at(votes, (np.arange(len(scores))[:, None], winners), 1)
             return self.classes_[np.argmax(votes, axis=1)]
         return self.classes_[np.argmax(self._class_scores(scores), axis=1)]
+
+
+_KERNEL_CONSTRAINTS: dict = {
+    "kernel": [
+        StrOptions({"linear", "poly", "rbf", "sigmoid", "laplacian", "precomputed"}),
+        callable,
+    ],
+    "degree": [Interval(Integral, 0, None, closed="left")],
+    "gamma": [StrOptions({"scale", "auto"}), Interval(Real, 0.0, None, closed="left")],
+    "coef0": [Interval(Real, None, None, closed="neither")],
+    "shrinking": ["boolean"],
+    "random_state": ["random_state"],
+    "n_components": [Interval(Integral, 1, None, closed="left")],
+    "approximation": [StrOptions(set(APPROXIMATIONS))],
+}
+
+
+class _KernelMapMixin:
+    """The kernel parameters of ``SVC``, ``SVR`` and ``OneClassSVM``, and the map they make.
+
+    ``kernel``, ``degree``, ``gamma``, ``coef0`` (scikit-learn's meanings),
+    ``n_components`` and ``approximation`` make the feature map
+    (:func:`~kernelsvm_keras._maps.make_feature_map`); ``"precomputed"``
+    makes the estimator pairwise.
+    """
+
+    def _make_feature_map(self, **overrides):
+        names = ("kernel", "approximation", "gamma", "degree", "coef0", "n_components")
+        params = {name: overrides.get(name, getattr(self, name, None)) for name in names}
+        return make_feature_map(**params)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = self.kernel == "precomputed"
+        return tags
 
 
 class InconsistentVersionWarning(UserWarning):

@@ -1,7 +1,7 @@
 """The public estimators: KerasSVC and KerasLinearSVC."""
 
 import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import scipy.optimize
@@ -13,8 +13,8 @@ from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseKerasSVM
-from ._maps import APPROXIMATIONS, IdentityMap, make_feature_map
+from ._base import _KERNEL_CONSTRAINTS, BaseKerasSVM, _KernelMapMixin
+from ._maps import IdentityMap
 
 # SVC's default for `probability`: "deprecated" from scikit-learn 1.9, when
 # the parameter was deprecated (then any explicit value warns), else False.
@@ -48,7 +48,7 @@ _SOLVER_NOTES = """
 """
 
 
-class KerasSVC(BaseKerasSVM):
+class KerasSVC(_KernelMapMixin, BaseKerasSVM):
     """Kernel support vector classifier trained by Keras, on an approximate kernel map.
 
     A drop-in for :class:`sklearn.svm.SVC`: the same parameters with the same
@@ -276,20 +276,10 @@ or callable, default="rbf"
 
     _parameter_constraints: dict = {
         **BaseKerasSVM._parameter_constraints,
-        "kernel": [
-            StrOptions({"linear", "poly", "rbf", "sigmoid", "laplacian", "precomputed"}),
-            callable,
-        ],
-        "degree": [Interval(Integral, 0, None, closed="left")],
-        "gamma": [StrOptions({"scale", "auto"}), Interval(Real, 0.0, None, closed="left")],
-        "coef0": [Interval(Real, None, None, closed="neither")],
-        "shrinking": ["boolean"],
+        **_KERNEL_CONSTRAINTS,
         "probability": ["boolean", Hidden(StrOptions({"deprecated"}))],
         "decision_function_shape": [StrOptions({"ovr", "ovo"})],
         "break_ties": ["boolean"],
-        "random_state": ["random_state"],
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "approximation": [StrOptions(set(APPROXIMATIONS))],
         "multi_class": [StrOptions({"ovr", "ovo"})],
     }
 
@@ -339,11 +329,6 @@ or callable, default="rbf"
         self.loss = loss
         self.batch_size = batch_size
         self.warm_start = warm_start
-
-    def _make_feature_map(self, **overrides):
-        names = ("kernel", "approximation", "gamma", "degree", "coef0", "n_components")
-        params = {name: overrides.get(name, getattr(self, name, None)) for name in names}
-        return make_feature_map(**params)
 
     def _check_params(self):
         if self.break_ties and self.decision_function_shape == "ovo":
@@ -449,11 +434,6 @@ or callable, default="rbf"
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.pairwise = self.kernel == "precomputed"
-        return tags
 
 
 def _platt_sigmoid(scores, positive, sample_weight=None):

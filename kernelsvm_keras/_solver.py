@@ -76,6 +76,9 @@ __all__ = ["RowBlocks", "SolverResult", "input_scale", "solve_svm"]
 # keeps the linear system definite when no sample is in a curved zone of the
 # loss. The line search makes the step exact whatever the damping.
 _INTERCEPT_DAMPING = 1.0
+# ... at most this fraction of C times the summed weights (the one-class SVM's
+# is 1 / nu: a damping of 1 would swamp the intercept's own curvature)
+_DAMPING_FRACTION = 1e-2
 # Newton directions: exact, by the Woodbury identity (a q x q dense solve on the
 # q <= _DIRECT_MAX_ROWS rows of a column's curved zone), or inexact, by
 # conjugate gradients (CG) over all n rows, 2 iterations n D flops, with
@@ -576,9 +579,12 @@ def _feasible_scales(positive, negative, cost, capacity, xp):
     scaled down (``r_pos``), where the negative side is, it is (``r_neg``);
     where even without its negative side ``beta`` sums to less than
     ``cost > 0`` (the one-class SVM), the negative side is dropped and the
-    positive one moved a fraction ``grow`` of the way to its bound, whose
-    room is ``capacity`` (``sum(C s) - positive``). Returns ``r_pos, r_neg,
-    grow``; the feasible point is ``r_pos beta+ - r_neg beta- + grow (C s - beta+)``.
+    positive one moved a fraction ``grow`` of the way to the bounds ``C s``
+    of some rows (those already positive, so that the support stays theirs),
+    whose room is ``capacity`` (``sum(C s) - positive`` over those rows).
+    Returns ``r_pos, r_neg, grow``; the feasible point is
+    ``r_pos beta+ - r_neg beta- + grow (C s - beta+)`` on those rows (feasible
+    only where ``capacity`` suffices).
     """
     tiny = 1e-30
     excess = positive - negative - cost
@@ -591,7 +597,7 @@ def _feasible_scales(positive, negative, cost, capacity, xp):
     return r_pos, r_neg, grow
 
 
-def _newton_direction(design, gW, gb, curv, intercept_mask, cg_iter):
+def _newton_direction(design, gW, gb, curv, damping, cg_iter):
     """Solve ``H d = -g`` for every column.
 
     ``H = diag(1, ..., 1, damping) + phi~^T diag(curv) phi~`` per column, with
@@ -646,14 +652,12 @@ def _newton_direction(design, gW, gb, curv, intercept_mask, cg_iter):
         if cg_on_subset:  # gathered only when conjugate gradients run
             rows = ops.convert_to_tensor(curv_host[curved_rows])
             subset = design.subset(curved_rows)
-            dW, db, _, iterations = _cg_direction(subset, gW, gb, rows, intercept_mask, skip)
+            dW, db, _, iterations = _cg_direction(subset, gW, gb, rows, damping, skip)
             return dW, db, None, iterations
         precondition = None
         if design.streamed:
-            precondition = _SampledHessian(
-                design, curv_host, curved_rows, skip, intercept=bool(intercept_mask)
-            )
-        return _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition)
+            precondition = _SampledHessian(design, curv_host, curved_rows, skip, damping=damping)
+        return _cg_direction(design, gW, gb, curv, damping, skip, precondition)
 
     if not direct.any():
         return cg(skip=None)
@@ -665,7 +669,7 @@ def _newton_direction(design, gW, gb, curv, intercept_mask, cg_iter):
         curv_host,
         gW_host,
         gb_host,
-        intercept_mask,
+        damping,
         use_hessian,
     )
     dW = ops.convert_to_tensor(dW.astype(np.float32))
@@ -712,7 +716,7 @@ def _definite_solve(M, rhs, jitter):
     return np.linalg.lstsq(M, rhs, rcond=None)[0]
 
 
-def _direct_directions(design, columns, zone, curv, gW, gb, intercept_mask, use_hessian):
+def _direct_directions(design, columns, zone, curv, gW, gb, damping, use_hessian):
     """Exact Newton directions of ``columns``.
 
     Per column, with ``A = phi~[rows]`` the ``q`` rows of its curved zone and
@@ -726,14 +730,14 @@ def _direct_directions(design, columns, zone, curv, gW, gb, intercept_mask, use_
     products with ``phi(X)`` on either side are one pass each for all the
     Woodbury columns. Returns ``dW, db`` (float64, zero outside ``columns``).
     """
-    rho = _INTERCEPT_DAMPING
+    rho = damping
     dW = np.zeros_like(gW)
     db = np.zeros_like(gb)
     if columns.size == 0:
         return dW, db
     by_hessian = columns[use_hessian[columns]]
     if by_hessian.size:
-        _hessian_directions(design, by_hessian, zone, curv, gW, gb, intercept_mask, dW, db)
+        _hessian_directions(design, by_hessian, zone, curv, gW, gb, damping, dW, db)
     columns = columns[~use_hessian[columns]]
     if columns.size == 0:
         return dW, db
@@ -753,17 +757,17 @@ def _direct_directions(design, columns, zone, curv, gW, gb, intercept_mask, use_
             G = design.gram(rows, key=k, exact=True)
         M = G + np.diag(diagonal)
         rhs = products[rows, j].astype(np.float64)
-        if intercept_mask:
+        if damping:
             M += 1.0 / rho
             rhs += gb[k] / rho
         Y[rows, j] = _definite_solve(M, rhs, _jitter(G))
     correction = ops.convert_to_numpy(design.rmatmul(ops.convert_to_tensor(Y.astype(np.float32))))
     dW[:, columns] = -(gW[:, columns] - correction)
-    db[columns] = -(gb[columns] - Y.sum(axis=0)) / rho * intercept_mask
+    db[columns] = -(gb[columns] - Y.sum(axis=0)) / rho if damping else 0.0
     return dW, db
 
 
-def _hessian_directions(design, columns, zone, curv, gW, gb, intercept_mask, dW, db):
+def _hessian_directions(design, columns, zone, curv, gW, gb, damping, dW, db):
     """Newton directions of ``columns`` from the ``(D + 1) x (D + 1)`` Hessian, in place.
 
     ``H = R + A~^T diag(c) A~`` summed in float64 on the host over the rows in
@@ -773,26 +777,26 @@ def _hessian_directions(design, columns, zone, curv, gW, gb, intercept_mask, dW,
     """
     D = design.n_outputs
     rows = zone[:, columns].any(axis=1)
-    width = D + 1 if intercept_mask else D
+    width = D + 1 if damping else D
     H = np.zeros((columns.size, width, width))
     for start, stop, B in design.blocks():
         local = np.flatnonzero(rows[start:stop])
         if not local.size:
             continue
         A = np.asarray(ops.convert_to_numpy(B), dtype=np.float64)[local]
-        if intercept_mask:
+        if damping:
             A = np.hstack([A, np.ones((A.shape[0], 1))])
         c = curv[start:stop][local][:, columns].astype(np.float64)
         H += np.einsum("ik,ia,ib->kab", c, A, A, optimize=True)
-    damping = np.ones(width)
-    if intercept_mask:
-        damping[D] = _INTERCEPT_DAMPING
+    regulariser = np.ones(width)
+    if damping:
+        regulariser[D] = damping
     for j, k in enumerate(columns):
-        g = gW[:, k] if not intercept_mask else np.append(gW[:, k], gb[k])
-        system = H[j] + np.diag(damping)
+        g = gW[:, k] if not damping else np.append(gW[:, k], gb[k])
+        system = H[j] + np.diag(regulariser)
         d = -scipy.linalg.cho_solve(_cho_factor(system), g, check_finite=False)
         dW[:, k] = d[:D]
-        if intercept_mask:
+        if damping:
             db[k] = d[D]
 
 
@@ -815,7 +819,7 @@ class _SampledHessian:
     ``(D + 1) x (D + 1)`` matrix.
     """
 
-    def __init__(self, design, curv_host, curved_rows, skip, intercept):
+    def __init__(self, design, curv_host, curved_rows, skip, damping):
         D, K = design.n_outputs, curv_host.shape[1]
         skip_host = np.zeros(K, bool)
         if skip is not None:
@@ -824,9 +828,9 @@ class _SampledHessian:
         n = curved.size
         # The intercept's column, scaled so that R becomes the identity:
         # P = S (I + (n / m) A^^T diag(c) A^) S with A^ = A~ S, S = R^-1/2.
-        self._scale = np.ones(D + 1 if intercept else D)
-        if intercept:
-            self._scale[D] = 1.0 / math.sqrt(_INTERCEPT_DAMPING)
+        self._scale = np.ones(D + 1 if damping else D)
+        if damping:
+            self._scale[D] = 1.0 / math.sqrt(damping)
         width = self._scale.size
         # Enough curved rows, and room for every column's sum on the device:
         # sum over a large sample, block by block, without keeping it.
@@ -928,7 +932,7 @@ def _cho_factor(system):
     return scipy.linalg.cho_factor(system, lower=True, overwrite_a=True, check_finite=False)
 
 
-def _centered_diagonal(design, curv, intercept_mask):
+def _centered_diagonal(design, curv, damping):
     """Preconditioner: the Hessian's diagonal once its mean direction is exact.
 
     Per column, with curvatures ``c``, ``h = phi^T c``, ``s = sum(c)``, the
@@ -952,24 +956,24 @@ def _centered_diagonal(design, curv, intercept_mask):
     h_scaled = h / diag_W
     # Sherman-Morrison: P^-1 r = Delta^-1 r - Delta^-1 v (v^T Delta^-1 r) / (s + v^T Delta^-1 v)
     denominator = s + _colsum(h * h_scaled)
-    if intercept_mask:
-        denominator = denominator + ops.square(s) / _INTERCEPT_DAMPING
+    if damping:
+        denominator = denominator + ops.square(s) / damping
     denominator = ops.maximum(denominator, 1e-30)
 
     def precondition(rW, rb):
         coef = _colsum(h_scaled * rW)
-        if intercept_mask:
-            coef = coef + s * rb / _INTERCEPT_DAMPING
+        if damping:
+            coef = coef + s * rb / damping
         coef = coef / denominator
         zW = rW / diag_W - h_scaled * coef
-        if not intercept_mask:  # no intercept: its residual is zero, and stays so
+        if not damping:  # no intercept: its residual is zero, and stays so
             return zW, ops.zeros_like(rb)
-        return zW, (rb - s * coef) / _INTERCEPT_DAMPING
+        return zW, (rb - s * coef) / damping
 
     return precondition
 
 
-def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None):
+def _cg_direction(design, gW, gb, curv, damping, skip, precondition=None):
     """Newton directions by preconditioned conjugate gradients.
 
     Columns are solved together, each until its residual falls by
@@ -981,10 +985,11 @@ def _cg_direction(design, gW, gb, curv, intercept_mask, skip, precondition=None)
 
     def hessp(vW, vb):
         Z, HvW = design.matmul_rmatmul(vW, vb, lambda start, stop, Zb: curv[start:stop] * Zb)
-        return vW + HvW, (_colsum(curv * Z) + _INTERCEPT_DAMPING * vb) * intercept_mask, Z
+        Hvb = _colsum(curv * Z) + damping * vb if damping else ops.zeros_like(vb)
+        return vW + HvW, Hvb, Z
 
     if precondition is None:
-        precondition = _centered_diagonal(design, curv, intercept_mask)
+        precondition = _centered_diagonal(design, curv, damping)
 
     dW = ops.zeros_like(gW)
     db = ops.zeros_like(gb)
@@ -1167,8 +1172,11 @@ def solve_svm(
     if intercept_cost and not (fit_intercept and loss.bounded):
         raise ValueError("an intercept cost needs an intercept and a bounded loss (the hinge)")
     _check_range(C, sample_weight, scale)
-    C_scaled = C / scale**2  # the C of the problem on scale * X
-    problem = _Problem(loss, lower, upper, sample_weight, intercept_cost)
+    # the problem on scale * X, w / scale: scale**2 times the objective, with
+    # C and the intercept's cost divided by scale**2
+    C_scaled = C / scale**2
+    cost_scaled = intercept_cost / scale**2
+    problem = _Problem(loss, lower, upper, sample_weight, cost_scaled)
     s, cb = problem.s, problem.intercept_cost
     if coef_init is None:
         W = ops.zeros((D, K), dtype="float32")
@@ -1179,23 +1187,26 @@ def solve_svm(
         )
         b = ops.convert_to_tensor(np.asarray(intercept_init, dtype=np.float32))
     delta = ops.full((K,), _DELTA_START, dtype="float32")
-    intercept_mask = 1.0 if fit_intercept else 0.0
+    damping = _intercept_damping(C_scaled, sample_weight) if fit_intercept else 0.0
     # the most conjugate-gradient iterations a Newton step has needed
     cg_iter = _CG_TYPICAL_ITER if cg_iter_init is None else cg_iter_init
-    # the dual's box (C s where beta > 0 is allowed), and phi^T of it, when
-    # feasibility may have to move beta towards it (an intercept cost)
+    # the dual's box (s, times C, where beta > 0 is allowed): with an intercept
+    # cost, feasibility may have to move the positive beta towards it
     cap = s * ops.cast(ops.isfinite(problem.lower), "float32")
-    phi_cap = design.rmatmul(cap) if cb else None
 
     def signed_betas(start, stop, Zb):
         # Both halves of w(beta) = phi^T beta, its positive and its negative
-        # parts, so that either can be rescaled; beta depends on each row's
-        # own prediction only, so they come in the same pass as Z.
+        # parts, so that either can be rescaled (and, with an intercept cost,
+        # phi^T of the bound of the positive rows); beta depends on each
+        # row's own prediction only, so they come in the same pass as Z.
         slope = loss.derivatives(
             Zb, problem.lower[start:stop], problem.upper[start:stop], problem.smoothing(delta), ops
         )[1]
         beta = C * s[start:stop] * slope
-        return ops.concatenate([ops.relu(beta), ops.relu(-beta)], axis=1)
+        parts = [ops.relu(beta), ops.relu(-beta)]
+        if cb:
+            parts.append(C * cap[start:stop] * ops.cast(beta > 0, "float32"))
+        return ops.concatenate(parts, axis=1)
 
     n_iter = 0
     # Continuation in C: at a large C a Newton step from a point far from the
@@ -1209,6 +1220,9 @@ def solve_svm(
         else _continuation(C_scaled, sample_weight, design, tol)
     )
     for C, stage_tol in stages:
+        # a stage at a smaller C has a proportionally smaller intercept cost:
+        # the same nu (at C alone, the one-class problem would be unbounded)
+        cb = problem.intercept_cost = cost_scaled * C / C_scaled
         # Every dual-feasible point bounds the optimum from below: keep the best
         # (its value, and the point itself for the float64 certificate).
         best_dual = ops.full((K,), -math.inf, dtype="float32")
@@ -1219,11 +1233,15 @@ def solve_svm(
         while True:
             Z, halves = design.matmul_rmatmul(W, b, signed_betas)
             terms = _Terms(problem, Z, C, delta)
-            u_pos, u_neg = halves[:, :K], halves[:, K:]
+            u_pos, u_neg = halves[:, :K], halves[:, K : 2 * K]
             beta_pos, beta_neg = ops.relu(terms.beta), ops.relu(-terms.beta)
             sum_pos, sum_neg = _colsum(beta_pos), _colsum(beta_neg)
+            if cb:  # the positive rows' bounds, and their room
+                bound = C * cap * ops.cast(beta_pos > 0, "float32")
+                capacity = _colsum(bound - beta_pos)
+            else:
+                capacity = ops.zeros_like(sum_pos)
             if fit_intercept:
-                capacity = _colsum(C * cap - beta_pos) if cb else ops.zeros_like(sum_pos)
                 r_pos, r_neg, grow = _feasible_scales(sum_pos, sum_neg, cb, capacity, ops)
             else:
                 r_pos = r_neg = ops.ones_like(sum_pos)
@@ -1231,8 +1249,8 @@ def solve_svm(
             beta = r_pos * beta_pos - r_neg * beta_neg
             u_feasible = r_pos * u_pos - r_neg * u_neg
             if cb:
-                beta = beta + grow * (C * cap - beta_pos)
-                u_feasible = u_feasible + grow * (C * phi_cap - u_pos)
+                beta = beta + grow * (bound - beta_pos)
+                u_feasible = u_feasible + grow * (halves[:, 2 * K :] - u_pos)
             half_norm_w = 0.5 * _colsum(ops.square(W))
             primal = half_norm_w + cb * b + C * _colsum(terms.value)
             half_norm_u = 0.5 * _colsum(ops.square(u_feasible))
@@ -1244,6 +1262,8 @@ def solve_svm(
                     "features, X or y hold values beyond float32's range (about 3.4e38), or C "
                     "times the sample weights is too large; rescale X (or y) or use a smaller C."
                 )
+            if cb:  # too little room to reach sum(beta) = c_b: not feasible, no bound
+                dual = ops.where(sum_pos + capacity >= (1.0 - 1e-6) * cb, dual, -math.inf)
             dual = ops.where(ops.isfinite(dual), dual, -math.inf)  # overflowed: no bound
             better = dual > best_dual
             best_beta = ops.where(better, beta, best_beta)
@@ -1287,9 +1307,9 @@ def solve_svm(
             # Newton direction, frozen for converged columns.
             active = ops.cast(ops.logical_not(converged), "float32")
             gW = (W - (u_pos - u_neg)) * active
-            gb = (cb - (sum_pos - sum_neg)) * active * intercept_mask
+            gb = (cb - (sum_pos - sum_neg)) * active * (1.0 if fit_intercept else 0.0)
             dW, db, Zd, iterations = _newton_direction(
-                design, gW, gb, terms.curvature, intercept_mask, cg_iter
+                design, gW, gb, terms.curvature, damping, cg_iter
             )
             cg_iter = cg_iter if iterations is None else max(cg_iter, iterations)
             # A direction that float32 could not compute (overflow in an
@@ -1318,7 +1338,7 @@ def solve_svm(
     # (at the C asked for: a dual point of a smaller C of the path is feasible too)
     primal64, gap64, beta64 = _certify(  # may replace columns of coef and intercept (in place)
         design,
-        _Intervals(lower, upper, sample_weight, C_scaled, loss, fit_intercept, intercept_cost),
+        _Intervals(lower, upper, sample_weight, C_scaled, loss, fit_intercept, cost_scaled),
         coef,
         intercept,
         ops.convert_to_numpy(best_beta),
@@ -1338,6 +1358,20 @@ def solve_svm(
         precision_limited=final and bool(ops.all(converged)) and not bool(np.all(met)),
         dual_coef=beta64,
     )
+
+
+def _intercept_damping(C, sample_weight):
+    """The Newton model's damping of the intercept: ``_INTERCEPT_DAMPING``, or less.
+
+    At most ``_DAMPING_FRACTION`` of ``C`` times the largest column sum of
+    the weights, which bounds the intercept's curvature per unit of the
+    loss's: where that is small (the one-class SVM's is ``1 / nu``), a
+    damping of 1 would dominate it and shrink every intercept step (a linear
+    one-class SVM on 10 features stalled at a gap of 3e-3).
+    """
+    column_sums = np.sum(_per_column(sample_weight), axis=0)
+    total = C * float(np.max(column_sums, initial=0.0))
+    return min(_INTERCEPT_DAMPING, max(_DAMPING_FRACTION * total, 1e-12))
 
 
 def _continuation(C, sample_weight, design, tol):
@@ -1412,12 +1446,18 @@ class _Intervals:
         if self.fit_intercept:
             positive, negative = np.maximum(points, 0.0), np.maximum(-points, 0.0)
             sum_pos, sum_neg = positive.sum(axis=0), negative.sum(axis=0)
-            room = np.sum(np.where(np.isfinite(high), high, 0.0) - positive, axis=0)
+            # towards the bounds of the positive rows, or of every row where
+            # those have too little room
+            bound = np.where(np.isfinite(high), high, 0.0)
+            active = np.where(positive > 0, bound, 0.0)
+            short = sum_pos + np.sum(active - positive, axis=0) < self.cost
+            bound = np.where(short, bound, active)
+            room = np.sum(bound - positive, axis=0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 r_pos, r_neg, grow = _feasible_scales(sum_pos, sum_neg, self.cost, room, np)
             points = r_pos * positive - r_neg * negative
             if self.cost:
-                points = points + grow * (np.where(np.isfinite(high), high, 0.0) - positive)
+                points = points + grow * (bound - positive)
         return points
 
     def dual(self, points, u):
@@ -1592,20 +1632,52 @@ def _support_dual(design, problem, beta, columns):
     for j, k in enumerate(columns):
         F, A = rows[j], features[j]
         Q = A @ A.T
-        Q[np.diag_indices_from(Q)] += loss.free_diagonal(weight[F, k])
+        diagonal = loss.free_diagonal(weight[F, k])
+        Q[np.diag_indices_from(Q)] += diagonal
         zeta = loss.free_target(beta[F, k], problem.lower[F, k], problem.upper[F, k])
         rhs = zeta - A @ v[:, j]
-        try:
-            factor = _cho_factor(Q + 1e-14 * np.trace(Q) / len(Q) * np.eye(len(Q)))
-        except np.linalg.LinAlgError:
-            continue
-        x1 = scipy.linalg.cho_solve(factor, rhs, check_finite=False)
-        beta_free = x1
-        if problem.fit_intercept:
-            x2 = scipy.linalg.cho_solve(factor, np.ones(len(F)), check_finite=False)
-            nu = (x1.sum() + beta_bound[:, k].sum() - problem.cost) / x2.sum()
-            beta_free = x1 - nu * x2
-            intercept[j] = nu
+        total = problem.cost - beta_bound[:, k].sum()  # what sum(beta_F) must be
+        solved = None
+        if diagonal.any() or len(F) <= D:  # Q can be definite: Cholesky
+            solved = _free_by_cholesky(Q, rhs, total, problem.fit_intercept)
+        if solved is None:
+            # More free rows than features (a regression whose fit is nearly
+            # exact: many rows on the tube's edges): Q is singular and the
+            # solutions a family; the one closest to the iterate's beta_F,
+            # which is inside the box, by least squares.
+            solved = _free_by_least_change(Q, rhs, total, points[F, j], problem.fit_intercept)
+        beta_free, intercept[j] = solved
         points[F, j] = beta_free
         coef[:, j] = A.T @ beta_free + v[:, j]  # w = phi^T beta, the primal point of these
     return points, columns, coef, intercept
+
+
+def _free_by_cholesky(Q, rhs, total, fit_intercept):
+    """``Q beta + nu 1 = rhs`` with ``sum(beta) = total`` (``nu = 0`` without intercept).
+
+    Returns ``(beta, nu)``, or ``None`` when ``Q`` cannot be factored.
+    """
+    try:
+        factor = _cho_factor(Q + 1e-14 * np.trace(Q) / len(Q) * np.eye(len(Q)))
+    except np.linalg.LinAlgError:
+        return None
+    x1 = scipy.linalg.cho_solve(factor, rhs, check_finite=False)
+    if not fit_intercept:
+        return x1, 0.0
+    x2 = scipy.linalg.cho_solve(factor, np.ones(len(Q)), check_finite=False)
+    nu = (x1.sum() - total) / x2.sum()
+    return x1 - nu * x2, nu
+
+
+def _free_by_least_change(Q, rhs, total, start, fit_intercept):
+    """The solution of :func:`_free_by_cholesky`'s system nearest ``start`` (``Q`` singular)."""
+    q = len(Q)
+    if fit_intercept:
+        system = np.block([[Q, np.ones((q, 1))], [np.ones((1, q)), np.zeros((1, 1))]])
+        residual = np.r_[rhs - Q @ start, total - start.sum()]
+    else:
+        system, residual = Q, rhs - Q @ start
+    change = np.linalg.lstsq(system, residual, rcond=1e-12)[0]
+    if fit_intercept:
+        return start + change[:q], change[q]
+    return start + change, 0.0

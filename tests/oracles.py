@@ -76,3 +76,71 @@ def _squared_hinge_optimum(Phi, t, s, C):
         if rate == 1.0 and np.array_equal(S, np.maximum(0, 1 - t * (A @ theta)) > 0):
             break
     return objective(theta)
+
+
+def _interval_squared_optimum(Phi, lower, upper, s, C):
+    """Optimum of ``1/2 |w|^2 + C sum s (max(0, l - z)^2 + max(0, z - u)^2)``, finite Newton."""
+    n, D = Phi.shape
+    A = np.hstack([Phi, np.ones((n, 1))])
+    R = np.diag(np.r_[np.ones(D), 0.0])
+
+    def parts(theta):
+        z = A @ theta
+        return np.maximum(0.0, lower - z), np.maximum(0.0, z - upper)
+
+    def objective(theta):
+        below, above = parts(theta)
+        return 0.5 * theta[:D] @ theta[:D] + C * np.sum(s * (below**2 + above**2))
+
+    theta = np.zeros(D + 1)
+    for _ in range(500):
+        below, above = parts(theta)
+        grad = R @ theta - 2.0 * C * A.T @ (s * (below - above))
+        S = (below > 0) | (above > 0)
+        H = R + 2.0 * C * (A[S].T * s[S]) @ A[S]
+        H[D, D] = max(H[D, D], 1e-12 * (1.0 + np.trace(H)))
+        step = -np.linalg.solve(H, grad)
+        f0, rate = objective(theta), 1.0
+        while objective(theta + rate * step) > f0 + 1e-4 * rate * (grad @ step) and rate > 1e-12:
+            rate *= 0.5
+        theta = theta + rate * step
+        below, above = parts(theta)
+        if rate == 1.0 and np.array_equal(S, (below > 0) | (above > 0)):
+            break
+    return objective(theta)
+
+
+def reference_svr_optimum(Phi, y, s, C, epsilon, loss):
+    """The optimum of the SVR problem on explicit features ``Phi``, computed apart in float64.
+
+    ``"epsilon_insensitive"``: the primal at libsvm's solution
+    (``SVR(kernel="precomputed")`` at ``tol=1e-10``: the same problem, with
+    an unpenalised intercept). ``"squared_epsilon_insensitive"``: a finite
+    Newton method on the piecewise-quadratic primal.
+    """
+    from sklearn.svm import SVR
+
+    if loss == "squared_epsilon_insensitive":
+        return _interval_squared_optimum(Phi, y - epsilon, y + epsilon, s, C)
+    svr = SVR(kernel="precomputed", C=C, epsilon=epsilon, tol=1e-10)
+    svr.fit(Phi @ Phi.T, y, sample_weight=s)
+    w = Phi[svr.support_].T @ svr.dual_coef_[0]
+    residual = np.abs(y - Phi @ w - svr.intercept_[0])
+    return 0.5 * w @ w + C * np.sum(s * np.maximum(0.0, residual - epsilon))
+
+
+def reference_one_class_optimum(Phi, nu):
+    """``min 1/2 |w|^2 - rho + 1/(nu n) sum max(0, rho - w . phi_i)`` from libsvm.
+
+    ``OneClassSVM(kernel="precomputed")`` at ``tol=1e-10`` solves the dual
+    with variables scaled by ``nu n`` (its ``dual_coef_`` sum to ``nu n``,
+    ``intercept_ = -nu n rho``), the rescaling that ``SGDOneClassSVM``'s
+    documentation states; its primal point is rescaled back.
+    """
+    from sklearn.svm import OneClassSVM
+
+    n = len(Phi)
+    ocsvm = OneClassSVM(kernel="precomputed", nu=nu, tol=1e-10).fit(Phi @ Phi.T)
+    w = Phi[ocsvm.support_].T @ ocsvm.dual_coef_[0] / (nu * n)
+    rho = -ocsvm.intercept_[0] / (nu * n)
+    return 0.5 * w @ w - rho + np.sum(np.maximum(0.0, rho - Phi @ w)) / (nu * n)

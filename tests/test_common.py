@@ -4,10 +4,20 @@ import keras
 import pytest
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
-from kernelsvm_keras import KerasLinearSVC, KerasLinearSVCCV, KerasSVC, KerasSVCCV
+from kernelsvm_keras import (
+    KerasLinearSVC,
+    KerasLinearSVCCV,
+    KerasLinearSVR,
+    KerasOneClassSVM,
+    KerasSVC,
+    KerasSVCCV,
+    KerasSVR,
+)
 
 # The only expected failures: the checks that scikit-learn itself expects to
-# fail for LinearSVC and SGDClassifier. They compare a weighted fit with a fit
+# fail for LinearSVC and SGDClassifier (and for SVR, LinearSVR, OneClassSVM,
+# SGDRegressor and SGDOneClassSVM, the models of the regressors and the
+# one-class SVM here). They compare a weighted fit with a fit
 # on repeated rows to rtol=1e-7, but the solver stops at a certified relative
 # duality gap of `tol` (1e-3 by default), not at machine precision; and
 # gamma="scale" is computed from the variance of X, which repeating rows
@@ -36,6 +46,10 @@ ESTIMATORS = [
     KerasLinearSVC(loss="hinge"),
     KerasSVCCV(Cs=(0.1, 1.0), gammas=("scale", 0.5), n_components=64, cv=3, random_state=0),
     KerasLinearSVCCV(Cs=(0.1, 1.0), cv=3),
+    KerasSVR(n_components=64, random_state=0),
+    KerasSVR(n_components=64, loss="squared_epsilon_insensitive", random_state=0),
+    KerasLinearSVR(),
+    KerasOneClassSVM(n_components=64, random_state=0),
 ]
 if keras.backend.backend() == "tensorflow":
     # Every other kernel and one-vs-one: the same keras.ops code on every
@@ -47,6 +61,10 @@ if keras.backend.backend() == "tensorflow":
         KerasSVC(kernel="laplacian", n_components=32, random_state=0),
         KerasSVC(kernel="precomputed", n_components=32, random_state=0),
         KerasSVC(multi_class="ovo", n_components=32, random_state=0),
+        KerasSVR(kernel="linear"),
+        KerasSVR(kernel="precomputed", n_components=32, random_state=0),
+        KerasLinearSVR(loss="squared_epsilon_insensitive"),
+        KerasOneClassSVM(kernel="linear"),
     ]
 
 
@@ -60,7 +78,7 @@ def test_sklearn_compatible_estimator(estimator, check):
 # The searches at their defaults (5 folds x 4-5 Cs per fit: the slowest checks
 # of the suite) on the default backend only; on the others they are checked
 # with a small grid above.
-DEFAULTS = [KerasSVC, KerasLinearSVC]
+DEFAULTS = [KerasSVC, KerasLinearSVC, KerasSVR, KerasLinearSVR, KerasOneClassSVM]
 if keras.backend.backend() == "tensorflow":
     DEFAULTS += [KerasSVCCV, KerasLinearSVCCV]
 

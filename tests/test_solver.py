@@ -203,7 +203,7 @@ def test_sampled_hessian_is_the_hessian_when_every_row_is_sampled(n_components, 
     curv = np.where(rng.uniform(size=n) < 0.5, 2.0, 0.0).astype(np.float32)[:, None]
     design = _solver.RowBlocks(Phi, None, n_components, batch_size=16, cache_bytes=0)
     precondition = _solver._SampledHessian(
-        design, curv, curv[:, 0] > 0, skip=None, intercept=intercept
+        design, curv, curv[:, 0] > 0, skip=None, damping=1.0 if intercept else 0.0
     )
     H = _hessian(Phi.astype(np.float64), curv[:, 0].astype(np.float64), 1.0, intercept)
     v = rng.normal(size=H.shape[0])

@@ -1,0 +1,396 @@
+"""Novelty detection trained by Keras: KerasOneClassSVM."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import OutlierMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+
+from ._base import _KERNEL_CONSTRAINTS, _BaseSVM, _KernelMapMixin, _sample_weights
+from ._loss import Hinge, one_class_intervals
+from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
+
+
+class KerasOneClassSVM(OutlierMixin, _KernelMapMixin, _BaseSVM):
+    """Unsupervised outlier detection by a one-class SVM trained by Keras.
+
+    A drop-in for :class:`sklearn.svm.OneClassSVM`: the same parameters with
+    the same meaning of ``nu``, ``kernel``, ``gamma``, ``degree`` and
+    ``coef0``, and the same scale of ``decision_function``, on a kernel
+    approximated by ``n_components`` Nystroem landmarks or random Fourier
+    features as in :class:`KerasSVC`. Training is a Keras 3 program, linear
+    in the number of samples, that reaches a certified optimum (where
+    :class:`~sklearn.linear_model.SGDOneClassSVM` runs plain SGD).
+
+    Parameters
+    ----------
+    kernel : {"linear", "poly", "rbf", "sigmoid", "laplacian", "precomputed"} \
+or callable, default="rbf"
+        As in :class:`KerasSVC` (``"linear"``: on ``X`` itself).
+    degree : int, default=3
+        Degree of the polynomial kernel.
+    gamma : {"scale", "auto"} or float, default="scale"
+        Kernel coefficient, as in ``OneClassSVM``.
+    coef0 : float, default=0.0
+        Constant of the poly and sigmoid kernels.
+    tol : float, default=1e-3
+        Stop when the certified relative duality gap is at most ``tol``
+        (``OneClassSVM``'s ``tol`` bounds libsvm's KKT violation instead).
+        ``rho`` is then set exactly for the solution's ``w`` (see Notes).
+    nu : float, default=0.5
+        An upper bound on the fraction of training errors (rows outside the
+        boundary) and a lower bound on the fraction of support vectors, in
+        ``(0, 1]``, as in ``OneClassSVM``.
+    shrinking : bool, default=True
+        Accepted for ``OneClassSVM``'s code; no effect.
+    cache_size : float, default=1024
+        Megabytes allowed for keeping the feature matrix on the device.
+    verbose : int, default=0
+        Print the solver's progress when positive.
+    max_iter : int, default=1000
+        Maximum number of Newton iterations (``-1``: no limit).
+    n_components : int, default=2048
+        Number of landmarks or random features.
+    approximation : {"auto", "nystroem", "random_fourier"}, default="auto"
+        As in :class:`KerasSVC`.
+    batch_size : int, default=None
+        Rows per batch on the device.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draw of the landmarks or random features.
+    warm_start : bool, default=False
+        When True, ``fit`` on an already fitted estimator with the same
+        feature map starts from its solution.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (1, n_features_out)
+        Weights on the features (on ``X`` for ``kernel="linear"``), in
+        ``OneClassSVM``'s scale (see Notes).
+    intercept_ : ndarray of shape (1,)
+        ``-rho`` in that scale.
+    offset_ : ndarray of shape (1,)
+        ``-intercept_``: ``decision_function = score_samples - offset_``.
+    support_ : ndarray of shape (n_SV,)
+        Training rows with a non-zero dual variable (on or outside the
+        boundary; ``fit`` only).
+    n_support_ : ndarray of shape (1,), dtype int32
+    n_iter_ : int
+    objective_ : ndarray of shape (1,)
+        Primal objective (of the formulation in Notes) at the solution.
+    dual_gap_ : ndarray of shape (1,)
+        Certified relative duality gap, ``(P - D) / |P|``.
+    gamma_, components_, component_indices_, normalization_, random_weights_, \
+random_offset_
+        The fitted feature map, as in :class:`KerasSVC`.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
+    See Also
+    --------
+    sklearn.svm.OneClassSVM : The exact kernel one-class SVM.
+    sklearn.linear_model.SGDOneClassSVM : The same objective by plain SGD.
+
+    Notes
+    -----
+    The fit minimises the primal of Schölkopf et al. (2001), as
+    :class:`~sklearn.linear_model.SGDOneClassSVM` states it,
+
+    .. math::
+
+        P(w, \\rho) = \\frac12 \\|w\\|^2 - \\rho
+        + \\frac{1}{\\nu \\sum_i s_i} \\sum_i s_i \\max(0, \\rho - w \\cdot \\phi(x_i)),
+
+    (``s`` the sample weights, all 1 by default: ``1 / (nu n)``), by the
+    Newton solver of ``KerasSVC`` with ``b = -rho`` (a linear cost on the
+    intercept). libsvm solves its dual with variables scaled by
+    ``nu sum(s)``, and ``OneClassSVM``'s ``coef_``, ``intercept_`` and
+    ``decision_function`` are in that scale; so are this estimator's:
+    ``coef_ = nu sum(s) w`` and ``intercept_ = -nu sum(s) rho``.
+    ``predict`` is +1 where ``decision_function`` is positive, else -1.
+    After the Newton solve, ``rho`` is replaced by the exact minimiser of
+    the objective for the solution's ``w`` (the ``nu`` quantile of the
+    training scores), which can only lower the objective: the training rows
+    on the boundary then fall on the side the optimum puts them, and the
+    fraction of training rows predicted outliers is ``nu`` (0.097 and 0.30
+    for ``nu=0.1`` and 0.3 on a Gaussian blob, where ``OneClassSVM`` gives
+    0.103 and 0.303; at ``tol`` alone, 0.20 and 0.36).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelsvm_keras import KerasOneClassSVM
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(500, 2))
+    >>> detector = KerasOneClassSVM(nu=0.1, gamma=0.5, random_state=0).fit(X)
+    >>> outside = np.mean(detector.predict(X) == -1)
+    >>> print(f"{outside:.2f}")
+    0.10
+    >>> detector.predict([[0.0, 0.0], [4.0, 4.0]])
+    array([ 1, -1])
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseSVM._parameter_constraints,
+        **_KERNEL_CONSTRAINTS,
+        "nu": [Interval(Real, 0.0, 1.0, closed="right")],
+    }
+
+    def __init__(
+        self,
+        *,
+        kernel="rbf",
+        degree=3,
+        gamma="scale",
+        coef0=0.0,
+        tol=1e-3,
+        nu=0.5,
+        shrinking=True,
+        cache_size=1024,
+        verbose=0,
+        max_iter=1000,
+        n_components=2048,
+        approximation="auto",
+        batch_size=None,
+        random_state=None,
+        warm_start=False,
+    ):
+        self.kernel = kernel
+        self.degree = degree
+        self.gamma = gamma
+        self.coef0 = coef0
+        self.tol = tol
+        self.nu = nu
+        self.shrinking = shrinking
+        self.cache_size = cache_size
+        self.verbose = verbose
+        self.max_iter = max_iter
+        self.n_components = n_components
+        self.approximation = approximation
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.warm_start = warm_start
+
+    # the problem: the hinge on [0, inf), with the intercept's linear cost (b = -rho)
+    def _loss(self):
+        return Hinge()
+
+    def _intervals(self, targets):
+        return one_class_intervals(len(targets))
+
+    def _intercept_cost(self):
+        return 1.0
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Detect the soft boundary of the set of samples ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training vectors (for ``kernel="precomputed"``, their kernel
+            matrix).
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights (a weight of 2 is the sample twice; rows of
+            zero or negative weight are ignored).
+
+        Returns
+        -------
+        self : object
+            If ``fit`` raises, the estimator is left exactly as it was.
+        """
+        return self._all_or_nothing(self._fit, X, sample_weight)
+
+    def _fit(self, X, sample_weight):
+        X = self._check_data(X, reset=True)
+        weights = _sample_weights(sample_weight, X)
+        scale = float(self.nu) * float(weights.sum())  # libsvm's scale of the dual
+        feature_map = self._make_feature_map()
+        feature_map.fit(X, check_random_state(self.random_state))
+        coef_init = intercept_init = None
+        if self.warm_start and self._same_map(feature_map):
+            feature_map = self._map
+            coef_init, intercept_init = self.coef_ / self._scale, self.intercept_ / self._scale
+        result = self._solve(
+            self._design(X, feature_map),
+            np.ones((X.shape[0], 1)),
+            weights,
+            C=1.0 / scale,
+            coef_init=coef_init,
+            intercept_init=intercept_init,
+        )
+        self._set_feature_map(feature_map)
+        coef, intercept, primal, gap = self._best_offset(X, weights, result)
+        self._publish(coef, intercept, scale)
+        self.n_iter_ = result.n_iter
+        self.objective_ = primal
+        self.dual_gap_ = gap
+        self.n_samples_seen_ = X.shape[0]
+        self._weight_seen = float(weights.sum())
+        support = np.flatnonzero(result.dual_coef[:, 0] != 0)
+        self.support_ = support.astype(np.int32)
+        self.n_support_ = np.array([support.size], dtype=np.int32)
+        self._sgd_state = None
+        return self
+
+    def _best_offset(self, X, weights, result):
+        """The solver's ``w`` with the exact best ``rho`` for it, and the objective then.
+
+        For a fixed ``w`` the objective is minimised over ``rho`` by the
+        ``nu`` weighted quantile of the scores ``w . phi(x_i)`` (its
+        subgradient in ``rho``, ``-1 + (weight below rho) / (nu sum(s))``,
+        holds 0 there). The rows on the boundary have a score of ``rho`` at
+        the optimum; an iterate within ``tol`` of it leaves ``rho`` a little
+        off, and many of those rows on the wrong side of it. Lowering the
+        objective keeps the certificate true (the dual bound is unchanged).
+        Returns ``coef``, ``intercept``, ``objective_`` and ``dual_gap_``.
+        """
+        coef = result.coef
+        primal, gap = result.primal, result.gap
+        rows = self._rows_per_batch(max(X.shape[1], coef.shape[1]))
+        scores = np.concatenate(
+            [
+                self._map.decision(X[i : i + rows].astype(np.float64), coef, np.zeros(1))[:, 0]
+                for i in range(0, X.shape[0], rows)
+            ]
+        )
+        total = float(weights.sum())
+        order = np.argsort(scores, kind="stable")
+        below = np.cumsum(weights[order])
+        rho = scores[order][min(np.searchsorted(below, self.nu * total), len(order) - 1)]
+
+        def objective(rho):
+            loss = np.sum(weights * np.maximum(0.0, rho - scores)) / (self.nu * total)
+            return 0.5 * float(np.sum(np.square(coef))) - rho + loss
+
+        new = objective(rho)
+        if not new < objective(-result.intercept[0]):
+            return coef, result.intercept, primal, gap
+        dual = primal - gap * np.abs(primal)  # the certificate's lower bound
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new_gap = np.maximum(np.where(new != 0, (new - dual) / abs(new), 0.0), 0.0)
+        return coef, np.array([-rho]), np.array([new]), new_gap
+
+    def _publish(self, coef, intercept, scale):
+        self._scale = scale
+        self.coef_ = scale * coef
+        self.intercept_ = scale * intercept
+        self.offset_ = -self.intercept_
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the model with one pass of averaged SGD over a chunk of rows.
+
+        As ``SGDOneClassSVM.partial_fit``: one pass of stochastic gradients
+        on the objective of ``fit`` over the rows seen so far (not
+        certified: ``objective_`` and ``dual_gap_`` are NaN after it). The
+        first call fixes the feature map from its chunk.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+            If the call raises, the estimator is left exactly as it was.
+        """
+        return self._all_or_nothing(self._partial_fit, X, sample_weight)
+
+    def _partial_fit(self, X, sample_weight):
+        first_call = not hasattr(self, "coef_")
+        X = self._check_data(X, reset=first_call)
+        weights = _sample_weights(sample_weight, X, require_positive=False)
+        if first_call:
+            feature_map = self._make_feature_map()
+            feature_map.fit(X, check_random_state(self.random_state))
+            self._set_feature_map(feature_map)
+            self._sgd_state = SGDState(np.zeros((1, feature_map.width)), np.zeros(1))
+            self.n_samples_seen_ = 0
+            self._weight_seen = 0.0
+        else:
+            feature_map = self._map
+            if getattr(self, "_sgd_state", None) is None:  # after fit: continue from it
+                self._sgd_state = SGDState(
+                    self.coef_ / self._scale,
+                    self.intercept_ / self._scale,
+                    self.n_samples_seen_ // _BATCH_ROWS,
+                )
+        self.n_samples_seen_ += X.shape[0]
+        self._weight_seen += float(weights.sum())
+        if not self._weight_seen > 0:
+            raise ValueError(
+                "Invalid input - all samples have zero or negative weights "
+                "(partial_fit needs a positive weight among the rows seen)."
+            )
+        scale = float(self.nu) * self._weight_seen
+        lower, upper = self._intervals(X)
+        state = sgd_pass(
+            self._design(X, feature_map, scaled=False),
+            lower,
+            upper,
+            weights,
+            self._sgd_state,
+            lam=scale / self.n_samples_seen_,  # 1 / (C n), C = 1 / (nu sum(s))
+            loss=self._loss(),
+            fit_intercept=True,
+            intercept_cost=1.0,
+        )
+        self._sgd_state = state
+        self._publish(
+            state.average_coef.astype(np.float64),
+            state.average_intercept.astype(np.float64),
+            scale,
+        )
+        self.n_iter_ = 1
+        self.objective_ = np.full(1, np.nan)
+        self.dual_gap_ = np.full(1, np.nan)
+        for name in ("support_", "n_support_"):
+            self.__dict__.pop(name, None)
+        return self
+
+    def decision_function(self, X):
+        """Signed distance to the boundary: positive inside, negative outside.
+
+        In ``OneClassSVM``'s scale (see Notes), computed in float64 with
+        NumPy, ``batch_size`` rows at a time.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self._problem_scores(X)[:, 0]
+
+    def score_samples(self, X):
+        """The raw scoring function, ``decision_function(X) + offset_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self.decision_function(X) + self.offset_[0]
+
+    def predict(self, X):
+        """+1 for inliers (positive decision function), -1 for outliers.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return np.where(self.decision_function(X) > 0, 1, -1)
