@@ -110,7 +110,7 @@ def regression(args):
 
 
 def novelty(args):
-    X_train, y_train, X_test, y_test = load_mnist(args.mnist)
+    (X_train, y_train), (X_test, y_test) = load_mnist(args.mnist)
     X_train = X_train.reshape(len(X_train), -1).astype(np.float64) / 255.0
     X_test = X_test.reshape(len(X_test), -1).astype(np.float64) / 255.0
     inliers = X_train[y_train == args.digit]

@@ -47,13 +47,12 @@ ESTIMATORS = [
     KerasSVCCV(Cs=(0.1, 1.0), gammas=("scale", 0.5), n_components=64, cv=3, random_state=0),
     KerasLinearSVCCV(Cs=(0.1, 1.0), cv=3),
     KerasSVR(n_components=64, random_state=0),
-    KerasSVR(n_components=64, loss="squared_epsilon_insensitive", random_state=0),
-    KerasLinearSVR(),
     KerasOneClassSVM(n_components=64, random_state=0),
 ]
 if keras.backend.backend() == "tensorflow":
-    # Every other kernel and one-vs-one: the same keras.ops code on every
-    # backend, so checked once, on the default backend (CI's first stage).
+    # Every other kernel, one-vs-one and the other losses: the same keras.ops
+    # code on every backend, so checked once, on the default backend (CI's
+    # first stage).
     ESTIMATORS += [
         KerasSVC(kernel="linear", random_state=0),
         KerasSVC(kernel="poly", n_components=32, random_state=0),
@@ -61,6 +60,8 @@ if keras.backend.backend() == "tensorflow":
         KerasSVC(kernel="laplacian", n_components=32, random_state=0),
         KerasSVC(kernel="precomputed", n_components=32, random_state=0),
         KerasSVC(multi_class="ovo", n_components=32, random_state=0),
+        KerasSVR(n_components=64, loss="epsilon_insensitive", random_state=0),
+        KerasLinearSVR(),
         KerasSVR(kernel="linear"),
         KerasSVR(kernel="precomputed", n_components=32, random_state=0),
         KerasLinearSVR(loss="squared_epsilon_insensitive"),
@@ -76,11 +77,11 @@ def test_sklearn_compatible_estimator(estimator, check):
 
 
 # The searches at their defaults (5 folds x 4-5 Cs per fit: the slowest checks
-# of the suite) on the default backend only; on the others they are checked
-# with a small grid above.
-DEFAULTS = [KerasSVC, KerasLinearSVC, KerasSVR, KerasLinearSVR, KerasOneClassSVM]
+# of the suite) and the regressors and one-class SVM on the default backend
+# only; on the others they are checked with a small grid (or width) above.
+DEFAULTS = [KerasSVC, KerasLinearSVC]
 if keras.backend.backend() == "tensorflow":
-    DEFAULTS += [KerasSVCCV, KerasLinearSVCCV]
+    DEFAULTS += [KerasSVCCV, KerasLinearSVCCV, KerasSVR, KerasLinearSVR, KerasOneClassSVM]
 
 
 @pytest.mark.parametrize("Estimator", DEFAULTS)

@@ -80,7 +80,7 @@ def test_kernel_svr_reaches_the_reference_optimum_on_its_features(friedman, loss
 
 def test_svr_matches_svr_with_every_row_a_landmark(friedman):
     X, y = friedman
-    ours = KerasSVR(C=10.0, random_state=0).fit(X[:200], y[:200])
+    ours = KerasSVR(C=10.0, loss="epsilon_insensitive", random_state=0).fit(X[:200], y[:200])
     theirs = SVR(C=10.0).fit(X[:200], y[:200])
     assert abs(ours.score(X[200:], y[200:]) - theirs.score(X[200:], y[200:])) < 0.01
     np.testing.assert_allclose(ours.predict(X[200:]), theirs.predict(X[200:]), atol=0.05)
@@ -170,8 +170,9 @@ def test_sample_weight_equals_repetition(friedman, Estimator):
 
 def test_warm_start_continues_from_the_solution(friedman):
     X, y = friedman
-    reg = KerasSVR(C=1.0, n_components=64, warm_start=True, random_state=0).fit(X, y)
-    cold = KerasSVR(C=2.0, n_components=64, random_state=0).fit(X, y)
+    params = {"n_components": 64, "loss": "epsilon_insensitive", "random_state": 0}
+    reg = KerasSVR(C=1.0, warm_start=True, **params).fit(X, y)
+    cold = KerasSVR(C=2.0, **params).fit(X, y)
     reg.set_params(C=2.0).fit(X, y)
     assert reg.n_iter_ < cold.n_iter_
     np.testing.assert_allclose(reg.predict(X), cold.predict(X), atol=0.05)
