@@ -18,7 +18,7 @@ from ._classes import KerasLinearSVC, KerasSVC
 from ._features import KerasFeatures
 from ._one_class import KerasOneClassSVM
 from ._regression import KerasLinearSVR, KerasSVR
-from ._search import KerasLinearSVCCV, KerasSVCCV
+from ._search import KerasLinearSVCCV, KerasSVCCV, KerasSVRCV
 from ._version import __version__
 from .layers import RandomFourierFeatures
 
@@ -32,6 +32,7 @@ __all__ = [
     "KerasSVC",
     "KerasSVCCV",
     "KerasSVR",
+    "KerasSVRCV",
     "RandomFourierFeatures",
     "__version__",
     "layers",

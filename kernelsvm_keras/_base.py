@@ -141,10 +141,21 @@ class _BaseSVM(BaseEstimator):
         )
 
     def _solve(
-        self, design, targets, weights, C, coef_init=None, intercept_init=None, cg_iter=None
+        self,
+        design,
+        targets,
+        weights,
+        C,
+        coef_init=None,
+        intercept_init=None,
+        cg_iter=None,
+        problem=None,
     ):
-        """Run the solver on a design; warn when it stops short of ``tol``."""
-        lower, upper = self._intervals(targets)
+        """Run the solver on a design; warn when it stops short of ``tol``.
+
+        ``problem`` overrides parameters of the intervals (a search's ``epsilon``).
+        """
+        lower, upper = self._intervals(targets, **(problem or {}))
         result = solve_svm(
             design,
             lower,

@@ -39,8 +39,13 @@ class _BaseSVR(RegressorMixin, _BaseSVM):
         "loss": [StrOptions({"epsilon_insensitive", "squared_epsilon_insensitive"})],
     }
 
-    def _intervals(self, targets):
-        return tube_intervals(targets, float(self.epsilon))
+    def _intervals(self, targets, epsilon=None):
+        return tube_intervals(targets, float(self.epsilon if epsilon is None else epsilon))
+
+    def _check_targets(self, X, y, sample_weight):
+        """Checked ``X`` and ``y`` (one float64 output) and the sample weights."""
+        X, y = self._check_data(X, y, reset=True, y_numeric=True)
+        return X, np.asarray(y, dtype=np.float64), _sample_weights(sample_weight, X)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -69,9 +74,7 @@ class _BaseSVR(RegressorMixin, _BaseSVM):
 
     def _fit(self, X, y, sample_weight):
         self._check_params()
-        X, y = self._check_data(X, y, reset=True, y_numeric=True)
-        y = np.asarray(y, dtype=np.float64)
-        weights = _sample_weights(sample_weight, X)
+        X, y, weights = self._check_targets(X, y, sample_weight)
         feature_map = self._make_feature_map()
         feature_map.fit(X, check_random_state(getattr(self, "random_state", None)))
         coef_init = intercept_init = None

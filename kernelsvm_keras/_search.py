@@ -1,4 +1,4 @@
-"""KerasSVCCV and KerasLinearSVCCV: a grid search run as one program.
+"""KerasSVCCV, KerasLinearSVCCV and KerasSVRCV: a grid search run as one program.
 
 Under ``GridSearchCV`` every candidate draws and computes its random features
 and trains from zero. Here the features of a fold are computed once per
@@ -19,7 +19,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.stats import rankdata
-from sklearn.base import _fit_context
+from sklearn.base import _fit_context, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import ParameterGrid, check_cv
@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseKerasSVM
 from ._classes import KerasLinearSVC, KerasSVC
 from ._maps import IdentityMap
+from ._regression import KerasLinearSVR, KerasSVR
 
 _SEARCH_CONSTRAINTS = {
     "Cs": ["array-like"],
@@ -89,6 +90,19 @@ class _SearchMixin:
         """The grid as GridSearchCV would be given it."""
         raise NotImplementedError
 
+    def _problem_params(self):
+        """The grid's parameters that change the problem but not the features (dicts)."""
+        return [{}]
+
+    def _search_data(self, X, y, sample_weight):
+        """Checked ``X`` and ``y``, the classes (or ``None``), the targets and the weights."""
+        X, y, classes, targets, weights, _ = self._validate_training_data(X, y, sample_weight)
+        return X, y, classes, targets, weights
+
+    def _view(self, classes, coef, intercept):
+        """A fitted linear estimator on precomputed features, for the scorer."""
+        return _linear_view(classes, coef, intercept, getattr(self, "_problems", "ovr"))
+
     def _feature_maps(self):
         """The feature-map parameters of the grid: dicts of the non-C parameters."""
         raise NotImplementedError
@@ -141,12 +155,13 @@ class _SearchMixin:
                 f"The 'Cs' parameter of {type(self).__name__} must be a non-empty list of "
                 f"positive finite numbers, got {self.Cs!r}."
             )
-        X, y, classes, targets, weights, _ = self._validate_training_data(X, y, sample_weight)
+        X, y, classes, targets, weights = self._search_data(X, y, sample_weight)
         for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
             if name not in ("n_features_in_", "feature_names_in_"):
                 delattr(self, name)  # a refit=False search must not keep an old model
-        splits = list(check_cv(self.cv, y, classifier=True).split(X, y, groups))
-        scorer = check_scoring(KerasLinearSVC(), scoring=self.scoring)
+        classifier = is_classifier(self)
+        splits = list(check_cv(self.cv, y, classifier=classifier).split(X, y, groups))
+        scorer = check_scoring(self._view(classes, None, None), scoring=self.scoring)
         candidates = list(ParameterGrid(self._grid()))
         rows = defaultdict(list)  # duplicated grid values give several rows per key
         for i, params in enumerate(candidates):
@@ -155,9 +170,10 @@ class _SearchMixin:
         fit_times = np.zeros_like(scores)
         score_times = np.zeros_like(scores)
         path = sorted(set(Cs.tolist()))
+        problems = self._problem_params()  # the non-map, non-C parameters (epsilon)
 
         for map_params in self._feature_maps():
-            previous = None  # (arrays, result at the smallest C) of the previous fold
+            previous = {}  # per problem: (arrays, result at the smallest C) of the previous fold
             for k, (train, test) in enumerate(splits):
                 start = time.perf_counter()
                 X_train, X_test = X[train], X[test]
@@ -168,36 +184,45 @@ class _SearchMixin:
                 arrays = feature_map.arrays()
                 transform = feature_map.transform()
                 design = self._design(X_train, feature_map, transform=transform)
-                shared_fit = (time.perf_counter() - start) / len(path)
+                shared_fit = (time.perf_counter() - start) / len(path) / len(problems)
                 start = time.perf_counter()
                 features_test = X_test
                 if transform is not None:  # featurised as the training rows are
                     features_test = self._design(
                         features_test, feature_map, transform=transform
                     ).numpy()
-                shared_score = (time.perf_counter() - start) / len(path)
-                coef = intercept = cg_iter = None
-                if previous is not None and _same_arrays(previous[0], arrays):
-                    # the same features (random ones drawn alike on every fold, or
-                    # the identity): start from the previous fold's solution
-                    coef, intercept, cg_iter = previous[1]
-                for C in path:
-                    start = time.perf_counter()
-                    result = self._solve(
-                        design, targets[train], weights[train], C, coef, intercept, cg_iter
-                    )
-                    coef, intercept, cg_iter = result.coef, result.intercept, result.cg_iter
-                    if C == path[0]:
-                        previous = arrays, (coef, intercept, cg_iter)
-                    fit_time = time.perf_counter() - start + shared_fit
-                    start = time.perf_counter()
-                    view = _linear_view(classes, coef, intercept, self._problems)
-                    score = scorer(view, features_test, y[test])
-                    score_time = time.perf_counter() - start + shared_score
-                    for i in rows[_key({"C": C, **map_params})]:
-                        scores[i, k] = score
-                        fit_times[i, k] = fit_time
-                        score_times[i, k] = score_time
+                shared_score = (time.perf_counter() - start) / len(path) / len(problems)
+                for problem in problems:
+                    coef = intercept = cg_iter = None
+                    before = previous.get(_key(problem))
+                    if before is not None and _same_arrays(before[0], arrays):
+                        # the same features (random ones drawn alike on every fold, or
+                        # the identity): start from the previous fold's solution
+                        coef, intercept, cg_iter = before[1]
+                    for C in path:
+                        start = time.perf_counter()
+                        result = self._solve(
+                            design,
+                            targets[train],
+                            weights[train],
+                            C,
+                            coef,
+                            intercept,
+                            cg_iter,
+                            problem=problem,
+                        )
+                        coef, intercept, cg_iter = result.coef, result.intercept, result.cg_iter
+                        if C == path[0]:
+                            previous[_key(problem)] = arrays, (coef, intercept, cg_iter)
+                        fit_time = time.perf_counter() - start + shared_fit
+                        start = time.perf_counter()
+                        view = self._view(classes, coef, intercept)
+                        score = scorer(view, features_test, y[test])
+                        score_time = time.perf_counter() - start + shared_score
+                        for i in rows[_key({"C": C, **map_params, **problem})]:
+                            scores[i, k] = score
+                            fit_times[i, k] = fit_time
+                            score_times[i, k] = score_time
 
         self.cv_results_ = _cv_results(candidates, scores, fit_times, score_times)
         self.n_splits_ = len(splits)
@@ -245,6 +270,43 @@ class _SearchMixin:
             )
 
 
+class _KernelGrid:
+    """The feature maps of a kernel search: ``gammas`` times ``n_components``."""
+
+    def _gammas(self):
+        gammas = list(self.gammas) if not isinstance(self.gammas, str) else [self.gammas]
+        for gamma in gammas:
+            valid = gamma in ("scale", "auto") or (
+                isinstance(gamma, Real) and not isinstance(gamma, bool) and gamma > 0
+            )
+            if not valid:
+                raise InvalidParameterError(
+                    f"The 'gammas' parameter of {type(self).__name__} must hold 'scale', "
+                    f"'auto' or positive numbers, got {gamma!r}."
+                )
+        if not gammas:
+            raise InvalidParameterError(
+                f"The 'gammas' parameter of {type(self).__name__} must not be empty."
+            )
+        return gammas
+
+    def _sizes(self):
+        sizes = np.atleast_1d(np.asarray(self.n_components))
+        if sizes.size == 0 or sizes.dtype.kind not in "iu" or np.any(sizes < 1):
+            raise InvalidParameterError(
+                f"The 'n_components' parameter of {type(self).__name__} must be a positive "
+                f"int or a list of them, got {self.n_components!r}."
+            )
+        return [int(size) for size in sizes]
+
+    def _feature_maps(self):
+        return [
+            {"gamma": gamma, "n_components": size}
+            for gamma in dict.fromkeys(self._gammas())
+            for size in dict.fromkeys(self._sizes())
+        ]
+
+
 def _same_arrays(first, second):
     return len(first) == len(second) and all(
         a.shape == b.shape and np.array_equal(a, b) for a, b in zip(first, second, strict=True)
@@ -262,6 +324,8 @@ def _linear_view(classes, coef, intercept, problems):
     the classes (one-vs-one views predict by votes, as the estimator does).
     """
     view = KerasLinearSVC()
+    if coef is None:  # the estimator type, for check_scoring
+        return view
     view._problems = problems
     view.classes_ = classes
     view.coef_ = coef
@@ -299,7 +363,7 @@ def _fresh_random_state(random_state):
     return check_random_state(random_state)
 
 
-class KerasSVCCV(_SearchMixin, KerasSVC):
+class KerasSVCCV(_KernelGrid, _SearchMixin, KerasSVC):
     """KerasSVC with a built-in cross-validated grid search over C, gamma and n_components.
 
     Gives the result of ``GridSearchCV(KerasSVC(...), {"C": Cs, "gamma":
@@ -423,39 +487,6 @@ component_indices_, normalization_, n_iter_, objective_, dual_gap_
     def _grid(self):
         return {"C": list(self.Cs), "gamma": self._gammas(), "n_components": self._sizes()}
 
-    def _gammas(self):
-        gammas = list(self.gammas) if not isinstance(self.gammas, str) else [self.gammas]
-        for gamma in gammas:
-            valid = gamma in ("scale", "auto") or (
-                isinstance(gamma, Real) and not isinstance(gamma, bool) and gamma > 0
-            )
-            if not valid:
-                raise InvalidParameterError(
-                    f"The 'gammas' parameter of {type(self).__name__} must hold 'scale', "
-                    f"'auto' or positive numbers, got {gamma!r}."
-                )
-        if not gammas:
-            raise InvalidParameterError(
-                f"The 'gammas' parameter of {type(self).__name__} must not be empty."
-            )
-        return gammas
-
-    def _sizes(self):
-        sizes = np.atleast_1d(np.asarray(self.n_components))
-        if sizes.size == 0 or sizes.dtype.kind not in "iu" or np.any(sizes < 1):
-            raise InvalidParameterError(
-                f"The 'n_components' parameter of {type(self).__name__} must be a positive "
-                f"int or a list of them, got {self.n_components!r}."
-            )
-        return [int(size) for size in sizes]
-
-    def _feature_maps(self):
-        return [
-            {"gamma": gamma, "n_components": size}
-            for gamma in dict.fromkeys(self._gammas())
-            for size in dict.fromkeys(self._sizes())
-        ]
-
     @staticmethod
     def _single_estimator_class():
         return KerasSVC
@@ -558,3 +589,159 @@ random_state
     @staticmethod
     def _single_estimator_class():
         return KerasLinearSVC
+
+
+class KerasSVRCV(_KernelGrid, _SearchMixin, KerasSVR):
+    """KerasSVR with a built-in cross-validated grid search over C, epsilon and gamma.
+
+    Gives the result of ``GridSearchCV(KerasSVR(...), {"C": Cs, "epsilon":
+    epsilons, "gamma": gammas, "n_components": n_components}, cv=cv)`` in a
+    fraction of its time: the features of every fold are computed once per
+    (``gamma``, ``n_components``) and shared by every ``C`` and ``epsilon``
+    (which change the problem, not the features), and for each ``epsilon``
+    the ``C`` values are solved as a warm-started path, smallest first. After
+    ``fit`` (with ``refit=True``) it is a fitted ``KerasSVR`` with the best
+    parameters.
+
+    Parameters
+    ----------
+    Cs : array-like of float, default=(0.1, 1.0, 10.0, 100.0)
+        Values of ``C`` to try.
+    epsilons : array-like of float, default=(0.1,)
+        Values of ``epsilon`` to try (non-negative).
+    gammas : array-like of {"scale", "auto"} or float, default=("scale",)
+        Values of ``gamma`` to try, resolved on each training fold.
+    n_components : int or array-like of int, default=2048
+        Number(s) of landmarks or random features to try.
+    cv : int, cross-validation generator or iterable, default=5
+        As in :class:`~sklearn.model_selection.GridSearchCV`: an integer is the
+        number of (unshuffled) folds.
+    scoring : str, callable or None, default=None
+        One scorer, as in ``GridSearchCV``; ``None`` is R^2.
+    refit : bool, default=True
+        Refit the best candidate on the whole data, after which the estimator
+        predicts like the fitted single estimator.
+    kernel, degree, coef0, approximation, loss, tol, max_iter, batch_size, \
+cache_size, verbose, random_state
+        As in :class:`KerasSVR`, for every candidate.
+
+    Attributes
+    ----------"""
+
+    __doc__ += (
+        _SEARCH_ATTRIBUTES_DOC.split("    C_ : float")[0]
+        + """    C_ : float
+        The best ``C``.
+    coef_, intercept_, gamma_, components_, component_indices_, normalization_, \
+n_iter_, objective_, dual_gap_
+        Those of the refitted ``KerasSVR`` (``refit=True`` only).
+
+    See Also
+    --------
+    KerasSVR : The estimator tuned.
+    sklearn.model_selection.GridSearchCV : The general search it agrees with.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_friedman1
+    >>> from kernelsvm_keras import KerasSVRCV
+    >>> X, y = make_friedman1(n_samples=600, noise=0.1, random_state=0)
+    >>> search = KerasSVRCV(Cs=[1, 10], epsilons=[0.1, 0.5], n_components=256, cv=3,
+    ...                     random_state=0).fit(X, y)
+    >>> len(search.cv_results_["params"]), search.best_params_["C"]
+    (4, 10)
+    """
+    )
+
+    _parameter_constraints: dict = {
+        **{k: v for k, v in KerasSVR._parameter_constraints.items() if k != "C"},
+        **_SEARCH_CONSTRAINTS,
+        "epsilons": ["array-like"],
+        "gammas": ["array-like"],
+        "n_components": [Interval(Integral, 1, None, closed="left"), "array-like"],
+    }
+    for _name in ("epsilon", "gamma", "shrinking", "warm_start"):
+        _parameter_constraints.pop(_name)
+    del _name
+
+    def __init__(
+        self,
+        *,
+        Cs=(0.1, 1.0, 10.0, 100.0),
+        epsilons=(0.1,),
+        gammas=("scale",),
+        n_components=2048,
+        cv=5,
+        scoring=None,
+        refit=True,
+        kernel="rbf",
+        degree=3,
+        coef0=0.0,
+        approximation="auto",
+        loss="squared_epsilon_insensitive",
+        tol=1e-3,
+        max_iter=1000,
+        batch_size=None,
+        cache_size=1024,
+        verbose=0,
+        random_state=None,
+    ):
+        self.Cs = Cs
+        self.epsilons = epsilons
+        self.gammas = gammas
+        self.n_components = n_components
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.kernel = kernel
+        self.degree = degree
+        self.coef0 = coef0
+        self.approximation = approximation
+        self.loss = loss
+        self.tol = tol
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _grid(self):
+        return {
+            "C": list(self.Cs),
+            "epsilon": self._epsilons(),
+            "gamma": self._gammas(),
+            "n_components": self._sizes(),
+        }
+
+    def _epsilons(self):
+        epsilons = np.atleast_1d(np.asarray(self.epsilons, dtype=object))
+        valid = epsilons.size > 0 and all(
+            isinstance(e, Real) and not isinstance(e, bool) and e >= 0 for e in epsilons
+        )
+        if not valid:
+            raise InvalidParameterError(
+                f"The 'epsilons' parameter of {type(self).__name__} must be a non-empty list "
+                f"of non-negative numbers, got {self.epsilons!r}."
+            )
+        return [float(e) for e in epsilons]
+
+    def _problem_params(self):
+        return [{"epsilon": e} for e in dict.fromkeys(self._epsilons())]
+
+    def _search_data(self, X, y, sample_weight):
+        X, y, weights = self._check_targets(X, y, sample_weight)
+        return X, y, None, y[:, None], weights
+
+    def _view(self, classes, coef, intercept):
+        view = KerasLinearSVR()
+        if coef is None:  # the estimator type, for check_scoring
+            return view
+        view.coef_ = coef[0]
+        view.intercept_ = intercept
+        view.n_features_in_ = coef.shape[1]
+        view._map = IdentityMap().fit(np.empty((0, coef.shape[1])))
+        return view
+
+    @staticmethod
+    def _single_estimator_class():
+        return KerasSVR

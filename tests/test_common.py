@@ -12,6 +12,7 @@ from kernelsvm_keras import (
     KerasSVC,
     KerasSVCCV,
     KerasSVR,
+    KerasSVRCV,
 )
 
 # The only expected failures: the checks that scikit-learn itself expects to
@@ -66,6 +67,7 @@ if keras.backend.backend() == "tensorflow":
         KerasSVR(kernel="precomputed", n_components=32, random_state=0),
         KerasLinearSVR(loss="squared_epsilon_insensitive"),
         KerasOneClassSVM(kernel="linear"),
+        KerasSVRCV(Cs=(0.1, 1.0), epsilons=(0.1, 0.5), n_components=32, cv=3, random_state=0),
     ]
 
 

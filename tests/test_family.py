@@ -13,8 +13,9 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVR, LinearSVR, OneClassSVM
+from sklearn.utils._param_validation import InvalidParameterError
 
-from kernelsvm_keras import KerasLinearSVR, KerasOneClassSVM, KerasSVR
+from kernelsvm_keras import KerasLinearSVR, KerasOneClassSVM, KerasSVR, KerasSVRCV
 
 from oracles import reference_one_class_optimum, reference_svr_optimum
 
@@ -247,3 +248,28 @@ def test_column_transformer_pipeline_on_a_diamonds_shaped_frame():
     )
     model.fit(frame[:200], log_price[:200])
     assert model.score(frame[200:], log_price[200:]) > 0.9
+
+
+def test_svr_search_agrees_with_grid_search(friedman):
+    X, y = friedman
+    grid = {"C": [1.0, 10.0], "epsilon": [0.1, 0.5], "gamma": ["scale", 0.05], "n_components": [64]}
+    ours = KerasSVRCV(
+        Cs=grid["C"],
+        epsilons=grid["epsilon"],
+        gammas=grid["gamma"],
+        n_components=64,
+        cv=3,
+        random_state=0,
+    ).fit(X, y)
+    theirs = GridSearchCV(KerasSVR(n_components=64, random_state=0), grid, cv=3).fit(X, y)
+    assert ours.cv_results_["params"] == theirs.cv_results_["params"]
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"], atol=5e-3
+    )
+    assert ours.best_params_ == theirs.best_params_
+    np.testing.assert_allclose(
+        ours.predict(X), theirs.best_estimator_.predict(X), rtol=1e-6, atol=1e-6
+    )
+    assert not hasattr(KerasSVRCV(refit=False).fit(X, y), "coef_")
+    with pytest.raises(InvalidParameterError, match="epsilons"):
+        KerasSVRCV(epsilons=[-1.0]).fit(X, y)
