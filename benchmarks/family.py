@@ -15,11 +15,16 @@ outliers): ROC AUC of ``score_samples``, for ``KerasOneClassSVM``,
 ``OneClassSVM`` and ``Nystroem + SGDOneClassSVM``, at the same ``nu`` and
 ``gamma``.
 
+Search (``search`` command): ``KerasSVRCV`` against ``GridSearchCV(KerasSVR())``
+on the same diamonds training rows, grid (``--Cs`` x ``--epsilons``,
+``gamma="scale"``) and 3 shuffled folds (``random_state=0``).
+
 Every system prints one JSON line (name, score, fit and predict seconds).
 
 Usage::
 
     python benchmarks/family.py regression --diamonds PATH/diamonds.csv.gz [--train-rows N]
+    python benchmarks/family.py search --diamonds PATH/diamonds.csv.gz
     python benchmarks/family.py novelty --mnist PATH/mnist [--digit 0] [--nu 0.1]
 """
 
@@ -35,12 +40,12 @@ from sklearn.datasets import load_diabetes
 from sklearn.kernel_approximation import Nystroem
 from sklearn.linear_model import SGDOneClassSVM
 from sklearn.metrics import r2_score, roc_auc_score
-from sklearn.model_selection import KFold, train_test_split
+from sklearn.model_selection import GridSearchCV, KFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVR, LinearSVR, OneClassSVM
 
-from kernelsvm_keras import KerasLinearSVR, KerasOneClassSVM, KerasSVR
+from kernelsvm_keras import KerasLinearSVR, KerasOneClassSVM, KerasSVR, KerasSVRCV
 from kernelsvm_keras.datasets import load_mnist
 
 
@@ -109,6 +114,59 @@ def regression(args):
         print(json.dumps({**row, "fit_s": round(fit, 2)}))
 
 
+def search(args):
+    """KerasSVRCV against GridSearchCV(KerasSVR) on the same diamonds rows and grid."""
+    frame = pd.read_csv(args.diamonds)
+    y = np.log(frame.pop("price").to_numpy(dtype=np.float64))
+    prep = ColumnTransformer(
+        [
+            ("categories", OneHotEncoder(sparse_output=False), ["cut", "color", "clarity"]),
+            ("numbers", StandardScaler(), ["carat", "depth", "table", "x", "y", "z"]),
+        ]
+    )
+    f_train, _, y_train, _ = train_test_split(frame, y, test_size=10_000, random_state=0)
+    X = prep.fit_transform(f_train[: args.train_rows])
+    y = y_train[: args.train_rows]
+    grid = {
+        "C": args.Cs,
+        "epsilon": args.epsilons,
+        "gamma": ["scale"],
+        "n_components": [args.n_components],
+    }
+    cv = KFold(3, shuffle=True, random_state=0)
+    ours, t_ours = _timed(
+        KerasSVRCV(
+            Cs=args.Cs,
+            epsilons=args.epsilons,
+            n_components=args.n_components,
+            cv=cv,
+            random_state=0,
+        ).fit,
+        X,
+        y,
+    )
+    theirs, t_theirs = _timed(GridSearchCV(KerasSVR(random_state=0), grid, cv=cv).fit, X, y)
+    difference = np.max(
+        np.abs(ours.cv_results_["mean_test_score"] - theirs.cv_results_["mean_test_score"])
+    )
+    for name, result, seconds in [
+        ("KerasSVRCV", ours, t_ours),
+        ("GridSearchCV(KerasSVR)", theirs, t_theirs),
+    ]:
+        row = {"dataset": "diamonds", "train_rows": len(y), "system": name}
+        print(
+            json.dumps(
+                {
+                    **row,
+                    "seconds": round(seconds, 1),
+                    "best": result.best_params_,
+                    "best_score": round(result.best_score_, 4),
+                }
+            )
+        )
+    print(json.dumps({"max_mean_score_difference": float(difference)}))
+
+
 def novelty(args):
     (X_train, y_train), (X_test, y_test) = load_mnist(args.mnist)
     X_train = X_train.reshape(len(X_train), -1).astype(np.float64) / 255.0
@@ -172,6 +230,12 @@ def main(argv=None):
         nargs="+",
         default=list(_regressors(argparse.Namespace(C=1, epsilon=0.1, n_components=1), 1.0)),
     )
+    srch = commands.add_parser("search")
+    srch.add_argument("--diamonds", required=True)
+    srch.add_argument("--train-rows", type=int, default=20_000)
+    srch.add_argument("--Cs", type=float, nargs="+", default=[0.1, 1.0, 10.0])
+    srch.add_argument("--epsilons", type=float, nargs="+", default=[0.05, 0.1])
+    srch.add_argument("--n-components", type=int, default=1024)
     nov = commands.add_parser("novelty")
     nov.add_argument("--mnist", required=True)
     nov.add_argument("--digit", type=int, default=0)
@@ -184,7 +248,7 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
-    (regression if args.command == "regression" else novelty)(args)
+    {"regression": regression, "search": search, "novelty": novelty}[args.command](args)
 
 
 if __name__ == "__main__":
