@@ -94,11 +94,13 @@ class IntervalLoss:
         ``delta`` smooths the hinge (the value is then the smoothed one);
         ``None`` gives the loss itself and a subgradient.
         """
-        below = xp.maximum(lower - Z, 0.0)
-        above = xp.maximum(Z - upper, 0.0)
-        h_below, d_below, c_below = self._penalty(below, delta, xp)
-        h_above, d_above, c_above = self._penalty(above, delta, xp)
-        return h_below + h_above, d_below - d_above, c_below + c_above
+        # At most one of l - z and z - u is positive (l <= u): the loss is h of
+        # the larger, with the slope's sign of its side (one penalty, not two).
+        below = lower - Z
+        above = Z - upper
+        violation = xp.maximum(xp.maximum(below, above), 0.0)
+        value, slope, curvature = self._penalty(violation, delta, xp)
+        return value, xp.where(below > above, slope, -slope), curvature
 
     def value(self, Z, lower, upper, delta=None, xp=np):
         """The loss at predictions ``Z``, per row (smoothed with ``delta`` if given)."""
