@@ -26,8 +26,11 @@ import numpy as np
 
 sys.path.insert(0, os.getcwd())  # the checkout the command runs in, not an installed copy
 
-from kernelsvm_keras import KerasSVC  # noqa: E402
-from kernelsvm_keras import _base, _solver  # noqa: E402
+from kernelsvm_keras import (  # noqa: E402
+    KerasSVC,  # noqa: E402
+    _base,
+    _solver,
+)
 from kernelsvm_keras.datasets import load_idx  # noqa: E402
 
 _METHODS = ("matmul", "matmul_rmatmul", "rmatmul", "gram", "new_gram_rows")
