@@ -198,6 +198,105 @@ class _BaseSVM(BaseEstimator):
             )
         return result
 
+    # -- the steps that fit and partial_fit share -------------------------------
+
+    def _solver_point(self):
+        """The fitted model in the solver's terms, ``(coef, intercept)``: (K, width), (K,).
+
+        Where ``fit`` and ``partial_fit`` start from when they continue a fit.
+        """
+        return self._model()
+
+    def _publish(self, coef, intercept):
+        """Set the fitted model from the solver's ``(K, width)`` and ``(K,)`` arrays."""
+        self.coef_ = coef
+        self.intercept_ = intercept
+
+    def _warm_start(self, feature_map, same_problem=True):
+        """The feature map and starting point of ``fit``: the fitted ones with ``warm_start``.
+
+        With ``warm_start`` and a fitted model on the same features (and
+        ``same_problem``), the fitted map (its random draw included) and
+        model; else ``feature_map`` and no starting point. Returns
+        ``feature_map, coef_init, intercept_init``.
+        """
+        if not (self.warm_start and same_problem and self._same_map(feature_map)):
+            return feature_map, None, None
+        coef, intercept = self._solver_point()
+        if not self._fit_intercept():
+            intercept = np.zeros_like(intercept)
+        return self._map, coef, intercept
+
+    def _set_solution(self, result, n_samples, groups=None, n_groups=1):
+        """The fitted attributes of a solve: the model, its certificate and the support.
+
+        ``support_`` are the rows with a non-zero dual variable in some
+        problem, ordered by ``groups`` (the class of each row), then by row,
+        as ``SVC`` orders them; ``n_support_`` counts them per group.
+        """
+        self._publish(result.coef, result.intercept)
+        self.n_iter_ = result.n_iter
+        self.objective_ = result.primal
+        self.dual_gap_ = result.gap
+        self.n_samples_seen_ = n_samples
+        self._sgd_state = None  # partial_fit after fit starts from its solution
+        if result.dual_coef is None:
+            return
+        if groups is None:
+            groups = np.zeros(n_samples, dtype=np.intp)
+        support = np.flatnonzero(np.any(result.dual_coef != 0, axis=1))
+        order = np.lexsort((support, groups[support]))
+        self.support_ = support[order].astype(np.int32)
+        self.n_support_ = np.bincount(groups[support], minlength=n_groups).astype(np.int32)
+
+    def _sgd_begin(self, X, first_call, n_problems=1):
+        """Before a ``partial_fit`` pass over chunk ``X``: its starting point; count the rows.
+
+        The first call fits the feature map on ``X`` and starts from zero;
+        a call after ``fit`` continues from its solution.
+        """
+        if first_call:
+            feature_map = self._make_feature_map()
+            feature_map.fit(X, check_random_state(getattr(self, "random_state", None)))
+            self._set_feature_map(feature_map)
+            self._sgd_state = SGDState(
+                np.zeros((n_problems, feature_map.width)), np.zeros(n_problems)
+            )
+            self.n_samples_seen_ = 0
+        elif getattr(self, "_sgd_state", None) is None:
+            coef, intercept = self._solver_point()
+            self._sgd_state = SGDState(coef, intercept, steps=self.n_samples_seen_ // _BATCH_ROWS)
+        self.n_samples_seen_ += X.shape[0]
+
+    def _sgd_step(self, X, lower, upper, weights, lam):
+        """One pass of averaged SGD over chunk ``X``; its averaged point becomes the model.
+
+        ``lam`` is the regularisation per row, ``1 / (C n_samples_seen_)``.
+        The model is not certified: ``objective_`` and ``dual_gap_`` are NaN,
+        and ``support_`` is dropped (SGD has no dual variables).
+        """
+        state = sgd_pass(
+            self._design(X, self._map, scaled=False),
+            lower,
+            upper,
+            weights,
+            self._sgd_state,
+            lam=lam,
+            loss=self._loss(),
+            fit_intercept=self._fit_intercept(),
+            intercept_cost=self._intercept_cost(),
+        )
+        self._sgd_state = state
+        self._publish(
+            state.average_coef.astype(np.float64), state.average_intercept.astype(np.float64)
+        )
+        n_problems = len(state.average_intercept)
+        self.n_iter_ = 1
+        self.objective_ = np.full(n_problems, np.nan)
+        self.dual_gap_ = np.full(n_problems, np.nan)
+        for name in ("support_", "n_support_"):
+            self.__dict__.pop(name, None)
+
     def _set_feature_map(self, feature_map):
         """Hold a fitted feature map and publish its attributes, dropping a previous one's."""
         previous = getattr(self, "_map", None)
@@ -400,15 +499,11 @@ class BaseKerasSVM(ClassifierMixin, _BaseSVM):
         )
         feature_map = self._make_feature_map()
         feature_map.fit(X, check_random_state(self.random_state))
-        coef_init = intercept_init = None
-        same_problems = fitted_problems == self._problems
-        if self.warm_start and same_problems and self._can_warm_start(classes, feature_map):
-            # Same classes and the same feature map: keep the fitted map (its
-            # random draw included) and start from the fitted solution.
-            feature_map = self._map
-            coef_init, intercept_init = self.coef_, self.intercept_
-            if not self._fit_intercept():
-                intercept_init = np.zeros_like(intercept_init)
+        # the same classes and binary problems, or no warm start
+        same_problem = fitted_problems == self._problems and np.array_equal(
+            getattr(self, "classes_", None), classes
+        )
+        feature_map, coef_init, intercept_init = self._warm_start(feature_map, same_problem)
         result = self._solve(
             self._design(X, feature_map),
             targets,
@@ -419,31 +514,11 @@ class BaseKerasSVM(ClassifierMixin, _BaseSVM):
         )
         self._set_feature_map(feature_map)
         self.classes_ = classes
-        self.coef_ = result.coef
-        self.intercept_ = result.intercept
-        self.n_iter_ = result.n_iter
-        self.objective_ = result.primal
-        self.dual_gap_ = result.gap
-        self.n_samples_seen_ = X.shape[0]
         self.class_weight_ = class_weight
-        self._set_support(result.dual_coef, np.searchsorted(classes, y))
-        self._sgd_state = None  # partial_fit after fit starts from coef_
-        return self
-
-    def _set_support(self, dual_coef, y_index):
-        """``support_`` and ``n_support_``: the rows with a non-zero dual variable.
-
-        A row is a support vector when its dual variable is non-zero in any
-        binary problem; ordered by class, then by row, as ``SVC`` orders them.
-        """
-        if dual_coef is None:
-            return
-        support = np.flatnonzero(np.any(dual_coef != 0, axis=1))
-        order = np.lexsort((support, y_index[support]))
-        self.support_ = support[order].astype(np.int32)
-        self.n_support_ = np.bincount(y_index[support], minlength=len(self.classes_)).astype(
-            np.int32
+        self._set_solution(
+            result, X.shape[0], groups=np.searchsorted(classes, y), n_groups=len(classes)
         )
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -518,42 +593,11 @@ class BaseKerasSVM(ClassifierMixin, _BaseSVM):
                 * compute_class_weight(self.class_weight, classes=self.classes_, y=y)[y_index]
             )
         if first_call:
-            feature_map = self._make_feature_map()
-            feature_map.fit(X, check_random_state(self.random_state))
-            self._set_feature_map(feature_map)
             self._problems = self._scheme(len(self.classes_))
-            n_columns = _n_problems(len(self.classes_), self._problems)
-            self._sgd_state = SGDState(
-                np.zeros((n_columns, feature_map.width)), np.zeros(n_columns)
-            )
-            self.n_samples_seen_ = 0
-        else:
-            feature_map = self._map
-            if getattr(self, "_sgd_state", None) is None:  # after fit: continue from its solution
-                steps = self.n_samples_seen_ // _BATCH_ROWS
-                self._sgd_state = SGDState(self.coef_, self.intercept_, steps=steps)
-        self.n_samples_seen_ += X.shape[0]
+        self._sgd_begin(X, first_call, _n_problems(len(self.classes_), self._problems))
         targets, weights = _binary_problems(y_index, len(self.classes_), weights, self._problems)
         lower, upper = self._intervals(targets)
-        state = sgd_pass(
-            self._design(X, feature_map, scaled=False),
-            lower,
-            upper,
-            weights,
-            self._sgd_state,
-            lam=1.0 / (float(self.C) * self.n_samples_seen_),
-            loss=self._loss(),
-            fit_intercept=self._fit_intercept(),
-            intercept_cost=self._intercept_cost(),
-        )
-        self._sgd_state = state
-        self.coef_ = state.average_coef.astype(np.float64)
-        self.intercept_ = state.average_intercept.astype(np.float64)
-        self.n_iter_ = 1
-        self.objective_ = np.full(len(self.intercept_), np.nan)
-        self.dual_gap_ = np.full(len(self.intercept_), np.nan)
-        for name in ("support_", "n_support_"):  # SGD has no dual variables
-            self.__dict__.pop(name, None)
+        self._sgd_step(X, lower, upper, weights, lam=1.0 / (float(self.C) * self.n_samples_seen_))
         return self
 
     def _validate_training_data(self, X, y, sample_weight):
@@ -589,9 +633,6 @@ class BaseKerasSVM(ClassifierMixin, _BaseSVM):
         self._problems = self._scheme(len(classes))  # kept once the fit succeeds
         targets, weights = _binary_problems(y_index, len(classes), weights, self._problems)
         return X, y, classes, targets, weights, class_weight
-
-    def _can_warm_start(self, classes, feature_map):
-        return self._same_map(feature_map) and np.array_equal(self.classes_, classes)
 
     def decision_function(self, X):
         """Signed distance of each sample to the hyperplanes, in ``SVC``'s shapes.

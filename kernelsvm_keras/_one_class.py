@@ -9,7 +9,6 @@ from sklearn.utils._param_validation import Interval
 
 from ._base import _KERNEL_CONSTRAINTS, _BaseSVM, _KernelMapMixin, _sample_weights
 from ._loss import Hinge, one_class_intervals
-from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
 
 
 class KerasOneClassSVM(OutlierMixin, _KernelMapMixin, _BaseSVM):
@@ -209,10 +208,7 @@ random_offset_
         scale = float(self.nu) * float(weights.sum())  # libsvm's scale of the dual
         feature_map = self._make_feature_map()
         feature_map.fit(X, check_random_state(self.random_state))
-        coef_init = intercept_init = None
-        if self.warm_start and self._same_map(feature_map):
-            feature_map = self._map
-            coef_init, intercept_init = self.coef_ / self._scale, self.intercept_ / self._scale
+        feature_map, coef_init, intercept_init = self._warm_start(feature_map)
         result = self._solve(
             self._design(X, feature_map),
             np.ones((X.shape[0], 1)),
@@ -222,17 +218,11 @@ random_offset_
             intercept_init=intercept_init,
         )
         self._set_feature_map(feature_map)
-        coef, intercept, primal, gap = self._best_offset(X, weights, result)
-        self._publish(coef, intercept, scale)
-        self.n_iter_ = result.n_iter
-        self.objective_ = primal
-        self.dual_gap_ = gap
-        self.n_samples_seen_ = X.shape[0]
+        self._scale = scale
         self._weight_seen = float(weights.sum())
-        support = np.flatnonzero(result.dual_coef[:, 0] != 0)
-        self.support_ = support.astype(np.int32)
-        self.n_support_ = np.array([support.size], dtype=np.int32)
-        self._sgd_state = None
+        self._set_solution(result, X.shape[0])
+        coef, intercept, self.objective_, self.dual_gap_ = self._best_offset(X, weights, result)
+        self._publish(coef, intercept)
         return self
 
     def _best_offset(self, X, weights, result):
@@ -273,10 +263,13 @@ random_offset_
             new_gap = np.maximum(np.where(new != 0, (new - dual) / abs(new), 0.0), 0.0)
         return coef, np.array([-rho]), np.array([new]), new_gap
 
-    def _publish(self, coef, intercept, scale):
-        self._scale = scale
-        self.coef_ = scale * coef
-        self.intercept_ = scale * intercept
+    def _solver_point(self):
+        # the solver's problem is OneClassSVM's divided by nu sum(s) (see Notes)
+        return self.coef_ / self._scale, self.intercept_ / self._scale
+
+    def _publish(self, coef, intercept):
+        self.coef_ = self._scale * coef
+        self.intercept_ = self._scale * intercept
         self.offset_ = -self.intercept_
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -305,52 +298,19 @@ random_offset_
         first_call = not hasattr(self, "coef_")
         X = self._check_data(X, reset=first_call)
         weights = _sample_weights(sample_weight, X, require_positive=False)
+        self._sgd_begin(X, first_call)
         if first_call:
-            feature_map = self._make_feature_map()
-            feature_map.fit(X, check_random_state(self.random_state))
-            self._set_feature_map(feature_map)
-            self._sgd_state = SGDState(np.zeros((1, feature_map.width)), np.zeros(1))
-            self.n_samples_seen_ = 0
             self._weight_seen = 0.0
-        else:
-            feature_map = self._map
-            if getattr(self, "_sgd_state", None) is None:  # after fit: continue from it
-                self._sgd_state = SGDState(
-                    self.coef_ / self._scale,
-                    self.intercept_ / self._scale,
-                    self.n_samples_seen_ // _BATCH_ROWS,
-                )
-        self.n_samples_seen_ += X.shape[0]
         self._weight_seen += float(weights.sum())
         if not self._weight_seen > 0:
             raise ValueError(
                 "Invalid input - all samples have zero or negative weights "
                 "(partial_fit needs a positive weight among the rows seen)."
             )
-        scale = float(self.nu) * self._weight_seen
+        self._scale = float(self.nu) * self._weight_seen
         lower, upper = self._intervals(X)
-        state = sgd_pass(
-            self._design(X, feature_map, scaled=False),
-            lower,
-            upper,
-            weights,
-            self._sgd_state,
-            lam=scale / self.n_samples_seen_,  # 1 / (C n), C = 1 / (nu sum(s))
-            loss=self._loss(),
-            fit_intercept=True,
-            intercept_cost=1.0,
-        )
-        self._sgd_state = state
-        self._publish(
-            state.average_coef.astype(np.float64),
-            state.average_intercept.astype(np.float64),
-            scale,
-        )
-        self.n_iter_ = 1
-        self.objective_ = np.full(1, np.nan)
-        self.dual_gap_ = np.full(1, np.nan)
-        for name in ("support_", "n_support_"):
-            self.__dict__.pop(name, None)
+        # 1 / (C n), C = 1 / (nu sum(s))
+        self._sgd_step(X, lower, upper, weights, lam=self._scale / self.n_samples_seen_)
         return self
 
     def decision_function(self, X):

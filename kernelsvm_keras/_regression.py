@@ -10,7 +10,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._base import _KERNEL_CONSTRAINTS, _BaseSVM, _KernelMapMixin, _sample_weights
 from ._loss import tube_intervals
 from ._maps import IdentityMap
-from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
 
 _REGRESSION_NOTES = """
     The fit minimises the SVR primal objective
@@ -77,12 +76,7 @@ class _BaseSVR(RegressorMixin, _BaseSVM):
         X, y, weights = self._check_targets(X, y, sample_weight)
         feature_map = self._make_feature_map()
         feature_map.fit(X, check_random_state(getattr(self, "random_state", None)))
-        coef_init = intercept_init = None
-        if self.warm_start and self._same_map(feature_map):
-            feature_map = self._map  # its random draw included
-            coef_init, intercept_init = self._model()
-            if not self._fit_intercept():
-                intercept_init = np.zeros_like(intercept_init)
+        feature_map, coef_init, intercept_init = self._warm_start(feature_map)
         result = self._solve(
             self._design(X, feature_map),
             y[:, None],
@@ -92,21 +86,8 @@ class _BaseSVR(RegressorMixin, _BaseSVM):
             intercept_init=intercept_init,
         )
         self._set_feature_map(feature_map)
-        self._publish(result.coef, result.intercept)
-        self.n_iter_ = result.n_iter
-        self.objective_ = result.primal
-        self.dual_gap_ = result.gap
-        self.n_samples_seen_ = X.shape[0]
-        support = np.flatnonzero(result.dual_coef[:, 0] != 0)
-        self.support_ = support.astype(np.int32)
-        self.n_support_ = np.array([support.size], dtype=np.int32)
-        self._sgd_state = None  # partial_fit after fit starts from coef_
+        self._set_solution(result, X.shape[0])
         return self
-
-    def _publish(self, coef, intercept):
-        """Set ``coef_`` and ``intercept_`` from ``(1, width)`` and ``(1,)`` arrays."""
-        self.coef_ = coef
-        self.intercept_ = intercept
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
@@ -136,38 +117,9 @@ class _BaseSVR(RegressorMixin, _BaseSVM):
         first_call = not hasattr(self, "_map") or not hasattr(self, "coef_")
         X, y = self._check_data(X, y, reset=first_call, y_numeric=True)
         weights = _sample_weights(sample_weight, X, require_positive=False)
-        if first_call:
-            feature_map = self._make_feature_map()
-            feature_map.fit(X, check_random_state(getattr(self, "random_state", None)))
-            self._set_feature_map(feature_map)
-            self._sgd_state = SGDState(np.zeros((1, feature_map.width)), np.zeros(1))
-            self.n_samples_seen_ = 0
-        else:
-            feature_map = self._map
-            if getattr(self, "_sgd_state", None) is None:  # after fit: continue from it
-                coef, intercept = self._model()
-                self._sgd_state = SGDState(coef, intercept, self.n_samples_seen_ // _BATCH_ROWS)
-        self.n_samples_seen_ += X.shape[0]
+        self._sgd_begin(X, first_call)
         lower, upper = self._intervals(np.asarray(y, dtype=np.float64)[:, None])
-        state = sgd_pass(
-            self._design(X, feature_map, scaled=False),
-            lower,
-            upper,
-            weights,
-            self._sgd_state,
-            lam=1.0 / (float(self.C) * self.n_samples_seen_),
-            loss=self._loss(),
-            fit_intercept=self._fit_intercept(),
-        )
-        self._sgd_state = state
-        self._publish(
-            state.average_coef.astype(np.float64), state.average_intercept.astype(np.float64)
-        )
-        self.n_iter_ = 1
-        self.objective_ = np.full(1, np.nan)
-        self.dual_gap_ = np.full(1, np.nan)
-        for name in ("support_", "n_support_"):  # SGD has no dual variables
-            self.__dict__.pop(name, None)
+        self._sgd_step(X, lower, upper, weights, lam=1.0 / (float(self.C) * self.n_samples_seen_))
         return self
 
     def predict(self, X):

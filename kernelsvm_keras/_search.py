@@ -101,7 +101,13 @@ class _SearchMixin:
 
     def _view(self, classes, coef, intercept):
         """A fitted linear estimator on precomputed features, for the scorer."""
-        return _linear_view(classes, coef, intercept, getattr(self, "_problems", "ovr"))
+        return _linear_view(
+            KerasLinearSVC(),
+            coef,
+            intercept,
+            classes_=classes,
+            _problems=getattr(self, "_problems", "ovr"),
+        )
 
     def _feature_maps(self):
         """The feature-map parameters of the grid: dicts of the non-C parameters."""
@@ -317,19 +323,19 @@ def _key(params):
     return tuple(sorted(params.items()))
 
 
-def _linear_view(classes, coef, intercept, problems):
-    """A fitted KerasLinearSVC on precomputed features: what scorers call.
+def _linear_view(view, coef, intercept, **fitted):
+    """``view``, an unfitted linear estimator, holding a model on precomputed features.
 
-    ``problems`` is ``"ovr"`` or ``"ovo"``: how the columns of ``coef`` split
-    the classes (one-vs-one views predict by votes, as the estimator does).
+    What the scorers call: ``coef`` and ``intercept`` in the solver's shapes
+    ((K, width), (K,)), ``fitted`` further attributes (a classifier's
+    ``classes_`` and ``_problems``, ``"ovr"`` or ``"ovo"``: how the columns
+    split the classes). Without ``coef``, ``view`` unfitted, for
+    ``check_scoring``.
     """
-    view = KerasLinearSVC()
-    if coef is None:  # the estimator type, for check_scoring
+    if coef is None:
         return view
-    view._problems = problems
-    view.classes_ = classes
-    view.coef_ = coef
-    view.intercept_ = intercept
+    view.__dict__.update(fitted)
+    view._publish(coef, intercept)
     view.n_features_in_ = coef.shape[1]
     view._map = IdentityMap().fit(np.empty((0, coef.shape[1])))
     return view
@@ -733,14 +739,7 @@ n_iter_, objective_, dual_gap_
         return X, y, None, y[:, None], weights
 
     def _view(self, classes, coef, intercept):
-        view = KerasLinearSVR()
-        if coef is None:  # the estimator type, for check_scoring
-            return view
-        view.coef_ = coef[0]
-        view.intercept_ = intercept
-        view.n_features_in_ = coef.shape[1]
-        view._map = IdentityMap().fit(np.empty((0, coef.shape[1])))
-        return view
+        return _linear_view(KerasLinearSVR(), coef, intercept)
 
     @staticmethod
     def _single_estimator_class():
