@@ -12,6 +12,11 @@ into an SVM). ``kernelsvm_keras.layers`` (random Fourier features) and
 Keras model.
 """
 
+# First, before Keras is imported: in a joblib worker, importing _workers sizes
+# the backends' thread pools to the worker's share (see kernelsvm_keras._workers).
+from . import _workers  # noqa: F401
+
+# isort: split
 from . import layers, losses
 from ._base import InconsistentVersionWarning
 from ._classes import KerasLinearSVC, KerasSVC
