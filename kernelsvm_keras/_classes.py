@@ -349,6 +349,63 @@ or callable, default="rbf"
             self._platt = self._fit_platt(X, y, sample_weight)
         return self
 
+    @classmethod
+    def from_sklearn(cls, estimator):
+        """A fitted KerasSVC with the hyperplanes of a fitted ``SVC(kernel="linear")``.
+
+        Any number of classes: for more than two, the result is one-vs-one
+        (``multi_class="ovo"``) with ``SVC``'s pairs in ``SVC``'s order, so
+        that ``decision_function`` (in either ``decision_function_shape``),
+        ``predict`` and ``score`` equal the source's (to float64 rounding);
+        ``to_keras`` then turns it into a Keras model.
+
+        Parameters
+        ----------
+        estimator : SVC
+            A fitted :class:`~sklearn.svm.SVC` with ``kernel="linear"``. A
+            non-linear ``SVC`` has no weight vector (its decision function is
+            a sum of kernels over its support vectors): retrain a
+            ``KerasSVC`` on the data instead. For a ``LinearSVC``, see
+            :meth:`KerasLinearSVC.from_sklearn`.
+
+        Returns
+        -------
+        KerasSVC
+            ``kernel="linear"``, ``loss="hinge"`` and the source's ``C``,
+            ``class_weight``, ``tol``, ``decision_function_shape`` and
+            ``break_ties``, so that ``fit`` solves the source's problem; fitted
+            with copies of ``classes_``, ``coef_``, ``intercept_``,
+            ``support_``, ``n_support_``, ``n_features_in_`` (and
+            ``feature_names_in_``). There is no ``n_iter_``, ``objective_`` or
+            ``dual_gap_`` (no training happened), and no ``predict_proba``
+            (``probability`` is not carried over: calibrate the result, see
+            the README).
+        """
+        check_is_fitted(estimator)
+        if not isinstance(estimator, SVC):
+            raise TypeError(
+                "KerasSVC.from_sklearn takes a fitted sklearn.svm.SVC(kernel='linear'), got "
+                f"{type(estimator).__name__} (KerasLinearSVC.from_sklearn takes a LinearSVC)."
+            )
+        if estimator.kernel != "linear":
+            raise ValueError(
+                f"SVC(kernel={estimator.kernel!r}) has no weight vector: its decision "
+                "function is a sum of kernels over its support vectors, which the features of "
+                "a KerasSVC reproduce only approximately. Retrain KerasSVC on the data."
+            )
+        n_classes = len(estimator.classes_)
+        converted = cls(
+            kernel="linear",
+            C=estimator.C,
+            loss="hinge",
+            class_weight=estimator.class_weight,
+            tol=estimator.tol,
+            decision_function_shape=estimator.decision_function_shape,
+            break_ties=estimator.break_ties,
+            multi_class="ovo" if n_classes > 2 else "ovr",
+        )
+        return _copy_hyperplanes(estimator, converted, converted._scheme(n_classes))
+
     def _multi_class(self):
         return self.multi_class
 
@@ -636,7 +693,8 @@ class KerasLinearSVC(BaseKerasSVM):
             a fitted :class:`~sklearn.svm.SVC` with ``kernel="linear"`` and two
             classes. A multiclass ``SVC`` is one-vs-one: its decision values
             are votes between pairs of hyperplanes, which no one-vs-rest
-            linear model reproduces. A non-linear ``SVC`` has no weight vector
+            linear model reproduces (:meth:`KerasSVC.from_sklearn` converts
+            it). A non-linear ``SVC`` has no weight vector
             at all: its decision function is a sum of kernels over its support
             vectors, and random features only approximate it; retrain a
             ``KerasSVC`` on the data, or distil the ``SVC`` into one (see the
@@ -674,8 +732,9 @@ class KerasLinearSVC(BaseKerasSVM):
                 raise ValueError(
                     f"SVC is one-vs-one for {len(estimator.classes_)} classes: its decision "
                     "values are votes between pairs of hyperplanes, which a one-vs-rest "
-                    "linear model does not reproduce. Only binary SVC(kernel='linear') "
-                    "converts exactly; LinearSVC converts for any number of classes."
+                    "linear model does not reproduce. KerasSVC.from_sklearn converts it "
+                    "exactly (KerasSVC(kernel='linear', multi_class='ovo')); LinearSVC "
+                    "converts here for any number of classes."
                 )
             params = {"loss": "hinge", "fit_intercept": True}
         else:
@@ -686,16 +745,7 @@ class KerasLinearSVC(BaseKerasSVM):
         converted = cls(
             C=estimator.C, class_weight=estimator.class_weight, tol=estimator.tol, **params
         )
-        converted.classes_ = np.array(estimator.classes_, copy=True)
-        coef = estimator.coef_
-        # SVC fitted on sparse data has a sparse coef_.
-        converted.coef_ = np.array(coef.toarray() if hasattr(coef, "toarray") else coef, float)
-        converted.intercept_ = np.array(estimator.intercept_, dtype=np.float64)
-        converted.n_features_in_ = estimator.n_features_in_
-        converted._map = IdentityMap().fit(np.empty((0, estimator.n_features_in_)))
-        if hasattr(estimator, "feature_names_in_"):
-            converted.feature_names_in_ = np.array(estimator.feature_names_in_, copy=True)
-        return converted
+        return _copy_hyperplanes(estimator, converted, "ovr")
 
     def _make_feature_map(self, **overrides):
         return IdentityMap()
@@ -716,3 +766,25 @@ class KerasLinearSVC(BaseKerasSVM):
 
     def _fit_intercept(self):
         return self.fit_intercept
+
+
+def _copy_hyperplanes(estimator, converted, problems):
+    """``converted`` fitted with copies of the fitted linear ``estimator``'s hyperplanes.
+
+    ``problems`` (``"ovr"`` or ``"ovo"``) is how the rows of ``coef_`` split
+    the classes. Copies ``classes_``, ``coef_`` (dense), ``intercept_``,
+    ``n_features_in_``, ``feature_names_in_`` and, where the source has
+    them, ``support_`` and ``n_support_``.
+    """
+    converted.classes_ = np.array(estimator.classes_, copy=True)
+    coef = estimator.coef_
+    # SVC fitted on sparse data has a sparse coef_.
+    converted.coef_ = np.array(coef.toarray() if hasattr(coef, "toarray") else coef, float)
+    converted.intercept_ = np.array(estimator.intercept_, dtype=np.float64)
+    converted.n_features_in_ = estimator.n_features_in_
+    converted._problems = problems
+    converted._set_feature_map(IdentityMap().fit(np.empty((0, estimator.n_features_in_))))
+    for name in ("feature_names_in_", "support_", "n_support_"):
+        if hasattr(estimator, name):
+            setattr(converted, name, np.array(getattr(estimator, name), copy=True))
+    return converted

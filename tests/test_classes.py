@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
@@ -141,6 +141,37 @@ def test_from_binary_linear_svc_kernel(sparse):
         converted.decision_function(X), source.decision_function(X), atol=1e-6
     )
     assert converted.loss == "hinge" and converted.C == 0.5
+
+
+@pytest.mark.parametrize("shape, break_ties", [("ovr", False), ("ovr", True), ("ovo", False)])
+def test_kerassvc_from_linear_svc_is_svc_for_any_classes(shape, break_ties):
+    iris_X, iris_y = load_iris(return_X_y=True)
+    for X, y in [(iris_X, iris_y), (digits_X, digits_y), (cancer_X, cancer_y)]:
+        source = SVC(
+            kernel="linear", C=0.5, decision_function_shape=shape, break_ties=break_ties
+        ).fit(X, y)
+        converted = KerasSVC.from_sklearn(source)
+        decisions = source.decision_function(X)
+        np.testing.assert_allclose(converted.decision_function(X), decisions, atol=1e-9)
+        np.testing.assert_array_equal(converted.predict(X), source.predict(X))
+        np.testing.assert_array_equal(converted.n_support_, source.n_support_)
+        np.testing.assert_array_equal(converted.support_, source.support_)
+        assert converted.multi_class == ("ovo" if len(source.classes_) > 2 else "ovr")
+        assert (converted.loss, converted.kernel, converted.C) == ("hinge", "linear", 0.5)
+    # exported, and refitted on its own problem: SVC's again (within the certified tol)
+    model = converted.to_keras()
+    np.testing.assert_allclose(model.predict(X, verbose=0).ravel(), decisions, rtol=1e-4, atol=1e-4)
+    X, y = StandardScaler().fit_transform(iris_X), iris_y
+    source = SVC(kernel="linear", C=0.5, decision_function_shape=shape).fit(X, y)
+    refit = KerasSVC.from_sklearn(source).set_params(tol=1e-4).fit(X, y)
+    assert np.mean(refit.predict(X) == source.predict(X)) > 0.97
+
+
+def test_kerassvc_from_sklearn_refuses_what_cannot_be_exact():
+    with pytest.raises(ValueError, match="no weight vector"):
+        KerasSVC.from_sklearn(SVC().fit(cancer_X, cancer_y))
+    with pytest.raises(TypeError, match="KerasLinearSVC.from_sklearn"):
+        KerasSVC.from_sklearn(LinearSVC().fit(cancer_X, cancer_y))
 
 
 def test_from_sklearn_refuses_what_cannot_be_exact():
