@@ -24,7 +24,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._loss import get_loss, margin_intervals
-from ._maps import APPROXIMATIONS, make_feature_map, map_from_attributes
+from ._maps import APPROXIMATIONS, IdentityMap, make_feature_map, map_from_attributes
 from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
 from ._solver import RowBlocks, input_scale, solve_svm
 from ._version import __version__
@@ -211,6 +211,21 @@ class _BaseSVM(BaseEstimator):
         """Set the fitted model from the solver's ``(K, width)`` and ``(K,)`` arrays."""
         self.coef_ = coef
         self.intercept_ = intercept
+
+    def _hold_linear_model(self, coef, intercept, **fitted):
+        """Become fitted with a given linear model on the input (the identity map).
+
+        ``coef`` and ``intercept`` in the solver's shapes ((K, n_features),
+        (K,)); ``fitted`` further attributes (a classifier's ``classes_``
+        and ``_problems``). For a model trained elsewhere: a search's
+        candidate on precomputed features, a converted scikit-learn SVM.
+        Returns ``self``.
+        """
+        self.__dict__.update(fitted)
+        self._publish(coef, intercept)
+        self.n_features_in_ = coef.shape[1]
+        self._set_feature_map(IdentityMap().fit(np.empty((0, coef.shape[1]))))
+        return self
 
     def _warm_start(self, feature_map, same_problem=True):
         """The feature map and starting point of ``fit``: the fitted ones with ``warm_start``.

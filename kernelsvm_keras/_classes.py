@@ -776,14 +776,14 @@ def _copy_hyperplanes(estimator, converted, problems):
     ``n_features_in_``, ``feature_names_in_`` and, where the source has
     them, ``support_`` and ``n_support_``.
     """
-    converted.classes_ = np.array(estimator.classes_, copy=True)
     coef = estimator.coef_
-    # SVC fitted on sparse data has a sparse coef_.
-    converted.coef_ = np.array(coef.toarray() if hasattr(coef, "toarray") else coef, float)
-    converted.intercept_ = np.array(estimator.intercept_, dtype=np.float64)
-    converted.n_features_in_ = estimator.n_features_in_
-    converted._problems = problems
-    converted._set_feature_map(IdentityMap().fit(np.empty((0, estimator.n_features_in_))))
+    converted._hold_linear_model(
+        # SVC fitted on sparse data has a sparse coef_
+        np.array(coef.toarray() if hasattr(coef, "toarray") else coef, dtype=np.float64),
+        np.array(estimator.intercept_, dtype=np.float64),
+        classes_=np.array(estimator.classes_, copy=True),
+        _problems=problems,
+    )
     for name in ("feature_names_in_", "support_", "n_support_"):
         if hasattr(estimator, name):
             setattr(converted, name, np.array(getattr(estimator, name), copy=True))

@@ -29,7 +29,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseKerasSVM
 from ._classes import KerasLinearSVC, KerasSVC
-from ._maps import IdentityMap
 from ._regression import KerasLinearSVR, KerasSVR
 
 _SEARCH_CONSTRAINTS = {
@@ -334,11 +333,7 @@ def _linear_view(view, coef, intercept, **fitted):
     """
     if coef is None:
         return view
-    view.__dict__.update(fitted)
-    view._publish(coef, intercept)
-    view.n_features_in_ = coef.shape[1]
-    view._map = IdentityMap().fit(np.empty((0, coef.shape[1])))
-    return view
+    return view._hold_linear_model(coef, intercept, **fitted)
 
 
 def _cv_results(candidates, scores, fit_times, score_times):
