@@ -78,7 +78,11 @@ or callable, default="rbf"
     objective_ : ndarray of shape (1,)
         Primal objective (of the formulation in Notes) at the solution.
     dual_gap_ : ndarray of shape (1,)
-        Certified relative duality gap, ``(P - D) / |P|``.
+        Certified relative duality gap, ``(P - D) / max(|P|, F)``. The
+        optimum lies in ``[-R^2 / 2, 0]`` (``R`` the largest norm of a
+        training row's features) and is 0 on data that no direction
+        separates from the origin (centred data under the linear kernel),
+        so the gap is measured against at least ``F = 1e-4 R^2 / 2``.
     gamma_, components_, component_indices_, normalization_, random_weights_, \
 random_offset_
         The fitted feature map, as in :class:`KerasSVC`.

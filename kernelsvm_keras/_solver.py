@@ -54,6 +54,13 @@ the optimum ``P*``, and so is the best one met so far; the relative duality gap
 ``(P(w, b) - max D(beta)) / |P(w, b)|`` bounds the relative distance to the
 optimum. A column is converged when this gap is at most ``tol``.
 
+With an intercept cost (the one-class SVM) the optimum lies in
+``[-c_b^2 R^2 / 2, 0]`` (``R`` the largest norm of a weighted row of
+``phi(X)``), and it is 0 on data that no direction separates from the origin
+(centred data under the linear kernel): the gap is then measured against
+``max(|P|, _GAP_FLOOR * c_b^2 R^2 / 2)`` (:func:`_gap_floor`), absolute where
+the optimum is that close to 0.
+
 These iterations compute in float32, whose round-off can make that gap look
 smaller than it is. The gap returned is recomputed in float64 on the host
 (:func:`_certify`), from the best dual point met, the final iterate's own, and
@@ -154,6 +161,10 @@ _CONTINUATION_TOL = 1e-2
 # ConvergenceWarning on one of 45 one-vs-one pairs of digits, at 1.0002e-3).
 # 0.98 cost MNIST (4096 landmarks, C=10) one more iteration: 60.9 s, not 55.9.
 _F32_MARGIN = 0.995
+# The smallest objective magnitude a relative gap is measured against, as a
+# fraction of the largest magnitude the one-class optimum can have (see the
+# module's docstring and _gap_floor).
+_GAP_FLOOR = 1e-4
 
 
 def _data_layout():
@@ -1193,6 +1204,8 @@ def solve_svm(
     # the dual's box (s, times C, where beta > 0 is allowed): with an intercept
     # cost, feasibility may have to move the positive beta towards it
     cap = s * ops.cast(ops.isfinite(problem.lower), "float32")
+    # (per unit c_b^2; zero without an intercept cost: the gap is relative)
+    floor_per_cost = _gap_floor(design, sample_weight) if cb else 0.0
 
     def signed_betas(start, stop, Zb):
         # Both halves of w(beta) = phi^T beta, its positive and its negative
@@ -1268,7 +1281,8 @@ def solve_svm(
             better = dual > best_dual
             best_beta = ops.where(better, beta, best_beta)
             best_dual = ops.maximum(best_dual, dual)
-            gap = (primal - best_dual) / ops.maximum(ops.abs(primal), 1e-30)
+            floor = max(floor_per_cost * cb**2, 1e-30)
+            gap = (primal - best_dual) / ops.maximum(ops.abs(primal), floor)
             converged = gap <= _F32_MARGIN * stage_tol
             if loss.smooth:
                 smooth_primal = half_norm_w + cb * b + C * _colsum(terms.smooth_value)
@@ -1338,7 +1352,16 @@ def solve_svm(
     # (at the C asked for: a dual point of a smaller C of the path is feasible too)
     primal64, gap64, beta64 = _certify(  # may replace columns of coef and intercept (in place)
         design,
-        _Intervals(lower, upper, sample_weight, C_scaled, loss, fit_intercept, cost_scaled),
+        _Intervals(
+            lower,
+            upper,
+            sample_weight,
+            C_scaled,
+            loss,
+            fit_intercept,
+            cost_scaled,
+            floor=floor_per_cost * cost_scaled**2,
+        ),
         coef,
         intercept,
         ops.convert_to_numpy(best_beta),
@@ -1358,6 +1381,24 @@ def solve_svm(
         precision_limited=final and bool(ops.all(converged)) and not bool(np.all(met)),
         dual_coef=beta64,
     )
+
+
+def _gap_floor(design, sample_weight):
+    """``_GAP_FLOOR * R^2 / 2``, ``R`` the largest norm of a row of positive weight.
+
+    Times ``c_b^2``, the smallest magnitude the gap of a problem with an
+    intercept cost is relative to: its optimum is at least ``-c_b^2 R^2 / 2``
+    (``1/2 ||w||^2 - c_b rho >= 1/2 ||w||^2 - c_b ||w|| R``), and may be 0.
+    One pass over the rows.
+    """
+    weighted = np.max(_per_column(sample_weight), axis=1) > 0
+    largest = 0.0
+    for start, stop, B in design.blocks():
+        norms = ops.convert_to_numpy(ops.sum(ops.square(B), axis=1))
+        norms = np.asarray(norms, dtype=np.float64)[weighted[start:stop]]
+        if norms.size:
+            largest = max(largest, float(np.max(norms)))
+    return _GAP_FLOOR * largest / 2.0
 
 
 def _intercept_damping(C, sample_weight):
@@ -1399,10 +1440,13 @@ def _continuation(C, sample_weight, design, tol):
 class _Intervals:
     """The problem in float64 for the certificate (see :class:`_Problem`).
 
-    ``weight`` is ``C s``, ``(n, 1)`` or ``(n, K)``.
+    ``weight`` is ``C s``, ``(n, 1)`` or ``(n, K)``; ``floor`` the smallest
+    objective magnitude a gap is relative to (:func:`_gap_floor`).
     """
 
-    def __init__(self, lower, upper, sample_weight, C, loss, fit_intercept, intercept_cost):
+    def __init__(
+        self, lower, upper, sample_weight, C, loss, fit_intercept, intercept_cost, floor=0.0
+    ):
         self.lower = np.asarray(lower, dtype=np.float64)
         self.upper = np.asarray(upper, dtype=np.float64)
         self.sample_weight = _per_column(sample_weight)
@@ -1411,6 +1455,7 @@ class _Intervals:
         self.loss = loss
         self.fit_intercept = fit_intercept
         self.cost = float(intercept_cost)
+        self.floor = float(floor)
 
     def columns(self, columns):
         """The problem of some columns only."""
@@ -1467,10 +1512,11 @@ class _Intervals:
         return np.sum(conjugate, axis=0) - 0.5 * np.sum(np.square(u), axis=0)
 
     def relative_gap(self, primal, dual):
-        """``(primal - dual) / |primal|`` (0 where both are 0: the optimum)."""
+        """``(primal - dual) / max(|primal|, floor)`` (0 where both are 0: the optimum)."""
+        scale = np.maximum(np.abs(primal), self.floor)
         with np.errstate(divide="ignore", invalid="ignore"):
-            gap = np.where(primal != 0, (primal - dual) / np.abs(primal), 0.0)
-        return np.where((primal == 0) & (dual < 0), np.inf, gap)
+            gap = np.where(scale != 0, (primal - dual) / scale, 0.0)
+        return np.where((scale == 0) & (dual < 0), np.inf, gap)
 
 
 def _certify(design, problem, coef, intercept, beta, tol):

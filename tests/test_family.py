@@ -99,6 +99,40 @@ def test_one_class_reaches_the_reference_optimum(blob, nu, kernel):
     assert det.objective_[0] - det.dual_gap_[0] * abs(det.objective_[0]) <= reference + 1e-6
 
 
+@pytest.mark.parametrize("nu", [0.1, 0.5])
+def test_one_class_certifies_an_optimum_at_zero(nu):
+    # Centred data: no direction separates it from the origin, so w = 0,
+    # rho = 0 and the optimum is 0 (given w, the best rho leaves 1/2 |w|^2
+    # minus the mean of the lowest nu n scores, at least 1/2 |w|^2 since the
+    # scores average 0), where a relative gap is undefined (it warned "gap
+    # 1.00"). The gap is then measured against a floor of _GAP_FLOOR times the
+    # largest magnitude the optimum can have, R^2 / 2.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    X -= X.mean(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        det = KerasOneClassSVM(kernel="linear", nu=nu).fit(X)
+    assert det.dual_gap_[0] <= det.tol
+    floor = 1e-4 * np.max(np.sum(X**2, axis=1)) / 2
+    assert 0.0 <= det.objective_[0] <= det.tol * floor
+    assert np.all(np.isfinite(det.decision_function(X)))
+
+
+def test_relative_gap_has_a_floor():
+    from kernelsvm_keras._loss import get_loss
+    from kernelsvm_keras._solver import _Intervals
+
+    ones = np.ones((3, 2))
+    problem = _Intervals(0 * ones, np.inf * ones, ones, 1.0, get_loss("hinge"), True, 1.0, 0.5)
+    primal, dual = np.array([2.0, 1e-3]), np.array([1.0, 0.0])
+    np.testing.assert_allclose(problem.relative_gap(primal, dual), [0.5, 2e-3])
+    unfloored = _Intervals(0 * ones, np.inf * ones, ones, 1.0, get_loss("hinge"), True, 1.0)
+    np.testing.assert_allclose(unfloored.relative_gap(primal, dual), [0.5, 1.0])
+    assert unfloored.relative_gap(np.zeros(1), np.zeros(1))[0] == 0.0
+    assert unfloored.relative_gap(np.zeros(1), -np.ones(1))[0] == np.inf
+
+
 @pytest.mark.parametrize("nu", [0.1, 0.3])
 def test_one_class_fraction_of_outliers_is_close_to_nu(blob, nu):
     det = KerasOneClassSVM(nu=nu, gamma=0.5, random_state=0).fit(blob)
