@@ -25,6 +25,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._loss import get_loss, margin_intervals
 from ._maps import APPROXIMATIONS, IdentityMap, make_feature_map, map_from_attributes
+from ._progress import Progress
 from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
 from ._solver import RowBlocks, input_scale, solve_svm
 from ._version import __version__
@@ -140,6 +141,29 @@ class _BaseSVM(BaseEstimator):
             scale=input_scale(X) if transform is None and scaled else 1.0,
         )
 
+    def _report(self):
+        """The progress lines of one fit or call (:class:`~kernelsvm_keras._progress.Progress`)."""
+        return Progress(type(self).__name__, self.verbose)
+
+    def _features(self, X, same_problem=True):
+        """A fit's feature map, fitted on ``X``, its design and starting point.
+
+        The map is the fitted one and the start its solution where
+        ``warm_start`` allows (:meth:`_warm_start`). Returns ``(report,
+        feature_map, design, coef_init, intercept_init)``; ``report`` has
+        timed both phases.
+        """
+        report = self._report()
+        feature_map = self._make_feature_map()
+        with report.phase(f"feature map: {type(feature_map).__name__}"):
+            feature_map.fit(X, check_random_state(getattr(self, "random_state", None)))
+        feature_map, coef_init, intercept_init = self._warm_start(feature_map, same_problem)
+        with report.phase(f"features: {X.shape[0]} rows x {feature_map.width}"):
+            design = self._design(X, feature_map)
+        if design.streamed:
+            report.line("(features recomputed at every pass: more than cache_size MB)")
+        return report, feature_map, design, coef_init, intercept_init
+
     def _solve(
         self,
         design,
@@ -150,11 +174,15 @@ class _BaseSVM(BaseEstimator):
         intercept_init=None,
         cg_iter=None,
         problem=None,
+        report=None,
     ):
         """Run the solver on a design; warn when it stops short of ``tol``.
 
-        ``problem`` overrides parameters of the intervals (a search's ``epsilon``).
+        ``problem`` overrides parameters of the intervals (a search's
+        ``epsilon``); ``report`` prints the iterations (the estimator's
+        ``verbose`` by default).
         """
+        report = self._report() if report is None else report
         lower, upper = self._intervals(targets, **(problem or {}))
         result = solve_svm(
             design,
@@ -167,7 +195,7 @@ class _BaseSVM(BaseEstimator):
             intercept_cost=self._intercept_cost(),
             tol=float(self.tol),
             max_iter=self.max_iter if self.max_iter != -1 else _NO_LIMIT,
-            verbose=self.verbose,
+            report=report,
             coef_init=coef_init,
             intercept_init=intercept_init,
             cg_iter_init=cg_iter,
@@ -290,6 +318,7 @@ class _BaseSVM(BaseEstimator):
         The model is not certified: ``objective_`` and ``dual_gap_`` are NaN,
         and ``support_`` is dropped (SGD has no dual variables).
         """
+        report = self._report()
         state = sgd_pass(
             self._design(X, self._map, scaled=False),
             lower,
@@ -302,6 +331,8 @@ class _BaseSVM(BaseEstimator):
             intercept_cost=self._intercept_cost(),
         )
         self._sgd_state = state
+        seen = self.n_samples_seen_
+        report.line(f"partial_fit: one SGD pass over {X.shape[0]} rows ({seen} seen)")
         self._publish(
             state.average_coef.astype(np.float64), state.average_intercept.astype(np.float64)
         )
@@ -512,20 +543,19 @@ class BaseKerasSVM(ClassifierMixin, _BaseSVM):
         X, y, classes, targets, weights, class_weight = self._validate_training_data(
             X, y, sample_weight
         )
-        feature_map = self._make_feature_map()
-        feature_map.fit(X, check_random_state(self.random_state))
         # the same classes and binary problems, or no warm start
         same_problem = fitted_problems == self._problems and np.array_equal(
             getattr(self, "classes_", None), classes
         )
-        feature_map, coef_init, intercept_init = self._warm_start(feature_map, same_problem)
+        report, feature_map, design, coef_init, intercept_init = self._features(X, same_problem)
         result = self._solve(
-            self._design(X, feature_map),
+            design,
             targets,
             weights,
             C=float(self.C),
             coef_init=coef_init,
             intercept_init=intercept_init,
+            report=report,
         )
         self._set_feature_map(feature_map)
         self.classes_ = classes

@@ -114,7 +114,13 @@ or callable, default="rbf"
         (in every one-vs-rest problem). ``"balanced"`` uses
         ``n_samples / (n_classes * np.bincount(y))``.
     verbose : int, default=0
-        Print the solver's progress when positive.
+        Progress on standard output, each line with the time since the
+        fit began: at 1, the feature map, the features, one line per Newton
+        iteration (the largest gap against ``tol``) and a closing summary
+        (iterations, certified gap, why it stopped); at 2, also each step's
+        kind (direct or conjugate gradients), line-search length and
+        smoothing, and the stages of the ``C`` path. ``partial_fit`` prints a
+        line per call.
     max_iter : int, default=1000
         Maximum number of Newton iterations (``-1``: no limit, as ``SVC``); a
         :class:`~sklearn.exceptions.ConvergenceWarning` is raised when it is
@@ -577,7 +583,13 @@ class KerasLinearSVC(BaseKerasSVM):
         Megabytes allowed for keeping ``X`` (as float32) on the device during
         ``fit``; above it, ``X`` is sent in batches at every pass.
     verbose : int, default=0
-        Print the solver's progress when positive.
+        Progress on standard output, each line with the time since the
+        fit began: at 1, the feature map, the features, one line per Newton
+        iteration (the largest gap against ``tol``) and a closing summary
+        (iterations, certified gap, why it stopped); at 2, also each step's
+        kind (direct or conjugate gradients), line-search length and
+        smoothing, and the stages of the ``C`` path. ``partial_fit`` prints a
+        line per call.
     warm_start : bool, default=False
         When True, ``fit`` on an already fitted estimator with the same
         classes and number of features starts the solver from its solution

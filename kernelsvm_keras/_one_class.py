@@ -4,7 +4,6 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import OutlierMixin, _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ._base import _KERNEL_CONSTRAINTS, _BaseSVM, _KernelMapMixin, _sample_weights
@@ -46,7 +45,13 @@ or callable, default="rbf"
     cache_size : float, default=1024
         Megabytes allowed for keeping the feature matrix on the device.
     verbose : int, default=0
-        Print the solver's progress when positive.
+        Progress on standard output, each line with the time since the
+        fit began: at 1, the feature map, the features, one line per Newton
+        iteration (the largest gap against ``tol``) and a closing summary
+        (iterations, certified gap, why it stopped); at 2, also each step's
+        kind (direct or conjugate gradients), line-search length and
+        smoothing, and the stages of the ``C`` path. ``partial_fit`` prints a
+        line per call.
     max_iter : int, default=1000
         Maximum number of Newton iterations (``-1``: no limit).
     n_components : int, default=2048
@@ -210,16 +215,15 @@ random_offset_
         X = self._check_data(X, reset=True)
         weights = _sample_weights(sample_weight, X)
         scale = float(self.nu) * float(weights.sum())  # libsvm's scale of the dual
-        feature_map = self._make_feature_map()
-        feature_map.fit(X, check_random_state(self.random_state))
-        feature_map, coef_init, intercept_init = self._warm_start(feature_map)
+        report, feature_map, design, coef_init, intercept_init = self._features(X)
         result = self._solve(
-            self._design(X, feature_map),
+            design,
             np.ones((X.shape[0], 1)),
             weights,
             C=1.0 / scale,
             coef_init=coef_init,
             intercept_init=intercept_init,
+            report=report,
         )
         self._set_feature_map(feature_map)
         self._scale = scale

@@ -4,7 +4,6 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import _KERNEL_CONSTRAINTS, _BaseSVM, _KernelMapMixin, _sample_weights
@@ -74,16 +73,15 @@ class _BaseSVR(RegressorMixin, _BaseSVM):
     def _fit(self, X, y, sample_weight):
         self._check_params()
         X, y, weights = self._check_targets(X, y, sample_weight)
-        feature_map = self._make_feature_map()
-        feature_map.fit(X, check_random_state(getattr(self, "random_state", None)))
-        feature_map, coef_init, intercept_init = self._warm_start(feature_map)
+        report, feature_map, design, coef_init, intercept_init = self._features(X)
         result = self._solve(
-            self._design(X, feature_map),
+            design,
             y[:, None],
             weights,
             C=float(self.C),
             coef_init=coef_init,
             intercept_init=intercept_init,
+            report=report,
         )
         self._set_feature_map(feature_map)
         self._set_solution(result, X.shape[0])
@@ -173,7 +171,13 @@ or callable, default="rbf"
         Megabytes allowed for keeping the feature matrix on the device during
         ``fit``; above it, features are recomputed in batches at every pass.
     verbose : int, default=0
-        Print the solver's progress when positive.
+        Progress on standard output, each line with the time since the
+        fit began: at 1, the feature map, the features, one line per Newton
+        iteration (the largest gap against ``tol``) and a closing summary
+        (iterations, certified gap, why it stopped); at 2, also each step's
+        kind (direct or conjugate gradients), line-search length and
+        smoothing, and the stages of the ``C`` path. ``partial_fit`` prints a
+        line per call.
     max_iter : int, default=1000
         Maximum number of Newton iterations (``-1``: no limit, as ``SVR``).
     n_components : int, default=2048
@@ -317,7 +321,13 @@ default="epsilon_insensitive"
         Accepted for ``LinearSVR``'s code; no effect (Newton on the primal,
         certified by a dual point).
     verbose : int, default=0
-        Print the solver's progress when positive.
+        Progress on standard output, each line with the time since the
+        fit began: at 1, the feature map, the features, one line per Newton
+        iteration (the largest gap against ``tol``) and a closing summary
+        (iterations, certified gap, why it stopped); at 2, also each step's
+        kind (direct or conjugate gradients), line-search length and
+        smoothing, and the stages of the ``C`` path. ``partial_fit`` prints a
+        line per call.
     random_state : int, RandomState instance or None, default=None
         Accepted for compatibility; the solver draws no random numbers.
     max_iter : int, default=1000

@@ -47,6 +47,11 @@ _SEARCH_PARAMETERS_DOC = """
     refit : bool, default=True
         Refit the best candidate on the whole data, after which the estimator
         predicts like the fitted single estimator.
+
+    With ``verbose=1`` the search prints a line per solve (fold, candidate,
+    iterations, gap, score) and the best candidate; ``verbose=2`` adds each
+    solve's iterations, as a single fit prints them at 1. The refit prints
+    as the single estimator at ``verbose``.
 """
 
 _SEARCH_ATTRIBUTES_DOC = """
@@ -176,8 +181,16 @@ class _SearchMixin:
         score_times = np.zeros_like(scores)
         path = sorted(set(Cs.tolist()))
         problems = self._problem_params()  # the non-map, non-C parameters (epsilon)
+        report = self._report()
+        maps = list(self._feature_maps())
+        n_solves = len(maps) * len(splits) * len(problems) * len(path)
+        report.line(
+            f"{len(candidates)} candidates x {len(splits)} folds: {n_solves} solves "
+            f"({len(maps)} feature maps per fold, a path of {len(path)} C values)"
+        )
+        solved = 0
 
-        for map_params in self._feature_maps():
+        for map_params in maps:
             previous = {}  # per problem: (arrays, result at the smallest C) of the previous fold
             for k, (train, test) in enumerate(splits):
                 start = time.perf_counter()
@@ -215,6 +228,7 @@ class _SearchMixin:
                             intercept,
                             cg_iter,
                             problem=problem,
+                            report=report.inner(),
                         )
                         coef, intercept, cg_iter = result.coef, result.intercept, result.cg_iter
                         if C == path[0]:
@@ -224,6 +238,13 @@ class _SearchMixin:
                         view = self._view(classes, coef, intercept)
                         score = scorer(view, features_test, y[test])
                         score_time = time.perf_counter() - start + shared_score
+                        solved += 1
+                        report.line(
+                            f"solve {solved}/{n_solves}, fold {k + 1}/{len(splits)}: "
+                            f"{_describe({'C': C, **map_params, **problem})}, "
+                            f"{result.n_iter} iterations, gap {result.gap.max():.1e}, "
+                            f"score {score:.4f}"
+                        )
                         for i in rows[_key({"C": C, **map_params, **problem})]:
                             scores[i, k] = score
                             fit_times[i, k] = fit_time
@@ -236,6 +257,10 @@ class _SearchMixin:
         self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
         self.C_ = float(self.best_params_["C"])
         self.refit_time_ = 0.0
+        report.line(
+            f"best: {_describe(self.best_params_)}, mean score {self.best_score_:.4f}"
+            + ("; refit on all rows" if self.refit else "")
+        )
         if self.refit:
             start = time.perf_counter()
             best = self._single_estimator(self.best_params_).fit(X, y, sample_weight)
@@ -334,6 +359,14 @@ def _linear_view(view, coef, intercept, **fitted):
     if coef is None:
         return view
     return view._hold_linear_model(coef, intercept, **fitted)
+
+
+def _describe(params):
+    """``"C=1, gamma=0.1"``: a candidate's parameters, in the grid's order."""
+    return ", ".join(
+        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value!r}"
+        for name, value in params.items()
+    )
 
 
 def _cv_results(candidates, scores, fit_times, score_times):

@@ -77,6 +77,8 @@ import numpy as np
 import scipy.linalg
 from keras import ops
 
+from ._progress import SILENT
+
 __all__ = ["RowBlocks", "SolverResult", "input_scale", "solve_svm"]
 
 # Hessian damping of the (unpenalised) intercept in the Newton model only: it
@@ -1113,7 +1115,7 @@ def solve_svm(
     tol,
     max_iter,
     intercept_cost=0.0,
-    verbose=0,
+    report=SILENT,
     coef_init=None,
     intercept_init=None,
     cg_iter_init=None,
@@ -1155,8 +1157,11 @@ def solve_svm(
         ``c_b``, the linear cost of the intercept in the objective (1 for
         the one-class SVM, where ``b = -rho``); needs ``fit_intercept``
         and a bounded loss (the hinge).
-    verbose : int
-        Print one line per iteration when positive.
+    report : Progress, default=SILENT
+        Where the iterations are reported: a line per Newton iteration at
+        ``verbose >= 1`` (the gap of the worst column against ``tol``), the
+        step's kind and length and the ``C`` path's stages at 2, and a
+        closing summary.
     coef_init, intercept_init : ndarray or None
         Starting point (warm start); zeros by default. Must be finite.
     cg_iter_init : int or None
@@ -1233,6 +1238,8 @@ def solve_svm(
         else _continuation(C_scaled, sample_weight, design, tol)
     )
     for C, stage_tol in stages:
+        if len(stages) > 1:
+            report.line(f"C path: C={C * scale**2:.3g}, to a gap of {stage_tol:.1e}", level=2)
         # a stage at a smaller C has a proportionally smaller intercept cost:
         # the same nu (at C alone, the one-class problem would be unbounded)
         cb = problem.intercept_cost = cost_scaled * C / C_scaled
@@ -1296,10 +1303,11 @@ def solve_svm(
                     smooth_gap <= 0.5 * ((primal - best_dual) - smooth_gap),
                     ops.logical_not(converged),
                 )
-            if verbose > 0:
-                print(
-                    f"[kernelsvm_keras] iter {n_iter:4d}  max rel. duality gap "
-                    f"{float(ops.max(gap)):.3e}  primal {float(ops.sum(primal)) * scale**2:.6e}"
+            if report:
+                done = f"  {int(ops.sum(converged))}/{K} converged" if K > 1 else ""
+                report.line(
+                    f"iter {n_iter:3d}  gap {float(ops.max(gap)):.2e} (tol {stage_tol:.0e})"
+                    f"  primal {float(ops.sum(primal)) * scale**2:.6e}{done}"
                 )
             # Progress: some unconverged column's best gap shrank by 1% or more
             # (float32 round-off alone makes new minima by tiny amounts forever).
@@ -1337,6 +1345,15 @@ def solve_svm(
             Zd = design.matmul(dW) + db if Zd is None else Zd
             t = _line_search(problem, Z, Zd, C, delta, W, dW, b, db)
             t = ops.where(ops.isfinite(t), t, 0.0)
+            if report.verbose >= 2:
+                kind = "direct" if iterations is None else f"{iterations} CG iterations"
+                steps = ops.convert_to_numpy(t)[ops.convert_to_numpy(active) > 0]
+                smoothing = f", smoothing {float(ops.max(delta)):.0e}" if loss.smooth else ""
+                report.line(
+                    f"   step: {kind}, line search t in [{steps.min():.3g}, {steps.max():.3g}]"
+                    f"{smoothing}",
+                    level=2,
+                )
             W_next = W + t * dW
             b_next = b + t * db
             keep = ops.logical_and(ops.all(ops.isfinite(W_next), axis=0), ops.isfinite(b_next))
@@ -1369,6 +1386,19 @@ def solve_svm(
     )
     met = gap64 <= tol
     final = C == C_scaled
+    if report:
+        if np.all(met):
+            why = "converged"
+        elif n_iter >= max_iter:
+            why = "stopped at max_iter"
+        elif stalled:
+            why = "stopped: no progress at float32 precision"
+        else:
+            why = "stopped: the float64 certificate is above tol"
+        report.line(
+            f"{why} after {n_iter} iterations; certified gap {gap64.max():.2e} "
+            f"(tol {tol:.0e}), objective {np.sum(primal64) * scale**2:.6e}"
+        )
     return SolverResult(
         coef=coef.T * scale,
         intercept=intercept,
