@@ -390,7 +390,10 @@ def main(argv=None):
     )
     parser.add_argument("--loss", choices=("hinge", "squared_hinge"), default="squared_hinge")
     parser.add_argument(
-        "--multi-class", choices=("ovr", "ovo"), default="ovr", help="KerasSVC's multi_class"
+        "--multi-class",
+        choices=("auto", "ovr", "ovo"),
+        default="auto",
+        help="KerasSVC's multi_class",
     )
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument(

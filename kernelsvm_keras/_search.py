@@ -492,7 +492,7 @@ component_indices_, normalization_, n_iter_, objective_, dual_gap_
         cache_size=1024,
         decision_function_shape="ovr",
         break_ties=False,
-        multi_class="ovr",
+        multi_class="auto",
         verbose=0,
         random_state=None,
     ):
