@@ -3,7 +3,8 @@
 For each loss and C, fits KerasLinearSVC on X and KerasSVC, and solves the
 same problems with liblinear on the same features (X, or KerasSVC's fitted
 random Fourier features), evaluating both solutions with the objective of
-DESIGN.md (intercept unpenalised; liblinear's intercept_scaling=10 makes its
+the README, ``1/2 ||w||^2 + C sum_i s_i loss(y_i (w . phi(x_i) + b))`` (intercept
+unpenalised; liblinear's intercept_scaling=10 makes its
 intercept penalty negligible). Prints, per system: our certified relative
 duality gap, the ratio of our objective to liblinear's (maximum over the
 one-vs-rest problems), whether liblinear converged, and fit times.

@@ -12,7 +12,7 @@ from oracles import reference_optimum
 
 
 def primal(coef, intercept, X, y_pm, weights, C, loss):
-    """The SVM primal objective of DESIGN.md, in float64."""
+    """The SVM primal objective (the README's; ``kernelsvm_keras._solver``), in float64."""
     violation = np.maximum(0.0, 1.0 - y_pm * (X @ coef + intercept))
     losses = violation if loss == "hinge" else violation**2
     return 0.5 * coef @ coef + C * np.sum(weights * losses)
