@@ -167,7 +167,7 @@ or callable, default="rbf"
         all pairs are solved together, as one program, on the shared feature
         map. ``"auto"``: ``"ovo"`` for ``kernel="linear"`` (one hyperplane
         per class against the rest scored 5 to 15 points below ``SVC`` on
-        pendigits and letter, where one per pair is within 0.5 points, and
+        pendigits and letter, where one per pair is 0.3 and 0.5 below, and
         was slower on MNIST), ``"ovr"`` for the other kernels (as accurate
         as ``SVC`` or more, at a fraction of one-vs-one's cost). See the
         README for the measured trade-off.
