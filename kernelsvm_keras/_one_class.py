@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval
 
 from ._base import _KERNEL_CONSTRAINTS, _BaseSVM, _KernelMapMixin, _sample_weights
 from ._loss import Hinge, one_class_intervals
+from ._solver import relative_gap
 
 
 class KerasOneClassSVM(OutlierMixin, _KernelMapMixin, _BaseSVM):
@@ -266,9 +267,7 @@ random_offset_
         new = objective(rho)
         if not new < objective(-result.intercept[0]):
             return coef, result.intercept, primal, gap
-        dual = primal - gap * np.abs(primal)  # the certificate's lower bound
-        with np.errstate(divide="ignore", invalid="ignore"):
-            new_gap = np.maximum(np.where(new != 0, (new - dual) / abs(new), 0.0), 0.0)
+        new_gap = np.maximum(relative_gap(np.array([new]), result.dual, result.gap_floor), 0.0)
         return coef, np.array([-rho]), np.array([new]), new_gap
 
     def _solver_point(self):

@@ -459,6 +459,12 @@ class SolverResult:
         The dual-feasible point ``beta`` of the certificate (of the problem
         on ``design.scale * X``; ``y_i alpha_i`` in ``SVC``'s terms for
         classification); its non-zero rows are the support vectors.
+    dual : ndarray of shape (K,) or None
+        The certificate's lower bound on each column's optimum (the dual
+        objective at ``dual_coef``).
+    gap_floor : float
+        The smallest objective magnitude ``gap`` is relative to
+        (:func:`relative_gap`; 0 but for the one-class SVM).
     """
 
     def __init__(
@@ -473,8 +479,12 @@ class SolverResult:
         cg_iter,
         precision_limited=False,
         dual_coef=None,
+        dual=None,
+        gap_floor=0.0,
     ):
         self.dual_coef = dual_coef
+        self.dual = dual
+        self.gap_floor = gap_floor
         self.coef = coef
         self.intercept = intercept
         self.n_iter = n_iter
@@ -1367,7 +1377,9 @@ def solve_svm(
     coef = np.asarray(ops.convert_to_numpy(W), dtype=np.float64)  # (D, K), scaled units
     intercept = np.asarray(ops.convert_to_numpy(b), dtype=np.float64)
     # (at the C asked for: a dual point of a smaller C of the path is feasible too)
-    primal64, gap64, beta64 = _certify(  # may replace columns of coef and intercept (in place)
+    floor = floor_per_cost * cost_scaled**2
+    # (may replace columns of coef and intercept, in place)
+    primal64, gap64, beta64, dual64 = _certify(
         design,
         _Intervals(
             lower,
@@ -1377,7 +1389,7 @@ def solve_svm(
             loss,
             fit_intercept,
             cost_scaled,
-            floor=floor_per_cost * cost_scaled**2,
+            floor=floor,
         ),
         coef,
         intercept,
@@ -1410,6 +1422,8 @@ def solve_svm(
         cg_iter=cg_iter,
         precision_limited=final and bool(ops.all(converged)) and not bool(np.all(met)),
         dual_coef=beta64,
+        dual=dual64 * scale**2,
+        gap_floor=floor * scale**2,
     )
 
 
@@ -1542,11 +1556,20 @@ class _Intervals:
         return np.sum(conjugate, axis=0) - 0.5 * np.sum(np.square(u), axis=0)
 
     def relative_gap(self, primal, dual):
-        """``(primal - dual) / max(|primal|, floor)`` (0 where both are 0: the optimum)."""
-        scale = np.maximum(np.abs(primal), self.floor)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gap = np.where(scale != 0, (primal - dual) / scale, 0.0)
-        return np.where((scale == 0) & (dual < 0), np.inf, gap)
+        """:func:`relative_gap` with this problem's floor."""
+        return relative_gap(primal, dual, self.floor)
+
+
+def relative_gap(primal, dual, floor=0.0):
+    """``(primal - dual) / max(|primal|, floor)``: the certificate's relative duality gap.
+
+    0 where the scale and the gap are both 0 (the optimum), ``inf`` where
+    only the scale is. ``floor`` is :func:`_gap_floor`'s, for the one-class SVM.
+    """
+    scale = np.maximum(np.abs(primal), floor)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.where(scale != 0, (primal - dual) / scale, 0.0)
+    return np.where((scale == 0) & (dual < 0), np.inf, gap)
 
 
 def _certify(design, problem, coef, intercept, beta, tol):
@@ -1580,6 +1603,8 @@ def _certify(design, problem, coef, intercept, beta, tol):
     beta : ndarray of shape (n_samples, K)
         The feasible dual point that gave each column's gap (its non-zero
         rows are the support vectors).
+    dual : ndarray of shape (K,)
+        Its dual objective: the lower bound of the gap.
     """
     K = problem.lower.shape[1]
     # one pass for the predictions and the best point's dual vector
@@ -1625,7 +1650,7 @@ def _certify(design, problem, coef, intercept, beta, tol):
                     coef[:, k] = new_coef[:, j]
                     intercept[k] = new_intercept[j]
             gap = problem.relative_gap(primal, dual)
-    return primal, np.maximum(gap, 0.0), winner
+    return primal, np.maximum(gap, 0.0), winner, dual
 
 
 def _per_column(sample_weight):
