@@ -50,8 +50,7 @@ _SEARCH_PARAMETERS_DOC = """
 
     With ``verbose=1`` the search prints a line per solve (fold, candidate,
     iterations, gap, score) and the best candidate; ``verbose=2`` adds each
-    solve's iterations, as a single fit prints them at 1. The refit prints
-    as the single estimator at ``verbose``.
+    solve's and the refit's iterations, as a single fit prints them at 1.
 """
 
 _SEARCH_ATTRIBUTES_DOC = """
@@ -263,7 +262,9 @@ class _SearchMixin:
         )
         if self.refit:
             start = time.perf_counter()
-            best = self._single_estimator(self.best_params_).fit(X, y, sample_weight)
+            best = self._single_estimator(self.best_params_)
+            best.set_params(verbose=max(0, int(self.verbose) - 1))  # as the solves were
+            best.fit(X, y, sample_weight)
             self.refit_time_ = time.perf_counter() - start
             for name, value in vars(best).items():
                 if name.endswith("_") and name not in ("n_features_in_", "feature_names_in_"):

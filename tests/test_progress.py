@@ -99,7 +99,6 @@ def test_search_reports_each_solve(digits, capsys, verbose):
         gammas=[0.01, 0.02],
         n_components=32,
         cv=2,
-        refit=False,
         verbose=verbose,
         random_state=0,
     ).fit(X, y)
@@ -109,7 +108,9 @@ def test_search_reports_each_solve(digits, capsys, verbose):
     )
     solves = [m for m in messages if m.startswith("solve ")]
     assert len(solves) == 8 and solves[-1].startswith("solve 8/8, fold 2/2: C=10, gamma=0.02")
-    best = f"best: C={search.best_params_['C']:.4g}"
-    assert messages[-1].startswith(best)
-    # a solve's own iterations at verbose=2 only
+    best = [m for m in messages if m.startswith("best: ")]
+    assert len(best) == 1 and best[0].startswith(f"best: C={search.best_params_['C']:.4g}")
+    assert best[0].endswith("; refit on all rows")
+    # the solves' and the refit's own iterations at verbose=2 only
     assert any(m.startswith("iter") for m in messages) == (verbose == 2)
+    assert any(m.startswith("feature map:") for m in messages) == (verbose == 2)
