@@ -20,6 +20,7 @@ from . import _workers  # noqa: F401
 from . import layers, losses
 from ._base import InconsistentVersionWarning
 from ._classes import KerasLinearSVC, KerasSVC
+from ._export import pipeline_to_keras
 from ._features import KerasFeatures
 from ._one_class import KerasOneClassSVM
 from ._regression import KerasLinearSVR, KerasSVR
@@ -42,4 +43,5 @@ __all__ = [
     "__version__",
     "layers",
     "losses",
+    "pipeline_to_keras",
 ]

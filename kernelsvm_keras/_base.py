@@ -38,6 +38,20 @@ _AUTO_BLOCK_ELEMENTS = 2**24
 _NO_LIMIT = 2**31 - 1
 
 
+def check_keras_dtype(dtype):
+    """Refuse a float64 Keras model where the backend would compute it in float32."""
+    if keras.backend.backend() == "jax" and keras.backend.standardize_dtype(dtype) == "float64":
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            raise ValueError(
+                "to_keras(dtype='float64') on the JAX backend needs JAX's float64, which is "
+                "off: JAX would silently compute in float32. Set JAX_ENABLE_X64=1 (or "
+                "jax.config.update('jax_enable_x64', True)) before JAX starts, or use "
+                "dtype='float32'."
+            )
+
+
 class _BaseSVM(BaseEstimator):
     """What every estimator of the family shares: data, features, solver, export.
 
@@ -427,17 +441,13 @@ class _BaseSVM(BaseEstimator):
             callable kernel cannot be exported (``ValueError``).
         """
         check_is_fitted(self)
-        if keras.backend.backend() == "jax" and keras.backend.standardize_dtype(dtype) == "float64":
-            import jax
-
-            if not jax.config.jax_enable_x64:
-                raise ValueError(
-                    "to_keras(dtype='float64') on the JAX backend needs JAX's float64, which is "
-                    "off: JAX would silently compute in float32. Set JAX_ENABLE_X64=1 (or "
-                    "jax.config.update('jax_enable_x64', True)) before JAX starts, or use "
-                    "dtype='float32'."
-                )
+        check_keras_dtype(dtype)
         inputs = keras.Input((self.n_features_in_,), dtype=dtype, name="x")
+        return keras.Model(inputs, self._keras_outputs(inputs, dtype), name=type(self).__name__)
+
+    def _keras_outputs(self, inputs, dtype):
+        """The decision values of symbolic ``inputs``: the layers of :meth:`to_keras`."""
+        check_is_fitted(self)
         outputs = inputs
         for layer in self._map.layers(self.n_features_in_, dtype):
             outputs = layer(outputs)
@@ -445,7 +455,7 @@ class _BaseSVM(BaseEstimator):
         decision = keras.layers.Dense(coef.shape[0], dtype=dtype, name="decision")
         outputs = decision(outputs)
         set_weights_exactly(decision, [coef.T, intercept])
-        return keras.Model(inputs, outputs, name=type(self).__name__)
+        return outputs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -27,7 +27,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseKerasSVM
 from ._classes import KerasLinearSVC, KerasSVC
 from ._regression import KerasLinearSVR, KerasSVR
 
@@ -286,11 +285,9 @@ class _SearchMixin:
         self._check_refitted()
         return super()._problem_scores(X)
 
-    def to_keras(self, dtype="float32"):
+    def _keras_outputs(self, inputs, dtype):
         self._check_refitted()
-        return super().to_keras(dtype)
-
-    to_keras.__doc__ = BaseKerasSVM.to_keras.__doc__
+        return super()._keras_outputs(inputs, dtype)
 
     def _check_refitted(self):
         check_is_fitted(self)

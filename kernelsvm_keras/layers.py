@@ -14,6 +14,8 @@ __all__ = [
     "LandmarkColumns",
     "NystroemFeatures",
     "RandomFourierFeatures",
+    "RowNormalization",
+    "ScaleShift",
     "draw_nystroem_landmarks",
     "draw_random_fourier_weights",
     "kernel_matrix",
@@ -648,4 +650,116 @@ class LandmarkColumns(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(indices=list(self.indices))
+        return config
+
+
+@keras.saving.register_keras_serializable(package="kernelsvm_keras")
+class ScaleShift(keras.layers.Layer):
+    """A per-feature affine map, ``inputs * scale + shift``, optionally clipped.
+
+    The Keras form of scikit-learn's scalers (``StandardScaler``,
+    ``MinMaxScaler``, ``MaxAbsScaler``), as
+    :func:`~kernelsvm_keras.pipeline_to_keras` builds them. ``scale`` and
+    ``shift`` are non-trainable weights of shape ``(n_features,)``: ones and
+    zeros until set (``set_weights([scale, shift])``).
+
+    Parameters
+    ----------
+    clip : (float, float) or None, default=None
+        Bounds of the outputs (``MinMaxScaler(clip=True)``'s
+        ``feature_range``), or no clipping.
+    **kwargs
+        Standard layer keyword arguments (``name``, ``dtype``, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelsvm_keras.layers import ScaleShift
+    >>> layer = ScaleShift(clip=(0.0, 1.0))
+    >>> layer.build((None, 2))
+    >>> layer.set_weights([np.array([0.5, 2.0]), np.array([0.0, -1.0])])
+    >>> np.asarray(layer(np.array([[1.0, 1.0], [4.0, 0.25]])))
+    array([[0.5, 1. ],
+           [1. , 0. ]], dtype=float32)
+    """
+
+    def __init__(self, clip=None, **kwargs):
+        super().__init__(**kwargs)
+        if clip is not None:
+            low, high = (float(bound) for bound in clip)
+            if not low <= high:
+                raise ValueError(f"clip must be (low, high) with low <= high, got {clip!r}.")
+            clip = (low, high)
+        self.clip = clip
+
+    def build(self, input_shape):
+        n_features = input_shape[-1]
+        if n_features is None:
+            raise ValueError("ScaleShift needs a known last input dimension.")
+        self.scale = self.add_weight(
+            name="scale", shape=(n_features,), initializer="ones", trainable=False
+        )
+        self.shift = self.add_weight(
+            name="shift", shape=(n_features,), initializer="zeros", trainable=False
+        )
+
+    def call(self, inputs):
+        outputs = ops.cast(inputs, self.compute_dtype) * self.scale + self.shift
+        if self.clip is not None:
+            outputs = ops.clip(outputs, self.clip[0], self.clip[1])
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(clip=None if self.clip is None else list(self.clip))
+        return config
+
+
+@keras.saving.register_keras_serializable(package="kernelsvm_keras")
+class RowNormalization(keras.layers.Layer):
+    """Each row divided by its norm, as :class:`sklearn.preprocessing.Normalizer`.
+
+    Rows of norm zero are left as they are (scikit-learn's convention).
+
+    Parameters
+    ----------
+    norm : {"l2", "l1", "max"}, default="l2"
+        The norm; ``"max"`` is the largest absolute value, as in scikit-learn.
+    **kwargs
+        Standard layer keyword arguments (``name``, ``dtype``, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelsvm_keras.layers import RowNormalization
+    >>> np.asarray(RowNormalization()(np.array([[3.0, 4.0], [0.0, 0.0]])))
+    array([[0.6, 0.8],
+           [0. , 0. ]], dtype=float32)
+    """
+
+    def __init__(self, norm="l2", **kwargs):
+        super().__init__(**kwargs)
+        if norm not in ("l2", "l1", "max"):
+            raise ValueError(f"norm must be 'l2', 'l1' or 'max', got {norm!r}.")
+        self.norm = norm
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, self.compute_dtype)
+        if self.norm == "l2":
+            norms = ops.sqrt(ops.sum(inputs * inputs, axis=-1, keepdims=True))
+        elif self.norm == "l1":
+            norms = ops.sum(ops.abs(inputs), axis=-1, keepdims=True)
+        else:
+            norms = ops.max(ops.abs(inputs), axis=-1, keepdims=True)
+        return inputs / ops.where(norms == 0, ops.ones_like(norms), norms)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(norm=self.norm)
         return config
