@@ -24,7 +24,7 @@ def _no_zipmap(model):
     return {id(model): {"zipmap": False}}
 
 
-def _close(actual, expected, rtol=1e-4):
+def _close(actual, expected, rtol=1e-5):
     """Agreement in float32, relative to the scores' own scale."""
     scale = max(1.0, float(np.max(np.abs(expected))))
     np.testing.assert_allclose(actual, expected, rtol=0, atol=rtol * scale)
