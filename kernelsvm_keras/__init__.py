@@ -17,6 +17,12 @@ Keras model.
 from . import _workers  # noqa: F401
 
 # isort: split
+from ._quiet import tensorflow_banner_filtered
+
+with tensorflow_banner_filtered():  # the first import of Keras (and TensorFlow)
+    import keras  # noqa: F401
+
+# isort: split
 from . import layers, losses
 from ._base import InconsistentVersionWarning
 from ._classes import KerasLinearSVC, KerasSVC
