@@ -1,8 +1,8 @@
 """TensorFlow's start-up banner, kept out of ``import kernelsvm_keras``.
 
-TensorFlow (2.16 and later) logs INFO lines through absl while it loads, before
-``TF_CPP_MIN_LOG_LEVEL`` applies: the oneDNN notice and the CPU instructions it
-was not built for, twice. They are not ours to print, and the only variable
+TensorFlow (2.21 here) logs INFO lines through absl while it loads: the
+oneDNN notice (twice, whatever ``TF_CPP_MIN_LOG_LEVEL`` says) and the CPU
+instructions it was not built for. They are not ours to print, and the only variable
 that stops them (``TF_ENABLE_ONEDNN_OPTS=0``) changes TensorFlow's kernels.
 So the first import of Keras runs with the process's standard error captured;
 afterwards everything captured is written back except those INFO lines.
