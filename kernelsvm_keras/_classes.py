@@ -210,7 +210,7 @@ or callable, default="rbf"
         Number of those rows per class.
     gamma_ : float
         The kernel coefficient used (``gamma`` resolved; for kernel maps).
-    components_ : ndarray of shape (n_landmarks, n_features_in_)
+    components_ : ndarray of shape (n_landmarks, ``n_features_in_``)
         The landmarks: ``min(n_components, n_samples)`` training rows
         (landmark maps of a computed kernel).
     component_indices_ : ndarray of shape (n_landmarks,)
@@ -221,7 +221,7 @@ or callable, default="rbf"
         :func:`~kernelsvm_keras.layers.nystroem_normalization`: beyond the
         numerical rank of the landmarks' kernel matrix its columns are zero,
         and so are those features).
-    random_weights_ : ndarray of shape (n_features_in_, n_components)
+    random_weights_ : ndarray of shape (``n_features_in_``, n_components)
         Random projection of the feature map (``"random_fourier"`` only).
     random_offset_ : ndarray of shape (n_components,)
         Random offsets of the feature map (``"random_fourier"`` only).
@@ -233,7 +233,7 @@ or callable, default="rbf"
         Certified relative duality gap of each problem at the solution.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -621,7 +621,7 @@ class KerasLinearSVC(BaseKerasSVM):
         Certified relative duality gap of each problem at the solution.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also

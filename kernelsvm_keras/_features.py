@@ -113,7 +113,7 @@ class KerasFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features_out_)
+        ndarray of shape (n_samples, ``n_features_out_``)
         """
         check_is_fitted(self)
         X = validate_data(self, X, allow_nd=True, dtype=(np.float32, np.float64), reset=False)

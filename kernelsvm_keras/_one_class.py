@@ -93,7 +93,7 @@ or callable, default="rbf"
 random_offset_
         The fitted feature map, as in :class:`KerasSVC`.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
 
     See Also
     --------

@@ -221,7 +221,7 @@ default="squared_epsilon_insensitive"
 random_offset_
         The fitted feature map, as in :class:`KerasSVC`.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
 
     See Also
     --------
@@ -353,13 +353,15 @@ default="epsilon_insensitive"
     objective_ : ndarray of shape (1,)
     dual_gap_ : ndarray of shape (1,)
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
 
     See Also
     --------
     KerasSVR : The kernel SVR.
     sklearn.svm.LinearSVR : liblinear's linear SVR.
-    """
+
+    Notes
+    -----"""
 
     __doc__ += (
         _REGRESSION_NOTES

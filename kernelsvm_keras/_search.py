@@ -437,7 +437,7 @@ component_indices_, normalization_, n_iter_, objective_, dual_gap_
         Those of the refitted ``KerasSVC`` (``refit=True`` only).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -553,7 +553,7 @@ random_state
         Those of the refitted ``KerasLinearSVC`` (``refit=True`` only).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
