@@ -1315,8 +1315,11 @@ def solve_svm(
                 )
             if report:
                 done = f"  {int(ops.sum(converged))}/{K} converged" if K > 1 else ""
+                worst = float(ops.max(gap))
+                # inf: no feasible dual point yet (the one-class SVM's first iterations)
+                shown = f"{worst:.2e}" if math.isfinite(worst) else "no bound yet"
                 report.line(
-                    f"iter {n_iter:3d}  gap {float(ops.max(gap)):.2e} (tol {stage_tol:.0e})"
+                    f"iter {n_iter:3d}  gap {shown} (tol {stage_tol:.0e})"
                     f"  primal {float(ops.sum(primal)) * scale**2:.6e}{done}"
                 )
             # Progress: some unconverged column's best gap shrank by 1% or more

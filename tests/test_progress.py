@@ -77,6 +77,8 @@ def test_the_family_reports_under_its_own_names(digits, capsys):
         own = [m for n, _, m in lines if n == name]
         assert own[0].startswith("feature map:") and "after" in own[-1]
     assert any(m.startswith("feature map: IdentityMap") for n, _, m in lines)
+    # before the one-class SVM has a feasible dual point, no gap is claimed
+    assert not any("gap inf" in m or "gap nan" in m for _, _, m in lines)
 
 
 def test_partial_fit_reports_each_call(digits, capsys):
