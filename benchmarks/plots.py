@@ -64,22 +64,20 @@ def plot_accuracy(args):
     fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 4 * nrows), squeeze=False)
     for ax in axes.flat[len(datasets) :]:
         ax.set_visible(False)
+    systems = list(dict.fromkeys(r["system"] for r in rows))
     for ax, dataset in zip(axes.flat, datasets, strict=False):
         for r in (r for r in rows if r["dataset"] == dataset):
-            ours = r["system"] in OURS
+            color, marker = _STYLE.get(r["system"], ("C7", "x"))
             ax.scatter(
                 r["fit_s"],
                 100 * r["accuracy"],
-                s=60 if ours else 30,
-                marker="o" if ours else "s",
-                color="C3" if ours else "C0",
-            )
-            ax.annotate(
-                r["system"],
-                (r["fit_s"], 100 * r["accuracy"]),
-                fontsize=7,
-                xytext=(4, 3),
-                textcoords="offset points",
+                s=70 if r["system"] in OURS else 45,
+                marker=marker,
+                color=color,
+                edgecolors="k",
+                linewidths=0.5,
+                label=r["system"],
+                zorder=3 if r["system"] in OURS else 2,
             )
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -87,8 +85,31 @@ def plot_accuracy(args):
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(dataset)
         ax.grid(alpha=0.3)
+    # one legend for every panel (labels beside the points overlap where
+    # systems tie), systems in the order of the results
+    handles = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    ordered = [s for s in systems if s in handles]
+    fig.legend(
+        [handles[s] for s in ordered], ordered, loc="lower center", ncol=min(4, len(ordered))
+    )
     fig.suptitle("Accuracy against fit time (red: this library)")
-    save(fig, args.out)
+    legend_height = 0.8 / fig.get_figheight()  # two rows of labels, in inches
+    save(fig, args.out, rect=(0, legend_height, 1, 0.96))
+
+
+# Each system its own colour and marker, the same in every panel; ours in red.
+_STYLE = {
+    "KerasSVC": ("C3", "o"),
+    "KerasLinearSVC": ("#f4a582", "^"),
+    "SVC": ("k", "s"),
+    "LinearSVC": ("0.6", "s"),
+    "RBFSampler+LinearSVC": ("C0", "D"),
+    "Nystroem+LinearSVC": ("C2", "D"),
+    "RBFSampler+SGDClassifier": ("C4", "v"),
+}
 
 
 def fit_time(estimator, X, y):
@@ -227,10 +248,10 @@ def components_row(args, approximation, D, gamma, name, data):
     }
 
 
-def save(fig, out):
+def save(fig, out, rect=(0, 0, 1, 1)):
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    fig.tight_layout(rect=rect)
     fig.savefig(out, dpi=120)
     print(f"wrote {out}")
 
