@@ -23,6 +23,8 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._dual import serves as serves_dual
+from ._dual import solve_dual
 from ._loss import get_loss, margin_intervals
 from ._maps import APPROXIMATIONS, IdentityMap, make_feature_map, map_from_attributes
 from ._progress import Progress
@@ -198,22 +200,35 @@ class _BaseSVM(BaseEstimator):
         """
         report = self._report() if report is None else report
         lower, upper = self._intervals(targets, **(problem or {}))
-        result = solve_svm(
-            design,
-            lower,
-            upper,
-            weights,
+        fit_intercept, intercept_cost = self._fit_intercept(), self._intercept_cost()
+        settings = dict(
             C=C,
             loss=self._loss(),
-            fit_intercept=self._fit_intercept(),
-            intercept_cost=self._intercept_cost(),
+            fit_intercept=fit_intercept,
+            intercept_cost=intercept_cost,
             tol=float(self.tol),
             max_iter=self.max_iter if self.max_iter != -1 else _NO_LIMIT,
             report=report,
-            coef_init=coef_init,
-            intercept_init=intercept_init,
-            cg_iter_init=cg_iter,
         )
+        result = None
+        if serves_dual(design, lower, upper, weights, fit_intercept, intercept_cost):
+            # a small problem: its exact dual in float64 (libsvm), certified;
+            # Newton goes on from there only where the certificate is short
+            result = solve_dual(design, lower, upper, weights, **settings)
+            if result is not None and not result.converged:
+                coef_init, intercept_init = result.coef, result.intercept
+                result = None
+        if result is None:
+            result = solve_svm(
+                design,
+                lower,
+                upper,
+                weights,
+                **settings,
+                coef_init=coef_init,
+                intercept_init=intercept_init,
+                cg_iter_init=cg_iter,
+            )
         if not (np.all(np.isfinite(result.coef)) and np.all(np.isfinite(result.intercept))):
             raise FloatingPointError(  # never returned as a model (the solver guards it)
                 f"{type(self).__name__}: the solver produced a non-finite model at C={C:g}."

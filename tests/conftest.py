@@ -33,3 +33,16 @@ def tiny_mnist(tmp_path):
         _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", images)
         _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", labels)
     return tmp_path
+
+
+@pytest.fixture
+def newton(monkeypatch):
+    """Every problem through the Newton solver, however small (the dual route off).
+
+    For the tests whose subject is the Newton iterations themselves: below
+    ``kernelsvm_keras._dual._MAX_ROWS`` rows the estimators solve the exact
+    dual instead.
+    """
+    from kernelsvm_keras import _dual
+
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 0)

@@ -234,7 +234,8 @@ def test_batch_size_and_cache_change_memory_not_the_optimum():
         assert np.mean(other.predict(X_iris) == b.predict(X_iris)) > 0.98
 
 
-def test_max_iter_reached_warns():
+def test_max_iter_reached_warns(newton):
+    # max_iter bounds the Newton iterations (a small problem's exact dual is not bounded by it)
     with pytest.warns(ConvergenceWarning, match="max_iter=1"):
         KerasSVC(n_components=64, max_iter=1, C=100, random_state=0).fit(digits_X, digits_y)
 
@@ -347,6 +348,7 @@ def test_interrupted_fit_leaves_the_estimator_as_it_was(monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(_base, "solve_svm", interrupted)
+    monkeypatch.setattr(_base, "solve_dual", interrupted)
     with pytest.raises(KeyboardInterrupt):
         est.fit(X_iris[:, :2], y_iris)
     assert est.n_features_in_ == 4

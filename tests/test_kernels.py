@@ -267,7 +267,7 @@ def test_negative_sample_weight_is_ignored_as_svc_does(data):
 
 
 @pytest.mark.parametrize("kernel", ["poly", "sigmoid", "precomputed"])
-def test_warm_start_partial_fit_and_cv_for_other_kernels(kernel, data):
+def test_warm_start_partial_fit_and_cv_for_other_kernels(kernel, data, newton):
     X, y = data
     X_in = X @ X.T if kernel == "precomputed" else X
     clf = KerasSVC(kernel=kernel, n_components=40, random_state=0, warm_start=True, **COEFFICIENTS)

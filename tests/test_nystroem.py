@@ -207,7 +207,7 @@ def test_svc_switching_approximation_replaces_the_fitted_map():
     assert not hasattr(est, "random_weights_") and hasattr(est, "components_")
 
 
-def test_svc_warm_start_keeps_the_landmarks_and_continues():
+def test_svc_warm_start_keeps_the_landmarks_and_continues(newton):
     cold = nystroem_svc().fit(X_train, y_train)
     warm = nystroem_svc(warm_start=True).set_params(C=1.0).fit(X_train, y_train)
     components = warm.components_

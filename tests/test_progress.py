@@ -38,7 +38,7 @@ def test_silent_at_zero(digits, capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_fit_reports_phases_iterations_and_a_summary(digits, capsys):
+def test_fit_reports_phases_iterations_and_a_summary(digits, capsys, newton):
     X, y = digits
     est = KerasSVC(n_components=64, verbose=1, random_state=0).fit(X, y)
     lines = parsed(capsys.readouterr().out)
@@ -55,7 +55,7 @@ def test_fit_reports_phases_iterations_and_a_summary(digits, capsys):
     assert not any("step:" in m for m in messages)  # the inner work is verbose=2's
 
 
-def test_verbose_2_adds_the_steps_and_says_why_it_stopped(digits, capsys):
+def test_verbose_2_adds_the_steps_and_says_why_it_stopped(digits, capsys, newton):
     X, y = digits
     est = KerasSVC(n_components=64, loss="hinge", max_iter=3, verbose=2, random_state=0)
     with pytest.warns(match="max_iter"):
@@ -67,7 +67,7 @@ def test_verbose_2_adds_the_steps_and_says_why_it_stopped(digits, capsys):
     assert messages[-1].startswith("stopped at max_iter after 3 iterations")
 
 
-def test_the_family_reports_under_its_own_names(digits, capsys):
+def test_the_family_reports_under_its_own_names(digits, capsys, newton):
     X, y = digits
     KerasSVR(n_components=32, verbose=1, random_state=0).fit(X, y.astype(float))
     KerasOneClassSVM(n_components=32, verbose=1, random_state=0).fit(X)
@@ -79,6 +79,19 @@ def test_the_family_reports_under_its_own_names(digits, capsys):
     assert any(m.startswith("feature map: IdentityMap") for n, _, m in lines)
     # before the one-class SVM has a feasible dual point, no gap is claimed
     assert not any("gap inf" in m or "gap nan" in m for _, _, m in lines)
+
+
+def test_a_small_problem_reports_its_exact_dual(digits, capsys):
+    # below the dual route's row limit: one line for libsvm's solve, no Newton
+    X, y = digits
+    est = KerasSVC(n_components=64, verbose=1, random_state=0).fit(X, y)
+    messages = [m for _, _, m in parsed(capsys.readouterr().out)]
+    assert messages[:2] == [m for m in messages if m.startswith("feature")]
+    assert len(messages) == 3 and not any(m.startswith("iter") for m in messages)
+    assert messages[2].startswith(
+        f"exact dual (libsvm, float64) on 300 rows: {est.n_iter_} iterations; "
+        f"certified gap {est.dual_gap_.max():.2e} (tol 1e-03)"
+    )
 
 
 def test_partial_fit_reports_each_call(digits, capsys):
@@ -94,7 +107,7 @@ def test_partial_fit_reports_each_call(digits, capsys):
 
 
 @pytest.mark.parametrize("verbose", [1, 2])
-def test_search_reports_each_solve(digits, capsys, verbose):
+def test_search_reports_each_solve(digits, capsys, verbose, newton):
     X, y = digits
     search = KerasSVCCV(
         Cs=[1.0, 10.0],

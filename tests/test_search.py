@@ -144,7 +144,8 @@ def test_bad_grids_raise_and_keep_the_fitted_state(params, message):
 
 
 @pytest.mark.parametrize("Estimator", [KerasSVC, KerasLinearSVC])
-def test_warm_start_continues_from_the_solution(Estimator):
+def test_warm_start_continues_from_the_solution(Estimator, newton):
+    # (a warm start serves the Newton route; small problems' exact dual starts afresh)
     params = {"random_state": 0, "approximation": "random_fourier"} if Estimator is KerasSVC else {}
     cold = Estimator(C=10.0, **params).fit(X_train, y_train)
     warm = Estimator(C=1.0, warm_start=True, **params).fit(X_train, y_train)

@@ -285,7 +285,7 @@ def test_gram_reuses_the_products_of_rows_met_before(monkeypatch, cache_bytes):
 
 
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
-def test_direct_steps_on_cached_grams_reach_the_optimum(monkeypatch, loss):
+def test_direct_steps_on_cached_grams_reach_the_optimum(monkeypatch, loss, newton):
     # Every Newton step direct, on Gram matrices kept from step to step (the
     # curved zone changes by a few rows): the optimum of the dual QP.
     from kernelsvm_keras import _solver

@@ -1,0 +1,226 @@
+"""Small problems: the exact dual, solved by libsvm in float64.
+
+The Newton solver of :mod:`kernelsvm_keras._solver` is built for many rows:
+float32 products over row blocks, on a device. On a few thousand rows its
+fixed costs dominate (every Newton step dispatches hundreds of Keras
+operations), and at a large ``C`` float32 cannot resolve the margins at all
+(a hard-margin problem of 100 rows stopped at a gap of 0.99 after 160 Newton
+iterations). There the cheapest exact route is the dual on the features'
+Gram matrix ``Q = phi(X) phi(X)^T``, in float64, by the solver ``SVC`` itself
+uses: libsvm's SMO, through scikit-learn's ``SVC`` / ``SVR`` with
+``kernel="precomputed"`` (no new dependency, and the same optimiser as the
+estimators we replace).
+
+Every problem of the family is an interval problem (:mod:`kernelsvm_keras._loss`);
+libsvm serves the two whose intervals it knows:
+
+* classification, ``[1, inf)`` or ``(-inf, -1]`` per row: ``SVC``'s dual
+  (``beta_i = y_i alpha_i``, ``0 <= alpha_i <= C s_i``);
+* regression, ``[y - eps, y + eps]`` with one ``eps``: ``SVR``'s dual.
+
+The squared losses are the same duals with ``Q + diag(1 / (2 C s_i))`` and
+the box opened (to a bound the optimum provably stays inside, see
+:func:`_box`). Each column (one binary, one-vs-one or regression problem) is
+solved on its rows of positive weight only: a one-vs-one pair sees its own
+rows. The primal point is ``w = phi(X)^T beta`` with libsvm's intercept; the
+float64 certificate of the Newton solver (:func:`~kernelsvm_keras._solver._certify`)
+then measures its duality gap. A problem libsvm does not serve (the one-class
+SVM's intercept cost, no intercept, a column with one class) goes to Newton,
+and so does one whose certificate is above ``tol`` (from libsvm's solution).
+"""
+
+import warnings
+import weakref
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.svm import SVC, SVR
+
+from ._solver import SolverResult, _certify, _check_range, _Intervals, _per_column
+
+__all__ = ["solve_dual"]
+
+# The dual route serves designs of at most this many rows (Q: 200 MB) whose
+# float64 features take at most _MAX_BYTES. Forming Q is n^2 D flops, and
+# libsvm's SMO takes about n steps of n flops. Measured on pendigits subsets
+# (default KerasSVC, 2048 landmarks, 2-core AMD EPYC; fit seconds, dual
+# against Newton): 2,000 rows 1.2 / 1.7 (squared hinge) and 1.2 / 4.7
+# (hinge); 4,500 rows 2.8 / 3.2 and 2.5 / 9.3; 7,494 rows 5.3 / 4.2 and
+# 5.2 / 9.1, with a Q of 450 MB (benchmarks/RESULTS.md, "Small problems").
+_MAX_ROWS = 5000
+_MAX_BYTES = 2**28
+# libsvm's stopping tolerance (its largest violation of the optimality
+# conditions, in units of the margin) is set to tol times this. 0.1 already
+# certifies (digits: gaps of 5e-9 / 3e-5 with the squared hinge / the hinge
+# at tol=1e-3); 1e-3 cost no measurable time there (1,143 -> 1,698 SMO steps)
+# and gives solutions that round-off in the features does not move (a
+# decision function equal to 1e-5 whether iris comes dense, sparse or float32).
+_SMO_TOL = 1e-3
+# SMO steps allowed per row when max_iter does not bound them: a hard-margin
+# problem on data that is not separable can take very many; past this the
+# Newton solver goes on from libsvm's point.
+_SMO_STEPS_PER_ROW = 1000
+# The features and Gram matrix of each live design (see _features_and_gram).
+_GRAMS = weakref.WeakKeyDictionary()
+
+
+def serves(design, lower, upper, sample_weight, fit_intercept, intercept_cost):
+    """Whether :func:`solve_dual` takes this problem (see the module)."""
+    n, D = design.n_samples, design.n_outputs
+    if not fit_intercept or intercept_cost or n > _MAX_ROWS or n * D * 8 > _MAX_BYTES:
+        return False
+    return _form(lower, upper, _per_column(sample_weight)) is not None
+
+
+def _form(lower, upper, weight):
+    """``"classification"``, ``"regression"`` or ``None`` (libsvm does not serve it)."""
+    weight = np.broadcast_to(weight, lower.shape)
+    positive = weight > 0
+    if not np.all(np.any(positive, axis=0)):
+        return None
+    finite_low, finite_up = np.isfinite(lower), np.isfinite(upper)
+    if np.all(finite_low != finite_up):
+        margins = np.where(finite_low, lower, -upper)
+        if not np.all(margins == 1.0):
+            return None
+        # both classes in every column's weighted rows
+        has_pos = np.any(finite_low & positive, axis=0)
+        has_neg = np.any(finite_up & positive, axis=0)
+        return "classification" if np.all(has_pos & has_neg) else None
+    if np.all(finite_low & finite_up):
+        width = upper - lower  # 2 epsilon, to the round-off of y -/+ epsilon
+        even = np.ptp(width) <= 1e-12 * np.max(np.abs(np.c_[lower, upper]), initial=1.0)
+        return "regression" if even else None
+    return None
+
+
+def _features_and_gram(design):
+    """``(Phi, Q)``: the design's float64 features and their Gram matrix, kept with it.
+
+    A search solves several ``C`` on one fold's design: they share ``Q``.
+    ``(Phi, None)`` where they are not finite.
+    """
+    cached = _GRAMS.get(design)
+    if cached is None:
+        Phi = np.empty((design.n_samples, design.n_outputs))
+        for start, stop, B in design.exact_blocks():
+            Phi[start:stop] = B
+        Q = None
+        if np.all(np.isfinite(Phi)):
+            with np.errstate(over="ignore", invalid="ignore"):
+                Q = Phi @ Phi.T
+            Q = Q if np.all(np.isfinite(Q)) else None
+        cached = _GRAMS[design] = (Phi, Q)
+    return cached
+
+
+def _box(loss, weight, lower, upper):
+    """The per-row upper bound of ``|beta|`` given to libsvm for one column.
+
+    ``weight`` is ``C s``; the bound is ``C s_i`` for the hinge. For the
+    squared hinge the box is open; at the optimum ``beta_i = 2 C s_i v_i``
+    (``v_i`` the row's violation) and ``C s_i v_i^2 <= P* <= P(0, 0) <= C
+    sum(s) M^2`` (``M`` the largest violation at ``z = 0``), so ``|beta_i|
+    <= 2 M sqrt(C s_i C sum(s))``: a box twice that never binds.
+    """
+    if loss.bounded:
+        return weight
+    at_zero = np.maximum(np.where(np.isfinite(lower), lower, 0.0), 0.0)
+    at_zero = np.maximum(at_zero, np.maximum(np.where(np.isfinite(upper), -upper, 0.0), 0.0))
+    largest = max(1.0, float(np.max(at_zero, initial=0.0)))
+    return 4.0 * largest * np.sqrt(weight * np.sum(weight))
+
+
+def solve_dual(
+    design,
+    lower,
+    upper,
+    sample_weight,
+    *,
+    C,
+    loss,
+    fit_intercept,
+    intercept_cost,
+    tol,
+    max_iter=None,
+    report,
+):
+    """Solve every column's dual with libsvm and certify the primal point in float64.
+
+    Parameters are those of :func:`~kernelsvm_keras._solver.solve_svm`; the
+    problem must be one that :func:`serves` takes.
+
+    ``max_iter`` bounds the Newton iterations, not libsvm's: those stop at
+    :data:`_SMO_STEPS_PER_ROW` per row, and the Newton solver may go on from
+    there.
+
+    Returns
+    -------
+    SolverResult or None
+        ``None`` where the float64 features are not finite (the Newton
+        solver then refuses the problem with its reason).
+        ``n_iter`` is the largest number of libsvm iterations of a column (as
+        ``SVC.n_iter_`` counts them); ``converged`` whether the float64
+        certificate met ``tol`` (where it did not, libsvm stopped early or
+        its tolerance was not enough: the point is a good start for Newton).
+    """
+    n, K = lower.shape
+    scale = design.scale
+    _check_range(C, sample_weight, scale)  # the same range at every size
+    C_scaled = C / scale**2
+    weight = np.broadcast_to(_per_column(sample_weight), (n, K))
+    form = _form(lower, upper, weight)
+    Phi, Q = _features_and_gram(design)
+    if Q is None:
+        return None  # features beyond range: the Newton solver says what is wrong
+    limit = _SMO_STEPS_PER_ROW * n
+    beta = np.zeros((n, K))
+    intercept = np.zeros(K)
+    iterations = np.zeros(K, dtype=np.int64)
+    for k in range(K):
+        rows = np.flatnonzero(weight[:, k] > 0)
+        box = C_scaled * weight[rows, k]
+        # every row (one-vs-rest): Q itself, its diagonal restored after
+        Qk = Q if rows.size == n else Q[np.ix_(rows, rows)]
+        diagonal = Qk.diagonal().copy()
+        if form == "classification":
+            y = np.where(np.isfinite(lower[rows, k]), 1.0, -1.0)
+            libsvm = SVC(kernel="precomputed", C=1.0)
+        else:
+            epsilon = float(np.mean(upper[rows, k] - lower[rows, k])) / 2.0
+            y = (lower[rows, k] + upper[rows, k]) / 2.0
+            libsvm = SVR(kernel="precomputed", C=1.0, epsilon=epsilon)
+        libsvm.set_params(tol=_SMO_TOL * tol, max_iter=int(limit))
+        try:
+            Qk[np.diag_indices_from(Qk)] += loss.free_diagonal(box)
+            with warnings.catch_warnings():
+                # its iteration limit is ours to report; the certificate judges
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                libsvm.fit(Qk, y, sample_weight=_box(loss, box, lower[rows, k], upper[rows, k]))
+        finally:
+            Qk[np.diag_indices_from(Qk)] = diagonal  # (Q is kept for the next solve)
+        beta[rows[libsvm.support_], k] = libsvm.dual_coef_[0]
+        intercept[k] = libsvm.intercept_[0]
+        iterations[k] = np.max(libsvm.n_iter_)
+    coef = Phi.T @ beta
+    problem = _Intervals(lower, upper, sample_weight, C_scaled, loss, fit_intercept, 0.0)
+    primal, gap, beta, dual = _certify(design, problem, coef, intercept, beta, tol)
+    n_iter = int(iterations.max(initial=0))
+    converged = bool(np.all(gap <= tol))
+    report.line(
+        f"exact dual (libsvm, float64) on {n} rows: {n_iter} iterations; certified gap "
+        f"{gap.max():.2e} (tol {tol:.0e}), objective {np.sum(primal) * scale**2:.6e}"
+    )
+    result = SolverResult(
+        coef=coef.T * scale,
+        intercept=intercept,
+        n_iter=n_iter,
+        converged=converged,
+        stalled=False,
+        primal=primal * scale**2,
+        gap=gap,
+        cg_iter=None,
+        dual_coef=beta,
+        dual=dual * scale**2,
+    )
+    return result

@@ -1,0 +1,183 @@
+"""Small problems take the exact dual (libsvm, float64): the same optimum, certified, faster.
+
+The Newton route is the reference here (``route("newton")``), and scikit-learn's
+``SVC`` / ``SVR`` on the explicit features for the hinge; the squared hinge's
+reference is the independent finite Newton method of ``oracles``.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris, make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.svm import SVC, SVR
+
+from kernelsvm_keras import (
+    KerasLinearSVC,
+    KerasLinearSVR,
+    KerasOneClassSVM,
+    KerasSVC,
+    KerasSVCCV,
+    KerasSVR,
+    _dual,
+)
+
+from oracles import reference_optimum
+from routes import route
+
+X, y = make_classification(
+    200, 5, n_informative=3, n_redundant=0, n_clusters_per_class=1, random_state=0
+)
+
+
+def certified(est):
+    """Fit warnings as errors: the dual route must certify without one."""
+    return np.all(est.dual_gap_ <= est.tol)
+
+
+def fit_quietly(est, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        return est.fit(*args, **kwargs)
+
+
+def test_the_linear_kernel_is_svc_pair_by_pair():
+    # one-vs-one hinge on iris: every pair on its own rows, SVC's hyperplanes
+    Xi, yi = load_iris(return_X_y=True)
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, len(yi))
+    ours = KerasSVC(kernel="linear", loss="hinge", C=3.0, tol=1e-6)
+    fit_quietly(ours, Xi, yi, sample_weight=weights)
+    svc = SVC(kernel="linear", C=3.0, tol=1e-8).fit(Xi, yi, sample_weight=weights)
+    assert certified(ours)
+    np.testing.assert_allclose(ours.coef_, svc.coef_, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours.intercept_, svc.intercept_, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(ours.predict(Xi), svc.predict(Xi))
+    np.testing.assert_array_equal(ours.n_support_, svc.n_support_)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+@pytest.mark.parametrize("C", [0.01, 1.0, 1e4])
+def test_the_optimum_is_the_newton_route_s_and_the_reference_s(loss, C):
+    weights = np.random.RandomState(1).uniform(0.2, 3.0, len(y))
+    make = lambda: KerasSVC(C=C, loss=loss, n_components=64, tol=1e-6, random_state=0)  # noqa: E731
+    dual = fit_quietly(make(), X, y, sample_weight=weights)
+    assert certified(dual) and dual.n_iter_ > 0
+    Phi = dual._design(X, dual._map).numpy()
+    t = np.where(y == dual.classes_[1], 1.0, -1.0)
+    reference = reference_optimum(Phi, t, weights, C, loss)
+    assert dual.objective_[0] >= reference * (1 - 1e-9)
+    assert dual.objective_[0] <= reference * (1 + 2e-6) + reference_optimum.last_gap * reference
+    if C <= 1.0:  # the float32 Newton route certifies these too, at its own tol
+        with route("newton"):
+            newton = fit_quietly(make().set_params(tol=1e-4), X, y, sample_weight=weights)
+        assert dual.objective_[0] <= newton.objective_[0] * (1 + 1e-9)
+        np.testing.assert_allclose(dual.objective_, newton.objective_, rtol=1e-4)
+
+
+@pytest.mark.parametrize("Est", [KerasSVR, KerasLinearSVR])
+@pytest.mark.parametrize("loss", ["epsilon_insensitive", "squared_epsilon_insensitive"])
+def test_regression_reaches_the_newton_route_s_optimum(Est, loss):
+    Xr, yr = make_regression(150, 4, noise=5.0, random_state=0)
+    yr = yr / np.std(yr)
+    params = dict(C=10.0, epsilon=0.2, loss=loss, tol=1e-6)
+    if Est is KerasSVR:
+        params.update(n_components=32, random_state=0)
+    dual = fit_quietly(Est(**params), Xr, yr)
+    with route("newton"):  # float32 certifies 1e-4 here
+        newton = fit_quietly(Est(**params).set_params(tol=1e-4), Xr, yr)
+    assert certified(dual)
+    assert dual.objective_[0] <= newton.objective_[0] * (1 + 1e-9)
+    np.testing.assert_allclose(dual.objective_, newton.objective_, rtol=1e-4)
+    np.testing.assert_allclose(dual.predict(Xr), newton.predict(Xr), atol=1e-2)
+    if loss == "epsilon_insensitive" and Est is KerasLinearSVR:
+        svr = SVR(kernel="linear", C=10.0, epsilon=0.2, tol=1e-8).fit(Xr, yr)
+        np.testing.assert_allclose(dual.coef_, svr.coef_[0], rtol=1e-4, atol=1e-5)
+
+
+def test_large_C_is_the_hard_margin_svm_at_svc_s_speed():
+    # issue 16's cases: 100-200 rows, C = 1e6..1e8: certified, no warning, few seconds
+    X2, y2 = make_classification(random_state=42)
+    for C in [1e6, 1e8]:
+        for loss in ["hinge", "squared_hinge"]:
+            est = fit_quietly(KerasSVC(C=C, loss=loss, random_state=0), X2, y2)
+            assert certified(est) and est.score(X2, y2) == 1.0
+    est = fit_quietly(KerasSVC(C=1e7, loss="hinge", random_state=0), X, y)
+    assert certified(est)
+
+
+def test_a_short_solve_goes_on_with_newton(monkeypatch):
+    # libsvm stopped after a few steps: Newton finishes from its point
+    monkeypatch.setattr(_dual, "_SMO_STEPS_PER_ROW", 0.02)
+    est = fit_quietly(KerasSVC(n_components=32, random_state=0, verbose=1), X, y)
+    assert certified(est)
+    with route("newton"):
+        newton = fit_quietly(KerasSVC(n_components=32, random_state=0), X, y)
+    np.testing.assert_allclose(est.objective_, newton.objective_, rtol=2e-3)
+
+
+def test_what_libsvm_does_not_serve_goes_to_newton(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the dual route took a problem it does not serve")
+
+    monkeypatch.setattr(_dual, "solve_dual", refuse)
+    from kernelsvm_keras import _base
+
+    monkeypatch.setattr(_base, "solve_dual", refuse)
+    KerasOneClassSVM(n_components=16, random_state=0).fit(X)  # an intercept cost
+    KerasLinearSVC(fit_intercept=False).fit(X, y)  # no intercept
+    with route("dual"), pytest.raises(AssertionError, match="does not serve"):
+        KerasLinearSVC().fit(X, y)
+
+
+def test_the_row_limit_and_the_forms():
+    from kernelsvm_keras._loss import margin_intervals, one_class_intervals, tube_intervals
+    from kernelsvm_keras._solver import RowBlocks
+
+    design = RowBlocks(X, None, X.shape[1], batch_size=64, cache_bytes=2**20)
+    ones = np.ones(len(y))
+    labels = np.where(y > 0, 1.0, -1.0)[:, None]
+    assert _dual.serves(design, *margin_intervals(labels), ones, True, 0.0)
+    assert not _dual.serves(design, *margin_intervals(labels), ones, False, 0.0)
+    assert not _dual.serves(design, *margin_intervals(labels, 2.0), ones, True, 0.0)
+    assert _dual.serves(design, *tube_intervals(X[:, :1], 0.1), ones, True, 0.0)
+    assert not _dual.serves(design, *one_class_intervals(len(y)), ones, True, 1.0)
+    # a column whose weighted rows hold one class only
+    weights = np.where(labels[:, 0] > 0, 1.0, 0.0)
+    assert not _dual.serves(design, *margin_intervals(labels), weights, True, 0.0)
+    big = RowBlocks(np.zeros((_dual._MAX_ROWS + 1, 2)), None, 2, batch_size=64, cache_bytes=0)
+    lower, upper = margin_intervals(np.where(np.arange(big.n_samples) % 2, 1.0, -1.0)[:, None])
+    assert not _dual.serves(big, lower, upper, np.ones(big.n_samples), True, 0.0)
+
+
+class Injected(Exception):
+    pass
+
+
+@pytest.mark.parametrize("call", [1, 2, 3])
+@pytest.mark.parametrize("method", ["fit", "warm_fit", "svc_cv"])
+def test_a_fault_in_libsvm_changes_nothing(monkeypatch, method, call):
+    from test_reliability import assert_same_state, snapshot
+
+    Xi, yi = load_iris(return_X_y=True)
+    if method == "svc_cv":
+        est = KerasSVCCV(Cs=[0.1, 1.0], gammas=[0.1], n_components=16, cv=2, random_state=0)
+    else:
+        est = KerasSVC(n_components=16, random_state=0, warm_start=method == "warm_fit")
+    est.fit(Xi, yi)
+    est.set_params(**({"Cs": [1.0, 3.0]} if method == "svc_cv" else {"C": 3.0}))
+    before = snapshot(vars(est))
+    count = [0]
+    fit = SVC.fit
+
+    def failing(self, *args, **kwargs):
+        count[0] += 1
+        if count[0] == call:
+            raise Injected(f"libsvm call {call}")
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(SVC, "fit", failing)
+    with pytest.raises(Injected):
+        est.fit(Xi[::-1], yi[::-1])
+    monkeypatch.undo()
+    assert_same_state(vars(est), before)
