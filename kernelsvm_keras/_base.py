@@ -210,15 +210,16 @@ class _BaseSVM(BaseEstimator):
             max_iter=self.max_iter if self.max_iter != -1 else _NO_LIMIT,
             report=report,
         )
-        result = None
+        dual = None
         if serves_dual(design, lower, upper, weights, fit_intercept, intercept_cost):
-            # a small problem: its exact dual in float64 (libsvm), certified;
-            # Newton goes on from there only where the certificate is short
-            result = solve_dual(design, lower, upper, weights, **settings)
-            if result is not None and not result.converged:
-                coef_init, intercept_init = result.coef, result.intercept
-                result = None
-        if result is None:
+            # a small problem: its exact dual in float64 (libsvm), certified
+            shrinking = bool(getattr(self, "shrinking", True))
+            dual = solve_dual(design, lower, upper, weights, **settings, shrinking=shrinking)
+        if dual is not None and dual.converged:
+            result = dual
+        else:
+            # Newton, from its own start: libsvm's point, where its steps ran
+            # out, measured no better a start than zero (and skips the C path)
             result = solve_svm(
                 design,
                 lower,
@@ -229,6 +230,8 @@ class _BaseSVM(BaseEstimator):
                 intercept_init=intercept_init,
                 cg_iter_init=cg_iter,
             )
+            if dual is not None and dual.gap.max() < result.gap.max():
+                result = dual
         if not (np.all(np.isfinite(result.coef)) and np.all(np.isfinite(result.intercept))):
             raise FloatingPointError(  # never returned as a model (the solver guards it)
                 f"{type(self).__name__}: the solver produced a non-finite model at C={C:g}."

@@ -45,6 +45,14 @@ _SOLVER_NOTES = """
     current iterate: the objective reached is then within a factor
     :math:`1 + \\mathrm{tol}` of the optimum. Computation is in float32, so
     ``tol`` much below ``1e-5`` may not be reachable.
+
+    Small problems (at most 5,000 training rows, with an intercept) skip the
+    Newton iterations: each binary problem's dual is solved exactly in
+    float64 by libsvm, the optimiser of :class:`~sklearn.svm.SVC`, on the
+    Gram matrix of the features (with :math:`1/(2 C s_i)` added to its
+    diagonal for the squared hinge), on its rows of positive weight. The
+    same float64 certificate then measures the gap of :math:`w = \\phi^T
+    \\beta`; where it is above ``tol``, Newton's method goes on from there.
 """
 
 
@@ -89,9 +97,10 @@ or callable, default="rbf"
     coef0 : float, default=0.0
         Constant of the poly and sigmoid kernels.
     shrinking : bool, default=True
-        Accepted for ``SVC``'s code; no effect. (libsvm's shrinking is an
-        active-set heuristic of its dual solver; the Newton solver here
-        restricts each step to the rows in the loss's curved zone anyway.)
+        libsvm's shrinking heuristic, as in ``SVC``, for the small problems
+        solved by libsvm's dual (see Notes); no effect on the Newton solver
+        (which restricts each step to the rows in the loss's curved zone
+        anyway). It changes the time, not the solution.
     probability : bool, default="deprecated"
         As in :class:`~sklearn.svm.SVC` of the installed scikit-learn,
         including its ``FutureWarning`` when given (deprecated since
@@ -124,7 +133,8 @@ or callable, default="rbf"
     max_iter : int, default=1000
         Maximum number of Newton iterations (``-1``: no limit, as ``SVC``); a
         :class:`~sklearn.exceptions.ConvergenceWarning` is raised when it is
-        reached before ``tol``.
+        reached before ``tol``. A small problem's exact dual (see Notes) is
+        not bounded by it.
     decision_function_shape : {"ovr", "ovo"}, default="ovr"
         Shape of :meth:`decision_function` for more than two classes:
         ``"ovr"`` ``(n_samples, n_classes)``, the one-vs-rest scores;
@@ -186,7 +196,8 @@ or callable, default="rbf"
         solution, provided the classes and the map (kernel, approximation,
         width, resolved ``gamma``, ``degree``, ``coef0``) are unchanged
         (otherwise the fit starts afresh). A refit after
-        ``set_params(C=...)`` then takes fewer iterations.
+        ``set_params(C=...)`` then takes fewer Newton iterations; a small
+        problem's exact dual (see Notes) is solved afresh, at little cost.
 
     Attributes
     ----------
@@ -226,7 +237,9 @@ or callable, default="rbf"
     random_offset_ : ndarray of shape (n_components,)
         Random offsets of the feature map (``"random_fourier"`` only).
     n_iter_ : int
-        Newton iterations run.
+        Iterations of the solver that produced the solution: libsvm's (the
+        most of any binary problem, as ``SVC`` counts them) when the problem
+        was small enough for its exact dual (see Notes), Newton's otherwise.
     objective_ : ndarray of shape (n_problems,)
         Primal objective of each binary problem at the solution.
     dual_gap_ : ndarray of shape (n_problems,)
@@ -579,7 +592,8 @@ class KerasLinearSVC(BaseKerasSVM):
     max_iter : int, default=1000
         Maximum number of Newton iterations (``-1``: no limit); a
         :class:`~sklearn.exceptions.ConvergenceWarning` is raised when it is
-        reached before ``tol``.
+        reached before ``tol``. A small problem's exact dual (see
+        :class:`KerasSVC`'s Notes) is not bounded by it.
     multi_class : {"ovr", "crammer_singer"}, default="ovr"
         One-vs-rest. ``"crammer_singer"`` (a joint multiclass objective) is
         refused at ``fit`` with the reason: it is not offered.
@@ -614,7 +628,9 @@ class KerasLinearSVC(BaseKerasSVM):
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts (zeros when ``fit_intercept=False``).
     n_iter_ : int
-        Newton iterations run.
+        Iterations of the solver that produced the solution: libsvm's (the
+        most of any binary problem, as ``SVC`` counts them) when the problem
+        was small enough for its exact dual (see Notes), Newton's otherwise.
     objective_ : ndarray of shape (1,) or (n_classes,)
         Primal objective of each one-vs-rest problem at the solution.
     dual_gap_ : ndarray of shape (1,) or (n_classes,)

@@ -26,7 +26,7 @@ rows. The primal point is ``w = phi(X)^T beta`` with libsvm's intercept; the
 float64 certificate of the Newton solver (:func:`~kernelsvm_keras._solver._certify`)
 then measures its duality gap. A problem libsvm does not serve (the one-class
 SVM's intercept cost, no intercept, a column with one class) goes to Newton,
-and so does one whose certificate is above ``tol`` (from libsvm's solution).
+and so does one whose certificate is above ``tol``.
 """
 
 import warnings
@@ -56,10 +56,11 @@ _MAX_BYTES = 2**28
 # and gives solutions that round-off in the features does not move (a
 # decision function equal to 1e-5 whether iris comes dense, sparse or float32).
 _SMO_TOL = 1e-3
-# SMO steps allowed per row when max_iter does not bound them: a hard-margin
-# problem on data that is not separable can take very many; past this the
-# Newton solver goes on from libsvm's point.
-_SMO_STEPS_PER_ROW = 1000
+# SMO steps allowed per row: a large C on data that is not separable can take
+# very many (SVC(kernel="linear", C=1e7) on 200 rows: 1.8e9 steps, 239 s);
+# past this the Newton solver takes the problem. Converged solves took 0.5-3
+# steps per row at C=1 (iris, digits, pendigits) and 55 at C=1e4 (200 rows).
+_SMO_STEPS_PER_ROW = 100
 # The features and Gram matrix of each live design (see _features_and_gram).
 _GRAMS = weakref.WeakKeyDictionary()
 
@@ -144,15 +145,16 @@ def solve_dual(
     tol,
     max_iter=None,
     report,
+    shrinking=True,
 ):
     """Solve every column's dual with libsvm and certify the primal point in float64.
 
-    Parameters are those of :func:`~kernelsvm_keras._solver.solve_svm`; the
-    problem must be one that :func:`serves` takes.
+    Parameters are those of :func:`~kernelsvm_keras._solver.solve_svm`, and
+    libsvm's ``shrinking``; the problem must be one that :func:`serves` takes.
 
     ``max_iter`` bounds the Newton iterations, not libsvm's: those stop at
-    :data:`_SMO_STEPS_PER_ROW` per row, and the Newton solver may go on from
-    there.
+    :data:`_SMO_STEPS_PER_ROW` per row (the Newton solver then takes the
+    problem).
 
     Returns
     -------
@@ -161,8 +163,8 @@ def solve_dual(
         solver then refuses the problem with its reason).
         ``n_iter`` is the largest number of libsvm iterations of a column (as
         ``SVC.n_iter_`` counts them); ``converged`` whether the float64
-        certificate met ``tol`` (where it did not, libsvm stopped early or
-        its tolerance was not enough: the point is a good start for Newton).
+        certificate met ``tol`` (where it did not, libsvm stopped at its step
+        limit).
     """
     n, K = lower.shape
     scale = design.scale
@@ -190,7 +192,7 @@ def solve_dual(
             epsilon = float(np.mean(upper[rows, k] - lower[rows, k])) / 2.0
             y = (lower[rows, k] + upper[rows, k]) / 2.0
             libsvm = SVR(kernel="precomputed", C=1.0, epsilon=epsilon)
-        libsvm.set_params(tol=_SMO_TOL * tol, max_iter=int(limit))
+        libsvm.set_params(tol=_SMO_TOL * tol, max_iter=int(limit), shrinking=shrinking)
         try:
             Qk[np.diag_indices_from(Qk)] += loss.free_diagonal(box)
             with warnings.catch_warnings():

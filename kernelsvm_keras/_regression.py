@@ -166,7 +166,9 @@ or callable, default="rbf"
     epsilon : float, default=0.1
         Half-width of the tube in which errors cost nothing, as in ``SVR``.
     shrinking : bool, default=True
-        Accepted for ``SVR``'s code; no effect (a heuristic of libsvm's solver).
+        libsvm's shrinking heuristic, as in ``SVR``, for the small problems
+        solved by libsvm's dual (see :class:`KerasSVC`'s Notes); no effect on
+        the Newton solver.
     cache_size : float, default=1024
         Megabytes allowed for keeping the feature matrix on the device during
         ``fit``; above it, features are recomputed in batches at every pass.
@@ -179,7 +181,9 @@ or callable, default="rbf"
         smoothing, and the stages of the ``C`` path. ``partial_fit`` prints a
         line per call.
     max_iter : int, default=1000
-        Maximum number of Newton iterations (``-1``: no limit, as ``SVR``).
+        Maximum number of Newton iterations (``-1``: no limit, as ``SVR``);
+        a small problem's exact dual (see :class:`KerasSVC`'s Notes) is not
+        bounded by it.
     n_components : int, default=2048
         Number of landmarks (at most the number of training rows) or random
         features.
@@ -331,7 +335,9 @@ default="epsilon_insensitive"
     random_state : int, RandomState instance or None, default=None
         Accepted for compatibility; the solver draws no random numbers.
     max_iter : int, default=1000
-        Maximum number of Newton iterations (``-1``: no limit).
+        Maximum number of Newton iterations (``-1``: no limit); a small
+        problem's exact dual (see :class:`KerasSVC`'s Notes) is not bounded
+        by it.
     batch_size : int, default=None
         Rows per batch on the device.
     cache_size : float, default=1024

@@ -203,7 +203,7 @@ def test_sample_weight_equals_repetition(friedman, Estimator):
         assert weighted.objective_[0] == pytest.approx(repeated.objective_[0], rel=1e-4)
 
 
-def test_warm_start_continues_from_the_solution(friedman):
+def test_warm_start_continues_from_the_solution(newton, friedman):
     X, y = friedman
     params = {"n_components": 64, "loss": "epsilon_insensitive", "random_state": 0}
     reg = KerasSVR(C=1.0, warm_start=True, **params).fit(X, y)

@@ -94,6 +94,8 @@ def test_large_C_kernel_is_a_real_model_with_a_true_gap(solver, loss):
         assert est.dual_gap_[0] <= est.tol and other.dual_gap_[0] <= other.tol
     assert np.all(np.isfinite(est.coef_)) and np.abs(est.coef_).max() > 0
     assert est.score(X2, y2) >= 0.95  # SVC(C=1e8): 1.00
+    if loss == "hinge":  # libsvm, the reference, does not solve C=1e8 to a certified gap
+        return
     t = np.where(y2 == est.classes_[1], 1.0, -1.0)
     Phi = training_features(est, X2)
     at_1e6 = primal(Phi, t, 1.0, 1e8, est.loss, other.coef_[0], other.intercept_[0])
