@@ -385,9 +385,11 @@ def markdown(rows):
 def environment():
     import keras
 
+    from kernelsvm_keras._solver import device_report
+
     return (
         f"python {platform.python_version()}, numpy {np.__version__}, scikit-learn "
-        f"{sklearn.__version__}, keras {keras.__version__} ({keras.backend.backend()} backend), "
+        f"{sklearn.__version__}, keras {keras.__version__} (training: {device_report()}), "
         f"kernelsvm_keras {kernelsvm_keras.__version__}; {platform.machine()}, "
         f"{os.cpu_count()} CPUs"
     )

@@ -36,6 +36,7 @@ from sklearn.svm import SVC
 import kernelsvm_keras
 from kernelsvm_keras import KerasLinearSVC, KerasSVC
 from kernelsvm_keras import _dual as dual_route
+from kernelsvm_keras._solver import device_report
 
 
 def cpu():
@@ -101,7 +102,7 @@ def main(argv=None):
 
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, scikit-learn "
-        f"{sklearn.__version__}, keras {keras.__version__} ({keras.backend.backend()}), "
+        f"{sklearn.__version__}, keras {keras.__version__} (training: {device_report()}), "
         f"kernelsvm_keras {kernelsvm_keras.__version__}; {cpu()}, {os.cpu_count()} CPUs; "
         f"the dual route up to {dual_route._MAX_ROWS} rows\n"
     )

@@ -29,7 +29,7 @@ from ._loss import get_loss, margin_intervals
 from ._maps import APPROXIMATIONS, IdentityMap, make_feature_map, map_from_attributes
 from ._progress import Progress
 from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
-from ._solver import RowBlocks, input_scale, solve_svm
+from ._solver import RowBlocks, device_report, input_scale, solve_svm
 from ._version import __version__
 from .layers import set_weights_exactly
 
@@ -174,7 +174,8 @@ class _BaseSVM(BaseEstimator):
         with report.phase(f"feature map: {type(feature_map).__name__}"):
             feature_map.fit(X, check_random_state(getattr(self, "random_state", None)))
         feature_map, coef_init, intercept_init = self._warm_start(feature_map, same_problem)
-        with report.phase(f"features: {X.shape[0]} rows x {feature_map.width}"):
+        where = device_report() if report else ""
+        with report.phase(f"features: {X.shape[0]} rows x {feature_map.width}, {where}"):
             design = self._design(X, feature_map)
         if design.streamed:
             report.line("(features recomputed at every pass: more than cache_size MB)")

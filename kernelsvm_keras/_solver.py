@@ -79,7 +79,7 @@ from keras import ops
 
 from ._progress import SILENT
 
-__all__ = ["RowBlocks", "SolverResult", "input_scale", "solve_svm"]
+__all__ = ["RowBlocks", "SolverResult", "device_report", "input_scale", "solve_svm"]
 
 # Hessian damping of the (unpenalised) intercept in the Newton model only: it
 # keeps the linear system definite when no sample is in a curved zone of the
@@ -494,6 +494,17 @@ class SolverResult:
         self.gap = gap
         self.cg_iter = cg_iter
         self.precision_limited = precision_limited
+
+
+def device_report():
+    """Where training computes, in a few words: ``"float32 on tensorflow cpu:0"``.
+
+    The Keras backend and the devices it sees (``keras.distribution.list_devices``):
+    the features and the Newton iterations run there in float32 (the
+    certificate in float64 on the host).
+    """
+    devices = ", ".join(keras.distribution.list_devices())
+    return f"float32 on {keras.backend.backend()} {devices}"
 
 
 def _colsum(A):

@@ -46,7 +46,10 @@ def test_fit_reports_phases_iterations_and_a_summary(digits, capsys, newton):
     assert set(names) == {"KerasSVC"}
     assert list(seconds) == sorted(seconds)  # the time since the fit began
     assert messages[0].startswith("feature map: LandmarkMap")
-    assert messages[1].startswith("features: 300 rows x 64")
+    assert messages[1].startswith("features: 300 rows x 64, float32 on ")
+    import keras  # the backend and its devices: where training computes
+
+    assert keras.backend.backend() in messages[1] and "cpu:0" in messages[1]
     iterations = [m for m in messages if m.startswith("iter")]
     assert len(iterations) == est.n_iter_ + 1  # the starting point, then each step
     assert all("(tol 1e-03)" in m and "/10 converged" in m for m in iterations)
