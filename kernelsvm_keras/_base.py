@@ -202,20 +202,22 @@ class _BaseSVM(BaseEstimator):
         report = self._report() if report is None else report
         lower, upper = self._intervals(targets, **(problem or {}))
         fit_intercept, intercept_cost = self._fit_intercept(), self._intercept_cost()
-        settings = dict(
-            C=C,
-            loss=self._loss(),
-            fit_intercept=fit_intercept,
-            intercept_cost=intercept_cost,
-            tol=float(self.tol),
-            max_iter=self.max_iter if self.max_iter != -1 else _NO_LIMIT,
-            report=report,
-        )
+        loss, tol = self._loss(), float(self.tol)
         dual = None
         if serves_dual(design, lower, upper, weights, fit_intercept, intercept_cost):
             # a small problem: its exact dual in float64 (libsvm), certified
             shrinking = bool(getattr(self, "shrinking", True))
-            dual = solve_dual(design, lower, upper, weights, **settings, shrinking=shrinking)
+            dual = solve_dual(
+                design,
+                lower,
+                upper,
+                weights,
+                C=C,
+                loss=loss,
+                tol=tol,
+                report=report,
+                shrinking=shrinking,
+            )
         if dual is not None and dual.converged:
             result = dual
         else:
@@ -226,7 +228,13 @@ class _BaseSVM(BaseEstimator):
                 lower,
                 upper,
                 weights,
-                **settings,
+                C=C,
+                loss=loss,
+                fit_intercept=fit_intercept,
+                intercept_cost=intercept_cost,
+                tol=tol,
+                max_iter=self.max_iter if self.max_iter != -1 else _NO_LIMIT,
+                report=report,
                 coef_init=coef_init,
                 intercept_init=intercept_init,
                 cg_iter_init=cg_iter,

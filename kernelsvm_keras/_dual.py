@@ -140,21 +140,17 @@ def solve_dual(
     *,
     C,
     loss,
-    fit_intercept,
-    intercept_cost,
     tol,
-    max_iter=None,
     report,
     shrinking=True,
 ):
     """Solve every column's dual with libsvm and certify the primal point in float64.
 
-    Parameters are those of :func:`~kernelsvm_keras._solver.solve_svm`, and
-    libsvm's ``shrinking``; the problem must be one that :func:`serves` takes.
-
-    ``max_iter`` bounds the Newton iterations, not libsvm's: those stop at
-    :data:`_SMO_STEPS_PER_ROW` per row (the Newton solver then takes the
-    problem).
+    Parameters are those of :func:`~kernelsvm_keras._solver.solve_svm` (the
+    problem has an intercept and no intercept cost: :func:`serves` takes
+    it), and libsvm's ``shrinking``. libsvm stops at
+    :data:`_SMO_STEPS_PER_ROW` steps per row (``max_iter`` bounds the Newton
+    iterations that may follow, not these).
 
     Returns
     -------
@@ -205,7 +201,7 @@ def solve_dual(
         intercept[k] = libsvm.intercept_[0]
         iterations[k] = np.max(libsvm.n_iter_)
     coef = Phi.T @ beta
-    problem = _Intervals(lower, upper, sample_weight, C_scaled, loss, fit_intercept, 0.0)
+    problem = _Intervals(lower, upper, sample_weight, C_scaled, loss, True, 0.0)
     primal, gap, beta, dual = _certify(design, problem, coef, intercept, beta, tol)
     n_iter = int(iterations.max(initial=0))
     converged = bool(np.all(gap <= tol))
