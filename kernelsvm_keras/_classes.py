@@ -46,8 +46,8 @@ _SOLVER_NOTES = """
     :math:`1 + \\mathrm{tol}` of the optimum. Computation is in float32, so
     ``tol`` much below ``1e-5`` may not be reachable.
 
-    Small problems (at most 5,000 training rows, with an intercept) skip the
-    Newton iterations: each binary problem's dual is solved exactly in
+    Small problems (at most 5,000 training rows per binary problem, with an
+    intercept) skip the Newton iterations: each binary problem's dual is solved exactly in
     float64 by libsvm, the optimiser of :class:`~sklearn.svm.SVC`, on the
     Gram matrix of the features (with :math:`1/(2 C s_i)` added to its
     diagonal for the squared hinge), on its rows of positive weight. The

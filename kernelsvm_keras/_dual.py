@@ -22,7 +22,8 @@ The squared losses are the same duals with ``Q + diag(1 / (2 C s_i))`` and
 the box opened (to a bound the optimum provably stays inside, see
 :func:`_box`). Each column (one binary, one-vs-one or regression problem) is
 solved on its rows of positive weight only: a one-vs-one pair sees its own
-rows. The primal point is ``w = phi(X)^T beta`` with libsvm's intercept; the
+rows, and a problem of many rows whose pairs are each small is served too
+(:func:`serves`). The primal point is ``w = phi(X)^T beta`` with libsvm's intercept; the
 float64 certificate of the Newton solver (:func:`~kernelsvm_keras._solver._certify`)
 then measures its duality gap. A problem libsvm does not serve (the one-class
 SVM's intercept cost, no intercept, a column with one class) goes to Newton,
@@ -40,7 +41,7 @@ from ._solver import SolverResult, _certify, _check_range, _Intervals, _per_colu
 
 __all__ = ["solve_dual"]
 
-# The dual route serves designs of at most this many rows (Q: 200 MB) whose
+# The dual route serves columns of at most this many rows (Q: 200 MB) whose
 # float64 features take at most _MAX_BYTES. Forming Q is n^2 D flops, and
 # libsvm's SMO takes about n steps of n flops. Measured on pendigits subsets
 # (default KerasSVC, 2048 landmarks, 2-core AMD EPYC; fit seconds, dual
@@ -49,6 +50,11 @@ __all__ = ["solve_dual"]
 # 5.2 / 9.1, with a Q of 450 MB (benchmarks/RESULTS.md, "Small problems").
 _MAX_ROWS = 5000
 _MAX_BYTES = 2**28
+# ... and whose Gram matrices (one over all rows, and one per column on fewer
+# rows: one-vs-one pairs) cost at most this many multiply-adds: those of
+# _MAX_ROWS rows of 2048 features (letter's 325 pairs on its 16 features: 7e9;
+# with 2048 landmarks, 9e11, and Newton takes them).
+_MAX_GRAM_FLOPS = _MAX_ROWS**2 * 2048
 # libsvm's stopping tolerance (its largest violation of the optimality
 # conditions, in units of the margin) is set to tol times this. 0.1 already
 # certifies (digits: gaps of 5e-9 / 3e-5 with the squared hinge / the hinge
@@ -61,16 +67,29 @@ _SMO_TOL = 1e-3
 # past this the Newton solver takes the problem. Converged solves took 0.5-3
 # steps per row at C=1 (iris, digits, pendigits) and 55 at C=1e4 (200 rows).
 _SMO_STEPS_PER_ROW = 100
-# The features and Gram matrix of each live design (see _features_and_gram).
+# The features (and Gram matrix) of each live design (see _features).
 _GRAMS = weakref.WeakKeyDictionary()
 
 
 def serves(design, lower, upper, sample_weight, fit_intercept, intercept_cost):
-    """Whether :func:`solve_dual` takes this problem (see the module)."""
+    """Whether :func:`solve_dual` takes this problem (see the module).
+
+    Every column must have at most ``_MAX_ROWS`` rows of positive weight
+    (a one-vs-one pair its own rows, of a design that may be larger), the
+    float64 features at most ``_MAX_BYTES``, and the Gram matrices at most
+    ``_MAX_GRAM_FLOPS`` multiply-adds in all.
+    """
     n, D = design.n_samples, design.n_outputs
-    if not fit_intercept or intercept_cost or n > _MAX_ROWS or n * D * 8 > _MAX_BYTES:
+    if not fit_intercept or intercept_cost or n * D * 8 > _MAX_BYTES:
         return False
-    return _form(lower, upper, _per_column(sample_weight)) is not None
+    weight = np.broadcast_to(_per_column(sample_weight), lower.shape)
+    rows = np.count_nonzero(weight > 0, axis=0).astype(np.float64)
+    if rows.max(initial=0.0) > _MAX_ROWS:
+        return False
+    full = n**2 if np.any(rows == n) else 0.0  # one Q for every column on all rows
+    if (full + np.sum(rows[rows < n] ** 2)) * D > _MAX_GRAM_FLOPS:
+        return False
+    return _form(lower, upper, weight) is not None
 
 
 def _form(lower, upper, weight):
@@ -95,24 +114,34 @@ def _form(lower, upper, weight):
     return None
 
 
-def _features_and_gram(design):
-    """``(Phi, Q)``: the design's float64 features and their Gram matrix, kept with it.
+def _features(design):
+    """The design's float64 features (``None`` where not finite), kept with it.
 
-    A search solves several ``C`` on one fold's design: they share ``Q``.
-    ``(Phi, None)`` where they are not finite.
+    With them, the Gram matrix of all rows once a column needed it
+    (:func:`_gram`): a search solves several ``C`` on one fold's design.
     """
     cached = _GRAMS.get(design)
     if cached is None:
         Phi = np.empty((design.n_samples, design.n_outputs))
         for start, stop, B in design.exact_blocks():
             Phi[start:stop] = B
-        Q = None
-        if np.all(np.isfinite(Phi)):
-            with np.errstate(over="ignore", invalid="ignore"):
-                Q = Phi @ Phi.T
-            Q = Q if np.all(np.isfinite(Q)) else None
-        cached = _GRAMS[design] = (Phi, Q)
+        cached = _GRAMS[design] = {"Phi": Phi if np.all(np.isfinite(Phi)) else None}
     return cached
+
+
+def _gram(cached, rows):
+    """``Q`` of ``rows`` (a new array; for all rows, the kept one), or ``None`` if not finite."""
+    Phi = cached["Phi"]
+    if rows.size < len(Phi):
+        part = Phi[rows]
+        with np.errstate(over="ignore", invalid="ignore"):
+            Q = part @ part.T
+        return Q if np.all(np.isfinite(Q)) else None
+    if "Q" not in cached:
+        with np.errstate(over="ignore", invalid="ignore"):
+            Q = Phi @ Phi.T
+        cached["Q"] = Q if np.all(np.isfinite(Q)) else None
+    return cached["Q"]
 
 
 def _box(loss, weight, lower, upper):
@@ -168,8 +197,9 @@ def solve_dual(
     C_scaled = C / scale**2
     weight = np.broadcast_to(_per_column(sample_weight), (n, K))
     form = _form(lower, upper, weight)
-    Phi, Q = _features_and_gram(design)
-    if Q is None:
+    cached = _features(design)
+    Phi = cached["Phi"]
+    if Phi is None:
         return None  # features beyond range: the Newton solver says what is wrong
     limit = _SMO_STEPS_PER_ROW * n
     beta = np.zeros((n, K))
@@ -178,8 +208,9 @@ def solve_dual(
     for k in range(K):
         rows = np.flatnonzero(weight[:, k] > 0)
         box = C_scaled * weight[rows, k]
-        # every row (one-vs-rest): Q itself, its diagonal restored after
-        Qk = Q if rows.size == n else Q[np.ix_(rows, rows)]
+        Qk = _gram(cached, rows)  # all rows: the kept Q, its diagonal restored after
+        if Qk is None:
+            return None
         diagonal = Qk.diagonal().copy()
         if form == "classification":
             y = np.where(np.isfinite(lower[rows, k]), 1.0, -1.0)

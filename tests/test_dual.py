@@ -56,6 +56,26 @@ def test_the_linear_kernel_is_svc_pair_by_pair():
     np.testing.assert_array_equal(ours.n_support_, svc.n_support_)
 
 
+def test_one_vs_one_pairs_are_solved_on_their_own_rows(monkeypatch):
+    # 150 rows, above a row limit of 100, but each pair has 100: the dual serves them
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 100)
+    Xi, yi = load_iris(return_X_y=True)
+    shapes = []
+    fit = SVC.fit
+
+    def recording(self, K, *args, **kwargs):
+        shapes.append(K.shape)
+        return fit(self, K, *args, **kwargs)
+
+    monkeypatch.setattr(SVC, "fit", recording)
+    ours = fit_quietly(KerasSVC(kernel="linear", loss="hinge", tol=1e-6), Xi, yi)
+    monkeypatch.undo()
+    assert shapes == [(100, 100)] * 3 and certified(ours)
+    svc = SVC(kernel="linear", tol=1e-8).fit(Xi, yi)
+    np.testing.assert_allclose(ours.coef_, svc.coef_, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(ours.predict(Xi), svc.predict(Xi))
+
+
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
 @pytest.mark.parametrize("C", [0.01, 1.0, 1e4])
 def test_the_optimum_is_the_newton_route_s_and_the_reference_s(loss, C):
@@ -149,6 +169,9 @@ def test_the_row_limit_and_the_forms():
     big = RowBlocks(np.zeros((_dual._MAX_ROWS + 1, 2)), None, 2, batch_size=64, cache_bytes=0)
     lower, upper = margin_intervals(np.where(np.arange(big.n_samples) % 2, 1.0, -1.0)[:, None])
     assert not _dual.serves(big, lower, upper, np.ones(big.n_samples), True, 0.0)
+    # a column on fewer rows (a one-vs-one pair) is within the limit
+    pair = (np.arange(big.n_samples) < _dual._MAX_ROWS).astype(float)
+    assert _dual.serves(big, lower, upper, pair, True, 0.0)
 
 
 class Injected(Exception):
