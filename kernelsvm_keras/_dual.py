@@ -62,11 +62,17 @@ _MAX_GRAM_FLOPS = _MAX_ROWS**2 * 2048
 # and gives solutions that round-off in the features does not move (a
 # decision function equal to 1e-5 whether iris comes dense, sparse or float32).
 _SMO_TOL = 1e-3
-# SMO steps allowed per row: a large C on data that is not separable can take
-# very many (SVC(kernel="linear", C=1e7) on 200 rows: 1.8e9 steps, 239 s);
-# past this the Newton solver takes the problem. Converged solves took 0.5-3
-# steps per row at C=1 (iris, digits, pendigits) and 55 at C=1e4 (200 rows).
+# SMO steps allowed: a large C on data that is not separable can take very
+# many (SVC(kernel="linear", C=1e7) on 200 rows: 1.8e9 steps, 239 s); past
+# the limit the Newton solver takes the problem. Converged solves took 0.5-3
+# steps per row at C=1 (iris, digits, pendigits), 55 at C=1e4 (200 rows), and
+# more than 100 for a linear SVR on diabetes's 10 features (one fold of 354
+# rows: 35,400 steps left it at a gap of 2.5e-4, and Newton took 1.7 s): at
+# least _SMO_STEPS_PER_ROW per row, and more on few rows, up to _SMO_WORK
+# steps times rows (each step updates the gradient of every row: about 0.3 s
+# at 200 rows, 1.5M steps).
 _SMO_STEPS_PER_ROW = 100
+_SMO_WORK = 3 * 10**8
 # The features (and Gram matrix) of each live design (see _features).
 _GRAMS = weakref.WeakKeyDictionary()
 
@@ -178,7 +184,8 @@ def solve_dual(
     Parameters are those of :func:`~kernelsvm_keras._solver.solve_svm` (the
     problem has an intercept and no intercept cost: :func:`serves` takes
     it), and libsvm's ``shrinking``. libsvm stops at
-    :data:`_SMO_STEPS_PER_ROW` steps per row (``max_iter`` bounds the Newton
+    :data:`_SMO_STEPS_PER_ROW` steps per row, or :data:`_SMO_WORK` divided
+    by the rows where that is more (``max_iter`` bounds the Newton
     iterations that may follow, not these).
 
     Returns
@@ -201,7 +208,7 @@ def solve_dual(
     Phi = cached["Phi"]
     if Phi is None:
         return None  # features beyond range: the Newton solver says what is wrong
-    limit = _SMO_STEPS_PER_ROW * n
+    limit = max(_SMO_STEPS_PER_ROW * n, _SMO_WORK // max(n, 1))
     beta = np.zeros((n, K))
     intercept = np.zeros(K)
     iterations = np.zeros(K, dtype=np.int64)

@@ -129,6 +129,7 @@ def test_large_C_is_the_hard_margin_svm_at_svc_s_speed():
 def test_a_short_solve_goes_to_newton(monkeypatch):
     # libsvm stopped at its step limit, short of tol: Newton solves the problem
     monkeypatch.setattr(_dual, "_SMO_STEPS_PER_ROW", 0.02)
+    monkeypatch.setattr(_dual, "_SMO_WORK", 0)
     est = fit_quietly(KerasSVC(n_components=32, random_state=0), X, y)
     assert certified(est)
     with route("newton"):
