@@ -204,7 +204,8 @@ class _BaseSVM(BaseEstimator):
         fit_intercept, intercept_cost = self._fit_intercept(), self._intercept_cost()
         loss, tol = self._loss(), float(self.tol)
         dual = None
-        if serves_dual(design, lower, upper, weights, fit_intercept, intercept_cost):
+        form = serves_dual(design, lower, upper, weights, fit_intercept, intercept_cost)
+        if form is not None:
             # a small problem: its exact dual in float64 (libsvm), certified
             shrinking = bool(getattr(self, "shrinking", True))
             dual = solve_dual(
@@ -212,6 +213,7 @@ class _BaseSVM(BaseEstimator):
                 lower,
                 upper,
                 weights,
+                form=form,
                 C=C,
                 loss=loss,
                 tol=tol,

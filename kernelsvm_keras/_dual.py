@@ -78,24 +78,26 @@ _GRAMS = weakref.WeakKeyDictionary()
 
 
 def serves(design, lower, upper, sample_weight, fit_intercept, intercept_cost):
-    """Whether :func:`solve_dual` takes this problem (see the module).
+    """The form in which :func:`solve_dual` takes this problem, or ``None`` (see the module).
 
-    Every column must have at most ``_MAX_ROWS`` rows of positive weight
-    (a one-vs-one pair its own rows, of a design that may be larger), the
-    float64 features at most ``_MAX_BYTES``, and the Gram matrices at most
-    ``_MAX_GRAM_FLOPS`` multiply-adds in all.
+    ``"classification"`` or ``"regression"`` (:func:`_form`), the ``form``
+    argument of :func:`solve_dual`. Every column must have at most
+    ``_MAX_ROWS`` rows of positive weight (a one-vs-one pair its own rows,
+    of a design that may be larger), the float64 features at most
+    ``_MAX_BYTES``, and the Gram matrices at most ``_MAX_GRAM_FLOPS``
+    multiply-adds in all.
     """
     n, D = design.n_samples, design.n_outputs
     if not fit_intercept or intercept_cost or n * D * 8 > _MAX_BYTES:
-        return False
+        return None
     weight = np.broadcast_to(_per_column(sample_weight), lower.shape)
     rows = np.count_nonzero(weight > 0, axis=0).astype(np.float64)
     if rows.max(initial=0.0) > _MAX_ROWS:
-        return False
+        return None
     full = n**2 if np.any(rows == n) else 0.0  # one Q for every column on all rows
     if (full + np.sum(rows[rows < n] ** 2)) * D > _MAX_GRAM_FLOPS:
-        return False
-    return _form(lower, upper, weight) is not None
+        return None
+    return _form(lower, upper, weight)
 
 
 def _form(lower, upper, weight):
@@ -123,8 +125,9 @@ def _form(lower, upper, weight):
 def _features(design):
     """The design's float64 features (``None`` where not finite), kept with it.
 
-    With them, the Gram matrix of all rows once a column needed it
-    (:func:`_gram`): a search solves several ``C`` on one fold's design.
+    With them, the Gram matrix of all rows once a column needed it (a
+    search solves several ``C`` on one fold's design), and that of the
+    last row subset (:func:`_gram`).
     """
     cached = _GRAMS.get(design)
     if cached is None:
@@ -136,18 +139,24 @@ def _features(design):
 
 
 def _gram(cached, rows):
-    """``Q`` of ``rows`` (a new array; for all rows, the kept one), or ``None`` if not finite."""
+    """``Q`` of ``rows``, or ``None`` if not finite; kept for the next call with the same rows.
+
+    All rows (one-vs-rest) have their own entry; of subsets only the last is
+    kept: consecutive one-vs-rest columns with the same zero-weight rows
+    share it, one-vs-one pairs each have their own rows (letter's 325 pairs'
+    Grams together would take 3.4 GB).
+    """
     Phi = cached["Phi"]
-    if rows.size < len(Phi):
-        part = Phi[rows]
+    key = "Q" if rows.size == len(Phi) else "subset"
+    if key == "subset" and not np.array_equal(cached.get("rows"), rows):
+        cached.pop("subset", None)
+        cached["rows"] = rows
+    if key not in cached:
+        part = Phi if key == "Q" else Phi[rows]
         with np.errstate(over="ignore", invalid="ignore"):
             Q = part @ part.T
-        return Q if np.all(np.isfinite(Q)) else None
-    if "Q" not in cached:
-        with np.errstate(over="ignore", invalid="ignore"):
-            Q = Phi @ Phi.T
-        cached["Q"] = Q if np.all(np.isfinite(Q)) else None
-    return cached["Q"]
+        cached[key] = Q if np.all(np.isfinite(Q)) else None
+    return cached[key]
 
 
 def _box(loss, weight, lower, upper):
@@ -173,6 +182,7 @@ def solve_dual(
     upper,
     sample_weight,
     *,
+    form,
     C,
     loss,
     tol,
@@ -182,8 +192,8 @@ def solve_dual(
     """Solve every column's dual with libsvm and certify the primal point in float64.
 
     Parameters are those of :func:`~kernelsvm_keras._solver.solve_svm` (the
-    problem has an intercept and no intercept cost: :func:`serves` takes
-    it), and libsvm's ``shrinking``. libsvm stops at
+    problem has an intercept and no intercept cost), ``form`` as
+    :func:`serves` returned it, and libsvm's ``shrinking``. libsvm stops at
     :data:`_SMO_STEPS_PER_ROW` steps per row, or :data:`_SMO_WORK` divided
     by the rows where that is more (``max_iter`` bounds the Newton
     iterations that may follow, not these).
@@ -203,7 +213,6 @@ def solve_dual(
     _check_range(C, sample_weight, scale)  # the same range at every size
     C_scaled = C / scale**2
     weight = np.broadcast_to(_per_column(sample_weight), (n, K))
-    form = _form(lower, upper, weight)
     cached = _features(design)
     Phi = cached["Phi"]
     if Phi is None:
@@ -215,7 +224,7 @@ def solve_dual(
     for k in range(K):
         rows = np.flatnonzero(weight[:, k] > 0)
         box = C_scaled * weight[rows, k]
-        Qk = _gram(cached, rows)  # all rows: the kept Q, its diagonal restored after
+        Qk = _gram(cached, rows)  # kept for the next column: its diagonal restored after
         if Qk is None:
             return None
         diagonal = Qk.diagonal().copy()
@@ -234,7 +243,7 @@ def solve_dual(
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 libsvm.fit(Qk, y, sample_weight=_box(loss, box, lower[rows, k], upper[rows, k]))
         finally:
-            Qk[np.diag_indices_from(Qk)] = diagonal  # (Q is kept for the next solve)
+            Qk[np.diag_indices_from(Qk)] = diagonal
         beta[rows[libsvm.support_], k] = libsvm.dual_coef_[0]
         intercept[k] = libsvm.intercept_[0]
         iterations[k] = np.max(libsvm.n_iter_)

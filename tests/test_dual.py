@@ -159,20 +159,20 @@ def test_the_row_limit_and_the_forms():
     design = RowBlocks(X, None, X.shape[1], batch_size=64, cache_bytes=2**20)
     ones = np.ones(len(y))
     labels = np.where(y > 0, 1.0, -1.0)[:, None]
-    assert _dual.serves(design, *margin_intervals(labels), ones, True, 0.0)
-    assert not _dual.serves(design, *margin_intervals(labels), ones, False, 0.0)
-    assert not _dual.serves(design, *margin_intervals(labels, 2.0), ones, True, 0.0)
-    assert _dual.serves(design, *tube_intervals(X[:, :1], 0.1), ones, True, 0.0)
-    assert not _dual.serves(design, *one_class_intervals(len(y)), ones, True, 1.0)
+    assert _dual.serves(design, *margin_intervals(labels), ones, True, 0.0) == "classification"
+    assert _dual.serves(design, *margin_intervals(labels), ones, False, 0.0) is None
+    assert _dual.serves(design, *margin_intervals(labels, 2.0), ones, True, 0.0) is None
+    assert _dual.serves(design, *tube_intervals(X[:, :1], 0.1), ones, True, 0.0) == "regression"
+    assert _dual.serves(design, *one_class_intervals(len(y)), ones, True, 1.0) is None
     # a column whose weighted rows hold one class only
     weights = np.where(labels[:, 0] > 0, 1.0, 0.0)
-    assert not _dual.serves(design, *margin_intervals(labels), weights, True, 0.0)
+    assert _dual.serves(design, *margin_intervals(labels), weights, True, 0.0) is None
     big = RowBlocks(np.zeros((_dual._MAX_ROWS + 1, 2)), None, 2, batch_size=64, cache_bytes=0)
     lower, upper = margin_intervals(np.where(np.arange(big.n_samples) % 2, 1.0, -1.0)[:, None])
-    assert not _dual.serves(big, lower, upper, np.ones(big.n_samples), True, 0.0)
+    assert _dual.serves(big, lower, upper, np.ones(big.n_samples), True, 0.0) is None
     # a column on fewer rows (a one-vs-one pair) is within the limit
     pair = (np.arange(big.n_samples) < _dual._MAX_ROWS).astype(float)
-    assert _dual.serves(big, lower, upper, pair, True, 0.0)
+    assert _dual.serves(big, lower, upper, pair, True, 0.0) == "classification"
 
 
 class Injected(Exception):
