@@ -6,10 +6,13 @@ fitted in a fresh process on the first ``n`` rows of that file opened as a
 memory map, so that each process's peak resident memory (``ru_maxrss``) is
 its own. With ``n_components=4096`` the feature matrix (``n x 4096`` float32:
 8 GB at 500k rows, 32 GB at 2M) is far above ``cache_size``: ``fit`` streams
-it, recomputing the features block by block at every pass over the data.
+it, recomputing the features block by block at every pass over the data (with
+landmarks, the default ``approximation``, the kernel block alone: the
+normalisation is applied on the coefficients' side).
 
     python benchmarks/scale.py --sizes 500000 2000000 --json benchmarks/out/scale.jsonl
     python benchmarks/scale.py --quick          # 20k and 80k rows, 512 features
+    python benchmarks/scale.py --sizes 100000 --approximation random_fourier
 
 Prints one line per size (fit time, Newton iterations, peak RSS, the size of
 X) and the ratio of fit times of the largest to the smallest size.
@@ -48,6 +51,23 @@ def generate(path, n_rows, seed):
     np.save(path + ".y.npy", y.astype(np.int8))
 
 
+def cpu():
+    """The CPU's model name and widest vector extension (the ratios depend on them)."""
+    model, flags = platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{model} ({vector})"
+
+
 def fit_one(path, n_rows, args):
     """Fit on the first ``n_rows`` rows in this process; return a result dict."""
     import keras
@@ -67,6 +87,7 @@ def fit_one(path, n_rows, args):
         n_components=args.n_components,
         loss=args.loss,
         cache_size=args.cache_size,
+        approximation=args.approximation,
         random_state=0,
     )
     start = time.perf_counter()
@@ -81,6 +102,8 @@ def fit_one(path, n_rows, args):
         "n_components": args.n_components,
         "C": args.C,
         "loss": args.loss,
+        "approximation": args.approximation,
+        "feature_map": type(est._map).__name__,
         "cache_size_mb": args.cache_size,
         "fit_s": round(fit_s, 2),
         "n_iter": int(est.n_iter_),
@@ -98,7 +121,7 @@ def fit_one(path, n_rows, args):
             "sklearn": sklearn.__version__,
             "numpy": np.__version__,
         },
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": f"{cpu()}, {os.cpu_count()} CPUs",
     }
 
 
@@ -109,6 +132,9 @@ def main(argv=None):
     parser.add_argument("--C", type=float, default=1.0)
     parser.add_argument("--loss", choices=("hinge", "squared_hinge"), default="squared_hinge")
     parser.add_argument("--cache-size", type=float, default=1024, help="KerasSVC cache_size, MB")
+    parser.add_argument(
+        "--approximation", choices=("auto", "nystroem", "random_fourier"), default="auto"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", help="prefix of the generated files (default: a temp dir)")
     parser.add_argument("--quick", action="store_true", help="20k and 80k rows, 512 features")
@@ -133,11 +159,13 @@ def main(argv=None):
             child = [sys.executable, __file__, "--_child", str(n), "--data", args.data]
             child += ["--n-components", str(args.n_components), "--C", str(args.C)]
             child += ["--loss", args.loss, "--cache-size", str(args.cache_size)]
+            child += ["--approximation", args.approximation]
             out = subprocess.run(child, check=True, capture_output=True, text=True).stdout
             row = json.loads(out.strip().splitlines()[-1])
             rows.append(row)
             print(
-                f"n={n:>9}  fit {row['fit_s']:8.1f} s  {row['n_iter']:3d} Newton iterations  "
+                f"n={n:>9}  {row['feature_map']}  fit {row['fit_s']:8.1f} s  "
+                f"{row['n_iter']:3d} Newton iterations  "
                 f"test acc {row['test_accuracy']:.4f}  "
                 f"peak RSS {row['peak_rss_fit_bytes'] / 2**30:.2f} GiB = "
                 f"X ({row['X_bytes'] / 2**30:.2f} GiB) + "

@@ -135,17 +135,16 @@ class _BaseSVM(BaseEstimator):
             X = X.tocsr()
         return X if y is None else (X, y)
 
-    def _design(self, X, feature_map, scaled=True, transform=None):
+    def _design(self, X, feature_map, scaled=True, form=None):
         """The feature matrix ``phi(X)`` for the solver, batched and cached as set.
 
         With ``scaled``, the identity map's rows are scaled by a power of two
         (:func:`~kernelsvm_keras._solver.input_scale`), which the Newton
         solver undoes; the SGD of ``partial_fit`` sees every chunk unscaled.
-        ``transform`` is ``feature_map.transform()`` when the caller already
+        ``form`` is ``feature_map.training_form()`` when the caller already
         holds it (its arrays then go to the device once for several designs).
         """
-        if transform is None:
-            transform = feature_map.transform()
+        transform, factor = feature_map.training_form() if form is None else form
         return RowBlocks(
             X,
             transform,
@@ -155,6 +154,7 @@ class _BaseSVM(BaseEstimator):
             # the identity map trains on X scaled by a power of two (exact):
             # no float32 overflow whatever the units of X
             scale=input_scale(X) if transform is None and scaled else 1.0,
+            factor=factor,
         )
 
     def _report(self):

@@ -7,7 +7,9 @@ is one object that knows how to
   from the ``random_state`` given),
 - its width (:attr:`FeatureMap.width`),
 - its ``keras.ops`` form for training (:meth:`FeatureMap.transform`: a
-  callable on float32 tensors, ``None`` for the identity),
+  callable on float32 tensors, ``None`` for the identity; and
+  :meth:`FeatureMap.training_form`, which keeps a map that is a product
+  ``k(X, Z) @ N`` in its two factors, so that the solver need not form it),
 - its exact float64 NumPy form for ``decision_function``
   (:meth:`FeatureMap.features`, :meth:`FeatureMap.decision`),
 - its Keras layers for ``to_keras`` (:meth:`FeatureMap.layers`),
@@ -36,8 +38,8 @@ from .layers import (
     NystroemFeatures,
     RandomFourierFeatures,
     draw_random_fourier_weights,
+    kernel_matrix,
     kernel_matrix_numpy,
-    nystroem_features,
     nystroem_normalization,
     random_fourier_features,
     set_weights_exactly,
@@ -68,7 +70,19 @@ class FeatureMap:
 
     def transform(self):
         """The map as a callable on float32 tensors of rows, for training."""
-        raise NotImplementedError
+        transform, factor = self.training_form()
+        if factor is None:
+            return transform
+        factor = _float32_tensor(factor)
+        return lambda rows: ops.matmul(transform(rows), factor)
+
+    def training_form(self):
+        """``(transform, factor)``: ``phi(rows) = transform(rows) @ factor``.
+
+        ``factor`` is a NumPy array, or ``None`` where ``transform`` gives the
+        features themselves (``transform`` ``None``: the identity).
+        """
+        return self.transform(), None
 
     def features(self, X):
         """``phi(X)`` in float64 NumPy, for a batch of rows (dense or sparse)."""
@@ -282,20 +296,20 @@ class LandmarkMap(FeatureMap):
             )
         return values
 
-    def transform(self):
-        normalization = _float32_tensor(self.normalization_)
+    def training_form(self):
         if callable(self.kernel):
             # a Python callable runs on the host, one block of rows at a time
             def on_host(rows):
                 rows = np.asarray(ops.convert_to_numpy(rows), dtype=np.float64)
                 values = self._kernel(rows, self.components_).astype(np.float32)
-                return ops.matmul(ops.convert_to_tensor(values), normalization)
+                return ops.convert_to_tensor(values)
 
-            return on_host
+            return on_host, self.normalization_
         components = _float32_tensor(self.components_)
         kernel, gamma, degree, coef0 = self.kernel, self.gamma_, self.degree, self.coef0
-        return lambda rows: nystroem_features(
-            rows, components, normalization, gamma, kernel, degree, coef0
+        return (
+            lambda rows: kernel_matrix(rows, components, kernel, gamma, degree, coef0),
+            self.normalization_,
         )
 
     def features(self, X):
@@ -360,10 +374,9 @@ class PrecomputedMap(FeatureMap):
     def width(self):
         return self.component_indices_.shape[0]
 
-    def transform(self):
+    def training_form(self):
         indices = ops.convert_to_tensor(self.component_indices_.astype(np.int32))
-        normalization = _float32_tensor(self.normalization_)
-        return lambda rows: ops.matmul(ops.take(rows, indices, axis=1), normalization)
+        return lambda rows: ops.take(rows, indices, axis=1), self.normalization_
 
     def features(self, X):
         return _dense(X[:, self.component_indices_]) @ self.normalization_

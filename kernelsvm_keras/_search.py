@@ -198,15 +198,13 @@ class _SearchMixin:
                     X_train, X_test = X_train[:, train], X_test[:, train]
                 feature_map = self._fold_map(X_train, map_params)
                 arrays = feature_map.arrays()
-                transform = feature_map.transform()
-                design = self._design(X_train, feature_map, transform=transform)
+                form = feature_map.training_form()
+                design = self._design(X_train, feature_map, form=form)
                 shared_fit = (time.perf_counter() - start) / len(path) / len(problems)
                 start = time.perf_counter()
                 features_test = X_test
-                if transform is not None:  # featurised as the training rows are
-                    features_test = self._design(
-                        features_test, feature_map, transform=transform
-                    ).numpy()
+                if form[0] is not None:  # featurised as the training rows are
+                    features_test = self._design(features_test, feature_map, form=form).numpy()
                 shared_score = (time.perf_counter() - start) / len(path) / len(problems)
                 for problem in problems:
                     coef = intercept = cg_iter = None

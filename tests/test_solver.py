@@ -111,12 +111,16 @@ def test_converged_gap_is_reported_and_below_tol():
     assert est.n_iter_ >= 1
 
 
+@pytest.mark.parametrize("approximation", ["random_fourier", "nystroem"])
 @pytest.mark.parametrize("n_components", [16, 200])  # D x D and Woodbury preconditioners
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
-def test_streamed_features_reach_the_optimum(monkeypatch, n_components, loss):
+def test_streamed_features_reach_the_optimum(
+    monkeypatch, n_components, loss, approximation, newton
+):
     # cache_size=0 streams the features: conjugate gradients then run with the
     # sampled-Hessian preconditioner, here at every Newton step (no direct
-    # Woodbury steps), for every one-vs-rest column.
+    # Woodbury steps), for every one-vs-rest column. Landmarks are streamed as
+    # their kernel block, the normalisation applied on the coefficients' side.
     monkeypatch.setattr("kernelsvm_keras._solver._DIRECT_MAX_ROWS", 0)
     est = KerasSVC(
         C=10.0,
@@ -127,12 +131,16 @@ def test_streamed_features_reach_the_optimum(monkeypatch, n_components, loss):
         batch_size=40,
         tol=1e-3,
         max_iter=3000,
-        approximation="random_fourier",
+        approximation=approximation,
         random_state=0,
     ).fit(X, y)
-    features = RBFSampler(gamma=0.1, n_components=n_components, random_state=0).fit_transform(
-        X.astype(np.float64)
-    )
+    if approximation == "nystroem":
+        features = Nystroem(gamma=0.1, n_components=n_components, random_state=0).fit(X)
+        assert np.array_equal(features.component_indices_, est.component_indices_)
+        features = est._map.features(X)  # the same map, in est's normalisation
+    else:
+        features = RBFSampler(gamma=0.1, n_components=n_components, random_state=0)
+        features = features.fit_transform(X.astype(np.float64))
     ones = np.ones(len(y))
     for k in range(3):
         y_pm = np.where(y == k, 1.0, -1.0)
@@ -218,6 +226,73 @@ def test_sampled_hessian_is_the_hessian_when_every_row_is_sampled(n_components, 
     else:
         assert not ops.convert_to_numpy(zb).any()
     np.testing.assert_allclose(z, v, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "poly", "precomputed"])
+def test_a_streamed_landmark_design_keeps_its_factor_apart(kernel):
+    # Streamed landmarks: every pass computes k(X, Z) alone, and each product
+    # multiplies by the normalisation N on the small side. Every product the
+    # solver asks equals that of the projected features k(X, Z) @ N: in
+    # float32 to round-off, in float64 (the certificate) exactly.
+    from keras import ops
+
+    from kernelsvm_keras import _solver
+    from kernelsvm_keras._maps import make_feature_map
+
+    rng = np.random.RandomState(3)
+    rows = X.astype(np.float64)
+    if kernel == "precomputed":
+        rows = rows @ rows.T
+    feature_map = make_feature_map(kernel=kernel, gamma=0.1, n_components=30)
+    feature_map.fit(rows, np.random.RandomState(0))
+    transform, factor = feature_map.training_form()
+    assert factor is not None
+
+    def design(cache_bytes):
+        return _solver.RowBlocks(
+            rows, transform, 30, batch_size=32, cache_bytes=cache_bytes, factor=factor
+        )
+
+    streamed, cached = design(0), design(10**9)
+    assert streamed.streamed and streamed.factored
+    assert not cached.streamed and not cached.factored
+    Phi = cached.numpy()
+    np.testing.assert_allclose(streamed.numpy(), Phi, rtol=1e-4, atol=1e-5)
+
+    V = rng.normal(size=(30, 3))
+    U = rng.normal(size=(len(rows), 3))
+    tensor = lambda a: ops.convert_to_tensor(a.astype(np.float32))  # noqa: E731
+    close = dict(rtol=1e-4, atol=1e-4 * np.abs(Phi).max() * len(rows))
+    np.testing.assert_allclose(ops.convert_to_numpy(streamed.matmul(tensor(V))), Phi @ V, **close)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(streamed.rmatmul(tensor(U))), Phi.T @ U, **close
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(streamed.rmatmul(tensor(U), squared=True)), (Phi**2).T @ U, **close
+    )
+    Z, total = streamed.matmul_rmatmul(tensor(V), 0.0, lambda start, stop, Zb: Zb)
+    np.testing.assert_allclose(ops.convert_to_numpy(Z), Phi @ V, **close)
+    np.testing.assert_allclose(ops.convert_to_numpy(total), Phi.T @ (Phi @ V), **close)
+    taken = np.array([1, 7, 40, 41, 149])
+    np.testing.assert_allclose(streamed.gram(taken, key=0), Phi[taken] @ Phi[taken].T, **close)
+
+    # float64: the float32 kernel block and factor, multiplied exactly
+    exact = np.vstack([B for _, _, B in streamed.exact_blocks()])
+    kernel_block = np.vstack([ops.convert_to_numpy(B) for _, _, B in streamed._raw_blocks()])
+    kernel_block = kernel_block.astype(np.float64)
+    np.testing.assert_allclose(exact, kernel_block @ factor.astype(np.float32), rtol=1e-12)
+    Z, u = streamed.exact_products(V, U)
+    np.testing.assert_allclose(Z, exact @ V, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(u, exact.T @ U, rtol=1e-10, atol=1e-10)
+    np.testing.assert_array_equal(streamed.exact_rows(taken), exact[taken])
+    np.testing.assert_allclose(
+        streamed.gram(taken, key=0, exact=True), exact[taken] @ exact[taken].T, rtol=1e-12
+    )
+    # the cached design's float64 products are those of its own features
+    Z, u = cached.exact_products(V, U)
+    np.testing.assert_allclose(Z, Phi @ V, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(u, Phi.T @ U, rtol=1e-10, atol=1e-10)
+    np.testing.assert_array_equal(cached.exact_rows(taken), Phi[taken])
 
 
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
