@@ -178,7 +178,8 @@ class _BaseSVM(BaseEstimator):
         with report.phase(f"features: {X.shape[0]} rows x {feature_map.width}, {where}"):
             design = self._design(X, feature_map)
         if design.streamed:
-            report.line("(features recomputed at every pass: more than cache_size MB)")
+            recomputed = "the kernel block" if design.factored else "features"
+            report.line(f"({recomputed} recomputed at every pass: more than cache_size MB)")
         return report, feature_map, design, coef_init, intercept_init
 
     def _solve(

@@ -117,7 +117,9 @@ or callable, default="rbf"
         Megabytes allowed for keeping the feature matrix
         ``(n_samples, n_components)`` on the device during ``fit`` (``SVC``:
         its kernel cache). Above it, the features are recomputed in batches
-        at every pass over the data: memory stays bounded, training slower.
+        at every pass over the data: memory stays bounded, training slower
+        (landmarks recompute only the kernel block ``k(X, Z)``; their
+        normalisation is applied to the coefficients instead).
     class_weight : dict or "balanced", default=None
         Multiply ``C`` by ``class_weight[c]`` for the samples of class ``c``
         (in every one-vs-rest problem). ``"balanced"`` uses

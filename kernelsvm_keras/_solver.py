@@ -278,9 +278,14 @@ class RowBlocks:
         """Feature rows from stored rows (the identity unless :attr:`factored`)."""
         return block if self._factor is None else ops.matmul(block, self._factor)
 
-    def _raw_blocks(self):
-        """Yield ``(start, stop, block)`` as stored or computed, before the factor."""
+    def _raw_blocks(self, mask=None):
+        """Yield ``(start, stop, block)`` as stored or computed, before the factor.
+
+        With a boolean ``mask`` of rows, only the blocks that hold some of them.
+        """
         for i, (start, stop) in enumerate(self._bounds):
+            if mask is not None and not mask[start:stop].any():
+                continue
             block = self._cache[i] if self._cache is not None else self._compute(start, stop)
             yield start, stop, block
 
@@ -409,11 +414,10 @@ class RowBlocks:
         their features, or with ``project=False`` the stored rows (a factored
         design projects only the rows taken).
         """
-        for start, stop, B in self._raw_blocks():
+        for start, stop, B in self._raw_blocks(mask):
             local = np.flatnonzero(mask[start:stop])
-            if local.size:
-                taken = ops.take(B, ops.convert_to_tensor(local), axis=0)
-                yield start, local, self._project(taken) if project else taken
+            taken = ops.take(B, ops.convert_to_tensor(local), axis=0)
+            yield start, local, self._project(taken) if project else taken
 
     def _gather(self, mask, project=True):
         """Yield, block by block, the rows where the boolean NumPy ``mask`` is true."""
