@@ -21,12 +21,13 @@ X) and the ratio of fit times of the largest to the smallest size.
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+
+from machine import cpu
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -49,23 +50,6 @@ def generate(path, n_rows, seed):
     )
     np.save(path + ".X.npy", X.astype(np.float32))
     np.save(path + ".y.npy", y.astype(np.int8))
-
-
-def cpu():
-    """The CPU's model name and widest vector extension (the ratios depend on them)."""
-    model, flags = platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    model = value.strip()
-                elif key.strip() == "flags":
-                    flags = set(value.split())
-    except OSError:
-        pass
-    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    return f"{model} ({vector})"
 
 
 def fit_one(path, n_rows, args):

@@ -38,22 +38,7 @@ from kernelsvm_keras import KerasLinearSVC, KerasSVC
 from kernelsvm_keras import _dual as dual_route
 from kernelsvm_keras._solver import device_report
 
-
-def cpu():
-    """The processor's model and its widest vector extension (the ratios to SVC depend on them)."""
-    model, flags = platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    model = value.strip()
-                elif key.strip() == "flags":
-                    flags = set(value.split())
-    except OSError:
-        pass
-    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    return f"{model} ({vector})"
+from machine import cpu
 
 
 def datasets(large_C):
