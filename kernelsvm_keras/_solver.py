@@ -354,29 +354,27 @@ class RowBlocks:
         if V is not None and factor is not None:
             V = factor @ V
         Z = None if V is None else np.empty((self.n_samples, V.shape[1]))
-        u = None
+        u = None if U is None else np.zeros((self._stored_width(), U.shape[1]))
         for first, last, part in self._exact_stored():
             if Z is not None:
                 Z[first:last] = part @ V
             if U is not None:
-                product = part.T @ U[first:last]
-                u = product if u is None else u + product
-        if U is not None:
-            if u is None:  # no rows
-                u = np.zeros((self._stored_width(), U.shape[1]))
-            if factor is not None:
-                u = factor.T @ u
+                u += part.T @ U[first:last]
+        if u is not None and factor is not None:
+            u = factor.T @ u
         return Z, u
 
     def exact_rows(self, rows):
-        """``phi(X)[rows]`` in float64, as :meth:`exact_blocks` gives them (sorted ``rows``)."""
-        if self._factor is not None:  # only the rows taken are projected
-            return self._exact(self._stored_rows(rows))
-        out = np.empty((rows.size, self.n_outputs))
-        for first, last, part in self.exact_blocks():
-            lo, hi = np.searchsorted(rows, [first, last])
-            out[lo:hi] = part[rows[lo:hi] - first]
-        return out
+        """``phi(X)[rows]`` in float64, as :meth:`exact_blocks` gives them (sorted ``rows``).
+
+        Only the rows taken are read (and, for a factored design, projected).
+        """
+        if self._transform is None and self._X is not None:  # scale * X itself
+            part = self._X[rows]
+            part = np.array(part.toarray() if hasattr(part, "toarray") else part, np.float64)
+            part *= self.scale
+            return part
+        return self._exact(self._stored_rows(rows))
 
     def _stored_rows(self, rows):
         """Stored rows ``rows`` (sorted) in float64."""
