@@ -231,9 +231,13 @@ or callable, default="rbf"
         ``"precomputed"``, the landmarks' columns of the kernel matrix).
     normalization_ : ndarray of shape (n_landmarks, n_landmarks)
         Normalisation of the Nystroem map (see
-        :func:`~kernelsvm_keras.layers.nystroem_normalization`: beyond the
-        numerical rank of the landmarks' kernel matrix its columns are zero,
-        and so are those features).
+        :func:`~kernelsvm_keras.layers.nystroem_normalization`): the
+        eigenbasis, whose columns beyond the numerical rank of the landmarks'
+        kernel matrix are zero, and so are those features; or, where the
+        problem is small enough for the exact dual (at most 5,000 rows) and
+        no eigenvalue is dropped, the inverse transposed Cholesky factor of
+        that matrix, the same kernel in rotated features at a quarter of the
+        cost.
     random_weights_ : ndarray of shape (``n_features_in_``, n_components)
         Random projection of the feature map (``"random_fourier"`` only).
     random_offset_ : ndarray of shape (n_components,)

@@ -39,7 +39,7 @@ from sklearn.svm import SVC, SVR
 
 from ._solver import SolverResult, _certify, _check_range, _Intervals, _per_column
 
-__all__ = ["solve_dual"]
+__all__ = ["may_serve", "remember", "serves", "solve_dual"]
 
 # The dual route serves columns of at most this many rows (Q: 200 MB) whose
 # float64 features take at most _MAX_BYTES. Forming Q is n^2 D flops, and
@@ -98,6 +98,36 @@ def serves(design, lower, upper, sample_weight, fit_intercept, intercept_cost):
     if (full + np.sum(rows[rows < n] ** 2)) * D > _MAX_GRAM_FLOPS:
         return None
     return _form(lower, upper, weight)
+
+
+def may_serve(n_samples, width, fit_intercept, intercept_cost):
+    """Whether :func:`serves` may take a problem of this size, before its features exist.
+
+    The size tests of :func:`serves` on the whole design (a one-vs-one
+    problem of more rows whose pairs are small is not foreseen): what a
+    landmark map's basis is chosen by (:meth:`~kernelsvm_keras._base._BaseSVM._fitted_map`).
+    """
+    return bool(
+        fit_intercept
+        and not intercept_cost
+        and n_samples <= _MAX_ROWS
+        and n_samples * width * 8 <= _MAX_BYTES
+        and n_samples**2 * width <= _MAX_GRAM_FLOPS
+    )
+
+
+def remember(design, features, gram=None):
+    """Give :func:`solve_dual` the float64 ``features`` of ``design`` (and their Gram matrix).
+
+    For a design whose features a map has already (see
+    :meth:`~kernelsvm_keras._maps.FeatureMap.fit_rows`): ``solve_dual`` then
+    neither reads them back from the design nor forms ``Q``.
+    """
+    if not np.all(np.isfinite(features)):
+        return
+    cached = _GRAMS[design] = {"Phi": features}
+    if gram is not None:
+        cached["Q"] = gram
 
 
 def _form(lower, upper, weight):

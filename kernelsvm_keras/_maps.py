@@ -40,7 +40,7 @@ from .layers import (
     draw_random_fourier_weights,
     kernel_matrix,
     kernel_matrix_numpy,
-    nystroem_normalization,
+    nystroem_factors,
     random_fourier_features,
     set_weights_exactly,
 )
@@ -59,8 +59,12 @@ class FeatureMap:
     #: Names of the public fitted attributes (ending in ``_``).
     attributes = ()
 
-    def fit(self, X, random_state):
-        """Draw or fit the map on training rows ``X``; returns ``self``."""
+    def fit(self, X, random_state, keep_fit_rows=False):
+        """Draw or fit the map on training rows ``X``; returns ``self``.
+
+        With ``keep_fit_rows``, a map that has the features of ``X`` from its
+        own fit keeps them for one call of :meth:`fit_rows`.
+        """
         raise NotImplementedError
 
     @property
@@ -75,6 +79,37 @@ class FeatureMap:
             return transform
         factor = _float32_tensor(factor)
         return lambda rows: ops.matmul(transform(rows), factor)
+
+    def fit_rows(self):
+        """The float64 features and Gram matrix of the rows ``fit`` saw, if the map kept them.
+
+        A landmark map whose landmarks are every row it was fitted on has
+        their features from its factorisation (``phi(Z)``, see
+        :func:`~kernelsvm_keras.layers.nystroem_factors`), without the kernel
+        block and its product with ``N``; in the Cholesky basis their Gram
+        matrix ``phi(Z) phi(Z)^T`` is the landmarks' kernel matrix itself
+        (nothing dropped). Returns ``(features, gram)`` (``gram`` may be
+        ``None``) once after a ``fit(..., keep_fit_rows=True)``, then forgets
+        them (they are not part of the fitted map); ``None`` for other maps
+        and fits.
+        """
+        kept, self._fit_rows = getattr(self, "_fit_rows", None), None
+        return kept
+
+    def _keep_fit_rows(self, keep, indices, landmark_features, kernel_matrix, basis):
+        """Keep :meth:`fit_rows` if asked (``keep``) and the landmarks (rows ``indices``) are all.
+
+        ``basis`` is the one :func:`~kernelsvm_keras.layers.nystroem_factors`
+        used: in the Cholesky basis, ``L L^T = K``.
+        """
+        self._fit_rows = None
+        if not keep or not np.array_equal(np.sort(indices), np.arange(indices.size)):
+            return
+        order = np.argsort(indices)  # the fit rows in their own order
+        gram = None
+        if basis == "cholesky":
+            gram = np.take(np.take(kernel_matrix, order, axis=0), order, axis=1)
+        self._fit_rows = (np.take(landmark_features, order, axis=0), gram)
 
     def training_form(self):
         """``(transform, factor)``: ``phi(rows) = transform(rows) @ factor``.
@@ -146,7 +181,7 @@ def _float32_tensor(array):
 class IdentityMap(FeatureMap):
     """``phi(x) = x``: the linear SVM on the input, exactly."""
 
-    def fit(self, X, random_state=None):
+    def fit(self, X, random_state=None, keep_fit_rows=False):
         self.n_features_ = X.shape[1]
         return self
 
@@ -185,7 +220,7 @@ class RandomFourierMap(FeatureMap):
         self.gamma = gamma
         self.n_components = n_components
 
-    def fit(self, X, random_state):
+    def fit(self, X, random_state, keep_fit_rows=False):
         self.gamma_ = resolve_gamma(self.gamma, X)
         weights, offset = draw_random_fourier_weights(
             X.shape[1], self.n_components, self.gamma_, self.kernel, random_state
@@ -237,12 +272,15 @@ class LandmarkMap(FeatureMap):
     such as the sigmoid, is handled as ``Nystroem`` handles it). ``kernel`` is
     a name of :data:`~kernelsvm_keras.layers.LANDMARK_KERNELS` or a callable
     ``kernel(A, B) -> (len(A), len(B))`` on float64 arrays (evaluated on the
-    host, one batch of rows at a time).
+    host, one batch of rows at a time). ``basis`` is that of
+    :func:`~kernelsvm_keras.layers.nystroem_factors`.
     """
 
     attributes = ("gamma_", "components_", "component_indices_", "normalization_")
 
-    def __init__(self, kernel="rbf", gamma="scale", degree=3, coef0=0.0, n_components=2048):
+    def __init__(
+        self, kernel="rbf", gamma="scale", degree=3, coef0=0.0, n_components=2048, basis="eigen"
+    ):
         if not (callable(kernel) or kernel in LANDMARK_KERNELS):
             raise ValueError(
                 f"Landmarks serve the kernels {list(LANDMARK_KERNELS)}, 'precomputed' and "
@@ -253,26 +291,30 @@ class LandmarkMap(FeatureMap):
         self.degree = degree
         self.coef0 = coef0
         self.n_components = n_components
+        self.basis = basis
 
-    def fit(self, X, random_state):
+    def fit(self, X, random_state, keep_fit_rows=False):
         self.gamma_ = resolve_gamma(self.gamma, X)
         m = min(self.n_components, X.shape[0])
         indices = random_state.permutation(X.shape[0])[:m].copy()  # Nystroem's draw
         components = _dense(X[indices])
         with np.errstate(all="ignore"):
             representable = np.all(np.isfinite(components.astype(np.float32)))
-            basis = self._kernel(components, components)
-        if not representable or not np.all(np.isfinite(basis)):
+            landmark_kernel = self._kernel(components, components)
+        if not representable or not np.all(np.isfinite(landmark_kernel)):
             raise ValueError(
                 "The landmarks (training rows) or their kernel matrix hold values beyond "
                 "float32's range, the precision of training (max |X| = "
                 f"{np.max(np.abs(components)):.3g}); rescale X (for instance with "
                 "StandardScaler) or use a smaller gamma."
             )
-        normalization = nystroem_normalization(basis)
+        normalization, landmark_features, basis = nystroem_factors(
+            landmark_kernel, basis=self.basis
+        )
         self.component_indices_ = indices
         self.components_ = components
         self.normalization_ = normalization
+        self._keep_fit_rows(keep_fit_rows, indices, landmark_features, landmark_kernel, basis)
         return self
 
     @property
@@ -351,14 +393,16 @@ class PrecomputedMap(FeatureMap):
     them), their kernel values the columns ``idx``, and ``N`` the
     normalisation of ``K[idx][:, idx]``. Prediction takes ``K(X_test,
     X_train)``, of shape ``(n_test, n_train)``, as :class:`~sklearn.svm.SVC`.
+    ``basis`` is that of :func:`~kernelsvm_keras.layers.nystroem_factors`.
     """
 
     attributes = ("component_indices_", "normalization_")
 
-    def __init__(self, n_components=2048):
+    def __init__(self, n_components=2048, basis="eigen"):
         self.n_components = n_components
+        self.basis = basis
 
-    def fit(self, X, random_state):
+    def fit(self, X, random_state, keep_fit_rows=False):
         if X.shape[0] != X.shape[1]:
             raise ValueError(
                 "Precomputed matrix must be a square matrix. Input is a "
@@ -366,8 +410,12 @@ class PrecomputedMap(FeatureMap):
             )
         m = min(self.n_components, X.shape[0])
         indices = random_state.permutation(X.shape[0])[:m].copy()
+        landmark_kernel = _dense(X[indices][:, indices])
+        self.normalization_, landmark_features, basis = nystroem_factors(
+            landmark_kernel, basis=self.basis
+        )
         self.component_indices_ = indices
-        self.normalization_ = nystroem_normalization(_dense(X[indices][:, indices]))
+        self._keep_fit_rows(keep_fit_rows, indices, landmark_features, landmark_kernel, basis)
         return self
 
     @property
@@ -399,7 +447,13 @@ def _keras_dense(width, dtype):
 
 
 def make_feature_map(
-    kernel, approximation="auto", gamma="scale", degree=3, coef0=0.0, n_components=2048
+    kernel,
+    approximation="auto",
+    gamma="scale",
+    degree=3,
+    coef0=0.0,
+    n_components=2048,
+    basis="eigen",
 ):
     """The unfitted feature map that serves ``kernel`` with ``approximation``.
 
@@ -407,7 +461,8 @@ def make_feature_map(
     exact linear SVM); ``"precomputed"`` takes landmarks as columns of the
     given matrix; ``"auto"`` is landmarks for every other kernel (see
     :data:`AUTO_APPROXIMATION`), ``"random_fourier"`` serves rbf and
-    laplacian only, and ``"nystroem"`` every kernel.
+    laplacian only, and ``"nystroem"`` every kernel. ``basis`` is that of
+    the landmark maps (:func:`~kernelsvm_keras.layers.nystroem_factors`).
     """
     if approximation not in APPROXIMATIONS:
         raise ValueError(f"approximation must be one of {APPROXIMATIONS}, got {approximation!r}.")
@@ -417,14 +472,14 @@ def make_feature_map(
                 "kernel='precomputed' has no random Fourier features (they need the inputs, not "
                 "kernel values); use approximation='nystroem' or 'auto' (landmark columns)."
             )
-        return PrecomputedMap(n_components)
+        return PrecomputedMap(n_components, basis)
     if isinstance(kernel, str) and kernel == "linear" and approximation == "auto":
         return IdentityMap()
     if approximation == "auto":
         approximation = AUTO_APPROXIMATION
     if approximation == "random_fourier":
         return RandomFourierMap(kernel, gamma, n_components)
-    return LandmarkMap(kernel, gamma, degree, coef0, n_components)
+    return LandmarkMap(kernel, gamma, degree, coef0, n_components, basis)
 
 
 #: What ``approximation="auto"`` uses for kernels other than linear and

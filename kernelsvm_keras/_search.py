@@ -121,8 +121,7 @@ class _SearchMixin:
         Every fold draws from a fresh copy of ``random_state``, as a clone
         under ``GridSearchCV`` would.
         """
-        feature_map = self._make_feature_map(**params)
-        return feature_map.fit(X, _fresh_random_state(self.random_state))
+        return self._fitted_map(X, _fresh_random_state(self.random_state), **params)
 
     @staticmethod
     def _single_estimator_class():
@@ -199,7 +198,7 @@ class _SearchMixin:
                 feature_map = self._fold_map(X_train, map_params)
                 arrays = feature_map.arrays()
                 form = feature_map.training_form()
-                design = self._design(X_train, feature_map, form=form)
+                design = self._fit_design(X_train, feature_map, form=form)
                 shared_fit = (time.perf_counter() - start) / len(path) / len(problems)
                 start = time.perf_counter()
                 features_test = X_test

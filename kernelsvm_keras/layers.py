@@ -8,6 +8,7 @@ import math
 
 import keras
 import numpy as np
+import scipy.linalg
 from keras import ops
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "draw_random_fourier_weights",
     "kernel_matrix",
     "kernel_matrix_numpy",
+    "nystroem_factors",
     "nystroem_features",
     "nystroem_normalization",
     "random_fourier_features",
@@ -353,7 +355,7 @@ def rbf_kernel_matrix(A, B, gamma):
     return kernel_matrix_numpy(A, B, "rbf", gamma)
 
 
-def nystroem_normalization(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL):
+def nystroem_normalization(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL, basis="eigen"):
     """The normalisation ``N`` of a Nystroem map ``phi(x) = k(x, Z) @ N``.
 
     ``phi(x) . phi(y) = k(x, Z) K^+ k(Z, y)`` with ``K = k(Z, Z)`` the kernel
@@ -377,6 +379,15 @@ def nystroem_normalization(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL):
     so that a diagonal preconditioner suits their Hessian: on MNIST, half the
     conjugate-gradient passes of ``K^-1/2`` or of a Cholesky factor.
 
+    ``basis="cholesky"`` gives ``N = L^-T`` instead, with ``K = L L^T``,
+    where every eigenvalue of ``K`` is above the cutoff (checked by a
+    Cholesky factorisation of ``K`` less the cutoff: then none is dropped,
+    and the map is the same up to a rotation); elsewhere the eigenbasis.
+    Two Cholesky factorisations and a triangular inverse take a quarter of
+    the eigendecomposition's time or less (2,048 landmarks: 0.28 s against
+    1.13 s; 4,096: 0.82 s against 5.3 s, on 2 cores). The Newton solver's diagonal preconditioner needs the
+    eigenbasis; the exact dual of small problems does not see the basis.
+
     Parameters
     ----------
     kernel_matrix : ndarray of shape (m, m)
@@ -384,24 +395,74 @@ def nystroem_normalization(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL):
     tol : float, default=1e-4
         Eigenvalues at or below ``tol`` times the median diagonal magnitude
         are dropped.
+    basis : {"eigen", "cholesky"}, default="eigen"
+        The basis of the features, as above.
 
     Returns
     -------
     ndarray of shape (m, m), dtype float64
     """
+    return nystroem_factors(kernel_matrix, tol, basis)[0]
+
+
+def nystroem_factors(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL, basis="eigen"):
+    """The normalisation ``N`` and the landmarks' own features ``phi(Z) = K N``.
+
+    ``N`` as :func:`nystroem_normalization` gives it; ``phi(Z)`` from the
+    same factorisation, without the ``m^3`` product: ``U_k sign(s_k)
+    |s_k|^1/2`` in the eigenbasis, ``L`` in the Cholesky one. Where the
+    landmarks are every training row, ``phi(Z)`` is the training design.
+
+    Returns
+    -------
+    normalization : ndarray of shape (m, m), dtype float64
+    landmark_features : ndarray of shape (m, m), dtype float64
+    basis : {"eigen", "cholesky"}
+        The basis used: the eigenbasis where the Cholesky one was asked for
+        but some eigenvalue is at or below the cutoff.
+    """
+    if basis not in ("eigen", "cholesky"):
+        raise ValueError(f"basis must be 'eigen' or 'cholesky', got {basis!r}.")
     K = np.asarray(kernel_matrix, dtype=np.float64)
     normalization = np.zeros(K.shape)
+    features = np.zeros(K.shape)
     if K.size == 0:
-        return normalization
-    eigenvalues, eigenvectors = np.linalg.eigh((K + K.T) / 2.0)
-    magnitudes = np.abs(eigenvalues)
+        return normalization, features, basis
+    K = (K + K.T) / 2.0
     diagonal = np.abs(np.diag(K))
     reference = np.median(diagonal)
     cutoff = tol * (reference if reference > 0 else np.max(diagonal))
+    if basis == "cholesky":
+        factor = _cholesky_above(K, cutoff)
+        if factor is not None:
+            inverse, info = scipy.linalg.lapack.dtrtri(factor, lower=1)
+            if info == 0 and np.all(np.isfinite(inverse)):
+                return np.ascontiguousarray(inverse.T), factor, "cholesky"
+    eigenvalues, eigenvectors = np.linalg.eigh(K)
+    magnitudes = np.abs(eigenvalues)
     order = np.argsort(-magnitudes, kind="stable")
     keep = order[magnitudes[order] > cutoff]
-    normalization[:, : keep.size] = eigenvectors[:, keep] / np.sqrt(magnitudes[keep])
-    return normalization
+    roots = np.sqrt(magnitudes[keep])
+    normalization[:, : keep.size] = eigenvectors[:, keep] / roots
+    features[:, : keep.size] = eigenvectors[:, keep] * (np.sign(eigenvalues[keep]) * roots)
+    return normalization, features, "eigen"
+
+
+def _cholesky_above(K, cutoff):
+    """The lower Cholesky factor of ``K`` if its eigenvalues all exceed ``cutoff``; else ``None``.
+
+    ``K - cutoff I`` is positive definite exactly then: its factorisation
+    is the test (backward stable: to ``m eps ||K||``, far below the cutoff).
+    LAPACK's ``potrf`` on the transpose of the symmetric C-ordered ``K``,
+    which is ``K`` in Fortran order: no copy.
+    """
+    shifted = K.copy()
+    shifted.flat[:: K.shape[0] + 1] -= cutoff
+    _, info = scipy.linalg.lapack.dpotrf(shifted.T, lower=1, overwrite_a=1)
+    if info != 0:
+        return None
+    factor, info = scipy.linalg.lapack.dpotrf(K.T, lower=1, clean=1)
+    return factor if info == 0 else None
 
 
 def draw_nystroem_landmarks(

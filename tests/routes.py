@@ -3,22 +3,30 @@
 Below ``kernelsvm_keras._dual._MAX_ROWS`` rows the estimators solve the exact
 dual (libsvm, float64); ``route("newton")`` sends every problem through the
 float32 Newton solver instead (a context manager, so that hypothesis tests,
-which cannot take function-scoped fixtures, can use it too).
+which cannot take function-scoped fixtures, can use it too), as a problem too
+large for the dual is solved: landmarks in the eigenbasis. ``route("declined")``
+keeps the small problem's feature map (landmarks in the Cholesky basis) and
+has libsvm decline, as when it stops at its step limit: the same features as
+the dual route, solved by Newton.
 """
 
 import contextlib
 from unittest import mock
 
-from kernelsvm_keras import _dual
+from kernelsvm_keras import _base, _dual
 
 ROUTES = ["dual", "newton"]
 
 
 @contextlib.contextmanager
 def route(name):
-    """Solve with the given route: ``"dual"`` (the default) or ``"newton"``."""
+    """Solve with the given route: ``"dual"`` (the default), ``"newton"`` or ``"declined"``."""
     if name == "dual":
         yield
+        return
+    if name == "declined":
+        with mock.patch.object(_base, "solve_dual", lambda *args, **kwargs: None):
+            yield
         return
     with mock.patch.object(_dual, "_MAX_ROWS", 0):
         yield

@@ -9,8 +9,15 @@ from sklearn.kernel_approximation import Nystroem
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.model_selection import train_test_split
 
-from kernelsvm_keras import KerasSVC
-from kernelsvm_keras.layers import NystroemFeatures, nystroem_normalization, rbf_kernel_matrix
+from kernelsvm_keras import KerasSVC, KerasSVCCV, _base
+from kernelsvm_keras._maps import LandmarkMap, PrecomputedMap
+from kernelsvm_keras.layers import (
+    NystroemFeatures,
+    kernel_matrix_numpy,
+    nystroem_factors,
+    nystroem_normalization,
+    rbf_kernel_matrix,
+)
 
 rng = np.random.RandomState(0)
 X = rng.uniform(-1, 1, size=(120, 5))
@@ -79,6 +86,65 @@ def test_normalization_stops_at_the_eigenvalue_tolerance():
     K = rbf_kernel_matrix(Z, Z, 1.0)
     assert np.count_nonzero(np.any(nystroem_normalization(K) != 0, axis=0)) == 10
     assert np.count_nonzero(np.any(nystroem_normalization(K, tol=1e-12) != 0, axis=0)) == 20
+
+
+@pytest.mark.parametrize("basis", ["eigen", "cholesky"])
+def test_factors_give_the_landmarks_own_features(basis):
+    K = rbf_kernel_matrix(X[:40], X[:40], 0.5)
+    N, features, used = nystroem_factors(K, basis=basis)
+    assert used == basis  # nothing at or below the cutoff
+    np.testing.assert_allclose(features, K @ N, atol=1e-9)
+    np.testing.assert_allclose(features @ features.T, K, atol=1e-10)
+    np.testing.assert_array_equal(N, nystroem_normalization(K, basis=basis))
+    if basis == "cholesky":
+        np.testing.assert_array_equal(features, np.tril(features))  # L, K = L L^T
+        np.testing.assert_allclose(N @ N.T, np.linalg.inv(K), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "Z, kernel",
+    [
+        (np.vstack([X[:20], X[:5]]), "rbf"),  # repeated landmarks: eigenvalues of 0
+        (np.vstack([X[:10], X[:10] + 1e-4]), "rbf"),  # positive, but below the cutoff
+        (X[:40], "sigmoid"),  # negative eigenvalues
+    ],
+)
+def test_the_cholesky_basis_falls_back_where_the_eigenbasis_drops_or_flips(Z, kernel):
+    K = kernel_matrix_numpy(Z, Z, kernel, 0.5, 3, 0.0)
+    N, features, used = nystroem_factors(K, basis="cholesky")
+    assert used == "eigen"
+    eigen_N, eigen_features, _ = nystroem_factors(K)
+    np.testing.assert_array_equal(N, eigen_N)
+    np.testing.assert_allclose(features, K @ N, atol=1e-9)
+
+
+def test_the_basis_is_one_of_two():
+    with pytest.raises(ValueError, match="basis must be 'eigen' or 'cholesky', got 'qr'"):
+        nystroem_factors(np.eye(3), basis="qr")
+
+
+@pytest.mark.parametrize("basis", ["eigen", "cholesky"])
+@pytest.mark.parametrize("rows", [40, 60])
+def test_a_map_over_every_fit_row_keeps_their_features_once(basis, rows):
+    Xf = X[:rows]
+    landmark = LandmarkMap("rbf", 0.5, n_components=40, basis=basis)
+    precomputed = PrecomputedMap(n_components=40, basis=basis)
+    landmark.fit(Xf, np.random.RandomState(0), keep_fit_rows=True)
+    precomputed.fit(rbf_kernel(Xf, gamma=0.5), np.random.RandomState(0), keep_fit_rows=True)
+    for fitted, inputs in ((landmark, Xf), (precomputed, rbf_kernel(Xf, gamma=0.5))):
+        kept = fitted.fit_rows()
+        if rows > 40:  # some rows are not landmarks: nothing to keep
+            assert kept is None
+            continue
+        features, gram = kept
+        np.testing.assert_allclose(features, fitted.features(inputs), atol=1e-9)
+        if basis == "cholesky":  # the Gram matrix is the kernel itself
+            np.testing.assert_allclose(gram, features @ features.T, atol=1e-12)
+        else:
+            assert gram is None
+        assert fitted.fit_rows() is None  # given once: not part of the fitted map
+    unasked = LandmarkMap("rbf", 0.5, n_components=40).fit(X[:40], np.random.RandomState(0))
+    assert unasked.fit_rows() is None
 
 
 def test_layer_adapt_draws_the_landmarks_of_sklearn():
@@ -174,6 +240,27 @@ def test_svc_fewer_rows_than_landmarks_uses_every_row():
     est = nystroem_svc().fit(X_train[:100], y_train[:100])
     assert est.components_.shape == (100, 64) and est.coef_.shape == (10, 100)
     np.testing.assert_array_equal(np.sort(est.component_indices_), np.arange(100))
+
+
+def test_svc_basis_follows_the_route_and_does_not_change_the_model(monkeypatch):
+    # small problems (the exact dual) take the Cholesky basis, others the
+    # eigenbasis; the model is the same, the features only rotated
+    small = KerasSVC(gamma=0.02, random_state=0).fit(X_train, y_train)
+    assert small._map.basis == "cholesky" and not small._map.fit_rows()
+    monkeypatch.setattr(_base, "may_serve_dual", lambda *args: False)
+    large = KerasSVC(gamma=0.02, random_state=0).fit(X_train, y_train)
+    assert large._map.basis == "eigen"
+    monkeypatch.undo()
+    np.testing.assert_allclose(
+        small.decision_function(X_test), large.decision_function(X_test), atol=1e-8
+    )
+    np.testing.assert_allclose(small.objective_, large.objective_, rtol=1e-9)
+    # a search's folds and refit too
+    search = KerasSVCCV(Cs=[1.0], gammas=[0.02], cv=2, random_state=0).fit(X_train, y_train)
+    assert search._map.basis == "cholesky"
+    np.testing.assert_allclose(
+        search.decision_function(X_test), small.decision_function(X_test), atol=1e-8
+    )
 
 
 def test_svc_sparse_input_equals_dense():

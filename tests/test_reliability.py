@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC
+from sklearn.utils import check_random_state
 
 from kernelsvm_keras import KerasLinearSVC, KerasLinearSVCCV, KerasSVC, KerasSVCCV
 
@@ -32,15 +33,18 @@ X, y = make_classification(
 
 
 def training_features(est, X):
-    """The features training used, in float64: ``X`` itself, or the float32 map."""
+    """The features training used, in float64: ``X`` itself, or the map's design of ``X``.
+
+    The map drawn again as the fit drew it (same basis), and its design as the
+    fit built it: the float32 features, or a landmark map's own float64
+    features of its fit rows where the landmarks are every row.
+    """
     if isinstance(est, KerasLinearSVC):
         return np.asarray(X, dtype=np.float64)
-    from keras import ops
-
-    transform = est._map.transform()
-    return ops.convert_to_numpy(transform(ops.convert_to_tensor(X.astype(np.float32)))).astype(
-        np.float64
-    )
+    fresh = est._make_feature_map(basis=getattr(est._map, "basis", "eigen"))
+    fresh.fit(X, check_random_state(est.random_state), keep_fit_rows=True)
+    design = est._fit_design(X, fresh)
+    return np.vstack([block for _, _, block in design.exact_blocks()])
 
 
 def primal(Phi, t, s, C, loss, coef, intercept):
