@@ -25,7 +25,7 @@ Usage::
 
     python benchmarks/family.py regression --diamonds PATH/diamonds.csv.gz [--train-rows N]
     python benchmarks/family.py search --diamonds PATH/diamonds.csv.gz
-    python benchmarks/family.py novelty --mnist PATH/mnist [--digit 0] [--nu 0.1]
+    python benchmarks/family.py novelty --mnist PATH/mnist [--digit 0] [--nu 0.1] [--train-rows N]
 """
 
 import argparse
@@ -171,7 +171,7 @@ def novelty(args):
     (X_train, y_train), (X_test, y_test) = load_mnist(args.mnist)
     X_train = X_train.reshape(len(X_train), -1).astype(np.float64) / 255.0
     X_test = X_test.reshape(len(X_test), -1).astype(np.float64) / 255.0
-    inliers = X_train[y_train == args.digit]
+    inliers = X_train[y_train == args.digit][: args.train_rows]
     truth = (y_test == args.digit).astype(int)  # 1: inlier
     gamma = float(1.0 / (inliers.shape[1] * inliers.var()))
     print(
@@ -240,6 +240,9 @@ def main(argv=None):
     nov.add_argument("--mnist", required=True)
     nov.add_argument("--digit", type=int, default=0)
     nov.add_argument("--nu", type=float, default=0.1)
+    nov.add_argument(
+        "--train-rows", type=int, default=None, help="the first rows of the digit only"
+    )
     nov.add_argument("--n-components", type=int, default=2048)
     nov.add_argument(
         "--systems",

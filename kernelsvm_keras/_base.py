@@ -254,6 +254,7 @@ class _BaseSVM(BaseEstimator):
                 tol=tol,
                 report=report,
                 shrinking=shrinking,
+                intercept_cost=intercept_cost,
             )
         if dual is not None and dual.converged:
             result = dual

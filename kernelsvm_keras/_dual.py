@@ -12,11 +12,14 @@ uses: libsvm's SMO, through scikit-learn's ``SVC`` / ``SVR`` with
 estimators we replace).
 
 Every problem of the family is an interval problem (:mod:`kernelsvm_keras._loss`);
-libsvm serves the two whose intervals it knows:
+libsvm serves the three whose intervals it knows:
 
 * classification, ``[1, inf)`` or ``(-inf, -1]`` per row: ``SVC``'s dual
   (``beta_i = y_i alpha_i``, ``0 <= alpha_i <= C s_i``);
-* regression, ``[y - eps, y + eps]`` with one ``eps``: ``SVR``'s dual.
+* regression, ``[y - eps, y + eps]`` with one ``eps``: ``SVR``'s dual;
+* the one-class SVM, ``[0, inf)`` with the intercept's cost ``c_b``:
+  ``OneClassSVM``'s dual (``0 <= beta_i <= C s_i``, ``sum(beta) = c_b``: its
+  ``nu`` is ``c_b / sum(C s)``, the user's ``nu``), the hinge only.
 
 The squared losses are the same duals with ``Q + diag(1 / (2 C s_i))`` and
 the box opened (to a bound the optimum provably stays inside, see
@@ -25,9 +28,10 @@ solved on its rows of positive weight only: a one-vs-one pair sees its own
 rows, and a problem of many rows whose pairs are each small is served too
 (:func:`serves`). The primal point is ``w = phi(X)^T beta`` with libsvm's intercept; the
 float64 certificate of the Newton solver (:func:`~kernelsvm_keras._solver._certify`)
-then measures its duality gap. A problem libsvm does not serve (the one-class
-SVM's intercept cost, no intercept, a column with one class) goes to Newton,
-and so does one whose certificate is above ``tol``.
+then measures its duality gap. A problem libsvm does not serve (no
+intercept, a column with one class, an intercept cost other than the
+one-class SVM's) goes to Newton, and so does one whose certificate is above
+``tol``.
 """
 
 import warnings
@@ -35,9 +39,16 @@ import weakref
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.svm import SVC, SVR
+from sklearn.svm import SVC, SVR, OneClassSVM
 
-from ._solver import SolverResult, _certify, _check_range, _Intervals, _per_column
+from ._solver import (
+    SolverResult,
+    _certify,
+    _check_range,
+    _gap_floor,
+    _Intervals,
+    _per_column,
+)
 
 __all__ = ["may_serve", "remember", "serves", "solve_dual"]
 
@@ -80,15 +91,15 @@ _GRAMS = weakref.WeakKeyDictionary()
 def serves(design, lower, upper, sample_weight, fit_intercept, intercept_cost):
     """The form in which :func:`solve_dual` takes this problem, or ``None`` (see the module).
 
-    ``"classification"`` or ``"regression"`` (:func:`_form`), the ``form``
-    argument of :func:`solve_dual`. Every column must have at most
+    ``"classification"``, ``"regression"`` or ``"one_class"`` (:func:`_form`),
+    the ``form`` argument of :func:`solve_dual`. Every column must have at most
     ``_MAX_ROWS`` rows of positive weight (a one-vs-one pair its own rows,
     of a design that may be larger), the float64 features at most
     ``_MAX_BYTES``, and the Gram matrices at most ``_MAX_GRAM_FLOPS``
     multiply-adds in all.
     """
     n, D = design.n_samples, design.n_outputs
-    if not fit_intercept or intercept_cost or n * D * 8 > _MAX_BYTES:
+    if not fit_intercept or n * D * 8 > _MAX_BYTES:
         return None
     weight = np.broadcast_to(_per_column(sample_weight), lower.shape)
     rows = np.count_nonzero(weight > 0, axis=0).astype(np.float64)
@@ -97,7 +108,7 @@ def serves(design, lower, upper, sample_weight, fit_intercept, intercept_cost):
     full = n**2 if np.any(rows == n) else 0.0  # one Q for every column on all rows
     if (full + np.sum(rows[rows < n] ** 2)) * D > _MAX_GRAM_FLOPS:
         return None
-    return _form(lower, upper, weight)
+    return _form(lower, upper, weight, intercept_cost)
 
 
 def may_serve(n_samples, width, fit_intercept, intercept_cost):
@@ -109,7 +120,6 @@ def may_serve(n_samples, width, fit_intercept, intercept_cost):
     """
     return bool(
         fit_intercept
-        and not intercept_cost
         and n_samples <= _MAX_ROWS
         and n_samples * width * 8 <= _MAX_BYTES
         and n_samples**2 * width <= _MAX_GRAM_FLOPS
@@ -130,12 +140,15 @@ def remember(design, features, gram=None):
         cached["Q"] = gram
 
 
-def _form(lower, upper, weight):
-    """``"classification"``, ``"regression"`` or ``None`` (libsvm does not serve it)."""
+def _form(lower, upper, weight, intercept_cost=0.0):
+    """``"classification"``, ``"regression"``, ``"one_class"``, or ``None`` (not served)."""
     weight = np.broadcast_to(weight, lower.shape)
     positive = weight > 0
     if not np.all(np.any(positive, axis=0)):
         return None
+    if intercept_cost:  # OneClassSVM's problem: one column, [0, inf) on every row
+        one_class = lower.shape[1] == 1 and np.all(lower == 0.0) and np.all(np.isposinf(upper))
+        return "one_class" if one_class and intercept_cost > 0 else None
     finite_low, finite_up = np.isfinite(lower), np.isfinite(upper)
     if np.all(finite_low != finite_up):
         margins = np.where(finite_low, lower, -upper)
@@ -218,12 +231,13 @@ def solve_dual(
     tol,
     report,
     shrinking=True,
+    intercept_cost=0.0,
 ):
     """Solve every column's dual with libsvm and certify the primal point in float64.
 
     Parameters are those of :func:`~kernelsvm_keras._solver.solve_svm` (the
-    problem has an intercept and no intercept cost), ``form`` as
-    :func:`serves` returned it, and libsvm's ``shrinking``. libsvm stops at
+    problem has an intercept; an intercept cost only in the one-class
+    form), ``form`` as :func:`serves` returned it, and libsvm's ``shrinking``. libsvm stops at
     :data:`_SMO_STEPS_PER_ROW` steps per row, or :data:`_SMO_WORK` divided
     by the rows where that is more (``max_iter`` bounds the Newton
     iterations that may follow, not these).
@@ -232,7 +246,8 @@ def solve_dual(
     -------
     SolverResult or None
         ``None`` where the float64 features are not finite (the Newton
-        solver then refuses the problem with its reason).
+        solver then refuses the problem with its reason), and for the
+        one-class form with a loss other than the hinge.
         ``n_iter`` is the largest number of libsvm iterations of a column (as
         ``SVC.n_iter_`` counts them); ``converged`` whether the float64
         certificate met ``tol`` (where it did not, libsvm stopped at its step
@@ -241,7 +256,10 @@ def solve_dual(
     n, K = lower.shape
     scale = design.scale
     _check_range(C, sample_weight, scale)  # the same range at every size
+    if form == "one_class" and not loss.bounded:
+        return None
     C_scaled = C / scale**2
+    cost_scaled = intercept_cost / scale**2
     weight = np.broadcast_to(_per_column(sample_weight), (n, K))
     cached = _features(design)
     Phi = cached["Phi"]
@@ -261,6 +279,9 @@ def solve_dual(
         if form == "classification":
             y = np.where(np.isfinite(lower[rows, k]), 1.0, -1.0)
             libsvm = SVC(kernel="precomputed", C=1.0)
+        elif form == "one_class":  # sum(alpha) = nu sum(box) = c_b
+            y = None
+            libsvm = OneClassSVM(kernel="precomputed", nu=min(1.0, cost_scaled / np.sum(box)))
         else:
             epsilon = float(np.mean(upper[rows, k] - lower[rows, k])) / 2.0
             y = (lower[rows, k] + upper[rows, k]) / 2.0
@@ -278,7 +299,10 @@ def solve_dual(
         intercept[k] = libsvm.intercept_[0]
         iterations[k] = np.max(libsvm.n_iter_)
     coef = Phi.T @ beta
-    problem = _Intervals(lower, upper, sample_weight, C_scaled, loss, True, 0.0)
+    floor = _gap_floor(design, sample_weight) * cost_scaled**2 if cost_scaled else 0.0
+    problem = _Intervals(
+        lower, upper, sample_weight, C_scaled, loss, True, cost_scaled, floor=floor
+    )
     primal, gap, beta, dual = _certify(design, problem, coef, intercept, beta, tol)
     n_iter = int(iterations.max(initial=0))
     converged = bool(np.all(gap <= tol))
@@ -297,5 +321,6 @@ def solve_dual(
         cg_iter=None,
         dual_coef=beta,
         dual=dual * scale**2,
+        gap_floor=floor * scale**2,
     )
     return result

@@ -42,7 +42,10 @@ or callable, default="rbf"
         boundary) and a lower bound on the fraction of support vectors, in
         ``(0, 1]``, as in ``OneClassSVM``.
     shrinking : bool, default=True
-        Accepted for ``OneClassSVM``'s code; no effect.
+        libsvm's shrinking heuristic, as in ``OneClassSVM``, for the small
+        problems solved by libsvm's dual (at most 5,000 rows with the
+        hinge); no effect on the Newton solver. It changes the time, not
+        the solution.
     cache_size : float, default=1024
         Megabytes allowed for keeping the feature matrix on the device.
     verbose : int, default=0
@@ -81,6 +84,8 @@ or callable, default="rbf"
         boundary; ``fit`` only).
     n_support_ : ndarray of shape (1,), dtype int32
     n_iter_ : int
+        Newton iterations, or libsvm's iterations where its dual solved the
+        problem (at most 5,000 rows), as ``OneClassSVM.n_iter_`` counts them.
     objective_ : ndarray of shape (1,)
         Primal objective (of the formulation in Notes) at the solution.
     dual_gap_ : ndarray of shape (1,)
@@ -350,7 +355,11 @@ random_offset_
         return self.decision_function(X) + self.offset_[0]
 
     def predict(self, X):
-        """+1 for inliers (positive decision function), -1 for outliers.
+        """+1 for inliers (decision function at least 0), -1 for outliers.
+
+        A row on the boundary (decision 0) is an inlier, as scikit-learn's
+        outlier detectors have it; with ``rho`` the exact ``nu``-quantile of
+        the training scores (see Notes), the boundary holds training rows.
 
         Parameters
         ----------
@@ -360,4 +369,4 @@ random_offset_
         -------
         ndarray of shape (n_samples,)
         """
-        return np.where(self.decision_function(X) > 0, 1, -1)
+        return np.where(self.decision_function(X) >= 0, 1, -1)

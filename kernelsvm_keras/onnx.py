@@ -370,11 +370,12 @@ def _convert_outlier_detector(scope, operator, container):
     scores = OnnxReshape(
         _problem_scores(model, X, dtype, opv), np.array([-1], dtype=np.int64), op_version=opv
     )
-    inlier = OnnxGreater(scores, np.array([0], dtype=dtype), op_version=opv)
+    # predict: an inlier at a decision of 0 or more (the boundary included)
+    outlier = OnnxLess(scores, np.array([0], dtype=dtype), op_version=opv)
     label = OnnxWhere(
-        inlier,
-        np.array([1], dtype=np.int64),
+        outlier,
         np.array([-1], dtype=np.int64),
+        np.array([1], dtype=np.int64),
         op_version=opv,
         output_names=operator.outputs[:1],
     )

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.svm import SVC, SVR
+from sklearn.svm import SVC, SVR, OneClassSVM
 
 from kernelsvm_keras import (
     KerasLinearSVC,
@@ -138,6 +138,29 @@ def test_a_short_solve_goes_to_newton(monkeypatch):
     assert est.n_iter_ == newton.n_iter_
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("kernel", ["rbf", "linear"])
+def test_the_one_class_svm_is_one_class_svm_s_dual(kernel, weighted):
+    # OneClassSVM's own dual (nu, box s_i, sum c_b), certified; the same optimum
+    # as Newton on the same features, and on X itself OneClassSVM's model
+    rng = np.random.RandomState(0)
+    Xo = rng.normal(size=(300, 3)) + (3.0 if kernel == "linear" else 0.0)  # optimum below 0
+    weights = rng.uniform(0.5, 2.0, len(Xo)) if weighted else None
+    make = lambda: KerasOneClassSVM(nu=0.2, kernel=kernel, gamma=0.3, random_state=0)  # noqa: E731
+    dual = fit_quietly(make().set_params(tol=1e-6), Xo, sample_weight=weights)
+    assert certified(dual) and dual.n_iter_ > 0
+    with route("declined"):
+        newton = fit_quietly(make().set_params(tol=1e-4), Xo, sample_weight=weights)
+    assert dual.objective_[0] <= newton.objective_[0] + 1e-9 * abs(newton.objective_[0])
+    np.testing.assert_allclose(dual.objective_, newton.objective_, rtol=1e-4)
+    assert abs(np.mean(dual.predict(Xo) == -1) - 0.2) <= 0.02
+    if kernel == "linear":
+        reference = OneClassSVM(nu=0.2, kernel="linear", tol=1e-9).fit(Xo, sample_weight=weights)
+        np.testing.assert_allclose(
+            dual.decision_function(Xo), reference.decision_function(Xo), atol=1e-4
+        )
+
+
 def test_what_libsvm_does_not_serve_goes_to_newton(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the dual route took a problem it does not serve")
@@ -146,7 +169,6 @@ def test_what_libsvm_does_not_serve_goes_to_newton(monkeypatch):
     from kernelsvm_keras import _base
 
     monkeypatch.setattr(_base, "solve_dual", refuse)
-    KerasOneClassSVM(n_components=16, random_state=0).fit(X)  # an intercept cost
     KerasLinearSVC(fit_intercept=False).fit(X, y)  # no intercept
     with route("dual"), pytest.raises(AssertionError, match="does not serve"):
         KerasLinearSVC().fit(X, y)
@@ -163,7 +185,9 @@ def test_the_row_limit_and_the_forms():
     assert _dual.serves(design, *margin_intervals(labels), ones, False, 0.0) is None
     assert _dual.serves(design, *margin_intervals(labels, 2.0), ones, True, 0.0) is None
     assert _dual.serves(design, *tube_intervals(X[:, :1], 0.1), ones, True, 0.0) == "regression"
-    assert _dual.serves(design, *one_class_intervals(len(y)), ones, True, 1.0) is None
+    assert _dual.serves(design, *one_class_intervals(len(y)), ones, True, 1.0) == "one_class"
+    # an intercept cost on another problem
+    assert _dual.serves(design, *margin_intervals(labels), ones, True, 1.0) is None
     # a column whose weighted rows hold one class only
     weights = np.where(labels[:, 0] > 0, 1.0, 0.0)
     assert _dual.serves(design, *margin_intervals(labels), weights, True, 0.0) is None

@@ -145,6 +145,18 @@ def test_one_class_fraction_of_outliers_is_close_to_nu(blob, nu):
     assert len(det.support_) / len(blob) >= nu - 0.02
 
 
+def test_one_class_boundary_rows_are_inliers(blob):
+    # a row exactly on the boundary (rho is often a training row's exact
+    # score) is an inlier, as scikit-learn's outlier detectors have it
+    det = KerasOneClassSVM(nu=0.2, gamma=0.5, random_state=0).fit(blob)
+    det.intercept_ = np.zeros(1)
+    det.intercept_ = -det.decision_function(blob[:1])
+    assert det.decision_function(blob[:1])[0] == 0.0
+    assert det.predict(blob[:1])[0] == 1
+    decision = det.decision_function(blob)
+    np.testing.assert_array_equal(det.predict(blob), np.where(decision < 0, -1, 1))
+
+
 def test_one_class_is_in_one_class_svms_scale(blob):
     ours = KerasOneClassSVM(nu=0.2, gamma=0.5, tol=1e-5, random_state=0).fit(blob)
     theirs = OneClassSVM(nu=0.2, gamma=0.5).fit(blob)
