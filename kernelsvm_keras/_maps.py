@@ -96,14 +96,16 @@ class FeatureMap:
         kept, self._fit_rows = getattr(self, "_fit_rows", None), None
         return kept
 
-    def _keep_fit_rows(self, keep, indices, landmark_features, kernel_matrix, basis):
+    def _keep_fit_rows(self, keep, n_rows, indices, landmark_features, kernel_matrix, basis):
         """Keep :meth:`fit_rows` if asked (``keep``) and the landmarks (rows ``indices``) are all.
 
-        ``basis`` is the one :func:`~kernelsvm_keras.layers.nystroem_factors`
-        used: in the Cholesky basis, ``L L^T = K``.
+        ``n_rows`` is the number of fit rows, ``basis`` the one
+        :func:`~kernelsvm_keras.layers.nystroem_factors` used: in the
+        Cholesky basis, ``L L^T = K``.
         """
         self._fit_rows = None
-        if not keep or not np.array_equal(np.sort(indices), np.arange(indices.size)):
+        every_row = indices.size == n_rows and np.array_equal(np.sort(indices), np.arange(n_rows))
+        if not (keep and every_row):
             return
         order = np.argsort(indices)  # the fit rows in their own order
         gram = None
@@ -314,7 +316,9 @@ class LandmarkMap(FeatureMap):
         self.component_indices_ = indices
         self.components_ = components
         self.normalization_ = normalization
-        self._keep_fit_rows(keep_fit_rows, indices, landmark_features, landmark_kernel, basis)
+        self._keep_fit_rows(
+            keep_fit_rows, X.shape[0], indices, landmark_features, landmark_kernel, basis
+        )
         return self
 
     @property
@@ -415,7 +419,9 @@ class PrecomputedMap(FeatureMap):
             landmark_kernel, basis=self.basis
         )
         self.component_indices_ = indices
-        self._keep_fit_rows(keep_fit_rows, indices, landmark_features, landmark_kernel, basis)
+        self._keep_fit_rows(
+            keep_fit_rows, X.shape[0], indices, landmark_features, landmark_kernel, basis
+        )
         return self
 
     @property
