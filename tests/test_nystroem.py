@@ -267,6 +267,18 @@ def test_svc_basis_follows_the_route_and_does_not_change_the_model(monkeypatch):
     )
 
 
+def test_the_basis_is_the_eigenbasis_wherever_newton_solves():
+    # the diagonal preconditioner needs it: more rows than the dual takes; a
+    # small problem goes to the dual, the one-class SVM's too
+    from kernelsvm_keras import KerasOneClassSVM, _dual
+
+    rs = np.random.RandomState(0)
+    big = rs.normal(size=(_dual._MAX_ROWS + 1, 2))
+    assert KerasSVC(n_components=8)._fitted_map(big, rs).basis == "eigen"
+    assert KerasSVC(n_components=8)._fitted_map(big[:100], rs).basis == "cholesky"
+    assert KerasOneClassSVM(n_components=8)._fitted_map(big[:100], rs).basis == "cholesky"
+
+
 def test_svc_sparse_input_equals_dense():
     # a fixed gamma: "scale" reads X.var(), whose rounding differs between formats
     dense = nystroem_svc(gamma=0.05).fit(X_train, y_train)
