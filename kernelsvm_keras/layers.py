@@ -455,8 +455,18 @@ def _cholesky_above(K, cutoff):
     ``K - cutoff I`` is positive definite exactly then: its factorisation
     is the test (backward stable: to ``m eps ||K||``, far below the cutoff).
     LAPACK's ``potrf`` on the transpose of the symmetric C-ordered ``K``,
-    which is ``K`` in Fortran order: no copy.
+    which is ``K`` in Fortran order: no copy. Two landmarks that nearly
+    repeat each other answer first, without a factorisation: ``e_i - e_j``
+    has the Rayleigh quotient ``(K_ii + K_jj) / 2 - K_ij``, and the smallest
+    eigenvalue is at most that (tabular data with categorical columns has
+    such pairs).
     """
+    halves = np.diag(K) / 2.0
+    pairs = halves[:, None] + halves[None, :] - K
+    np.fill_diagonal(pairs, np.inf)
+    if pairs.min(initial=np.inf) <= cutoff:
+        return None
+    del pairs
     shifted = K.copy()
     shifted.flat[:: K.shape[0] + 1] -= cutoff
     _, info = scipy.linalg.lapack.dpotrf(shifted.T, lower=1, overwrite_a=1)

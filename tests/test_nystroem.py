@@ -107,6 +107,7 @@ def test_factors_give_the_landmarks_own_features(basis):
         (np.vstack([X[:20], X[:5]]), "rbf"),  # repeated landmarks: eigenvalues of 0
         (np.vstack([X[:10], X[:10] + 1e-4]), "rbf"),  # positive, but below the cutoff
         (X[:40], "sigmoid"),  # negative eigenvalues
+        (np.linspace(0, 1, 40)[:, None], "rbf"),  # smooth, no close pair: only potrf sees it
     ],
 )
 def test_the_cholesky_basis_falls_back_where_the_eigenbasis_drops_or_flips(Z, kernel):
@@ -116,6 +117,18 @@ def test_the_cholesky_basis_falls_back_where_the_eigenbasis_drops_or_flips(Z, ke
     eigen_N, eigen_features, _ = nystroem_factors(K)
     np.testing.assert_array_equal(N, eigen_N)
     np.testing.assert_allclose(features, K @ N, atol=1e-9)
+
+
+def test_nearly_repeated_landmarks_need_no_factorisation(monkeypatch):
+    import scipy.linalg
+
+    K = rbf_kernel_matrix(np.vstack([X[:20], X[:5] + 1e-4]), np.vstack([X[:20], X[:5] + 1e-4]), 0.5)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("factorised")
+
+    monkeypatch.setattr(scipy.linalg.lapack, "dpotrf", refuse)
+    assert nystroem_factors(K, basis="cholesky")[2] == "eigen"
 
 
 def test_the_basis_is_one_of_two():
