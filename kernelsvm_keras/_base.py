@@ -159,20 +159,21 @@ class _BaseSVM(BaseEstimator):
             factor=factor,
         )
 
-    def _fitted_map(self, X, random_state, **overrides):
-        """A new feature map of the parameters (``overrides`` replace some), fitted on ``X``.
+    def _map_for(self, n_samples, **overrides):
+        """The unfitted feature map of a fit on ``n_samples`` rows (``overrides`` as in
+        :meth:`_make_feature_map`).
 
         Landmarks take the Cholesky basis where the problem is small enough
         for the exact dual (:func:`~kernelsvm_keras._dual.may_serve`), which
         does not see the basis, and the eigenbasis elsewhere, which the
         Newton solver's diagonal preconditioner needs (see
-        :func:`~kernelsvm_keras.layers.nystroem_factors`).
+        :func:`~kernelsvm_keras.layers.nystroem_factors`). Fit it with
+        ``keep_fit_rows=True`` for :meth:`_fit_design`.
         """
-        n = X.shape[0]
+        n = n_samples
         width = min(overrides.get("n_components", getattr(self, "n_components", n)), n)
         small = may_serve_dual(n, width, self._fit_intercept(), self._intercept_cost())
-        feature_map = self._make_feature_map(basis="cholesky" if small else "eigen", **overrides)
-        return feature_map.fit(X, random_state, keep_fit_rows=True)
+        return self._make_feature_map(basis="cholesky" if small else "eigen", **overrides)
 
     def _fit_design(self, X, feature_map, form=None):
         """The design of the rows ``X`` that ``feature_map`` was just fitted on.
@@ -203,11 +204,13 @@ class _BaseSVM(BaseEstimator):
         timed both phases.
         """
         report = self._report()
-        with report.phase(f"feature map: {type(self._make_feature_map()).__name__}"):
-            fresh = self._fitted_map(X, check_random_state(getattr(self, "random_state", None)))
+        fresh = self._map_for(X.shape[0])
+        with report.phase(f"feature map: {type(fresh).__name__}"):
+            random_state = check_random_state(getattr(self, "random_state", None))
+            fresh.fit(X, random_state, keep_fit_rows=True)
         feature_map, coef_init, intercept_init = self._warm_start(fresh, same_problem)
         if feature_map is not fresh:
-            fresh.fit_rows()  # a warm start's fitted map: its landmarks may be other rows
+            fresh.fit_rows()  # a warm start's fitted map: its rows' features are dropped now
         where = device_report() if report else ""
         with report.phase(f"features: {X.shape[0]} rows x {feature_map.width}, {where}"):
             design = self._fit_design(X, feature_map)

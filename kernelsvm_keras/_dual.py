@@ -116,7 +116,7 @@ def may_serve(n_samples, width, fit_intercept, intercept_cost):
 
     The size tests of :func:`serves` on the whole design (a one-vs-one
     problem of more rows whose pairs are small is not foreseen): what a
-    landmark map's basis is chosen by (:meth:`~kernelsvm_keras._base._BaseSVM._fitted_map`).
+    landmark map's basis is chosen by (:meth:`~kernelsvm_keras._base._BaseSVM._map_for`).
     """
     return bool(
         fit_intercept

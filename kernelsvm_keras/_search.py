@@ -121,7 +121,8 @@ class _SearchMixin:
         Every fold draws from a fresh copy of ``random_state``, as a clone
         under ``GridSearchCV`` would.
         """
-        return self._fitted_map(X, _fresh_random_state(self.random_state), **params)
+        feature_map = self._map_for(X.shape[0], **params)
+        return feature_map.fit(X, _fresh_random_state(self.random_state), keep_fit_rows=True)
 
     @staticmethod
     def _single_estimator_class():

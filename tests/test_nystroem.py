@@ -285,11 +285,9 @@ def test_the_basis_is_the_eigenbasis_wherever_newton_solves():
     # small problem goes to the dual, the one-class SVM's too
     from kernelsvm_keras import KerasOneClassSVM, _dual
 
-    rs = np.random.RandomState(0)
-    big = rs.normal(size=(_dual._MAX_ROWS + 1, 2))
-    assert KerasSVC(n_components=8)._fitted_map(big, rs).basis == "eigen"
-    assert KerasSVC(n_components=8)._fitted_map(big[:100], rs).basis == "cholesky"
-    assert KerasOneClassSVM(n_components=8)._fitted_map(big[:100], rs).basis == "cholesky"
+    assert KerasSVC(n_components=8)._map_for(_dual._MAX_ROWS + 1).basis == "eigen"
+    assert KerasSVC(n_components=8)._map_for(100).basis == "cholesky"
+    assert KerasOneClassSVM(n_components=8)._map_for(100).basis == "cholesky"
 
 
 def test_svc_sparse_input_equals_dense():
