@@ -12,18 +12,18 @@ into an SVM). ``kernelsvm_keras.layers`` (random Fourier features) and
 Keras model.
 """
 
-# First, before Keras is imported: in a joblib worker, importing _workers sizes
-# the backends' thread pools to the worker's share (see kernelsvm_keras._workers).
-from . import _workers  # noqa: F401
+import sys
+
+# Keras with the package, except in a joblib worker: there at its first use,
+# which a small fit never reaches (see kernelsvm_keras._keras). Importing
+# _keras first imports _workers, which sizes a worker's thread pools before
+# the backend starts.
+from . import _keras
+
+if not _keras.deferred():
+    _keras.load()
 
 # isort: split
-from ._quiet import tensorflow_banner_filtered
-
-with tensorflow_banner_filtered():  # the first import of Keras (and TensorFlow)
-    import keras  # noqa: F401
-
-# isort: split
-from . import layers, losses
 from ._base import InconsistentVersionWarning
 from ._classes import KerasLinearSVC, KerasSVC
 from ._export import pipeline_to_keras
@@ -32,7 +32,18 @@ from ._one_class import KerasOneClassSVM
 from ._regression import KerasLinearSVR, KerasSVR
 from ._search import KerasLinearSVCCV, KerasSVCCV, KerasSVRCV
 from ._version import __version__
-from .layers import RandomFourierFeatures
+
+_WITH_KERAS = {"layers": "layers", "losses": "losses", "RandomFourierFeatures": "layers"}
+
+
+def __getattr__(name):
+    """``layers``, ``losses`` and ``RandomFourierFeatures``, whose import is that of Keras."""
+    if name not in _WITH_KERAS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    _keras.load()
+    module = sys.modules[f"{__name__}.{_WITH_KERAS[name]}"]
+    return module if name == _WITH_KERAS[name] else getattr(module, name)
+
 
 __all__ = [
     "InconsistentVersionWarning",

@@ -10,7 +10,6 @@ import math
 import warnings
 from numbers import Integral, Real
 
-import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -27,13 +26,13 @@ from ._dual import may_serve as may_serve_dual
 from ._dual import remember as remember_features
 from ._dual import serves as serves_dual
 from ._dual import solve_dual
+from ._keras import keras, set_weights_exactly
 from ._loss import get_loss, margin_intervals
 from ._maps import APPROXIMATIONS, IdentityMap, make_feature_map, map_from_attributes
 from ._progress import Progress
 from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
 from ._solver import RowBlocks, device_report, input_scale, solve_svm
 from ._version import __version__
-from .layers import set_weights_exactly
 
 # Elements (rows x columns of the feature matrix) per block when batch_size=None:
 # 2**24 float32 values, 64 MiB per block.

@@ -1,6 +1,5 @@
 """A fitted pipeline (preprocessing and an SVM) as one Keras model."""
 
-import keras
 import numpy as np
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.pipeline import Pipeline
@@ -9,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BaseSVM, check_keras_dtype
 from ._features import KerasFeatures
-from .layers import RowNormalization, ScaleShift, set_weights_exactly
+from ._keras import keras, set_weights_exactly
 
 
 def pipeline_to_keras(pipeline, dtype="float32"):
@@ -90,6 +89,8 @@ def pipeline_to_keras(pipeline, dtype="float32"):
 
 
 def _scale_shift(outputs, scale, shift, dtype, name, clip=None):
+    from .layers import ScaleShift
+
     layer = ScaleShift(clip=clip, dtype=dtype, name=name)
     outputs = layer(outputs)
     set_weights_exactly(layer, [scale, shift])
@@ -113,6 +114,8 @@ def _max_abs_scaler(step, outputs, dtype, name):
 
 
 def _normalizer(step, outputs, dtype, name):
+    from .layers import RowNormalization
+
     return RowNormalization(step.norm, dtype=dtype, name=name)(outputs)
 
 

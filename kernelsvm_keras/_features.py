@@ -2,7 +2,6 @@
 
 from numbers import Integral
 
-import keras
 import numpy as np
 from sklearn.base import (
     BaseEstimator,
@@ -12,6 +11,8 @@ from sklearn.base import (
 )
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._keras import keras
 
 
 class KerasFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):

@@ -27,22 +27,17 @@ of :mod:`sklearn.metrics.pairwise`'s conventions, or a callable) and
 kernel mathematics (NumPy and ``keras.ops``) lives in :mod:`.layers`.
 """
 
-import keras
 import numpy as np
-from keras import ops
 
-from .layers import (
+from ._keras import keras, ops, set_weights_exactly
+from ._kernels import (
     KERNELS,
     LANDMARK_KERNELS,
-    LandmarkColumns,
-    NystroemFeatures,
-    RandomFourierFeatures,
     draw_random_fourier_weights,
     kernel_matrix,
     kernel_matrix_numpy,
     nystroem_factors,
     random_fourier_features,
-    set_weights_exactly,
 )
 
 APPROXIMATIONS = ("auto", "random_fourier", "nystroem")
@@ -256,6 +251,8 @@ class RandomFourierMap(FeatureMap):
         return projection
 
     def layers(self, n_features_in, dtype):
+        from .layers import RandomFourierFeatures
+
         layer = RandomFourierFeatures(
             self.width, gamma=self.gamma_, kernel=self.kernel, dtype=dtype, name="features"
         )
@@ -374,6 +371,8 @@ class LandmarkMap(FeatureMap):
                 "arrays, which a Keras model cannot hold. Use a named kernel ('rbf', 'poly', "
                 "...), or compute the kernel yourself and use kernel='precomputed'."
             )
+        from .layers import NystroemFeatures
+
         layer = NystroemFeatures(
             self.width,
             gamma=self.gamma_,
@@ -439,6 +438,8 @@ class PrecomputedMap(FeatureMap):
         return _dense(X[:, self.component_indices_]) @ (self.normalization_ @ coef.T) + intercept
 
     def layers(self, n_features_in, dtype):
+        from .layers import LandmarkColumns
+
         columns = LandmarkColumns(self.component_indices_, dtype=dtype, name="landmark_columns")
         columns.build((None, n_features_in))
         dense = _keras_dense(self.width, dtype)

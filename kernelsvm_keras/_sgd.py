@@ -34,7 +34,8 @@ then when they have doubled.
 import copy
 
 import numpy as np
-from keras import ops
+
+from ._keras import ops
 
 __all__ = ["SGDState", "sgd_pass"]
 

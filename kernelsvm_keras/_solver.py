@@ -76,11 +76,10 @@ iterate when it is better.
 import copy
 import math
 
-import keras
 import numpy as np
 import scipy.linalg
-from keras import ops
 
+from ._keras import keras, ops
 from ._progress import SILENT
 
 __all__ = ["RowBlocks", "SolverResult", "device_report", "input_scale", "solve_svm"]
@@ -244,26 +243,52 @@ class RowBlocks:
         self.scale = float(scale)
         self.n_samples = X.shape[0]
         self.n_outputs = n_outputs
-        self._layout, self._shards = _data_layout()
-        batch_size = max(self._shards, batch_size - batch_size % self._shards)
-        self._bounds = [
-            (start, min(start + batch_size, self.n_samples))
-            for start in range(0, self.n_samples, batch_size)
-        ]
         self.cache_bytes = cache_bytes
-        self._cache = None
-        self._grams = {}
-        self._factor = None
-        if factor is not None:
-            factor = ops.convert_to_tensor(np.asarray(factor, dtype=np.float32))
-            if self.fits_in_cache(self.n_samples):
-                transform = _projected(transform, factor)
-            else:
-                self._factor = factor
-                self._factor_host = np.asarray(ops.convert_to_numpy(factor), dtype=np.float64)
+        self._batch_size = batch_size
         self._transform = transform
-        if self.fits_in_cache(self.n_samples):
-            self._cache = [self._compute(start, stop) for start, stop in self._bounds]
+        self._grams = {}
+        self._factor_array = None if factor is None else np.asarray(factor, dtype=np.float32)
+        # the float32 factor in float64 (exact): what the certificate multiplies by
+        self._factor_host = None
+        if factor is not None and not self.fits_in_cache(self.n_samples):
+            self._factor_host = self._factor_array.astype(np.float64)
+        self._device = None  # see _on_device
+
+    def _on_device(self):
+        """The blocks' side on the Keras device, made at the first use (a dict).
+
+        ``bounds`` of the row blocks (sharded where a distribution asks),
+        ``cache`` (the feature blocks, or ``None`` when :attr:`streamed`),
+        ``factor`` (the factor's tensor when :attr:`factored`),
+        ``transform`` (rows to stored blocks), ``layout`` and ``shards``. A
+        design whose rows go only to the exact dual in NumPy
+        (:mod:`kernelsvm_keras._dual`, through :meth:`exact_products`,
+        :meth:`exact_rows` and :meth:`exact_blocks` of the identity map)
+        never makes it, and never imports Keras.
+        """
+        if self._device is None:
+            layout, shards = _data_layout()
+            batch = max(shards, self._batch_size - self._batch_size % shards)
+            transform, factor = self._transform, None
+            if self._factor_array is not None:
+                factor = ops.convert_to_tensor(self._factor_array)
+                if not self.factored:
+                    transform, factor = _projected(transform, factor), None
+            self._device = {
+                "bounds": [
+                    (start, min(start + batch, self.n_samples))
+                    for start in range(0, self.n_samples, batch)
+                ],
+                "cache": None,
+                "factor": factor,
+                "transform": transform,
+                "layout": layout,
+                "shards": shards,
+            }
+            if not self.streamed:
+                bounds = self._device["bounds"]
+                self._device["cache"] = [self._compute(start, stop) for start, stop in bounds]
+        return self._device
 
     def fits_in_cache(self, n_rows):
         """Whether ``n_rows`` rows of features may be kept on the device."""
@@ -272,21 +297,28 @@ class RowBlocks:
     @property
     def factored(self):
         """Whether the blocks are kept apart from the map's factor (see ``factor``)."""
-        return self._factor is not None
+        return self._factor_host is not None
+
+    @property
+    def _factor(self):
+        """The factor's tensor where :attr:`factored`, else ``None``."""
+        return self._on_device()["factor"] if self.factored else None
 
     def _project(self, block):
         """Feature rows from stored rows (the identity unless :attr:`factored`)."""
-        return block if self._factor is None else ops.matmul(block, self._factor)
+        return block if not self.factored else ops.matmul(block, self._factor)
 
     def _raw_blocks(self, mask=None):
         """Yield ``(start, stop, block)`` as stored or computed, before the factor.
 
         With a boolean ``mask`` of rows, only the blocks that hold some of them.
         """
-        for i, (start, stop) in enumerate(self._bounds):
+        device = self._on_device()
+        for i, (start, stop) in enumerate(device["bounds"]):
             if mask is not None and not mask[start:stop].any():
                 continue
-            block = self._cache[i] if self._cache is not None else self._compute(start, stop)
+            cache = device["cache"]
+            block = cache[i] if cache is not None else self._compute(start, stop)
             yield start, stop, block
 
     def _compute(self, start, stop):
@@ -296,9 +328,11 @@ class RowBlocks:
         if self.scale != 1.0:
             rows = _scaled_float32(rows, self.scale)
         rows = ops.convert_to_tensor(np.asarray(rows, dtype=np.float32))
-        if self._layout is not None and (stop - start) % self._shards == 0:
-            rows = keras.distribution.distribute_tensor(rows, self._layout)
-        return rows if self._transform is None else self._transform(rows)
+        device = self._device
+        if device["layout"] is not None and (stop - start) % device["shards"] == 0:
+            rows = keras.distribution.distribute_tensor(rows, device["layout"])
+        transform = device["transform"]
+        return rows if transform is None else transform(rows)
 
     def blocks(self):
         """Yield ``(start, stop, block)`` over the rows of ``phi(X)``."""
@@ -331,7 +365,7 @@ class RowBlocks:
 
     def _exact(self, stored):
         """Float64 feature rows of float64 stored rows (the factor applied in float64)."""
-        return stored if self._factor is None else stored @ self._factor_host
+        return stored if not self.factored else stored @ self._factor_host
 
     def exact_blocks(self):
         """Yield ``(start, stop, block)`` with ``block`` a float64 NumPy array.
@@ -350,7 +384,7 @@ class RowBlocks:
         The features are those of :meth:`exact_blocks`; a factored design
         multiplies by its factor on the small side and never forms them.
         """
-        factor = self._factor_host if self._factor is not None else None
+        factor = self._factor_host
         if V is not None and factor is not None:
             V = factor @ V
         Z = None if V is None else np.empty((self.n_samples, V.shape[1]))
@@ -386,23 +420,28 @@ class RowBlocks:
         return np.concatenate(parts, axis=0).astype(np.float64)
 
     def _stored_width(self):
-        return self.n_outputs if self._factor is None else int(self._factor.shape[0])
+        return self.n_outputs if not self.factored else int(self._factor_host.shape[0])
 
     @classmethod
     def from_blocks(cls, blocks, n_outputs):
         """A design whose (cached) row blocks are the given tensors."""
         design = cls.__new__(cls)
-        design._X = design._transform = design._layout = None
+        design._X = design._transform = design._factor_array = design._factor_host = None
         design.scale = 1.0
         design.n_outputs = n_outputs
         design.cache_bytes = math.inf
         sizes = [int(B.shape[0]) for B in blocks]
         ends = np.cumsum(sizes)
         design.n_samples = int(ends[-1]) if sizes else 0
-        design._bounds = [(int(e - n), int(e)) for e, n in zip(ends, sizes, strict=True)]
-        design._cache = list(blocks)
         design._grams = {}
-        design._factor = None
+        design._device = {
+            "bounds": [(int(e - n), int(e)) for e, n in zip(ends, sizes, strict=True)],
+            "cache": list(blocks),
+            "factor": None,
+            "transform": None,
+            "layout": None,
+            "shards": 1,
+        }
         return design
 
     def gathered(self, mask, project=True):
@@ -425,7 +464,7 @@ class RowBlocks:
     @property
     def streamed(self):
         """Whether every pass recomputes the features (they are not cached)."""
-        return self._cache is None
+        return not self.fits_in_cache(self.n_samples)
 
     def subset(self, mask):
         """The rows where ``mask`` is true, as a cached design of their features."""
@@ -514,11 +553,13 @@ class RowBlocks:
 
     def _factor_left(self, V):
         """``V`` as stored blocks take it: ``factor @ V`` for a factored design."""
-        return V if self._factor is None else ops.matmul(self._factor, V)
+        return V if not self.factored else ops.matmul(self._factor, V)
 
     def _factor_right(self, total):
         """``factor.T @ total``: a sum over stored rows as one over feature rows."""
-        return total if self._factor is None else ops.matmul(ops.transpose(self._factor), total)
+        if not self.factored:
+            return total
+        return ops.matmul(ops.transpose(self._factor), total)
 
     def matmul(self, V):
         """``phi(X) @ V`` for ``V`` of shape (n_outputs, K)."""

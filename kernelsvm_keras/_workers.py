@@ -6,11 +6,12 @@ gives each worker ``cpu_count() // k`` threads by setting ``OMP_NUM_THREADS``
 (and the BLAS libraries' variables) in the worker's environment. NumPy,
 SciPy and PyTorch read those; TensorFlow and XLA (JAX) do not, so every
 worker would size its pools to the whole machine: ``k`` workers times all the
-cores. Each worker also imports TensorFlow (about 4 s here) and prints its
-start-up messages.
+cores. A worker whose fits need Keras also imports TensorFlow (about 4 s
+here) and prints its start-up messages; one that runs only small fits (the
+exact dual) never imports it (:mod:`kernelsvm_keras._keras`).
 
 :func:`configure_worker` runs when this module is imported, which
-``kernelsvm_keras`` does first, before it imports Keras. In a child process
+``kernelsvm_keras`` does first, before anything imports Keras. In a child process
 whose environment limits its threads (a joblib worker) it gives TensorFlow's
 pools that many threads (``TF_NUM_INTRAOP_THREADS``,
 ``TF_NUM_INTEROP_THREADS``), makes XLA's CPU backend single-threaded when

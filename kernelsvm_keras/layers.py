@@ -1,15 +1,31 @@
 """Keras 3 layers for kernel machines.
 
 This module depends on Keras and NumPy only (never on scikit-learn), and computes
-with ``keras.ops`` so that every Keras backend runs it.
+with ``keras.ops`` so that every Keras backend runs it. The functions are
+those of :mod:`kernelsvm_keras._kernels` (the estimators use them without
+importing Keras); the layers are built on them.
 """
-
-import math
 
 import keras
 import numpy as np
-import scipy.linalg
 from keras import ops
+
+from ._keras import set_weights_exactly  # noqa: F401  (its public place was here)
+from ._kernels import (
+    KERNELS,
+    LANDMARK_KERNELS,  # noqa: F401
+    NYSTROEM_EIGENVALUE_TOL,  # noqa: F401
+    _check_kernel,
+    draw_nystroem_landmarks,
+    draw_random_fourier_weights,
+    kernel_matrix,
+    kernel_matrix_numpy,
+    nystroem_factors,
+    nystroem_features,
+    nystroem_normalization,
+    random_fourier_features,
+    rbf_kernel_matrix,
+)
 
 __all__ = [
     "LandmarkColumns",
@@ -27,90 +43,6 @@ __all__ = [
     "random_fourier_features",
     "rbf_kernel_matrix",
 ]
-
-# Kernels with a random Fourier map (shift-invariant, with a spectral density).
-KERNELS = ("rbf", "laplacian")
-# Kernels that the landmark (Nystroem) maps and layers compute, with
-# scikit-learn's conventions (sklearn.metrics.pairwise).
-LANDMARK_KERNELS = ("linear", "poly", "rbf", "laplacian", "sigmoid")
-
-# Elements of the (rows, landmarks, features) temporary of the Laplacian
-# kernel's L1 distances, per chunk of rows.
-_L1_CHUNK_ELEMENTS = 2**22
-# Elements of the rows of A per chunk of the NumPy kernels (2 MiB of float64).
-_NUMPY_CHUNK_ELEMENTS = 2**18
-
-
-def draw_random_fourier_weights(n_features, n_components, gamma, kernel, random_state):
-    """Draw the random projection of a random Fourier feature map.
-
-    The draw order and distributions are those of
-    :class:`sklearn.kernel_approximation.RBFSampler`: first the weights, then
-    the offsets, from the same :class:`numpy.random.RandomState`. For
-    ``kernel="rbf"`` and equal ``gamma``, ``n_components`` and integer seed the
-    result is therefore identical to ``RBFSampler``'s ``random_weights_`` and
-    ``random_offset_``.
-
-    Parameters
-    ----------
-    n_features : int
-        Number of input features.
-    n_components : int
-        Number of random features ``D``.
-    gamma : float
-        Kernel coefficient: ``exp(-gamma ||x - y||_2^2)`` for ``"rbf"``,
-        ``exp(-gamma ||x - y||_1)`` for ``"laplacian"``.
-    kernel : {"rbf", "laplacian"}
-        Kernel whose spectral distribution is sampled: a Gaussian
-        ``N(0, 2 gamma)`` for the RBF kernel, a Cauchy distribution of scale
-        ``gamma`` for the Laplacian kernel.
-    random_state : numpy.random.RandomState
-        Source of randomness; it is advanced by the draw.
-
-    Returns
-    -------
-    weights : ndarray of shape (n_features, n_components), dtype float64
-    offset : ndarray of shape (n_components,), dtype float64
-    """
-    size = (n_features, n_components)
-    if kernel == "rbf":
-        weights = math.sqrt(2.0 * gamma) * random_state.normal(size=size)
-    elif kernel == "laplacian":
-        weights = gamma * random_state.standard_cauchy(size=size)
-    else:
-        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}.")
-    offset = random_state.uniform(0.0, 2.0 * np.pi, size=n_components)
-    return weights, offset
-
-
-def random_fourier_features(inputs, weights, offset):
-    """The random Fourier feature map ``sqrt(2 / D) * cos(inputs @ weights + offset)``.
-
-    Written with ``keras.ops``: it runs on the active backend's device and
-    accepts tensors or NumPy arrays.
-
-    Parameters
-    ----------
-    inputs : tensor of shape (n, n_features)
-    weights : tensor of shape (n_features, D)
-    offset : tensor of shape (D,)
-
-    Returns
-    -------
-    tensor of shape (n, D)
-    """
-    n_components = weights.shape[-1]
-    return ops.cos(ops.matmul(inputs, weights) + offset) * math.sqrt(2.0 / n_components)
-
-
-def set_weights_exactly(layer, arrays):
-    """``layer.set_weights(arrays)`` without a detour through float32.
-
-    ``set_weights`` converts NumPy arrays with the backend's default float
-    type first; on torch that is float32 even for float64 variables.
-    """
-    for variable, array in zip(layer.weights, arrays, strict=True):
-        variable.assign(keras.ops.convert_to_tensor(array, dtype=variable.dtype))
 
 
 def _array_initializer(array):
@@ -229,315 +161,6 @@ class RandomFourierFeatures(keras.layers.Layer):
             seed=self.seed,
         )
         return config
-
-
-# Eigenvalues of the landmarks' kernel matrix at most this fraction of its
-# median diagonal entry (the RBF kernel's variance, 1) are dropped: their
-# directions add nothing the float32 features could resolve, and keeping them
-# would scale float32 round-off by up to 1/sqrt(eigenvalue). The median, not
-# the largest: a polynomial kernel's diagonal spans orders of magnitude (on
-# standardised a9a, 0.2 median and 2.7e4 largest), and the largest entry kept
-# 207 of 2048 directions there.
-NYSTROEM_EIGENVALUE_TOL = 1e-4
-
-
-def _check_kernel(kernel):
-    if kernel not in LANDMARK_KERNELS:
-        raise ValueError(f"kernel must be one of {LANDMARK_KERNELS}, got {kernel!r}.")
-
-
-def kernel_matrix_numpy(A, B, kernel="rbf", gamma=1.0, degree=3, coef0=0.0):
-    """The kernel between all rows of dense ``A`` and ``B``, in float64 NumPy.
-
-    The conventions of :mod:`sklearn.metrics.pairwise`: ``"linear"``
-    ``<a, b>``; ``"poly"`` ``(gamma <a, b> + coef0) ** degree``; ``"rbf"``
-    ``exp(-gamma ||a - b||^2)``; ``"laplacian"`` ``exp(-gamma ||a - b||_1)``;
-    ``"sigmoid"`` ``tanh(gamma <a, b> + coef0)``.
-
-    Parameters
-    ----------
-    A : array-like of shape (n, n_features)
-    B : array-like of shape (m, n_features)
-    kernel : {"linear", "poly", "rbf", "laplacian", "sigmoid"}, default="rbf"
-    gamma, degree, coef0 : float, int, float
-        Kernel coefficients (unused where the kernel has none).
-
-    Returns
-    -------
-    ndarray of shape (n, m), dtype float64
-    """
-    _check_kernel(kernel)
-    A = np.asarray(A, dtype=np.float64)
-    B = np.asarray(B, dtype=np.float64)
-    if kernel == "rbf":  # shift-invariant: centred on B's mean, far less cancels
-        center = B.mean(axis=0) if len(B) else 0.0
-        B = B - center
-        B_norms = np.einsum("ij,ij->i", B, B)
-    # rows of A in chunks: the temporaries stay bounded whatever the batch
-    rows = max(1, _NUMPY_CHUNK_ELEMENTS // max(1, A.shape[1]))
-    if kernel == "laplacian":
-        rows = max(1, _L1_CHUNK_ELEMENTS // max(1, B.shape[0] * B.shape[1]))
-    out = np.empty((A.shape[0], B.shape[0]))
-    for start in range(0, A.shape[0], rows):
-        a = A[start : start + rows]
-        if kernel == "rbf":
-            a = a - center
-            sq = np.einsum("ij,ij->i", a, a)[:, None] - 2.0 * (a @ B.T) + B_norms
-            values = np.exp(-gamma * np.maximum(sq, 0.0))
-        elif kernel == "laplacian":
-            values = np.exp(-gamma * np.abs(a[:, None, :] - B[None]).sum(-1))
-        elif kernel == "linear":
-            values = a @ B.T
-        elif kernel == "poly":
-            values = (gamma * (a @ B.T) + coef0) ** degree
-        else:
-            values = np.tanh(gamma * (a @ B.T) + coef0)
-        out[start : start + rows] = values
-    return out
-
-
-def kernel_matrix(inputs, components, kernel="rbf", gamma=1.0, degree=3, coef0=0.0):
-    """The kernel between all rows of ``inputs`` and ``components``, with ``keras.ops``.
-
-    The same kernels and conventions as :func:`kernel_matrix_numpy`, on the
-    active backend's device. RBF distances are expanded into matrix products
-    after shifting both sides by the components' mean (distances do not
-    change; in float32 far less cancels); Laplacian distances are summed over
-    chunks of rows, so that the ``(rows, m, n_features)`` temporary stays
-    bounded.
-
-    Parameters
-    ----------
-    inputs : tensor of shape (n, n_features)
-    components : tensor of shape (m, n_features)
-    kernel : {"linear", "poly", "rbf", "laplacian", "sigmoid"}, default="rbf"
-    gamma, degree, coef0 : float, int, float
-
-    Returns
-    -------
-    tensor of shape (n, m)
-    """
-    _check_kernel(kernel)
-    if kernel == "rbf":
-        center = ops.mean(components, axis=0)
-        x = inputs - center
-        z = components - center
-        sq = (
-            ops.sum(ops.square(x), axis=1, keepdims=True)
-            - 2.0 * ops.matmul(x, ops.transpose(z))
-            + ops.sum(ops.square(z), axis=1)
-        )
-        return ops.exp(-gamma * ops.relu(sq))
-    if kernel == "laplacian":
-        n, (m, d) = inputs.shape[0], components.shape
-        rows = max(1, _L1_CHUNK_ELEMENTS // max(1, m * d))
-        if n is None or n <= rows:
-            distances = ops.sum(ops.abs(inputs[:, None, :] - components[None]), axis=-1)
-        else:
-            distances = ops.concatenate(
-                [
-                    ops.sum(ops.abs(inputs[i : i + rows, None, :] - components[None]), axis=-1)
-                    for i in range(0, n, rows)
-                ],
-                axis=0,
-            )
-        return ops.exp(-gamma * distances)
-    products = ops.matmul(inputs, ops.transpose(components))
-    if kernel == "linear":
-        return products
-    if kernel == "poly":
-        return ops.power(gamma * products + coef0, degree)
-    return ops.tanh(gamma * products + coef0)
-
-
-def rbf_kernel_matrix(A, B, gamma):
-    """``exp(-gamma ||a - b||^2)`` for all rows of dense ``A`` and ``B``, in float64 NumPy."""
-    return kernel_matrix_numpy(A, B, "rbf", gamma)
-
-
-def nystroem_normalization(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL, basis="eigen"):
-    """The normalisation ``N`` of a Nystroem map ``phi(x) = k(x, Z) @ N``.
-
-    ``phi(x) . phi(y) = k(x, Z) K^+ k(Z, y)`` with ``K = k(Z, Z)`` the kernel
-    matrix of the landmarks ``Z`` (Williams and Seeger, 2001): the kernel
-    restricted to the span of the landmarks' feature vectors. With the
-    eigendecomposition ``K = U diag(s) U^T``, ``N = U diag(|s|^-1/2)``,
-    columns in decreasing order of ``|s|``, and the columns of eigenvalues
-    with ``|s| <= tol * median(|diag(K)|)`` zero (those features are 0 for
-    every input; the largest diagonal entry stands in for a zero median).
-
-    For a kernel that is not positive semi-definite (``"sigmoid"``, or a
-    precomputed or callable one), ``K`` has negative eigenvalues; their
-    magnitudes are used, so that ``phi(x) . phi(y) = k(x, Z) |K|^+ k(Z, y)``:
-    what :class:`sklearn.kernel_approximation.Nystroem` computes too (its
-    singular value decomposition takes the magnitudes).
-
-    :class:`~sklearn.kernel_approximation.Nystroem` uses ``K^-1/2`` instead,
-    the same map up to a rotation, which an L2-regularised linear model does
-    not see. This basis makes the features nearly uncorrelated when the
-    landmarks are a sample of the data (``phi(X)^T phi(X) ~ (n / m) diag(s)``),
-    so that a diagonal preconditioner suits their Hessian: on MNIST, half the
-    conjugate-gradient passes of ``K^-1/2`` or of a Cholesky factor.
-
-    ``basis="cholesky"`` gives ``N = L^-T`` instead, with ``K = L L^T``,
-    where every eigenvalue of ``K`` is above the cutoff (checked by a
-    Cholesky factorisation of ``K`` less the cutoff: then none is dropped,
-    and the map is the same up to a rotation); elsewhere the eigenbasis.
-    Two Cholesky factorisations and a triangular inverse take a quarter of
-    the eigendecomposition's time or less (2,048 landmarks: 0.28 s against
-    1.13 s; 4,096: 0.82 s against 5.3 s, on 2 cores). The Newton solver's
-    diagonal preconditioner needs the eigenbasis; the exact dual of small
-    problems does not see the basis.
-
-    Parameters
-    ----------
-    kernel_matrix : ndarray of shape (m, m)
-        ``k(Z, Z)``, symmetric.
-    tol : float, default=1e-4
-        Eigenvalues at or below ``tol`` times the median diagonal magnitude
-        are dropped.
-    basis : {"eigen", "cholesky"}, default="eigen"
-        The basis of the features, as above.
-
-    Returns
-    -------
-    ndarray of shape (m, m), dtype float64
-    """
-    return nystroem_factors(kernel_matrix, tol, basis)[0]
-
-
-def nystroem_factors(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL, basis="eigen"):
-    """The normalisation ``N`` and the landmarks' own features ``phi(Z) = K N``.
-
-    ``N`` as :func:`nystroem_normalization` gives it; ``phi(Z)`` from the
-    same factorisation, without the ``m^3`` product: ``U_k sign(s_k)
-    |s_k|^1/2`` in the eigenbasis, ``L`` in the Cholesky one. Where the
-    landmarks are every training row, ``phi(Z)`` is the training design.
-
-    Returns
-    -------
-    normalization : ndarray of shape (m, m), dtype float64
-    landmark_features : ndarray of shape (m, m), dtype float64
-    basis : {"eigen", "cholesky"}
-        The basis used: the eigenbasis where the Cholesky one was asked for
-        but some eigenvalue is at or below the cutoff.
-    """
-    if basis not in ("eigen", "cholesky"):
-        raise ValueError(f"basis must be 'eigen' or 'cholesky', got {basis!r}.")
-    K = np.asarray(kernel_matrix, dtype=np.float64)
-    normalization = np.zeros(K.shape)
-    features = np.zeros(K.shape)
-    if K.size == 0:
-        return normalization, features, basis
-    K = (K + K.T) / 2.0
-    diagonal = np.abs(np.diag(K))
-    reference = np.median(diagonal)
-    cutoff = tol * (reference if reference > 0 else np.max(diagonal))
-    if basis == "cholesky":
-        factor = _cholesky_above(K, cutoff)
-        if factor is not None:
-            inverse, info = scipy.linalg.lapack.dtrtri(factor, lower=1)
-            if info == 0 and np.all(np.isfinite(inverse)):
-                return np.ascontiguousarray(inverse.T), factor, "cholesky"
-    eigenvalues, eigenvectors = np.linalg.eigh(K)
-    magnitudes = np.abs(eigenvalues)
-    order = np.argsort(-magnitudes, kind="stable")
-    keep = order[magnitudes[order] > cutoff]
-    roots = np.sqrt(magnitudes[keep])
-    normalization[:, : keep.size] = eigenvectors[:, keep] / roots
-    features[:, : keep.size] = eigenvectors[:, keep] * (np.sign(eigenvalues[keep]) * roots)
-    return normalization, features, "eigen"
-
-
-def _cholesky_above(K, cutoff):
-    """The lower Cholesky factor of ``K`` if its eigenvalues all exceed ``cutoff``; else ``None``.
-
-    ``K - cutoff I`` is positive definite exactly then: its factorisation
-    is the test (backward stable: to ``m eps ||K||``, far below the cutoff).
-    LAPACK's ``potrf`` on the transpose of the symmetric C-ordered ``K``,
-    which is ``K`` in Fortran order: no copy. Two landmarks that nearly
-    repeat each other answer first, without a factorisation: ``e_i - e_j``
-    has the Rayleigh quotient ``(K_ii + K_jj) / 2 - K_ij``, and the smallest
-    eigenvalue is at most that (tabular data with categorical columns has
-    such pairs).
-    """
-    halves = np.diag(K) / 2.0
-    pairs = halves[:, None] + halves[None, :] - K
-    np.fill_diagonal(pairs, np.inf)
-    if pairs.min(initial=np.inf) <= cutoff:
-        return None
-    del pairs
-    shifted = K.copy()
-    shifted.flat[:: K.shape[0] + 1] -= cutoff
-    _, info = scipy.linalg.lapack.dpotrf(shifted.T, lower=1, overwrite_a=1)
-    if info != 0:
-        return None
-    factor, info = scipy.linalg.lapack.dpotrf(K.T, lower=1, clean=1)
-    return factor if info == 0 else None
-
-
-def draw_nystroem_landmarks(
-    data, n_components, gamma, random_state, kernel="rbf", degree=3, coef0=0.0
-):
-    """Draw the landmarks of a Nystroem map from the rows of ``data``.
-
-    The draw of :class:`sklearn.kernel_approximation.Nystroem`: the first
-    ``n_components`` indices of a permutation of the rows, so that for equal
-    arguments and integer seed the landmarks are its ``components_``.
-
-    Parameters
-    ----------
-    data : array-like or sparse matrix of shape (n_samples, n_features)
-        At least ``n_components`` rows.
-    n_components : int
-        Number of landmarks ``m``.
-    gamma : float
-        Kernel coefficient.
-    random_state : numpy.random.RandomState
-        Source of randomness; it is advanced by the draw.
-    kernel : {"linear", "poly", "rbf", "laplacian", "sigmoid"}, default="rbf"
-    degree, coef0 : int, float
-        Coefficients of the polynomial and sigmoid kernels.
-
-    Returns
-    -------
-    indices : ndarray of shape (m,)
-        The landmarks' rows in ``data``.
-    components : ndarray of shape (m, n_features), dtype float64
-        The landmarks (dense).
-    normalization : ndarray of shape (m, m), dtype float64
-        See :func:`nystroem_normalization`.
-    """
-    indices = random_state.permutation(data.shape[0])[:n_components].copy()
-    components = data[indices]
-    components = np.asarray(
-        components.toarray() if hasattr(components, "toarray") else components, dtype=np.float64
-    )
-    basis = kernel_matrix_numpy(components, components, kernel, gamma, degree, coef0)
-    return indices, components, nystroem_normalization(basis)
-
-
-def nystroem_features(inputs, components, normalization, gamma, kernel="rbf", degree=3, coef0=0.0):
-    """The Nystroem feature map ``k(x, z_j)_j @ normalization``, with ``keras.ops``.
-
-    Parameters
-    ----------
-    inputs : tensor of shape (n, n_features)
-    components : tensor of shape (m, n_features)
-        The landmarks ``Z``.
-    normalization : tensor of shape (m, m)
-        See :func:`nystroem_normalization`.
-    gamma : float
-    kernel : {"linear", "poly", "rbf", "laplacian", "sigmoid"}, default="rbf"
-        See :func:`kernel_matrix`.
-    degree, coef0 : int, float
-
-    Returns
-    -------
-    tensor of shape (n, m)
-    """
-    kernel_values = kernel_matrix(inputs, components, kernel, gamma, degree, coef0)
-    return ops.matmul(kernel_values, normalization)
 
 
 @keras.saving.register_keras_serializable(package="kernelsvm_keras")

@@ -1,0 +1,84 @@
+"""Keras, imported where it is first used (in a joblib worker) or with the package.
+
+A small fit takes the exact dual (:mod:`kernelsvm_keras._dual`: NumPy and
+libsvm), and ``decision_function`` and ``predict`` compute in NumPy: neither
+needs Keras. A joblib worker (``GridSearchCV(..., n_jobs=2)``,
+``cross_val_score``) that imports ``kernelsvm_keras`` to run such fits would
+still pay the import of Keras and of its backend (TensorFlow: 4-5 s), longer
+than a whole search of small fits. So the modules reach Keras through
+:data:`keras` and :data:`ops` below, which import it at their first use:
+
+* in the user's own process ``import kernelsvm_keras`` imports Keras at once
+  (:func:`load`), as a Keras library is expected to: its layers and losses
+  are then registered for ``keras.saving.load_model``, and TensorFlow's
+  start-up banner is filtered once (:mod:`kernelsvm_keras._quiet`);
+* in a joblib worker (:func:`~kernelsvm_keras._workers.worker_threads`),
+  Keras is imported by the first fit that needs it (the Newton solver,
+  ``partial_fit``, ``to_keras``), after :mod:`kernelsvm_keras._workers` has
+  sized the backend's thread pools; a worker that runs only small fits never
+  imports it.
+"""
+
+import importlib
+import sys
+
+from . import _workers
+from ._quiet import tensorflow_banner_filtered
+
+__all__ = ["deferred", "keras", "load", "ops", "set_weights_exactly"]
+
+
+def deferred():
+    """Whether this process imports Keras at its first use rather than with the package.
+
+    True in a joblib worker (see the module), unless Keras is there already.
+    """
+    return _workers.worker_threads() is not None and "keras" not in sys.modules
+
+
+def load():
+    """Import Keras (the backend's banner filtered) and register our layers and losses.
+
+    Returns the ``keras`` module. Cheap once done.
+    """
+    module = sys.modules.get("keras")
+    if module is None or "kernelsvm_keras.losses" not in sys.modules:
+        with tensorflow_banner_filtered():
+            module = importlib.import_module("keras")
+        # registered for keras.saving.load_model, as `import kernelsvm_keras` promises
+        importlib.import_module("kernelsvm_keras.layers")
+        importlib.import_module("kernelsvm_keras.losses")
+    return module
+
+
+class _Deferred:
+    """A module whose attributes are those of ``name`` once :func:`load` has run."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attribute):
+        module = sys.modules.get(self._name)
+        if module is None:
+            load()
+            module = importlib.import_module(self._name)
+        return getattr(module, attribute)
+
+    def __repr__(self):
+        return f"<deferred module {self._name!r}>"
+
+
+#: ``keras``, imported at the first attribute read.
+keras = _Deferred("keras")
+#: ``keras.ops``, imported at the first attribute read.
+ops = _Deferred("keras.ops")
+
+
+def set_weights_exactly(layer, arrays):
+    """``layer.set_weights(arrays)`` without a detour through float32.
+
+    ``set_weights`` converts NumPy arrays with the backend's default float
+    type first; on torch that is float32 even for float64 variables.
+    """
+    for variable, array in zip(layer.weights, arrays, strict=True):
+        variable.assign(ops.convert_to_tensor(array, dtype=variable.dtype))
