@@ -25,7 +25,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ._dual import may_serve as may_serve_dual
 from ._dual import remember as remember_features
 from ._dual import serves as serves_dual
-from ._dual import solve_dual
+from ._dual import serves_working_sets, solve_dual, solve_working_sets
 from ._keras import keras, set_weights_exactly
 from ._loss import get_loss, margin_intervals
 from ._maps import APPROXIMATIONS, IdentityMap, make_feature_map, map_from_attributes
@@ -242,10 +242,18 @@ class _BaseSVM(BaseEstimator):
         loss, tol = self._loss(), float(self.tol)
         dual = None
         form = serves_dual(design, lower, upper, weights, fit_intercept, intercept_cost)
+        exact = solve_dual
+        if form is None:
+            # a large hinge problem: the exact dual on working sets, where they suffice
+            form = serves_working_sets(
+                design, lower, upper, weights, fit_intercept, intercept_cost, loss
+            )
+            exact = solve_working_sets
         if form is not None:
-            # a small problem: its exact dual in float64 (libsvm), certified
+            # a small problem (or a hinge one of few support vectors): its
+            # exact dual in float64 (libsvm), certified
             shrinking = bool(getattr(self, "shrinking", True))
-            dual = solve_dual(
+            dual = exact(
                 design,
                 lower,
                 upper,

@@ -1,6 +1,7 @@
 """Small problems take the exact dual (libsvm, float64): the same optimum, certified, faster.
 
-The Newton route is the reference here (``route("newton")``), and scikit-learn's
+Larger hinge problems take it on working sets (tested here with a lowered row
+limit). The Newton route is the reference here (``route("newton")``), and scikit-learn's
 ``SVC`` / ``SVR`` on the explicit features for the hinge; the squared hinge's
 reference is the independent finite Newton method of ``oracles``.
 """
@@ -230,3 +231,105 @@ def test_a_fault_in_libsvm_changes_nothing(monkeypatch, method, call):
         est.fit(Xi[::-1], yi[::-1])
     monkeypatch.undo()
     assert_same_state(vars(est), before)
+
+
+# -- working sets: large hinge problems whose support vectors are few ---------
+
+
+def _recording_working_sets(monkeypatch):
+    """Record what :func:`_dual.solve_working_sets` returns, for the fits that follow."""
+    from kernelsvm_keras import _base
+
+    results = []
+
+    def recording(*args, **kwargs):
+        results.append(_dual.solve_working_sets(*args, **kwargs))
+        return results[-1]
+
+    monkeypatch.setattr(_base, "solve_working_sets", recording)
+    return results
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    Xd, yd = load_digits(return_X_y=True)
+    return Xd / 16.0, yd
+
+
+@pytest.mark.parametrize(
+    "Est, params, limit",
+    [
+        (KerasSVC, {"loss": "hinge", "multi_class": "ovr"}, 500),
+        (KerasSVC, {"loss": "hinge", "multi_class": "ovo"}, 300),
+        (KerasSVR, {"loss": "epsilon_insensitive", "epsilon": 0.5}, 800),
+        (KerasOneClassSVM, {"nu": 0.05}, 400),
+    ],
+)
+def test_working_sets_reach_the_whole_dual_s_optimum(monkeypatch, Est, params, limit):
+    # digits (1,797 rows) above a row limit: one-vs-rest columns on all rows
+    # (up to 230 support vectors), one-vs-one pairs of about 360 rows, a
+    # regression (470), a one-class SVM (95)
+    Xd, yd = _digits()
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, len(yd))
+    weights[::50] = 0.0  # rows that no column holds
+    if Est is KerasSVR:
+        yd = yd / np.std(yd)
+    fit_args = () if Est is KerasOneClassSVM else (yd,)
+    make = lambda: Est(n_components=64, tol=1e-6, random_state=0, **params)  # noqa: E731
+    whole = fit_quietly(make(), Xd, *fit_args, sample_weight=weights)  # the whole dual
+    results = _recording_working_sets(monkeypatch)
+    monkeypatch.setattr(_dual, "_MAX_ROWS", limit)
+    sets = fit_quietly(make(), Xd, *fit_args, sample_weight=weights)
+    assert len(results) == 1 and results[0] is not None and results[0].converged
+    assert certified(sets) and sets.n_iter_ > 0
+    # the same kernel in another basis (the whole dual's landmarks take the
+    # Cholesky one): the same optimum, to the features' float32 rounding
+    np.testing.assert_allclose(sets.objective_, whole.objective_, rtol=1e-5)
+    agree = np.mean(sets.predict(Xd) == whole.predict(Xd)) if Est is not KerasSVR else 1.0
+    assert agree >= 0.99
+    # the sets never held the rows of weight zero, and they are no support vectors
+    assert not np.any(results[0].dual_coef[weights == 0])
+
+
+def test_working_sets_give_up_where_the_support_vectors_are_many(monkeypatch):
+    # flip_y=0.8 (about 40% of the labels wrong): most rows are support vectors,
+    # more than a set of 200 takes; the first set's share says so, and Newton
+    # solves the problem
+    Xn, yn = make_classification(1000, 5, flip_y=0.8, random_state=0)
+    results = _recording_working_sets(monkeypatch)
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 200)
+    est = fit_quietly(KerasSVC(loss="hinge", n_components=32, random_state=0), Xn, yn)
+    assert results == [None] and certified(est)
+
+
+def test_the_first_working_set_holds_both_sides_of_a_rare_class():
+    from kernelsvm_keras._loss import margin_intervals
+
+    labels = -np.ones((1000, 1))
+    labels[[3, 4, 5]] = 1.0  # between the evenly spaced rows 0 and 10
+    lower, upper = margin_intervals(labels)
+    weighted = np.ones(1000, dtype=bool)
+    rows = _dual._first_working_set(lower[:, 0], upper[:, 0], weighted, 100)
+    assert {3, 4, 5} <= set(rows.tolist()) and 100 <= rows.size <= 103
+    weighted[::2] = False  # only rows of positive weight
+    rows = _dual._first_working_set(lower[:, 0], upper[:, 0], weighted, 100)
+    assert np.all(rows % 2 == 1) and 3 in rows and 5 in rows
+
+
+def test_a_working_set_computes_only_the_products_of_its_new_rows():
+    from kernelsvm_keras._solver import RowBlocks
+
+    A = np.random.RandomState(0).normal(size=(50, 4))
+    design = RowBlocks(A, None, 4, batch_size=16, cache_bytes=0)
+    taken = []
+    exact_rows = design.exact_rows
+    design.exact_rows = lambda rows: taken.append(rows.copy()) or exact_rows(rows)
+    first = _dual._WorkingSet(np.array([7, 3, 20, 11]))
+    assert first.update(design)
+    moved = first.moved_to(np.array([40, 3, 11, 1]))
+    assert moved.update(design)
+    assert [t.tolist() for t in taken] == [[3, 7, 11, 20], [1, 40]]
+    assert sorted(moved.rows.tolist()) == [1, 3, 11, 40]
+    np.testing.assert_allclose(moved.Phi, A[moved.rows])
+    np.testing.assert_allclose(moved.Q, A[moved.rows] @ A[moved.rows].T, rtol=1e-12)
