@@ -103,6 +103,10 @@ _SMO_WORK = 3 * 10**8
 _WORKING_ROUNDS = 30
 _SIDE_ROWS = 20
 _WORKING_STEP = 100
+# ... and the Gram matrices of all sets take at most this many bytes (MNIST's
+# sets on all 60,000 rows held at most 2,241 rows: 400 MB for its 10 columns
+# at most).
+_WORKING_BYTES = 2**30
 # ... and a column's set is complete when the rows outside it add at most
 # this fraction of tol to its objective.
 _WORKING_SLACK = 0.1
@@ -383,17 +387,24 @@ def solve_working_sets(
     pending = np.ones(K, dtype=bool)
     for round_ in range(_WORKING_ROUNDS):
         iterations = 0
+        # the Gram matrices of the columns still solved (shared rows: one)
+        sizes = {id(sets[k].rows): sets[k].rows.size for k in np.flatnonzero(pending)}
+        if sum(size**2 for size in sizes.values()) * 8 > _WORKING_BYTES:
+            return None  # the sets' Gram matrices would take too much memory
+        Phi = None
         for k in np.flatnonzero(pending):
             work = sets[k]
-            if k and work.rows is sets[k - 1].rows:  # one-vs-rest's first sets: one Gram
-                work.take_from(sets[k - 1])
-            elif not work.update(design):
-                return None  # features or products beyond float64
+            if k and work.rows is sets[k - 1].rows and Phi is not None:
+                work.Q = sets[k - 1].Q  # one-vs-rest's first sets: one Gram matrix
+            else:
+                Phi = work.update(design)
+                if Phi is None:
+                    return None  # features or products beyond float64
             rows = work.rows
             beta[:, k] = 0.0
             beta[rows, k], intercept[k], its = problem.column(k, work.Q, rows)
             iterations = max(iterations, its)
-            coef[:, k] = work.Phi.T @ beta[rows, k]
+            coef[:, k] = Phi.T @ beta[rows, k]
             support = np.count_nonzero(beta[rows, k])
             if support > budget or (
                 round_ == 0
@@ -411,6 +422,8 @@ def solve_working_sets(
         # a column is done where the loss of the rows outside its set is a
         # negligible part of its objective (the certificate counts it)
         pending = np.sum(cost * losses, axis=0) > _WORKING_SLACK * problem.tol * objective
+        for k in np.flatnonzero(~pending):
+            sets[k].Q = None  # a column done stays done: its losses do not change
         if not np.any(pending):
             what = (
                 f"exact dual (libsvm, float64) on working sets of {n} rows ({round_ + 1} "
@@ -434,16 +447,18 @@ def solve_working_sets(
 
 
 class _WorkingSet:
-    """One column's working set: its rows, and their float64 features and Gram matrix.
+    """One column's working set: its rows and their float64 Gram matrix.
 
-    The features and Gram matrix are computed by :meth:`update`, only for
-    the rows that the previous set (:meth:`moved_to`) did not hold: a set
-    that gains a few rows costs their products only.
+    :meth:`update` computes the Gram matrix, from the previous set's
+    (:meth:`moved_to`) for the rows both hold: a set that gains a few rows
+    costs their products only. The features are read again at every update
+    (rows times width, against the Gram matrix's rows squared times width),
+    so that a set keeps only its Gram matrix between rounds.
     """
 
     def __init__(self, rows):
         self.rows = rows
-        self.Phi = self.Q = None
+        self.Q = None
         self._previous = None
 
     def moved_to(self, rows):
@@ -452,36 +467,33 @@ class _WorkingSet:
         work._previous = self
         return work
 
-    def take_from(self, other):
-        """Share ``other``'s features and Gram matrix (the same rows)."""
-        self.Phi, self.Q = other.Phi, other.Q
-
     def update(self, design):
-        """Compute the features and Gram matrix; ``False`` where they are not finite."""
-        old = self._previous
-        self._previous = None
-        if old is None or old.Phi is None:
-            kept_at, new = np.zeros(0, dtype=np.intp), self.rows
-        else:
+        """Compute the Gram matrix; returns the rows' features, or ``None`` if not finite.
+
+        The rows are reordered: those of the previous set first.
+        """
+        old, self._previous = self._previous, None
+        kept_at = np.zeros(0, dtype=np.intp)
+        if old is not None and old.Q is not None:
             where = np.full(design.n_samples, -1, dtype=np.intp)
             where[old.rows] = np.arange(old.rows.size)
             positions = where[self.rows]
-            kept_at, new = positions[positions >= 0], self.rows[positions < 0]
-            self.rows = np.concatenate([old.rows[kept_at], new])
-        order = np.argsort(new)  # exact_rows takes sorted rows
-        fresh = np.empty((new.size, design.n_outputs))
-        fresh[order] = design.exact_rows(new[order])
+            kept_at = positions[positions >= 0]
+            self.rows = np.concatenate([old.rows[kept_at], self.rows[positions < 0]])
+        order = np.argsort(self.rows)  # exact_rows takes sorted rows
+        Phi = np.empty((self.rows.size, design.n_outputs))
+        Phi[order] = design.exact_rows(self.rows[order])
         with np.errstate(over="ignore", invalid="ignore"):
             if kept_at.size:
-                kept = old.Phi[kept_at]
+                kept, fresh = Phi[: kept_at.size], Phi[kept_at.size :]
                 cross = fresh @ kept.T
-                self.Phi = np.concatenate([kept, fresh])
                 self.Q = np.block(
                     [[old.Q[np.ix_(kept_at, kept_at)], cross.T], [cross, fresh @ fresh.T]]
                 )
             else:
-                self.Phi, self.Q = fresh, fresh @ fresh.T
-        return bool(np.all(np.isfinite(self.Phi)) and np.all(np.isfinite(self.Q)))
+                self.Q = Phi @ Phi.T
+        finite = np.all(np.isfinite(Phi)) and np.all(np.isfinite(self.Q))
+        return Phi if finite else None
 
 
 def _expected_support(problem, k, rows, beta):
