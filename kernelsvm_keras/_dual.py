@@ -103,9 +103,10 @@ _SMO_WORK = 3 * 10**8
 _WORKING_ROUNDS = 30
 _SIDE_ROWS = 20
 _WORKING_STEP = 100
-# ... and the Gram matrices of all sets take at most this many bytes (MNIST's
-# sets on all 60,000 rows held at most 2,241 rows: 400 MB for its 10 columns
-# at most).
+# ... and the Gram matrices kept for the next round take at most this many
+# bytes (MNIST's sets on all 60,000 rows held at most 2,241 rows: 400 MB for
+# its 10 columns at most; letter's 325 one-vs-one pairs, 3.4 GB): the others
+# are computed in full again where their column needs another set.
 _WORKING_BYTES = 2**30
 # ... and a column's set is complete when the rows outside it add at most
 # this fraction of tol to its objective.
@@ -387,14 +388,11 @@ def solve_working_sets(
     pending = np.ones(K, dtype=bool)
     for round_ in range(_WORKING_ROUNDS):
         iterations = 0
-        # the Gram matrices of the columns still solved (shared rows: one)
-        sizes = {id(sets[k].rows): sets[k].rows.size for k in np.flatnonzero(pending)}
-        if sum(size**2 for size in sizes.values()) * 8 > _WORKING_BYTES:
-            return None  # the sets' Gram matrices would take too much memory
         Phi = None
         for k in np.flatnonzero(pending):
             work = sets[k]
-            if k and work.rows is sets[k - 1].rows and Phi is not None:
+            shared = k and work.rows is sets[k - 1].rows and sets[k - 1].Q is not None
+            if shared and Phi is not None:
                 work.Q = sets[k - 1].Q  # one-vs-rest's first sets: one Gram matrix
             else:
                 Phi = work.update(design)
@@ -405,6 +403,9 @@ def solve_working_sets(
             beta[rows, k], intercept[k], its = problem.column(k, work.Q, rows)
             iterations = max(iterations, its)
             coef[:, k] = Phi.T @ beta[rows, k]
+            held = {id(w.Q): w.Q.nbytes for w in sets if w.Q is not None}  # shared: once
+            if sum(held.values()) > _WORKING_BYTES:
+                work.Q = None  # not kept: computed in full if the column needs another set
             support = np.count_nonzero(beta[rows, k])
             if support > budget or (
                 round_ == 0

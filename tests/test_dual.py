@@ -333,3 +333,16 @@ def test_a_working_set_computes_only_the_products_of_its_new_rows():
     expected = A[moved.rows] @ A[moved.rows].T
     expected[0, 1] = expected[1, 0] = 1e6
     np.testing.assert_allclose(moved.Q, expected, rtol=1e-12)
+
+
+def test_working_sets_beyond_their_memory_compute_their_gram_matrices_again(monkeypatch):
+    # no Gram matrix kept between rounds: the same optimum, every set in full
+    Xd, yd = _digits()
+    make = lambda: KerasSVC(loss="hinge", n_components=64, tol=1e-6, random_state=0)  # noqa: E731
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
+    kept = fit_quietly(make(), Xd, yd)
+    results = _recording_working_sets(monkeypatch)
+    monkeypatch.setattr(_dual, "_WORKING_BYTES", 0)
+    again = fit_quietly(make(), Xd, yd)
+    assert results[0] is not None and results[0].converged and certified(again)
+    np.testing.assert_allclose(again.objective_, kept.objective_, rtol=1e-9)
