@@ -366,9 +366,7 @@ def solve_working_sets(
     the rounds' largest libsvm iteration counts.
     """
     n, K = lower.shape
-    _check_range(C, sample_weight, design.scale)
-    if form == "one_class" and not loss.bounded:
-        return None
+    _check_range(C, sample_weight, design.scale)  # the loss is the hinge (serves_working_sets)
     problem = _Dual(
         design, lower, upper, sample_weight, form, C, loss, tol, shrinking, intercept_cost
     )
