@@ -24,7 +24,8 @@ The kinds: :class:`IdentityMap` (the linear SVM), :class:`RandomFourierMap`
 of :mod:`sklearn.metrics.pairwise`'s conventions, or a callable) and
 :class:`PrecomputedMap` (landmarks as columns of a given kernel matrix).
 :func:`make_feature_map` chooses one from an estimator's parameters. The
-kernel mathematics (NumPy and ``keras.ops``) lives in :mod:`.layers`.
+kernel mathematics (NumPy and ``keras.ops``) lives in :mod:`._kernels`, the layers
+in :mod:`.layers`.
 """
 
 import numpy as np
