@@ -983,10 +983,12 @@ def _direct_directions(design, columns, zone, curv, gW, gb, damping, use_hessian
 def _hessian_directions(design, columns, zone, curv, gW, gb, damping, dW, db):
     """Newton directions of ``columns`` from the ``(D + 1) x (D + 1)`` Hessian, in place.
 
-    ``H = R + A~^T diag(c) A~`` summed in float64 on the host over the rows in
-    some column's curved zone (one pass, gathered per block), factored by
-    Cholesky: exact and definite whatever ``C``, for designs with few
-    features (the linear SVM on low-dimensional data).
+    ``H = R + A~^T diag(c) A~`` summed in float64 on the host over each
+    column's own curved rows (one pass over the design, a matrix product
+    per column and block: ``q width^2`` multiply-adds, as
+    :func:`_newton_direction` counts them), factored by Cholesky: exact and
+    definite whatever ``C``, for designs with few features (the linear SVM
+    on low-dimensional data).
     """
     D = design.n_outputs
     rows = zone[:, columns].any(axis=1)
@@ -1000,7 +1002,12 @@ def _hessian_directions(design, columns, zone, curv, gW, gb, damping, dW, db):
         if damping:
             A = np.hstack([A, np.ones((A.shape[0], 1))])
         c = curv[start:stop][local][:, columns].astype(np.float64)
-        H += np.einsum("ik,ia,ib->kab", c, A, A, optimize=True)
+        for j in range(columns.size):
+            # an einsum over all columns at once took 5 s a Newton step on
+            # 10,000 MNIST rows (784 features, 10 columns): not a BLAS product
+            curved = c[:, j] > 0
+            S = A[curved] * np.sqrt(c[curved, j])[:, None]
+            H[j] += S.T @ S
     regulariser = np.ones(width)
     if damping:
         regulariser[D] = damping

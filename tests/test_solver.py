@@ -159,6 +159,31 @@ def _hessian(Phi, curv, damping, intercept):
 
 
 @pytest.mark.parametrize("intercept", [True, False])
+def test_hessian_directions_solve_each_columns_own_newton_system(intercept):
+    # each column's Hessian sums its own curved rows, with their curvatures
+    from kernelsvm_keras import _solver
+
+    rng = np.random.RandomState(0)
+    Phi = rng.normal(size=(70, 6)).astype(np.float32)
+    curv = np.where(rng.uniform(size=(70, 3)) < 0.5, rng.uniform(0.5, 2.0, size=(70, 3)), 0.0)
+    curv[:, 2] = 0.0
+    curv[:5, 2] = 1.0  # a column with few curved rows
+    design = _solver.RowBlocks(Phi, None, 6, batch_size=16, cache_bytes=10**9)
+    gW, gb = rng.normal(size=(6, 3)), rng.normal(size=3)
+    damping = _solver._INTERCEPT_DAMPING if intercept else 0.0
+    dW, db = np.zeros((6, 3)), np.zeros(3)
+    columns = np.array([0, 2])
+    _solver._hessian_directions(design, columns, curv > 0, curv, gW, gb, damping, dW, db)
+    for k in columns:
+        H = _hessian(Phi.astype(np.float64), curv[:, k], damping, intercept)
+        g = np.append(gW[:, k], gb[k]) if intercept else gW[:, k]
+        d = np.linalg.solve(H, -g)
+        np.testing.assert_allclose(dW[:, k], d[:6], rtol=1e-10, atol=1e-12)
+        assert db[k] == (pytest.approx(d[6], rel=1e-10) if intercept else 0.0)
+    assert not dW[:, 1].any() and db[1] == 0.0  # a column not asked for is left alone
+
+
+@pytest.mark.parametrize("intercept", [True, False])
 def test_centered_diagonal_preconditioner_is_its_formula(intercept):
     # P = diag(1 + diag(A_c), damping) + [h; s][h; s]^T / s: exact on the
     # Hessian's mean direction and the intercept's coupling, diagonal elsewhere.
