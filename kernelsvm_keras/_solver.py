@@ -1478,8 +1478,9 @@ def solve_svm(
             half_norm_w = 0.5 * _colsum(ops.square(W))
             primal = half_norm_w + cb * b + C * _colsum(terms.value)
             half_norm_u = 0.5 * _colsum(ops.square(u_feasible))
-            lower, upper, weight = problem.lower, problem.upper, C * s
-            dual = _colsum(loss.conjugate(beta, lower, upper, weight, None, ops)) - half_norm_u
+            # (the float32 intervals: lower and upper stay the float64 ones of the certificate)
+            lo32, up32, weight = problem.lower, problem.upper, C * s
+            dual = _colsum(loss.conjugate(beta, lo32, up32, weight, None, ops)) - half_norm_u
             if n_iter == 0 and not bool(ops.all(ops.isfinite(primal))):
                 raise ValueError(
                     "The SVM objective at the starting point is not finite in float32: the "
@@ -1498,7 +1499,7 @@ def solve_svm(
             if loss.smooth:
                 smooth_primal = half_norm_w + cb * b + C * _colsum(terms.smooth_value)
                 smooth_dual = (
-                    _colsum(loss.conjugate(beta, lower, upper, weight, delta, ops)) - half_norm_u
+                    _colsum(loss.conjugate(beta, lo32, up32, weight, delta, ops)) - half_norm_u
                 )
                 smooth_gap = smooth_primal - smooth_dual
                 # The iterate solves the smoothed problem much better than the

@@ -108,7 +108,10 @@ def test_regression_reaches_the_newton_route_s_optimum(Est, loss):
     with route("newton"):  # float32 certifies 1e-4 here
         newton = fit_quietly(Est(**params).set_params(tol=1e-4), Xr, yr)
     assert certified(dual)
-    assert dual.objective_[0] <= newton.objective_[0] * (1 + 1e-9)
+    # The two routes train on the same map in two bases (the exact dual's
+    # Cholesky one, Newton's eigenbasis): float32 features that differ by
+    # their rounding, about 1e-7 of the objective.
+    assert dual.objective_[0] <= newton.objective_[0] * (1 + 1e-6)
     np.testing.assert_allclose(dual.objective_, newton.objective_, rtol=1e-4)
     np.testing.assert_allclose(dual.predict(Xr), newton.predict(Xr), atol=1e-2)
     if loss == "epsilon_insensitive" and Est is KerasLinearSVR:

@@ -384,6 +384,23 @@ def test_gram_reuses_the_products_of_rows_met_before(monkeypatch, cache_bytes):
     assert design.new_gram_rows(np.arange(5), key=3) == 5
 
 
+def test_the_certificate_is_of_the_float64_problem(newton):
+    # The iterations see y in float32; the objective and gap reported are
+    # those of the problem asked, y in float64 (targets near 1e4: float32
+    # rounds them by up to 5e-4, which moved the reported objective by 1e-6
+    # of itself when the certificate used the float32 intervals).
+    from kernelsvm_keras import KerasLinearSVR
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3))
+    y = 1e4 + X @ np.array([1.0, -2.0, 0.5]) + 0.3 * rng.normal(size=300) + 1e-4 / 3
+    est = KerasLinearSVR(C=1.0, epsilon=0.1, loss="squared_epsilon_insensitive", tol=1e-6)
+    est.fit(X, y)
+    residual = np.abs(y - (X @ est.coef_ + est.intercept_)) - 0.1
+    objective = 0.5 * est.coef_ @ est.coef_ + np.sum(np.maximum(residual, 0.0) ** 2)
+    np.testing.assert_allclose(est.objective_, objective, rtol=1e-10)
+
+
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
 def test_direct_steps_on_cached_grams_reach_the_optimum(monkeypatch, loss, newton):
     # Every Newton step direct, on Gram matrices kept from step to step (the
