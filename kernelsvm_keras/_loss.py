@@ -144,6 +144,14 @@ class IntervalLoss:
     def __repr__(self):
         return f"{type(self).__name__}()"
 
+    # A loss is its class (it holds no state): equal losses select the same
+    # compiled programs (:mod:`kernelsvm_keras._compiled`), fit after fit.
+    def __eq__(self, other):
+        return type(self) is type(other)
+
+    def __hash__(self):
+        return hash(type(self))
+
 
 class Hinge(IntervalLoss):
     """``h(v) = max(0, v)``: the hinge, epsilon-insensitive and one-class losses."""

@@ -43,6 +43,12 @@ products over ``K`` columns instead of ``K`` separate passes over the data):
   kernel block ``k(X, Z)`` and the normalisation ``N`` apart: a pass
   multiplies by ``N`` on the coefficients' side (:class:`RowBlocks`,
   ``factor``), never forming ``k(X, Z) @ N``;
+* the arithmetic of an iteration besides the passes over the data (the
+  loss's terms and the dual point, the line search, the conjugate-gradient
+  updates) is in pure functions that :func:`~kernelsvm_keras._compiled.compiled`
+  makes one program each on JAX, and the rows gathered on the device are
+  padded to a few sizes (:func:`_padded_size`): a backend that compiles per
+  shape compiles a fit's programs once, not at every step;
 * the linear SVM trains on ``X`` times a power of two (:func:`input_scale`,
   exact), and a problem whose weights float32 cannot represent is refused
   (:func:`_check_range`). No direction, step or iterate that is not finite
@@ -79,6 +85,7 @@ import math
 import numpy as np
 import scipy.linalg
 
+from ._compiled import compiled
 from ._keras import keras, ops
 from ._progress import SILENT
 
@@ -160,6 +167,14 @@ _MAX_TOTAL_WEIGHT = 1e16
 # tenfold per stage, each stage but the last to this relative gap.
 _CONTINUATION_FROM = 1e3
 _CONTINUATION_TOL = 1e-2
+# Rows gathered on the device (curved zones, working sets) change in number
+# from one Newton step to the next, and a backend that compiles a program per
+# shape (JAX compiles every eager operation) would compile anew at every
+# step: gathers are padded to sizes on a grid of _SIZES_PER_OCTAVE per octave
+# (at most a quarter more rows; see _padded_size), so that a fit meets a few
+# (JAX, 10,000 MNIST rows: 1,318 compilations in the first fit before, 552
+# after, with the solver's compiled arithmetic; benchmarks/RESULTS.md).
+_SIZES_PER_OCTAVE = 4
 # The float32 iterations stop a little below tol: the float64 certificate
 # differs from their gap by float32 round-off (about 1e-7 of the objective, a
 # few 1e-4 of a gap of 1e-3), and a gap met by that little would fail it (a
@@ -185,6 +200,27 @@ def _data_layout():
     if layout.axes[0] is None:
         return None, 1
     return layout, int(mesh.shape[list(mesh.axis_names).index(layout.axes[0])])
+
+
+def _padded_size(k):
+    """``k`` rounded up to the grid of ``_SIZES_PER_OCTAVE`` sizes per octave.
+
+    Sizes up to ``_SIZES_PER_OCTAVE`` are their own; above, the grid step
+    is ``2**(floor(log2 k) - log2 _SIZES_PER_OCTAVE)``: 1000 -> 1024,
+    1025 -> 1280.
+    """
+    if k <= _SIZES_PER_OCTAVE:
+        return k
+    step = 2 ** max(0, k.bit_length() - 1 - (_SIZES_PER_OCTAVE.bit_length() - 1))
+    return -(-k // step) * step
+
+
+def _padded_indices(indices):
+    """``indices`` followed by repeats of its last entry, to ``_padded_size`` entries."""
+    size = _padded_size(indices.size)
+    if size == indices.size:
+        return indices
+    return np.concatenate([indices, np.full(size - indices.size, indices[-1])])
 
 
 def _projected(transform, factor):
@@ -411,13 +447,12 @@ class RowBlocks:
         return self._exact(self._stored_rows(rows))
 
     def _stored_rows(self, rows):
-        """Stored rows ``rows`` (sorted) in float64."""
-        mask = np.zeros(self.n_samples, dtype=bool)
-        mask[rows] = True
-        parts = [ops.convert_to_numpy(part) for part in self._gather(mask, project=False)]
+        """Stored rows ``rows`` in float64, in their order."""
+        ((parts, positions),) = self.padded_parts([rows], project=False)
         if not parts:
             return np.zeros((0, self._stored_width()))
-        return np.concatenate(parts, axis=0).astype(np.float64)
+        taken = np.concatenate([ops.convert_to_numpy(part) for part in parts], axis=0)
+        return np.asarray(taken[positions], dtype=np.float64)
 
     def _stored_width(self):
         return self.n_outputs if not self.factored else int(self._factor_host.shape[0])
@@ -466,9 +501,60 @@ class RowBlocks:
         """Whether every pass recomputes the features (they are not cached)."""
         return not self.fits_in_cache(self.n_samples)
 
-    def subset(self, mask):
-        """The rows where ``mask`` is true, as a cached design of their features."""
-        return RowBlocks.from_blocks(list(self._gather(mask)), self.n_outputs)
+    def padded_parts(self, row_sets, project=True):
+        """Rows of ``phi(X)`` for each array of ``row_sets``, gathered in one pass.
+
+        Returns, per array ``rows``, ``(parts, positions)``: tensors, one per
+        block that holds some of the rows, whose concatenation ``T`` has
+        ``T[positions[i]] = phi(X)[rows[i]]``. A block's rows are padded by
+        repeats of its last to ``_padded_size`` of their number, so that the
+        shapes a fit meets stay few (see ``_SIZES_PER_OCTAVE``). With
+        ``project=False`` the stored rows (a factored design projects only
+        the rows taken).
+        """
+        ordered = [np.sort(np.asarray(rows, dtype=np.int64)) for rows in row_sets]
+        mask = np.zeros(self.n_samples, dtype=bool)
+        for rows in ordered:
+            mask[rows] = True
+        parts = [[] for _ in ordered]
+        found = [np.empty(rows.size, dtype=np.int64) for rows in ordered]
+        filled = [0] * len(ordered)
+        for start, stop, B in self._raw_blocks(mask):
+            for j, rows in enumerate(ordered):
+                first, last = np.searchsorted(rows, [start, stop])
+                if last == first:
+                    continue
+                local = _padded_indices(rows[first:last] - start)
+                taken = ops.take(B, ops.convert_to_tensor(local), axis=0)
+                parts[j].append(self._project(taken) if project else taken)
+                found[j][first:last] = filled[j] + np.arange(last - first)
+                filled[j] += local.size
+        out = []
+        for rows, part, at in zip(row_sets, parts, found, strict=True):
+            positions = np.empty(at.size, dtype=np.int64)
+            positions[np.argsort(np.asarray(rows), kind="stable")] = at
+            out.append((part, positions))
+        return out
+
+    def padded_rows(self, row_sets):
+        """:meth:`padded_parts`, each set's parts as one tensor: ``(T, positions)`` per set."""
+        out = []
+        for parts, positions in self.padded_parts(row_sets):
+            if not parts:
+                out.append((ops.zeros((0, self.n_outputs), dtype="float32"), positions))
+            else:
+                out.append((parts[0] if len(parts) == 1 else ops.concatenate(parts), positions))
+        return out
+
+    def subset(self, rows):
+        """The feature rows ``rows`` as a cached design, and where they are in it.
+
+        Returns ``(design, positions)``: the blocks of :meth:`padded_parts`,
+        row ``positions[i]`` of the design is ``phi(X)[rows[i]]``, and the
+        others are padding, to be given zero weight.
+        """
+        ((parts, positions),) = self.padded_parts([rows])
+        return RowBlocks.from_blocks(parts, self.n_outputs), positions
 
     def take_rows(self, mask):
         """The rows where ``mask`` is true, as one tensor."""
@@ -490,17 +576,17 @@ class RowBlocks:
         if exact:
             key = ("float64", key)
 
-        def product(A, B):
+        def row_sets(sets):  # one pass: float64 NumPy rows when exact, else (T, positions)
+            if exact:  # the float32 rows, cast (and a factor applied) in float64
+                taken = self._exact(self._stored_rows(np.concatenate(sets)))
+                return np.split(taken, np.cumsum([len(rows) for rows in sets])[:-1])
+            return self.padded_rows(sets)
+
+        def product(A, B):  # A @ B.T, as NumPy
             if exact:
                 return A @ B.T
-            return ops.convert_to_numpy(ops.matmul(A, ops.transpose(B)))
-
-        def rows_of(indices):
-            if exact:  # the float32 rows, cast (and a factor applied) in float64
-                order = np.argsort(indices)
-                taken = self._exact(self._stored_rows(indices[order]))
-                return taken[np.argsort(order)]
-            return self._rows_tensor(indices)
+            (TA, a), (TB, b) = A, B
+            return ops.convert_to_numpy(ops.tensordot(TA, TB, axes=[[1], [1]]))[np.ix_(a, b)]
 
         known, where, G = self._grams.pop(key, (None, None, None))
         if known is not None:
@@ -508,8 +594,7 @@ class RowBlocks:
             if known.size + new.size > _GRAM_MAX_ROWS:
                 known = None  # start again from these rows
             elif new.size:
-                both = rows_of(np.concatenate([known, new]))  # one pass
-                old, fresh = both[: known.size], both[known.size :]
+                fresh, old = row_sets([new, known])
                 cross = product(fresh, old)
                 inner = product(fresh, fresh)
                 G = np.block([[G, cross.T], [cross, inner]])
@@ -517,7 +602,7 @@ class RowBlocks:
                 known = np.concatenate([known, new])
         if known is None:
             known = rows
-            A = rows_of(rows)
+            (A,) = row_sets([rows])
             G = product(A, A)
             where = np.full(self.n_samples, -1, dtype=np.int32)
             where[rows] = np.arange(rows.size)
@@ -534,15 +619,6 @@ class RowBlocks:
         if key not in self._grams:
             return rows.size
         return int(np.count_nonzero(self._grams[key][1][rows] < 0))
-
-    def _rows_tensor(self, rows):
-        """``phi(X)[rows]`` as one tensor, in the order of ``rows`` (one pass)."""
-        mask = np.zeros(self.n_samples, dtype=bool)
-        mask[rows] = True
-        taken = self.take_rows(mask)  # in increasing order of rows
-        if np.all(rows[1:] > rows[:-1]):
-            return taken
-        return ops.take(taken, ops.convert_to_tensor(np.argsort(np.argsort(rows))), axis=0)
 
     def numpy(self):
         """``phi(X)`` as one float64 NumPy array (computed in float32)."""
@@ -716,31 +792,164 @@ class _Problem:
         return delta if self.loss.smooth else None
 
 
-class _Terms:
-    """Per-sample quantities of the (smoothed) loss at predictions ``Z``."""
+@compiled(static=("loss", "with_cost", "fit_intercept"))
+def _iterate(
+    Z, halves, lower, upper, s, cap, W, b, C, cb, delta, *, loss, with_cost, fit_intercept
+):
+    """The loss's terms at the iterate, its dual point, and both objectives, per column.
 
-    def __init__(self, problem, Z, C, delta):
-        loss, lower, upper, s = problem.loss, problem.lower, problem.upper, problem.s
-        value, slope, curvature = loss.derivatives(Z, lower, upper, problem.smoothing(delta), ops)
-        self.slope = slope  # -loss'(z)
-        self.curvature = C * s * curvature
-        self.smooth_value = s * value
-        self.value = self.smooth_value
-        if loss.smooth:
-            self.value = s * loss.value(Z, lower, upper, None, ops)
-        self.beta = C * s * slope  # the dual point of the iterate (before feasibility)
+    ``Z`` are the predictions and ``halves`` the products ``phi^T`` of the
+    positive and negative parts of ``beta = C s (-loss'(Z))`` (and, with an
+    intercept cost, of the positive rows' bounds), from one pass. ``beta``
+    is rescaled on one side to be dual-feasible (:func:`_feasible_scales`).
+    Returns the curvatures ``C s loss''(Z)``, the gradient's parts
+    ``phi^T beta`` and ``sum(beta)`` (before feasibility), the feasible
+    ``beta``, the primal and dual objectives (``-inf`` where no bound), and
+    the gap of the smoothed problem (``None`` for a smooth loss).
+    """
+    K = Z.shape[1]
+    value, slope, curvature = loss.derivatives(Z, lower, upper, delta, ops)
+    smooth_value = s * value
+    if loss.smooth:
+        value = s * loss.value(Z, lower, upper, None, ops)
+    else:
+        value = smooth_value
+    beta = C * s * slope  # the dual point of the iterate (before feasibility)
+    u_pos, u_neg = halves[:, :K], halves[:, K : 2 * K]
+    beta_pos, beta_neg = ops.relu(beta), ops.relu(-beta)
+    sum_pos, sum_neg = _colsum(beta_pos), _colsum(beta_neg)
+    if with_cost:  # the positive rows' bounds, and their room
+        bound = C * cap * ops.cast(beta_pos > 0, "float32")
+        capacity = _colsum(bound - beta_pos)
+    else:
+        capacity = ops.zeros_like(sum_pos)
+    if fit_intercept:
+        r_pos, r_neg, grow = _feasible_scales(sum_pos, sum_neg, cb, capacity, ops)
+    else:
+        r_pos = r_neg = ops.ones_like(sum_pos)
+        grow = ops.zeros_like(sum_pos)
+    feasible = r_pos * beta_pos - r_neg * beta_neg
+    u_feasible = r_pos * u_pos - r_neg * u_neg
+    if with_cost:
+        feasible = feasible + grow * (bound - beta_pos)
+        u_feasible = u_feasible + grow * (halves[:, 2 * K :] - u_pos)
+    half_norm_w = 0.5 * _colsum(ops.square(W))
+    primal = half_norm_w + cb * b + C * _colsum(value)
+    half_norm_u = 0.5 * _colsum(ops.square(u_feasible))
+    weight = C * s
+    dual = _colsum(loss.conjugate(feasible, lower, upper, weight, None, ops)) - half_norm_u
+    if with_cost:  # too little room to reach sum(beta) = c_b: not feasible, no bound
+        dual = ops.where(sum_pos + capacity >= (1.0 - 1e-6) * cb, dual, -math.inf)
+    dual = ops.where(ops.isfinite(dual), dual, -math.inf)  # overflowed: no bound
+    smooth_gap = None
+    if loss.smooth:
+        smooth_primal = half_norm_w + cb * b + C * _colsum(smooth_value)
+        smooth_dual = _colsum(loss.conjugate(feasible, lower, upper, weight, delta, ops))
+        smooth_gap = smooth_primal - (smooth_dual - half_norm_u)
+    gradient = (u_pos - u_neg, sum_pos - sum_neg)
+    return C * s * curvature, gradient, feasible, primal, dual, smooth_gap
 
 
-def _along_line(problem, Z, Zd, C, delta, t, ww, wd, dd, b, db):
-    """The (smoothed) objective at ``t`` along a direction, and its first two derivatives."""
-    loss, s, cb = problem.loss, problem.s, problem.intercept_cost
-    rows, slope, curv = loss.derivatives(
-        Z + t * Zd, problem.lower, problem.upper, problem.smoothing(delta), ops
+@compiled(static=("loss",))
+def _signed_betas(Z, lower, upper, s, cap, C, delta, *, loss):
+    """The positive and negative parts of ``beta = C s (-loss'(Z))`` of some rows, side by side.
+
+    Both halves of ``w(beta) = phi^T beta``, so that either can be rescaled
+    (and, with ``cap``, the intercept cost's bounds ``C cap`` of the
+    positive rows, a third part); ``beta`` depends on each row's own
+    prediction only, so they come in the same pass as ``Z``.
+    """
+    beta = C * s * loss.derivatives(Z, lower, upper, delta, ops)[1]
+    parts = [ops.relu(beta), ops.relu(-beta)]
+    if cap is not None:
+        parts.append(C * cap * ops.cast(beta > 0, "float32"))
+    return ops.concatenate(parts, axis=1)
+
+
+@compiled()
+def _track(primal, dual, beta, smooth_gap, best, floor, threshold):
+    """The best dual point and gaps met, the gap now, and which columns progress.
+
+    ``best`` is ``(dual, beta, gap, primal)``, the best of each met so far
+    (the best dual bound and its point; the smallest gap and primal). Returns
+    the updated ``best``, the gap against the best bound, the converged
+    columns (gap at most ``threshold``), those whose smoothing may shrink
+    (``None`` for a smooth loss) and those that progressed: an unconverged
+    column whose best gap shrank by ``_STALL_PROGRESS`` or more, or whose
+    primal fell by that much (float32 round-off alone makes new minima by
+    tiny amounts forever; while the smoothing is wide, the hinge's dual
+    bound can lag far behind a primal that still falls fast).
+    """
+    best_dual, best_beta, best_gap, best_primal = best
+    better = dual > best_dual
+    best_beta = ops.where(better, beta, best_beta)
+    best_dual = ops.maximum(best_dual, dual)
+    gap = (primal - best_dual) / ops.maximum(ops.abs(primal), floor)
+    converged = gap <= threshold
+    shrink = None
+    if smooth_gap is not None:
+        # The iterate solves the smoothed problem much better than the
+        # smoothing distorts the hinge: shrink the smoothing.
+        shrink = ops.logical_and(
+            smooth_gap <= 0.5 * ((primal - best_dual) - smooth_gap),
+            ops.logical_not(converged),
+        )
+    improved = ops.logical_or(
+        gap < (1.0 - _STALL_PROGRESS) * best_gap,
+        primal < best_primal - _STALL_PROGRESS * ops.abs(_finite(best_primal)),
     )
+    progress = ops.logical_and(improved, ops.logical_not(converged))
+    best = (best_dual, best_beta, ops.minimum(best_gap, gap), ops.minimum(best_primal, primal))
+    return best, gap, converged, shrink, progress
+
+
+def _along_line(loss, Z, Zd, lower, upper, s, C, cb, delta, t, ww, wd, dd, b, db):
+    """The (smoothed) objective at ``t`` along a direction, and its first two derivatives."""
+    rows, slope, curv = loss.derivatives(Z + t * Zd, lower, upper, delta, ops)
     value = 0.5 * (ww + t * (2.0 * wd + t * dd)) + cb * (b + t * db) + C * _colsum(s * rows)
     d1 = t * dd + wd + cb * db - C * _colsum(s * slope * Zd)
     d2 = dd + C * _colsum(s * curv * ops.square(Zd))
     return value, d1, d2
+
+
+@compiled(static=("loss",))
+def _line_start(Z, Zd, lower, upper, s, C, cb, delta, W, dW, b, db, *, loss):
+    """The line search's fixed terms, its tolerance and ceiling, and its first step ``t = 1``."""
+    ww = _colsum(ops.square(W))
+    wd = _colsum(W * dW)
+    dd = _colsum(ops.square(dW))
+    zeros = ops.zeros_like(wd)
+    f0, g0, _ = _along_line(loss, Z, Zd, lower, upper, s, C, cb, delta, zeros, ww, wd, dd, b, db)
+    target = _LS_TOL * ops.abs(g0)
+    ceiling = f0 + _LS_ROUNDOFF * ops.abs(f0)
+    bracket = (zeros, ops.full_like(wd, math.inf))
+    return (ww, wd, dd), (target, ceiling), bracket, ops.ones_like(wd)
+
+
+@compiled(static=("loss",))
+def _line_step(Z, Zd, lower, upper, s, C, cb, delta, b, db, fixed, limits, bracket, t, *, loss):
+    """One step of the line search: which columns accept ``t``, and the next ``t`` of the others.
+
+    Newton's step on the 1-D objective where it falls inside the bracket
+    ``(lo, hi)`` of the minimum; else bisection, or growth while ``hi`` is
+    open. Returns ``done, bracket, t``.
+    """
+    ww, wd, dd = fixed
+    target, ceiling = limits
+    lo, hi = bracket
+    f, g, h = _along_line(loss, Z, Zd, lower, upper, s, C, cb, delta, t, ww, wd, dd, b, db)
+    # an objective that overflows float32 at t: t is too far
+    overflow = ops.logical_not(ops.logical_and(ops.isfinite(f), ops.isfinite(g)))
+    g = ops.where(overflow, math.inf, g)
+    done = ops.logical_and(ops.abs(g) <= target, f <= ceiling)
+    lo = ops.where(ops.logical_and(g < 0, ops.logical_not(done)), t, lo)
+    hi = ops.where(ops.logical_and(g >= 0, ops.logical_not(done)), t, hi)
+    h = ops.where(overflow, 0.0, h)
+    newton = t - g / ops.maximum(h, 1e-30)
+    bounded = ops.isfinite(hi)
+    inside = ops.logical_and(newton > lo, ops.logical_or(newton < hi, ops.logical_not(bounded)))
+    fallback = ops.where(bounded, 0.5 * (lo + hi), 4.0 * ops.maximum(t, 1.0))
+    return done, (lo, hi), ops.where(done, t, ops.where(inside, newton, fallback))
 
 
 def _line_search(problem, Z, Zd, C, delta, W, dW, b, db):
@@ -754,34 +963,44 @@ def _line_search(problem, Z, Zd, C, delta, W, dW, b, db):
     64, hinge, C=1: the first step from 0 was accepted at 100 times the
     starting objective).
     """
-    ww = _colsum(ops.square(W))
-    wd = _colsum(W * dW)
-    dd = _colsum(ops.square(dW))
-    zeros = ops.zeros_like(wd)
-    f0, g0, _ = _along_line(problem, Z, Zd, C, delta, zeros, ww, wd, dd, b, db)
-    target = _LS_TOL * ops.abs(g0)
-    ceiling = f0 + _LS_ROUNDOFF * ops.abs(f0)
-    lo = zeros
-    hi = ops.full_like(wd, math.inf)
-    t = ops.ones_like(wd)
+    data = (Z, Zd, problem.lower, problem.upper, problem.s, C, problem.intercept_cost)
+    delta = problem.smoothing(delta)
+    fixed, limits, bracket, t = _line_start(*data, delta, W, dW, b, db, loss=problem.loss)
     for _ in range(_LS_MAX_ITER):
-        f, g, h = _along_line(problem, Z, Zd, C, delta, t, ww, wd, dd, b, db)
-        # an objective that overflows float32 at t: t is too far
-        overflow = ops.logical_not(ops.logical_and(ops.isfinite(f), ops.isfinite(g)))
-        g = ops.where(overflow, math.inf, g)
-        done = ops.logical_and(ops.abs(g) <= target, f <= ceiling)
+        done, bracket, t = _line_step(
+            *data, delta, b, db, fixed, limits, bracket, t, loss=problem.loss
+        )
         if bool(ops.all(done)):
-            return t
-        lo = ops.where(ops.logical_and(g < 0, ops.logical_not(done)), t, lo)
-        hi = ops.where(ops.logical_and(g >= 0, ops.logical_not(done)), t, hi)
-        h = ops.where(overflow, 0.0, h)
-        newton = t - g / ops.maximum(h, 1e-30)
-        bounded = ops.isfinite(hi)
-        inside = ops.logical_and(newton > lo, ops.logical_or(newton < hi, ops.logical_not(bounded)))
-        fallback = ops.where(bounded, 0.5 * (lo + hi), 4.0 * ops.maximum(t, 1.0))
-        t = ops.where(done, t, ops.where(inside, newton, fallback))
+            return t  # (the accepted t of every column: a column done keeps its t)
     # Not within tolerance: the left end of the bracket still decreases the objective.
-    return ops.where(done, t, lo)
+    return ops.where(done, t, bracket[0])
+
+
+@compiled(static=("fit_intercept",))
+def _gradient(W, u, total, cb, converged, *, fit_intercept):
+    """The primal gradient ``(W - phi^T beta, c_b - sum(beta))``, zero in converged columns.
+
+    Returns it and the unconverged columns (1.0, else 0.0).
+    """
+    active = ops.cast(ops.logical_not(converged), "float32")
+    gb = (cb - total) * active * (1.0 if fit_intercept else 0.0)
+    return (W - u) * active, gb, active
+
+
+@compiled()
+def _advance(W, b, dW, db, t):
+    """The iterate moved by ``t`` along the direction; a column that would not be finite stays."""
+    t = ops.where(ops.isfinite(t), t, 0.0)
+    W_next = W + t * dW
+    b_next = b + t * db
+    keep = ops.logical_and(ops.all(ops.isfinite(W_next), axis=0), ops.isfinite(b_next))
+    return ops.where(keep, W_next, W), ops.where(keep, b_next, b)
+
+
+@compiled()
+def _narrowed(delta, shrink):
+    """The hinge's smoothing, shrunk in the columns ``shrink``."""
+    return ops.where(shrink, ops.maximum(delta * _DELTA_SHRINK, _DELTA_MIN), delta)
 
 
 def _feasible_scales(positive, negative, cost, capacity, xp):
@@ -863,9 +1082,12 @@ def _newton_direction(design, gW, gb, curv, damping, cg_iter):
 
     def cg(skip):
         if cg_on_subset:  # gathered only when conjugate gradients run
-            rows = ops.convert_to_tensor(curv_host[curved_rows])
-            subset = design.subset(curved_rows)
-            dW, db, _, iterations = _cg_direction(subset, gW, gb, rows, damping, skip)
+            rows = np.flatnonzero(curved_rows)
+            subset, positions = design.subset(rows)
+            weights = np.zeros((subset.n_samples, curv_host.shape[1]), np.float32)
+            weights[positions] = curv_host[rows]  # the padding rows weigh nothing
+            weights = ops.convert_to_tensor(weights)
+            dW, db, _, iterations = _cg_direction(subset, gW, gb, weights, damping, skip)
             return dW, db, None, iterations
         precondition = None
         if design.streamed:
@@ -1166,28 +1388,46 @@ def _centered_diagonal(design, curv, damping):
     Sherman-Morrison formula in ``O(D)`` per column. Costs two products with
     ``phi^T``.
     """
-    s = _colsum(curv)
     h = design.rmatmul(curv)
+    intercept = bool(damping)
+    squares = design.rmatmul(curv, squared=True)
+    factors = _centered_factors(curv, h, squares, damping, intercept=intercept)
+
+    def precondition(rW, rb):
+        return _centered_solve(rW, rb, *factors, damping, intercept=intercept)
+
+    return precondition
+
+
+@compiled(static=("intercept",))
+def _centered_factors(curv, h, squares, damping, *, intercept):
+    """``s``, ``diag_W``, ``h / diag_W`` and the Sherman-Morrison denominator of the preconditioner.
+
+    ``h = phi^T c`` and ``squares = (phi ** 2)^T c``; ``damping`` that of
+    the intercept, if any.
+    """
+    s = _colsum(curv)
     inv_s = 1.0 / ops.maximum(s, 1e-30)
-    diag_W = 1.0 + ops.maximum(design.rmatmul(curv, squared=True) - ops.square(h) * inv_s, 0.0)
+    diag_W = 1.0 + ops.maximum(squares - ops.square(h) * inv_s, 0.0)
     h_scaled = h / diag_W
     # Sherman-Morrison: P^-1 r = Delta^-1 r - Delta^-1 v (v^T Delta^-1 r) / (s + v^T Delta^-1 v)
     denominator = s + _colsum(h * h_scaled)
-    if damping:
+    if intercept:
         denominator = denominator + ops.square(s) / damping
-    denominator = ops.maximum(denominator, 1e-30)
+    return s, diag_W, h_scaled, ops.maximum(denominator, 1e-30)
 
-    def precondition(rW, rb):
-        coef = _colsum(h_scaled * rW)
-        if damping:
-            coef = coef + s * rb / damping
-        coef = coef / denominator
-        zW = rW / diag_W - h_scaled * coef
-        if not damping:  # no intercept: its residual is zero, and stays so
-            return zW, ops.zeros_like(rb)
-        return zW, (rb - s * coef) / damping
 
-    return precondition
+@compiled(static=("intercept",))
+def _centered_solve(rW, rb, s, diag_W, h_scaled, denominator, damping, *, intercept):
+    """``P^-1 [rW; rb]`` for the preconditioner of :func:`_centered_diagonal`."""
+    coef = _colsum(h_scaled * rW)
+    if intercept:
+        coef = coef + s * rb / damping
+    coef = coef / denominator
+    zW = rW / diag_W - h_scaled * coef
+    if not intercept:  # no intercept: its residual is zero, and stays so
+        return zW, ops.zeros_like(rb)
+    return zW, (rb - s * coef) / damping
 
 
 def _cg_direction(design, gW, gb, curv, damping, skip, precondition=None):
@@ -1199,56 +1439,89 @@ def _cg_direction(design, gW, gb, curv, damping, skip, precondition=None):
     preconditioned values; by default :func:`_centered_diagonal`. Returns
     ``dW, db, phi(X) @ dW + db`` and the number of iterations run.
     """
+    intercept = bool(damping)
 
     def hessp(vW, vb):
         Z, HvW = design.matmul_rmatmul(vW, vb, lambda start, stop, Zb: curv[start:stop] * Zb)
-        Hvb = _colsum(curv * Z) + damping * vb if damping else ops.zeros_like(vb)
-        return vW + HvW, Hvb, Z
+        return _hessian_product(vW, vb, Z, HvW, curv, damping, intercept=intercept)
 
     if precondition is None:
         precondition = _centered_diagonal(design, curv, damping)
 
     dW = ops.zeros_like(gW)
     db = ops.zeros_like(gb)
-    Zd = 0.0  # phi(X) @ dW + db, summed from the products CG makes anyway
+    Zd = None  # phi(X) @ dW + db, summed from the products CG makes anyway
     rW, rb = -gW, -gb
     zW, zb = precondition(rW, rb)
     pW, pb = zW, zb
+    rz, r0, done = _cg_begin(rW, rb, zW, zb, skip)
+    iterations = 0
+    while iterations < min(_CG_MAX_ITER, design.n_outputs + 1):
+        iterations += 1
+        HpW, Hpb, Zp = hessp(pW, pb)
+        Zd = ops.zeros_like(Zp) if Zd is None else Zd
+        iterate = (dW, db, Zd, rW, rb)
+        done, (dW, db, Zd, rW, rb) = _cg_advance(pW, pb, HpW, Hpb, Zp, rz, r0, done, iterate)
+        if bool(ops.all(done)):
+            break
+        zW, zb = precondition(rW, rb)
+        pW, pb, rz = _cg_turn(rW, rb, zW, zb, pW, pb, rz)
+    if Zd is None or not bool(ops.all(ops.isfinite(Zd))):  # none ran, or broke
+        Zd = design.matmul(dW) + db
+    return dW, db, Zd, iterations
+
+
+@compiled(static=("intercept",))
+def _hessian_product(vW, vb, Z, HvW, curv, damping, *, intercept):
+    """``H [vW; vb]`` from the pass's ``Z = phi vW + vb`` and ``HvW = phi^T diag(curv) Z``."""
+    Hvb = _colsum(curv * Z) + damping * vb if intercept else ops.zeros_like(vb)
+    return vW + HvW, Hvb, Z
+
+
+@compiled()
+def _cg_begin(rW, rb, zW, zb, skip):
+    """The residual's product with its preconditioned self, its norm, and the columns done."""
     rz = _colsum(rW * zW) + rb * zb
     r0 = ops.sqrt(_colsum(ops.square(rW)) + ops.square(rb))
     done = r0 <= 0
     if skip is not None:
         done = ops.logical_or(done, skip)
-    iterations = 0
-    while iterations < min(_CG_MAX_ITER, design.n_outputs + 1):
-        iterations += 1
-        HpW, Hpb, Zp = hessp(pW, pb)
-        pHp = _colsum(pW * HpW) + pb * Hpb
-        # float32 breakdown (a curvature or residual product that is not
-        # positive and finite): the column keeps the direction it has
-        healthy = ops.logical_and(ops.isfinite(pHp), ops.isfinite(rz))
-        healthy = ops.logical_and(healthy, ops.all(ops.isfinite(HpW), axis=0))
-        done = ops.logical_or(done, ops.logical_not(ops.logical_and(healthy, pHp > 0)))
-        done = ops.logical_or(done, rz <= 0)
-        step = rz / ops.maximum(pHp, 1e-30)
-        dW = ops.where(done, dW, dW + step * pW)
-        db = ops.where(done, db, db + step * pb)
-        Zd = ops.where(done, Zd, Zd + step * Zp)
-        rW = ops.where(done, rW, rW - step * HpW)
-        rb = ops.where(done, rb, rb - step * Hpb)
-        rnorm = ops.sqrt(_colsum(ops.square(rW)) + ops.square(rb))
-        done = ops.logical_or(done, rnorm <= _CG_FORCING * r0)
-        if bool(ops.all(done)):
-            break
-        zW, zb = precondition(rW, rb)
-        rz_new = _colsum(rW * zW) + rb * zb
-        beta = rz_new / ops.maximum(rz, 1e-30)
-        pW = zW + beta * pW
-        pb = zb + beta * pb
-        rz = rz_new
-    if isinstance(Zd, float) or not bool(ops.all(ops.isfinite(Zd))):  # none ran, or broke
-        Zd = design.matmul(dW) + db
-    return dW, db, Zd, iterations
+    return rz, r0, done
+
+
+@compiled()
+def _cg_advance(pW, pb, HpW, Hpb, Zp, rz, r0, done, iterate):
+    """One conjugate-gradient step along ``p``; returns the columns done and the new iterate.
+
+    ``iterate`` is ``(dW, db, Zd, rW, rb)``: the direction so far, its
+    predictions and the residual. A column is done when its residual has
+    fallen by ``_CG_FORCING``, or at a float32 breakdown (a curvature or
+    residual product that is not positive and finite: the column keeps the
+    direction it has).
+    """
+    dW, db, Zd, rW, rb = iterate
+    pHp = _colsum(pW * HpW) + pb * Hpb
+    healthy = ops.logical_and(ops.isfinite(pHp), ops.isfinite(rz))
+    healthy = ops.logical_and(healthy, ops.all(ops.isfinite(HpW), axis=0))
+    done = ops.logical_or(done, ops.logical_not(ops.logical_and(healthy, pHp > 0)))
+    done = ops.logical_or(done, rz <= 0)
+    step = rz / ops.maximum(pHp, 1e-30)
+    dW = ops.where(done, dW, dW + step * pW)
+    db = ops.where(done, db, db + step * pb)
+    Zd = ops.where(done, Zd, Zd + step * Zp)
+    rW = ops.where(done, rW, rW - step * HpW)
+    rb = ops.where(done, rb, rb - step * Hpb)
+    rnorm = ops.sqrt(_colsum(ops.square(rW)) + ops.square(rb))
+    done = ops.logical_or(done, rnorm <= _CG_FORCING * r0)
+    return done, (dW, db, Zd, rW, rb)
+
+
+@compiled()
+def _cg_turn(rW, rb, zW, zb, pW, pb, rz):
+    """The next conjugate direction from the preconditioned residual ``z``; and ``r . z``."""
+    rz_new = _colsum(rW * zW) + rb * zb
+    beta = rz_new / ops.maximum(rz, 1e-30)
+    return zW + beta * pW, zb + beta * pb, rz_new
 
 
 def _scaled_float32(rows, scale):
@@ -1417,18 +1690,10 @@ def solve_svm(
     floor_per_cost = _gap_floor(design, sample_weight) if cb else 0.0
 
     def signed_betas(start, stop, Zb):
-        # Both halves of w(beta) = phi^T beta, its positive and its negative
-        # parts, so that either can be rescaled (and, with an intercept cost,
-        # phi^T of the bound of the positive rows); beta depends on each
-        # row's own prediction only, so they come in the same pass as Z.
-        slope = loss.derivatives(
-            Zb, problem.lower[start:stop], problem.upper[start:stop], problem.smoothing(delta), ops
-        )[1]
-        beta = C * s[start:stop] * slope
-        parts = [ops.relu(beta), ops.relu(-beta)]
-        if cb:
-            parts.append(C * cap[start:stop] * ops.cast(beta > 0, "float32"))
-        return ops.concatenate(parts, axis=1)
+        rows = (problem.lower[start:stop], problem.upper[start:stop], s[start:stop])
+        bounds = cap[start:stop] if cb else None
+        delta_now = problem.smoothing(delta)
+        return _signed_betas(Zb, *rows, bounds, C, delta_now, loss=loss)
 
     n_iter = 0
     # Continuation in C: at a large C a Newton step from a point far from the
@@ -1449,65 +1714,42 @@ def solve_svm(
         cb = problem.intercept_cost = cost_scaled * C / C_scaled
         # Every dual-feasible point bounds the optimum from below: keep the best
         # (its value, and the point itself for the float64 certificate).
-        best_dual = ops.full((K,), -math.inf, dtype="float32")
-        best_beta = ops.zeros((n, K), dtype="float32")
-        best_gap = ops.full((K,), math.inf, dtype="float32")
-        best_primal = ops.full((K,), math.inf, dtype="float32")
+        # (the best dual bound and its point, the smallest gap and primal)
+        best = (
+            ops.full((K,), -math.inf, dtype="float32"),
+            ops.zeros((n, K), dtype="float32"),
+            ops.full((K,), math.inf, dtype="float32"),
+            ops.full((K,), math.inf, dtype="float32"),
+        )
         since_progress = 0
         while True:
             Z, halves = design.matmul_rmatmul(W, b, signed_betas)
-            terms = _Terms(problem, Z, C, delta)
-            u_pos, u_neg = halves[:, :K], halves[:, K : 2 * K]
-            beta_pos, beta_neg = ops.relu(terms.beta), ops.relu(-terms.beta)
-            sum_pos, sum_neg = _colsum(beta_pos), _colsum(beta_neg)
-            if cb:  # the positive rows' bounds, and their room
-                bound = C * cap * ops.cast(beta_pos > 0, "float32")
-                capacity = _colsum(bound - beta_pos)
-            else:
-                capacity = ops.zeros_like(sum_pos)
-            if fit_intercept:
-                r_pos, r_neg, grow = _feasible_scales(sum_pos, sum_neg, cb, capacity, ops)
-            else:
-                r_pos = r_neg = ops.ones_like(sum_pos)
-                grow = ops.zeros_like(sum_pos)
-            beta = r_pos * beta_pos - r_neg * beta_neg
-            u_feasible = r_pos * u_pos - r_neg * u_neg
-            if cb:
-                beta = beta + grow * (bound - beta_pos)
-                u_feasible = u_feasible + grow * (halves[:, 2 * K :] - u_pos)
-            half_norm_w = 0.5 * _colsum(ops.square(W))
-            primal = half_norm_w + cb * b + C * _colsum(terms.value)
-            half_norm_u = 0.5 * _colsum(ops.square(u_feasible))
-            # (the float32 intervals: lower and upper stay the float64 ones of the certificate)
-            lo32, up32, weight = problem.lower, problem.upper, C * s
-            dual = _colsum(loss.conjugate(beta, lo32, up32, weight, None, ops)) - half_norm_u
+            curvature, (u, total), beta, primal, dual, smooth_gap = _iterate(
+                Z,
+                halves,
+                problem.lower,
+                problem.upper,
+                s,
+                cap,
+                W,
+                b,
+                C,
+                cb,
+                problem.smoothing(delta),
+                loss=loss,
+                with_cost=bool(cb),
+                fit_intercept=fit_intercept,
+            )
             if n_iter == 0 and not bool(ops.all(ops.isfinite(primal))):
                 raise ValueError(
                     "The SVM objective at the starting point is not finite in float32: the "
                     "features, X or y hold values beyond float32's range (about 3.4e38), or C "
                     "times the sample weights is too large; rescale X (or y) or use a smaller C."
                 )
-            if cb:  # too little room to reach sum(beta) = c_b: not feasible, no bound
-                dual = ops.where(sum_pos + capacity >= (1.0 - 1e-6) * cb, dual, -math.inf)
-            dual = ops.where(ops.isfinite(dual), dual, -math.inf)  # overflowed: no bound
-            better = dual > best_dual
-            best_beta = ops.where(better, beta, best_beta)
-            best_dual = ops.maximum(best_dual, dual)
             floor = max(floor_per_cost * cb**2, 1e-30)
-            gap = (primal - best_dual) / ops.maximum(ops.abs(primal), floor)
-            converged = gap <= _F32_MARGIN * stage_tol
-            if loss.smooth:
-                smooth_primal = half_norm_w + cb * b + C * _colsum(terms.smooth_value)
-                smooth_dual = (
-                    _colsum(loss.conjugate(beta, lo32, up32, weight, delta, ops)) - half_norm_u
-                )
-                smooth_gap = smooth_primal - smooth_dual
-                # The iterate solves the smoothed problem much better than the
-                # smoothing distorts the hinge: shrink the smoothing.
-                shrink = ops.logical_and(
-                    smooth_gap <= 0.5 * ((primal - best_dual) - smooth_gap),
-                    ops.logical_not(converged),
-                )
+            best, gap, converged, shrink, progress = _track(
+                primal, dual, beta, smooth_gap, best, floor, _F32_MARGIN * stage_tol
+            )
             if report:
                 done = f"  {int(ops.sum(converged))}/{K} converged" if K > 1 else ""
                 worst = float(ops.max(gap))
@@ -1517,17 +1759,7 @@ def solve_svm(
                     f"iter {n_iter:3d}  gap {shown} (tol {stage_tol:.0e})"
                     f"  primal {float(ops.sum(primal)) * scale**2:.6e}{done}"
                 )
-            # Progress: some unconverged column's best gap shrank by 1% or more
-            # (float32 round-off alone makes new minima by tiny amounts forever).
-            # The primal counts too: while the smoothing is wide, the hinge's dual
-            # bound can lag far behind a primal that still falls fast.
-            improved = ops.logical_or(
-                gap < (1.0 - _STALL_PROGRESS) * best_gap,
-                primal < best_primal - _STALL_PROGRESS * ops.abs(_finite(best_primal)),
-            )
-            progress = bool(ops.any(ops.logical_and(improved, ops.logical_not(converged))))
-            best_gap = ops.minimum(best_gap, gap)
-            best_primal = ops.minimum(best_primal, primal)
+            progress = bool(ops.any(progress))
             since_progress = 0 if progress else since_progress + 1
             stalled = since_progress >= _STALL_ITER
             if bool(ops.all(converged)) or n_iter >= max_iter or stalled:
@@ -1535,12 +1767,8 @@ def solve_svm(
             n_iter += 1
 
             # Newton direction, frozen for converged columns.
-            active = ops.cast(ops.logical_not(converged), "float32")
-            gW = (W - (u_pos - u_neg)) * active
-            gb = (cb - (sum_pos - sum_neg)) * active * (1.0 if fit_intercept else 0.0)
-            dW, db, Zd, iterations = _newton_direction(
-                design, gW, gb, terms.curvature, damping, cg_iter
-            )
+            gW, gb, active = _gradient(W, u, total, cb, converged, fit_intercept=fit_intercept)
+            dW, db, Zd, iterations = _newton_direction(design, gW, gb, curvature, damping, cg_iter)
             cg_iter = cg_iter if iterations is None else max(cg_iter, iterations)
             # A direction that float32 could not compute (overflow in an
             # ill-conditioned system) is replaced by the steepest descent one.
@@ -1552,7 +1780,6 @@ def solve_svm(
 
             Zd = design.matmul(dW) + db if Zd is None else Zd
             t = _line_search(problem, Z, Zd, C, delta, W, dW, b, db)
-            t = ops.where(ops.isfinite(t), t, 0.0)
             if report.verbose >= 2:
                 kind = "direct" if iterations is None else f"{iterations} CG iterations"
                 steps = ops.convert_to_numpy(t)[ops.convert_to_numpy(active) > 0]
@@ -1562,13 +1789,9 @@ def solve_svm(
                     f"{smoothing}",
                     level=2,
                 )
-            W_next = W + t * dW
-            b_next = b + t * db
-            keep = ops.logical_and(ops.all(ops.isfinite(W_next), axis=0), ops.isfinite(b_next))
-            W = ops.where(keep, W_next, W)
-            b = ops.where(keep, b_next, b)
+            W, b = _advance(W, b, dW, db, t)
             if loss.smooth:
-                delta = ops.where(shrink, ops.maximum(delta * _DELTA_SHRINK, _DELTA_MIN), delta)
+                delta = _narrowed(delta, shrink)
         if n_iter >= max_iter:
             break
 
@@ -1591,7 +1814,7 @@ def solve_svm(
         ),
         coef,
         intercept,
-        ops.convert_to_numpy(best_beta),
+        ops.convert_to_numpy(best[1]),
         tol,
     )
     met = gap64 <= tol

@@ -66,3 +66,34 @@ def test_same_model_on_another_backend():
         # agree to a small fraction of their scale, and so do the predictions.
         assert np.abs(scores - ref).max() < 0.02 * np.abs(ref).max(), (backend, name)
         assert np.mean(np.argmax(scores, 1) == np.argmax(ref, 1)) > 0.99
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX compiles per shape")
+def test_a_second_fit_of_the_same_shapes_compiles_nothing():
+    # Every program of a fit (the solver's compiled arithmetic, the eager
+    # operations, the gathers of curved rows padded to a few sizes) is
+    # compiled by the first fit of these shapes, and a grid search's later
+    # fits reuse them.
+    import logging
+
+    import jax
+    from sklearn.datasets import make_classification
+
+    # more rows than the exact dual takes: Newton's iterations on the device
+    X, y = make_classification(6000, 20, n_informative=10, n_classes=3, random_state=0)
+    first = KerasSVC(C=10, n_components=256, random_state=0).fit(X, y)
+    assert first.n_iter_ > 1
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger("jax")
+    logger.addHandler(handler)
+    try:
+        with jax.log_compiles():
+            second = KerasSVC(C=10, n_components=256, random_state=0).fit(X, y)
+    finally:
+        logger.removeHandler(handler)
+    # (neither traced again, as an unhashable static argument would make
+    # them, nor compiled)
+    assert [m for m in messages if "tracing" in m or m.startswith("Compiling")] == []
+    np.testing.assert_array_equal(second.coef_, first.coef_)

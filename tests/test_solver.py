@@ -345,9 +345,10 @@ def test_line_search_never_accepts_a_step_that_raises_the_objective(loss):
     t = _solver._line_search(problem, Z, Zd, 1.0, delta, W, dW, b, db)
 
     def objective(t):
-        value, _, _ = _solver._along_line(
-            problem, Z, Zd, 1.0, delta, t, tensor([0.0]), tensor([0.0]), tensor([40.0]), b, db
-        )
+        data = (problem.loss, Z, Zd, problem.lower, problem.upper, problem.s, 1.0, 0.0)
+        smoothing = problem.smoothing(delta)
+        zero, norm = tensor([0.0]), tensor([40.0])
+        value, _, _ = _solver._along_line(*data, smoothing, t, zero, zero, norm, b, db)
         return float(ops.convert_to_numpy(value)[0])
 
     assert objective(t) < objective(tensor([0.0]))
@@ -399,6 +400,43 @@ def test_the_certificate_is_of_the_float64_problem(newton):
     residual = np.abs(y - (X @ est.coef_ + est.intercept_)) - 0.1
     objective = 0.5 * est.coef_ @ est.coef_ + np.sum(np.maximum(residual, 0.0) ** 2)
     np.testing.assert_allclose(est.objective_, objective, rtol=1e-10)
+
+
+def test_padded_sizes_are_few_and_hold_their_rows():
+    # Gathered rows are padded to a grid of four sizes per octave (a backend
+    # that compiles per shape then compiles a few programs per fit, not one
+    # per Newton step): each size holds its rows, wastes at most a quarter,
+    # and 1..4096 rows meet few sizes.
+    from kernelsvm_keras import _solver
+
+    sizes = np.array([_solver._padded_size(k) for k in range(1, 4097)])
+    assert np.all(sizes >= np.arange(1, 4097))
+    assert np.all(sizes <= 1.25 * np.arange(1, 4097))
+    assert np.all(np.diff(sizes) >= 0)
+    assert np.unique(sizes).size <= 4 * 12 + 4
+    assert _solver._padded_size(0) == 0
+
+
+@pytest.mark.parametrize("cache_bytes", [10**9, 0])  # cached or streamed features
+def test_padded_parts_gather_every_set_in_one_pass(cache_bytes):
+    # Row sets in any order, over several blocks: the parts' rows at the
+    # positions returned are the rows asked for, every part's size is on the
+    # grid, and the subset design holds them where it says.
+    from keras import ops
+
+    from kernelsvm_keras import _solver
+
+    rng = np.random.RandomState(3)
+    Phi = rng.normal(size=(70, 5)).astype(np.float32)
+    design = _solver.RowBlocks(Phi, None, 5, batch_size=16, cache_bytes=cache_bytes)
+    sets = [rng.permutation(70)[:23], np.array([69]), np.arange(0, 70, 7)[::-1]]
+    for (parts, positions), rows in zip(design.padded_parts(sets), sets, strict=True):
+        taken = np.concatenate([ops.convert_to_numpy(part) for part in parts])
+        np.testing.assert_array_equal(taken[positions], Phi[rows])
+        for part in parts:
+            assert part.shape[0] == _solver._padded_size(part.shape[0])
+    subset, positions = design.subset(np.arange(3, 60, 2))
+    np.testing.assert_array_equal(subset.numpy()[positions], Phi[3:60:2])
 
 
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])

@@ -1,0 +1,99 @@
+"""The same fits on each Keras backend, each in a fresh process: wall time, compilation included.
+
+JAX compiles every program it runs for its shapes, so a fresh process pays
+for compilation that TensorFlow's eager operations do not; later fits of the
+same shapes reuse the programs. Each backend runs the workloads below in a
+process of its own, in order, and prints one JSON line per workload (backend,
+device, seconds, and the score where there is one):
+
+* ``readme-grid``: the README's quickstart ``GridSearchCV`` (digits, a
+  ``StandardScaler`` + ``KerasSVC(C=10)`` pipeline, ``C`` in {1, 10} x
+  ``n_components`` in {512, 2048}, 3 folds);
+* ``readme-cv``: the README's ``KerasSVCCV(Cs=[1, 10], gammas=[0.01, 0.02],
+  cv=3)`` on the same digits;
+* with ``--mnist``: ``KerasSVC(C=10)`` (2048 landmarks) on the first
+  ``--rows`` MNIST training rows, fitted twice: the first fit compiles, the
+  second reuses; test accuracy on the 10,000 test images.
+
+Usage::
+
+    python benchmarks/backends.py [--backends tensorflow jax] [--mnist PATH/mnist --rows 10000]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def worker(args):
+    """Run the workloads in this process (its backend chosen by ``KERAS_BACKEND``)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import GridSearchCV, train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from kernelsvm_keras import KerasSVC, KerasSVCCV
+    from kernelsvm_keras._keras import keras
+    from kernelsvm_keras._solver import device_report
+
+    head = {"backend": keras.backend.backend(), "device": device_report()}
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+
+    model = make_pipeline(StandardScaler(), KerasSVC(C=10, random_state=0))
+    grid = {"kerassvc__C": [1, 10], "kerassvc__n_components": [512, 2048]}
+    search, seconds = _timed(lambda: GridSearchCV(model, grid, cv=3).fit(X_train, y_train))
+    score = search.score(X_test, y_test)
+    print(json.dumps({**head, "workload": "readme-grid", "seconds": round(seconds, 2),
+                      "score": round(score, 4)}), flush=True)  # fmt: skip
+
+    search = KerasSVCCV(Cs=[1, 10], gammas=[0.01, 0.02], cv=3, random_state=0)
+    search, seconds = _timed(lambda: search.fit(X_train / 16, y_train))
+    score = search.score(X_test / 16, y_test)
+    print(json.dumps({**head, "workload": "readme-cv", "seconds": round(seconds, 2),
+                      "score": round(score, 4)}), flush=True)  # fmt: skip
+
+    if args.mnist:
+        from kernelsvm_keras.datasets import load_mnist
+
+        (X, y), (X_test, y_test) = load_mnist(args.mnist)
+        X = X.reshape(len(X), -1)[: args.rows] / 255.0
+        X_test = X_test.reshape(len(X_test), -1) / 255.0
+        y = y[: args.rows]
+        for fit in ("first", "second"):
+            model, seconds = _timed(lambda: KerasSVC(C=10, random_state=0).fit(X, y))
+            score = model.score(X_test, y_test)
+            row = {**head, "workload": f"mnist-{args.rows}-{fit}-fit"}
+            print(json.dumps({**row, "seconds": round(seconds, 2), "score": round(score, 4),
+                              "n_iter": int(model.n_iter_)}), flush=True)  # fmt: skip
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax"])
+    parser.add_argument("--mnist", help="folder of the MNIST IDX files")
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    for backend in args.backends:
+        env = {**os.environ, "KERAS_BACKEND": backend}
+        command = [sys.executable, __file__, "--worker", "--rows", str(args.rows)]
+        if args.mnist:
+            command += ["--mnist", args.mnist]
+        subprocess.run(command, env=env, check=True)
+
+
+if __name__ == "__main__":
+    main()
