@@ -30,6 +30,7 @@ in :mod:`.layers`.
 
 import numpy as np
 
+from ._compiled import compiled
 from ._keras import keras, ops, set_weights_exactly
 from ._kernels import (
     KERNELS,
@@ -350,11 +351,13 @@ class LandmarkMap(FeatureMap):
 
             return on_host, self.normalization_
         components = _float32_tensor(self.components_)
-        kernel, gamma, degree, coef0 = self.kernel, self.gamma_, self.degree, self.coef0
-        return (
-            lambda rows: kernel_matrix(rows, components, kernel, gamma, degree, coef0),
-            self.normalization_,
-        )
+        gamma, coef0 = self.gamma_, self.coef0
+        static = {"kernel": self.kernel, "degree": self.degree}
+
+        def block(rows):
+            return _kernel_block(rows, components, gamma, coef0, **static)
+
+        return block, self.normalization_
 
     def features(self, X):
         return self._kernel(_dense(X), self.components_) @ self.normalization_
@@ -386,6 +389,16 @@ class LandmarkMap(FeatureMap):
         layer.build((None, n_features_in))
         set_weights_exactly(layer, [self.components_, self.normalization_])
         return [layer]
+
+
+@compiled(static=("kernel", "degree"))
+def _kernel_block(rows, components, gamma, coef0, *, kernel, degree):
+    """:func:`~kernelsvm_keras._kernels.kernel_matrix` of training rows, one program on JAX.
+
+    (Every fold's shape compiles its own on JAX: one program, not one per
+    operation of the kernel.)
+    """
+    return kernel_matrix(rows, components, kernel, gamma, degree, coef0)
 
 
 class PrecomputedMap(FeatureMap):
