@@ -34,6 +34,12 @@ def _timed(fn):
     return out, time.perf_counter() - start
 
 
+def _report(head, workload, seconds, score, **extra):
+    """Print one JSON line: the backend and device, the workload, its time and score."""
+    row = {**head, "workload": workload, "seconds": round(seconds, 2), "score": round(score, 4)}
+    print(json.dumps({**row, **extra}), flush=True)
+
+
 def worker(args):
     """Run the workloads in this process (its backend chosen by ``KERAS_BACKEND``)."""
     from sklearn.datasets import load_digits
@@ -52,15 +58,11 @@ def worker(args):
     model = make_pipeline(StandardScaler(), KerasSVC(C=10, random_state=0))
     grid = {"kerassvc__C": [1, 10], "kerassvc__n_components": [512, 2048]}
     search, seconds = _timed(lambda: GridSearchCV(model, grid, cv=3).fit(X_train, y_train))
-    score = search.score(X_test, y_test)
-    print(json.dumps({**head, "workload": "readme-grid", "seconds": round(seconds, 2),
-                      "score": round(score, 4)}), flush=True)  # fmt: skip
+    _report(head, "readme-grid", seconds, search.score(X_test, y_test))
 
     search = KerasSVCCV(Cs=[1, 10], gammas=[0.01, 0.02], cv=3, random_state=0)
     search, seconds = _timed(lambda: search.fit(X_train / 16, y_train))
-    score = search.score(X_test / 16, y_test)
-    print(json.dumps({**head, "workload": "readme-cv", "seconds": round(seconds, 2),
-                      "score": round(score, 4)}), flush=True)  # fmt: skip
+    _report(head, "readme-cv", seconds, search.score(X_test / 16, y_test))
 
     if args.mnist:
         from kernelsvm_keras.datasets import load_mnist
@@ -71,10 +73,9 @@ def worker(args):
         y = y[: args.rows]
         for fit in ("first", "second"):
             model, seconds = _timed(lambda: KerasSVC(C=10, random_state=0).fit(X, y))
+            workload = f"mnist-{args.rows}-{fit}-fit"
             score = model.score(X_test, y_test)
-            row = {**head, "workload": f"mnist-{args.rows}-{fit}-fit"}
-            print(json.dumps({**row, "seconds": round(seconds, 2), "score": round(score, 4),
-                              "n_iter": int(model.n_iter_)}), flush=True)  # fmt: skip
+            _report(head, workload, seconds, score, n_iter=int(model.n_iter_))
 
 
 def main():

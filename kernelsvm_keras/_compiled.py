@@ -48,7 +48,6 @@ def compiled(*, static=()):
                 program.append(_program(function, static))
             return program[0](*args, **kwargs)
 
-        run.uncompiled = function
         return run
 
     return decorate

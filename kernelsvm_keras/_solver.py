@@ -491,11 +491,6 @@ class RowBlocks:
             taken = ops.take(B, ops.convert_to_tensor(local), axis=0)
             yield start, local, self._project(taken) if project else taken
 
-    def _gather(self, mask, project=True):
-        """Yield, block by block, the rows where the boolean NumPy ``mask`` is true."""
-        for _, _, rows in self.gathered(mask, project):
-            yield rows
-
     @property
     def streamed(self):
         """Whether every pass recomputes the features (they are not cached)."""
@@ -558,7 +553,7 @@ class RowBlocks:
 
     def take_rows(self, mask):
         """The rows where ``mask`` is true, as one tensor."""
-        parts = list(self._gather(mask))
+        parts = [rows for _, _, rows in self.gathered(mask)]
         if not parts:
             return ops.zeros((0, self.n_outputs), dtype="float32")
         return ops.concatenate(parts, axis=0)
@@ -1443,7 +1438,7 @@ def _cg_direction(design, gW, gb, curv, damping, skip, precondition=None):
 
     def hessp(vW, vb):
         Z, HvW = design.matmul_rmatmul(vW, vb, lambda start, stop, Zb: curv[start:stop] * Zb)
-        return _hessian_product(vW, vb, Z, HvW, curv, damping, intercept=intercept)
+        return (*_hessian_product(vW, vb, Z, HvW, curv, damping, intercept=intercept), Z)
 
     if precondition is None:
         precondition = _centered_diagonal(design, curv, damping)
@@ -1475,7 +1470,7 @@ def _cg_direction(design, gW, gb, curv, damping, skip, precondition=None):
 def _hessian_product(vW, vb, Z, HvW, curv, damping, *, intercept):
     """``H [vW; vb]`` from the pass's ``Z = phi vW + vb`` and ``HvW = phi^T diag(curv) Z``."""
     Hvb = _colsum(curv * Z) + damping * vb if intercept else ops.zeros_like(vb)
-    return vW + HvW, Hvb, Z
+    return vW + HvW, Hvb
 
 
 @compiled()

@@ -68,7 +68,10 @@ def test_same_model_on_another_backend():
         assert np.mean(np.argmax(scores, 1) == np.argmax(ref, 1)) > 0.99
 
 
-@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX compiles per shape")
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax",
+    reason="only JAX compiles a program per shape; the other backends run operations eagerly",
+)
 def test_a_second_fit_of_the_same_shapes_compiles_nothing():
     # Every program of a fit (the solver's compiled arithmetic, the eager
     # operations, the gathers of curved rows padded to a few sizes) is
