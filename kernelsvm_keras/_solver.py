@@ -80,6 +80,7 @@ iterate when it is better.
 """
 
 import copy
+import functools
 import math
 
 import numpy as np
@@ -551,6 +552,46 @@ class RowBlocks:
         ((parts, positions),) = self.padded_parts([rows])
         return RowBlocks.from_blocks(parts, self.n_outputs), positions
 
+    def curved_subset(self, mask, count, weights):
+        """The rows where ``mask`` holds, as a cached design, and their ``weights``.
+
+        ``mask`` is a boolean tensor of the rows, ``count`` its number of true
+        entries, ``weights`` a float32 tensor of shape (n_samples, K). Returns
+        ``(design, taken)``: the design's rows hold every masked row once, and
+        padding rows whose ``taken`` weights are zero. On cached features the
+        rows are gathered on the device, block by block (a block's masked rows
+        first, then padding to :func:`_padded_size` of their number, so that the
+        shapes a fit meets stay few); only the number per block comes to the
+        host. Streamed features are gathered by :meth:`subset`, on host indices.
+        """
+        K = weights.shape[1]
+        if self.streamed:
+            rows = np.flatnonzero(ops.convert_to_numpy(mask))
+            design, positions = self.subset(rows)
+            taken = np.zeros((design.n_samples, K), np.float32)
+            taken[positions] = ops.convert_to_numpy(weights)[rows]
+            return design, ops.convert_to_tensor(taken)
+        device = self._on_device()
+        bounds = tuple(device["bounds"])
+        counts = ops.convert_to_numpy(_block_counts(mask, bounds=bounds)) if count else ()
+        parts, taken = [], []
+        for (start, stop), block, number in zip(bounds, device["cache"], counts, strict=False):
+            if number == 0:
+                continue
+            size = min(_padded_size(int(number)), stop - start)
+            rows, rows_weights = _gather_first(
+                block, mask, weights, start=start, stop=stop, size=size
+            )
+            parts.append(self._project(rows))
+            taken.append(rows_weights)
+        if not taken:
+            return RowBlocks.from_blocks([], self.n_outputs), ops.zeros((0, K), dtype="float32")
+        return RowBlocks.from_blocks(parts, self.n_outputs), ops.concatenate(taken, axis=0)
+
+    def gram_keys(self):
+        """The keys under which :meth:`gram` keeps products."""
+        return list(self._grams)
+
     def take_rows(self, mask):
         """The rows where ``mask`` is true, as one tensor."""
         parts = [rows for _, _, rows in self.gathered(mask)]
@@ -677,6 +718,27 @@ class RowBlocks:
         if total is None:  # no rows (an empty curved zone): the sum is zero
             return ops.zeros((self.n_outputs, U.shape[1]), dtype="float32")
         return finish(total)
+
+
+@compiled(static=("bounds",))
+def _block_counts(mask, *, bounds):
+    """The number of true entries of ``mask`` in each block of rows ``(start, stop)``."""
+    total = ops.cumsum(ops.cast(mask, "int32"))
+    ends = ops.stack([total[stop - 1] for _, stop in bounds])
+    return ends - ops.concatenate([ops.zeros((1,), dtype="int32"), ends[:-1]])
+
+
+@compiled(static=("start", "stop", "size"))
+def _gather_first(block, mask, weights, *, start, stop, size):
+    """The first ``size`` rows of ``block`` (rows ``start:stop``) in order of ``mask`` first.
+
+    Returns the rows and their ``weights``, zero where ``mask`` is false.
+    """
+    inside = mask[start:stop]
+    index = ops.arange(stop - start, dtype="int32")
+    order = ops.argsort(ops.where(inside, index, index + (stop - start)))[:size]
+    kept = ops.cast(ops.take(inside, order, axis=0), "float32")[:, None]
+    return ops.take(block, order, axis=0), ops.take(weights[start:stop], order, axis=0) * kept
 
 
 class SolverResult:
@@ -1039,54 +1101,55 @@ def _newton_direction(design, gW, gb, curv, damping, cg_iter):
     column, ``phi(X) @ dW + db`` (else ``None``), which the line search needs
     and would otherwise cost a pass; and the number of conjugate-gradient
     iterations run (``None`` when none ran).
+
+    The choice reads a few numbers per column from the device (the size of
+    its curved zone, whether it moves, and how many rows conjugate gradients
+    would run on); the curvatures and the gradient themselves come to the
+    host only for the steps made there (:func:`_direct_directions`, the
+    preconditioner of streamed features). Conjugate gradients on a cached
+    design, on all rows or on the curved ones, stay on the device.
     """
-    curv_host = ops.convert_to_numpy(curv)
-    zone = curv_host > 0
-    gW_host = ops.convert_to_numpy(gW).astype(np.float64)
-    gb_host = ops.convert_to_numpy(gb).astype(np.float64)
-    moving = gW_host.any(axis=0) | (gb_host != 0)  # converged columns are frozen at zero
+    q, moving = (ops.convert_to_numpy(a) for a in _zone_sizes(curv, gW, gb))
+    q = q.astype(np.int64)
+    host = _HostCopies(curv, gW, gb)
     # The rule counts all n rows even when CG would run on fewer: CG needs far
     # more than _CG_TYPICAL_ITER iterations on a narrowly smoothed hinge, and
     # counting the subset sent those columns to CG (digits, hinge, C=10:
     # 64 -> 211 Newton steps).
-    q = zone.sum(axis=0)
     D = design.n_outputs
     width = D + 1
-    new_rows = np.array(
-        [design.new_gram_rows(np.flatnonzero(column), k) for k, column in enumerate(zone.T)]
-    )
+    new_rows = q.astype(np.float64)  # a column whose Gram rows none are kept: all new
+    for k in design.gram_keys():
+        if isinstance(k, (int, np.integer)) and k < q.size:
+            new_rows[k] = design.new_gram_rows(np.flatnonzero(host.zone[:, k]), k)
     cg_flops = 2 * cg_iter * design.n_samples * D
     woodbury_flops = q**3 / 3 + new_rows * q * D / _GRAM_REUSE
     # the Hessian itself: its products over the curved rows, and its factor
     hessian_flops = q * width**2 + width**3 / 3
     # (the Hessians of every column in float64 within _PRECOND_GRAM_BYTES)
-    hessian_fits = gW_host.shape[1] * width**2 * 8 <= _PRECOND_GRAM_BYTES
+    hessian_fits = q.size * width**2 * 8 <= _PRECOND_GRAM_BYTES
     if not hessian_fits:
         hessian_flops = np.full(q.shape, np.inf)
     small = moving & ((q <= _DIRECT_MAX_ROWS) | hessian_fits)
     direct = small & (np.minimum(woodbury_flops, hessian_flops) < _INEXACT_STEPS * cg_flops)
     if (direct != moving).any():  # some column stays inexact: only the cheapest go direct
         direct = small & (np.minimum(q**2 * D, hessian_flops) <= cg_flops)
-    # Hessian products only involve samples in the curved zone of a column that
-    # conjugate gradients solve: when they are few, CG runs on those rows alone.
-    curved_rows = zone[:, moving & ~direct].any(axis=1)
-    n_curved = int(curved_rows.sum())
-    cg_on_subset = n_curved < _CG_SUBSET_FRACTION * design.n_samples and design.fits_in_cache(
-        n_curved
-    )
 
     def cg(skip):
-        if cg_on_subset:  # gathered only when conjugate gradients run
-            rows = np.flatnonzero(curved_rows)
-            subset, positions = design.subset(rows)
-            weights = np.zeros((subset.n_samples, curv_host.shape[1]), np.float32)
-            weights[positions] = curv_host[rows]  # the padding rows weigh nothing
-            weights = ops.convert_to_tensor(weights)
+        # Hessian products only involve samples in the curved zone of a column
+        # that conjugate gradients solve: when they are few, CG runs on those
+        # rows alone.
+        columns = ops.convert_to_tensor(moving & ~direct)
+        curved_rows = _curved_rows(curv, columns)
+        n_curved = int(ops.convert_to_numpy(ops.sum(ops.cast(curved_rows, "int32"))))
+        if n_curved < _CG_SUBSET_FRACTION * design.n_samples and design.fits_in_cache(n_curved):
+            subset, weights = design.curved_subset(curved_rows, n_curved, curv)
             dW, db, _, iterations = _cg_direction(subset, gW, gb, weights, damping, skip)
             return dW, db, None, iterations
         precondition = None
         if design.streamed:
-            precondition = _SampledHessian(design, curv_host, curved_rows, skip, damping=damping)
+            rows = ops.convert_to_numpy(curved_rows)
+            precondition = _SampledHessian(design, host.curv, rows, skip, damping=damping)
         return _cg_direction(design, gW, gb, curv, damping, skip, precondition)
 
     if not direct.any():
@@ -1095,10 +1158,10 @@ def _newton_direction(design, gW, gb, curv, damping, cg_iter):
     dW, db = _direct_directions(
         design,
         np.flatnonzero(direct),
-        zone,
-        curv_host,
-        gW_host,
-        gb_host,
+        host.zone,
+        host.curv,
+        host.gW,
+        host.gb,
         damping,
         use_hessian,
     )
@@ -1109,6 +1172,49 @@ def _newton_direction(design, gW, gb, curv, damping, cg_iter):
     skip = ops.convert_to_tensor(direct)
     cW, cb, _, iterations = cg(skip)
     return ops.where(skip, dW, cW), ops.where(skip, db, cb), None, iterations
+
+
+@compiled()
+def _zone_sizes(curv, gW, gb):
+    """Per column: the number of curved rows, and whether it moves (a nonzero gradient).
+
+    Converged columns have a zero gradient (:func:`_gradient`): frozen.
+    """
+    q = ops.sum(ops.cast(curv > 0, "int32"), axis=0)
+    moving = ops.logical_or(ops.any(gW != 0, axis=0), gb != 0)
+    return q, moving
+
+
+@compiled()
+def _curved_rows(curv, columns):
+    """The rows in the curved zone of some of ``columns`` (a boolean per column)."""
+    return ops.any(ops.logical_and(curv > 0, columns), axis=1)
+
+
+class _HostCopies:
+    """The curvatures and the gradient in NumPy, copied from the device at the first use.
+
+    ``curv`` (float32), ``zone`` (``curv > 0``), ``gW`` and ``gb`` (float64).
+    """
+
+    def __init__(self, curv, gW, gb):
+        self._tensors = (curv, gW, gb)
+
+    @functools.cached_property
+    def curv(self):
+        return ops.convert_to_numpy(self._tensors[0])
+
+    @functools.cached_property
+    def zone(self):
+        return self.curv > 0
+
+    @functools.cached_property
+    def gW(self):
+        return ops.convert_to_numpy(self._tensors[1]).astype(np.float64)
+
+    @functools.cached_property
+    def gb(self):
+        return ops.convert_to_numpy(self._tensors[2]).astype(np.float64)
 
 
 def _jitter(G):

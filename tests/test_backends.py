@@ -8,6 +8,7 @@ torch when installed.
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -100,3 +101,72 @@ def test_a_second_fit_of_the_same_shapes_compiles_nothing():
     # them, nor compiled)
     assert [m for m in messages if "tracing" in m or m.startswith("Compiling")] == []
     np.testing.assert_array_equal(second.coef_, first.coef_)
+
+
+RESIDENT_SCRIPT = textwrap.dedent(
+    """
+    import os, jax, keras, numpy as np
+    from sklearn.datasets import make_classification
+    from kernelsvm_keras import KerasSVC
+    import kernelsvm_keras._solver as solver
+
+    solver._DIRECT_MAX_ROWS = 0  # no direct steps: they factor on the host
+    solver._PRECOND_GRAM_BYTES = 0
+    X, y = make_classification(6000, 20, n_informative=10, n_classes=3, random_state=0)
+    params = dict(C=100, n_components=256, batch_size=2000, random_state=0)
+    KerasSVC(**params).fit(X, y)  # compiled once: the fit below sends no program
+
+    # every conversion to NumPy (what the solver reads from the device) and
+    # every Newton iteration, written to stderr among JAX's transfer log
+    convert, track = keras.ops.convert_to_numpy, solver._track
+    subset = solver.RowBlocks.curved_subset
+    def logged_convert(x):
+        os.write(2, f"@@ to host {int(np.prod(np.shape(x)))}\\n".encode())
+        return convert(x)
+    def logged_track(*args, **kwargs):
+        os.write(2, b"@@ iteration\\n")
+        return track(*args, **kwargs)
+    def logged_subset(*args):
+        os.write(2, b"@@ subset\\n")
+        return subset(*args)
+    keras.ops.convert_to_numpy, solver._track = logged_convert, logged_track
+    solver.RowBlocks.curved_subset = logged_subset
+    with jax.transfer_guard_host_to_device("log"):
+        jax.numpy.asarray(np.ones(7, np.float32))  # the log is seen: a transfer of 7
+        fitted = KerasSVC(**params).fit(X, y)
+    os.write(2, f"@@ n_iter {fitted.n_iter_}\\n".encode())
+    """
+)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_conjugate_gradient_iterations_stay_on_the_device():
+    # Issue 19: inside a Newton iteration nothing crosses between host and
+    # device but a few numbers per column. JAX's transfer guard logs every
+    # implicit host-to-device transfer (in a subprocess on JAX, where its
+    # warnings are not silenced as in this suite); the solver's reads from
+    # the device are its conversions to NumPy. Direct steps (factored in
+    # float64 on the host) are turned off: the iterations are conjugate-
+    # gradient steps, on all rows and on the curved rows gathered on the
+    # device.
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", RESIDENT_SCRIPT], env=env, capture_output=True, text=True, check=True
+    )
+    err = result.stderr
+    assert "float32[7]" in err
+    K, blocks = 3, 3
+    n_iter = int(re.search(r"@@ n_iter (\d+)", err).group(1))
+    assert n_iter >= 4
+    assert 0 < err.count("@@ subset") < n_iter, "CG on the curved rows, and on all rows"
+    # (the features went to the device before the first iteration; the
+    # iterations after it, whose directions are computed, are counted)
+    iterations = err.split("@@ iteration")[1:-1]
+    assert len(iterations) == n_iter
+    for text in iterations:
+        shapes = re.findall(r"host-to-device transfer: aval=ShapedArray\(\w+\[([^\]]*)\]", text)
+        sent = [int(np.prod([int(d) for d in shape.split(",") if d.strip()])) for shape in shapes]
+        read = [int(size) for size in re.findall(r"@@ to host (\d+)", text)]
+        # a few numbers per column each way: no row's or feature's values
+        assert max(sent, default=0) <= K, sent
+        assert sum(read) <= 2 * K + 1 + blocks, read
