@@ -10,7 +10,10 @@ program on JAX (``jax.jit``: compiled once per shape and static arguments,
 fused, and reused by every later fit of the same shapes, as in a grid
 search); on the other backends it is the function itself, whose operations
 run eagerly as before (TensorFlow's eager operations are not compiled per
-shape).
+shape). ``tf.function`` was measured and does not pay there: its tracing
+costs more than the dispatch it saves except in fits of many cheap
+iterations, and XLA is slower on a CPU (``benchmarks/tf_function.py``;
+``benchmarks/RESULTS.md``, "TensorFlow stays eager").
 
 The solver (:mod:`kernelsvm_keras._solver`) stays backend-agnostic: it calls
 the functions decorated here like any other.
