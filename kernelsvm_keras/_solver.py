@@ -571,26 +571,26 @@ class RowBlocks:
             taken = np.zeros((design.n_samples, K), np.float32)
             taken[positions] = ops.convert_to_numpy(weights)[rows]
             return design, ops.convert_to_tensor(taken)
+        if not count:
+            return RowBlocks.from_blocks([], self.n_outputs), ops.zeros((0, K), dtype="float32")
         device = self._on_device()
         bounds = tuple(device["bounds"])
-        counts = ops.convert_to_numpy(_block_counts(mask, bounds=bounds)) if count else ()
+        counts = ops.convert_to_numpy(_block_counts(mask, bounds=bounds))
         parts, taken = [], []
-        for (start, stop), block, number in zip(bounds, device["cache"], counts, strict=False):
+        for (start, stop), block, number in zip(bounds, device["cache"], counts, strict=True):
             if number == 0:
                 continue
             size = min(_padded_size(int(number)), stop - start)
-            rows, rows_weights = _gather_first(
+            rows, rows_weights = _masked_first(
                 block, mask, weights, start=start, stop=stop, size=size
             )
             parts.append(self._project(rows))
             taken.append(rows_weights)
-        if not taken:
-            return RowBlocks.from_blocks([], self.n_outputs), ops.zeros((0, K), dtype="float32")
         return RowBlocks.from_blocks(parts, self.n_outputs), ops.concatenate(taken, axis=0)
 
-    def gram_keys(self):
-        """The keys under which :meth:`gram` keeps products."""
-        return list(self._grams)
+    def keeps_gram(self, key):
+        """Whether :meth:`gram` keeps products of some rows under ``key``."""
+        return key in self._grams
 
     def take_rows(self, mask):
         """The rows where ``mask`` is true, as one tensor."""
@@ -729,10 +729,11 @@ def _block_counts(mask, *, bounds):
 
 
 @compiled(static=("start", "stop", "size"))
-def _gather_first(block, mask, weights, *, start, stop, size):
-    """The first ``size`` rows of ``block`` (rows ``start:stop``) in order of ``mask`` first.
+def _masked_first(block, mask, weights, *, start, stop, size):
+    """``size`` rows of ``block`` (rows ``start:stop``): those ``mask`` holds, then others.
 
-    Returns the rows and their ``weights``, zero where ``mask`` is false.
+    Each group in the order of the rows. Returns the rows and their
+    ``weights``, zero for the rows ``mask`` does not hold (the padding).
     """
     inside = mask[start:stop]
     index = ops.arange(stop - start, dtype="int32")
@@ -1118,9 +1119,9 @@ def _newton_direction(design, gW, gb, curv, damping, cg_iter):
     # 64 -> 211 Newton steps).
     D = design.n_outputs
     width = D + 1
-    new_rows = q.astype(np.float64)  # a column whose Gram rows none are kept: all new
-    for k in design.gram_keys():
-        if isinstance(k, (int, np.integer)) and k < q.size:
+    new_rows = q.astype(np.float64)  # a column none of whose Gram rows are kept: all new
+    for k in range(q.size):
+        if design.keeps_gram(k):
             new_rows[k] = design.new_gram_rows(np.flatnonzero(host.zone[:, k]), k)
     cg_flops = 2 * cg_iter * design.n_samples * D
     woodbury_flops = q**3 / 3 + new_rows * q * D / _GRAM_REUSE

@@ -439,6 +439,35 @@ def test_padded_parts_gather_every_set_in_one_pass(cache_bytes):
     np.testing.assert_array_equal(subset.numpy()[positions], Phi[3:60:2])
 
 
+@pytest.mark.parametrize("cache_bytes", [10**9, 0])  # gathered on the device, or on the host
+@pytest.mark.parametrize("count", [0, 1, 29, 70])
+def test_curved_subset_holds_the_masked_rows_once_and_pads_with_zero_weight(cache_bytes, count):
+    # Conjugate gradients on the curved rows alone: the subset design and its
+    # weights give the same weighted products as the whole design (the
+    # padding weighs nothing), over several blocks, whatever the count.
+    from keras import ops
+
+    from kernelsvm_keras import _solver
+
+    rng = np.random.RandomState(4)
+    Phi = rng.normal(size=(70, 5)).astype(np.float32)
+    weights = rng.uniform(1.0, 2.0, size=(70, 3)).astype(np.float32)
+    mask = np.zeros(70, dtype=bool)
+    mask[rng.permutation(70)[:count]] = True
+    design = _solver.RowBlocks(Phi, None, 5, batch_size=16, cache_bytes=cache_bytes)
+    subset, taken = design.curved_subset(
+        ops.convert_to_tensor(mask), count, ops.convert_to_tensor(weights)
+    )
+    rows, taken = subset.numpy(), ops.convert_to_numpy(taken)
+    assert rows.shape[0] == taken.shape[0] >= count
+    assert np.count_nonzero(taken.any(axis=1)) == count  # the padding weighs nothing
+    expected = Phi[mask].astype(np.float64).T @ weights[mask]
+    np.testing.assert_allclose(rows.T @ taken, expected, rtol=1e-5, atol=1e-5)
+    # each masked row once: its weights are found exactly once among the rows
+    for i in np.flatnonzero(mask):
+        assert np.sum(np.all(rows == Phi[i], axis=1) & taken.any(axis=1)) == 1
+
+
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
 def test_direct_steps_on_cached_grams_reach_the_optimum(monkeypatch, loss, newton):
     # Every Newton step direct, on Gram matrices kept from step to step (the
