@@ -297,8 +297,8 @@ def solve_dual(
         Q = _gram(cached, rows)  # kept for the next column (its diagonal restored)
         if Q is None:
             return None
-        beta[rows, k], intercept[k], iterations = problem.column(k, Q, rows)
-        n_iter = max(n_iter, iterations)
+        beta[rows, k], intercept[k], iterations, _ = problem.column(k, Q, rows)
+        n_iter = max(n_iter, iterations)  # (stopped at the step limit: the certificate says)
     coef = cached["Phi"].T @ beta
     what = f"exact dual (libsvm, float64) on {n} rows"
     return problem.certified(coef, intercept, beta, n_iter, what, report)
@@ -358,10 +358,11 @@ def solve_working_sets(
     support vectors (:data:`_WORKING_STEP` at least), and a column is done
     when the rows outside its set add at most :data:`_WORKING_SLACK` times
     ``tol`` to its objective. Working sets give up (``None``: Newton takes
-    the problem) after :data:`_WORKING_ROUNDS` rounds, when a column's
-    support vectors fill the budget, or when those of its first set
-    foretell more on all its rows (:func:`_expected_support`; giving up
-    then costs one small dual and no pass over the rows).
+    the problem) after :data:`_WORKING_ROUNDS` rounds, when libsvm runs out
+    of steps on a set, when a column's support vectors fill the budget, or
+    when those of its first set foretell more on all its rows
+    (:func:`_expected_support`; giving up then costs one small dual and no
+    pass over the rows).
     Parameters and result are those of :func:`solve_dual`; ``n_iter`` sums
     the rounds' largest libsvm iteration counts.
     """
@@ -398,7 +399,13 @@ def solve_working_sets(
                     return None  # features or products beyond float64
             rows = work.rows
             beta[:, k] = 0.0
-            beta[rows, k], intercept[k], its = problem.column(k, work.Q, rows)
+            beta[rows, k], intercept[k], its, solved = problem.column(k, work.Q, rows)
+            if not solved:
+                # libsvm ran out of steps on the set (a large C on data that is
+                # not separable): later sets hold this one's support vectors and
+                # more rows, and would run out too (8,000 rows at C=1e7: 30
+                # rounds of 2-13 s, each at its limit, before Newton)
+                return None
             iterations = max(iterations, its)
             coef[:, k] = Phi.T @ beta[rows, k]
             held = {id(w.Q): w.Q.nbytes for w in sets if w.Q is not None}  # shared: once
@@ -552,7 +559,8 @@ class _Dual:
         """libsvm on column ``k``'s ``rows`` (of positive weight), ``Q`` their Gram matrix.
 
         ``Q`` is changed on its diagonal and restored. Returns ``(beta,
-        intercept, n_iter)``, ``beta`` on ``rows``.
+        intercept, n_iter, solved)``, ``beta`` on ``rows``; ``solved`` is false
+        where libsvm stopped at its step limit rather than at its tolerance.
         """
         lower, upper = self.lower[rows, k], self.upper[rows, k]
         box = self.C * self.weight[rows, k]
@@ -580,7 +588,8 @@ class _Dual:
             Q[np.diag_indices_from(Q)] = diagonal
         beta = np.zeros(n)
         beta[libsvm.support_] = libsvm.dual_coef_[0]
-        return beta, libsvm.intercept_[0], int(np.max(libsvm.n_iter_))
+        n_iter = int(np.max(libsvm.n_iter_))
+        return beta, libsvm.intercept_[0], n_iter, n_iter < limit
 
     def certified(self, coef, intercept, beta, n_iter, what, report):
         """The :class:`~kernelsvm_keras._solver.SolverResult` of the point, certified in float64."""

@@ -306,6 +306,30 @@ def test_working_sets_give_up_where_the_support_vectors_are_many(monkeypatch):
     assert results == [None] and certified(est)
 
 
+def test_working_sets_give_up_when_libsvm_runs_out_of_steps(monkeypatch):
+    # A hinge at a large C on data that is not separable (flip_y): libsvm
+    # stops at its step limit on the first set. The next sets would hold its
+    # support vectors and more rows and run out too (8,000 rows at C=1e7: 30
+    # rounds of 2-13 s each before Newton): the working sets give up at once.
+    Xn, yn = make_classification(1000, 5, flip_y=0.05, random_state=0)
+    results = _recording_working_sets(monkeypatch)
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 300)
+    monkeypatch.setattr(_dual, "_SMO_WORK", 0)  # 100 steps per row
+    columns = []
+    column = _dual._Dual.column
+
+    def recorded(self, k, Q, rows):
+        columns.append(column(self, k, Q, rows))
+        return columns[-1]
+
+    monkeypatch.setattr(_dual._Dual, "column", recorded)
+    est = KerasSVC(C=1e7, loss="hinge", n_components=32, max_iter=3, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):  # Newton's, cut short here
+        est.fit(Xn, yn)
+    assert results == [None]
+    assert len(columns) == 1 and not columns[0][3]  # one set, at its limit
+
+
 def test_the_first_working_set_holds_both_sides_of_a_rare_class():
     from kernelsvm_keras._loss import margin_intervals
 
