@@ -1140,9 +1140,8 @@ def _newton_direction(design, gW, gb, curv, damping, cg_iter):
         # Hessian products only involve samples in the curved zone of a column
         # that conjugate gradients solve: when they are few, CG runs on those
         # rows alone.
-        columns = ops.convert_to_tensor(moving & ~direct)
-        curved_rows = _curved_rows(curv, columns)
-        n_curved = int(ops.convert_to_numpy(ops.sum(ops.cast(curved_rows, "int32"))))
+        curved_rows, n_curved = _curved_rows(curv, ops.convert_to_tensor(moving & ~direct))
+        n_curved = int(ops.convert_to_numpy(n_curved))
         if n_curved < _CG_SUBSET_FRACTION * design.n_samples and design.fits_in_cache(n_curved):
             subset, weights = design.curved_subset(curved_rows, n_curved, curv)
             dW, db, _, iterations = _cg_direction(subset, gW, gb, weights, damping, skip)
@@ -1188,8 +1187,9 @@ def _zone_sizes(curv, gW, gb):
 
 @compiled()
 def _curved_rows(curv, columns):
-    """The rows in the curved zone of some of ``columns`` (a boolean per column)."""
-    return ops.any(ops.logical_and(curv > 0, columns), axis=1)
+    """The rows curved in some of ``columns`` (a boolean per column), and their number."""
+    rows = ops.any(ops.logical_and(curv > 0, columns), axis=1)
+    return rows, ops.sum(ops.cast(rows, "int32"))
 
 
 class _HostCopies:

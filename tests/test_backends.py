@@ -139,7 +139,10 @@ RESIDENT_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None,
+    reason="the count runs on JAX (its transfer guard); JAX is not installed",
+)
 def test_conjugate_gradient_iterations_stay_on_the_device():
     # Issue 19: inside a Newton iteration nothing crosses between host and
     # device but a few numbers per column. JAX's transfer guard logs every
