@@ -43,6 +43,7 @@ import warnings
 import weakref
 
 import numpy as np
+from sklearn import config_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC, SVR, OneClassSVM
 
@@ -582,7 +583,8 @@ class _Dual:
         diagonal = Q.diagonal().copy()
         try:
             Q[np.diag_indices_from(Q)] += self.loss.free_diagonal(box)
-            with warnings.catch_warnings():
+            # Q was checked finite once (_gram, _WorkingSet.update), not at every column
+            with warnings.catch_warnings(), config_context(assume_finite=True):
                 # its iteration limit is ours to report; the certificate judges
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 libsvm.fit(Q, y, sample_weight=_box(self.loss, box, lower, upper))

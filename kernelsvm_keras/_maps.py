@@ -93,22 +93,17 @@ class FeatureMap:
         kept, self._fit_rows = getattr(self, "_fit_rows", None), None
         return kept
 
-    def _keep_fit_rows(self, keep, n_rows, indices, landmark_features, kernel_matrix, basis):
-        """Keep :meth:`fit_rows` if asked (``keep``) and the landmarks (rows ``indices``) are all.
+    def _keep_fit_rows(self, keep, every_row, landmark_features, kernel_matrix, basis):
+        """Keep :meth:`fit_rows` if asked (``keep``) and the landmarks are ``every_row``.
 
-        ``n_rows`` is the number of fit rows, ``basis`` the one
+        ``landmark_features`` and ``kernel_matrix`` are then in the fit rows'
+        own order (see :func:`_every_row_factors`); ``basis`` is the one
         :func:`~kernelsvm_keras.layers.nystroem_factors` used: in the
         Cholesky basis, ``L L^T = K``.
         """
         self._fit_rows = None
-        # the landmarks are a permutation's first rows: all of them when as many
-        if not (keep and indices.size == n_rows):
-            return
-        order = np.argsort(indices)  # the fit rows in their own order
-        gram = None
-        if basis == "cholesky":
-            gram = np.take(np.take(kernel_matrix, order, axis=0), order, axis=1)
-        self._fit_rows = (np.take(landmark_features, order, axis=0), gram)
+        if keep and every_row:
+            self._fit_rows = (landmark_features, kernel_matrix if basis == "cholesky" else None)
 
     def training_form(self):
         """``(transform, factor)``: ``phi(rows) = transform(rows) @ factor``.
@@ -299,9 +294,12 @@ class LandmarkMap(FeatureMap):
         m = min(self.n_components, X.shape[0])
         indices = random_state.permutation(X.shape[0])[:m].copy()  # Nystroem's draw
         components = _dense(X[indices])
+        every_row = m == X.shape[0]
+        # every row a landmark: their kernel in the rows' own order (_every_row_factors)
+        factored = _dense(X) if every_row else components
         with np.errstate(all="ignore"):
             representable = np.all(np.isfinite(components.astype(np.float32)))
-            landmark_kernel = self._kernel(components, components)
+            landmark_kernel = self._kernel(factored, factored)
         if not representable or not np.all(np.isfinite(landmark_kernel)):
             raise ValueError(
                 "The landmarks (training rows) or their kernel matrix hold values beyond "
@@ -309,15 +307,13 @@ class LandmarkMap(FeatureMap):
                 f"{np.max(np.abs(components)):.3g}); rescale X (for instance with "
                 "StandardScaler) or use a smaller gamma."
             )
-        normalization, landmark_features, basis = nystroem_factors(
-            landmark_kernel, basis=self.basis
+        normalization, landmark_features, basis = _every_row_factors(
+            landmark_kernel, indices if every_row else None, self.basis
         )
         self.component_indices_ = indices
         self.components_ = components
         self.normalization_ = normalization
-        self._keep_fit_rows(
-            keep_fit_rows, X.shape[0], indices, landmark_features, landmark_kernel, basis
-        )
+        self._keep_fit_rows(keep_fit_rows, every_row, landmark_features, landmark_kernel, basis)
         return self
 
     @property
@@ -427,14 +423,14 @@ class PrecomputedMap(FeatureMap):
             )
         m = min(self.n_components, X.shape[0])
         indices = random_state.permutation(X.shape[0])[:m].copy()
-        landmark_kernel = _dense(X[indices][:, indices])
-        self.normalization_, landmark_features, basis = nystroem_factors(
-            landmark_kernel, basis=self.basis
+        every_row = m == X.shape[0]
+        # every row a landmark: the kernel as given, in the rows' order (_every_row_factors)
+        landmark_kernel = _dense(X if every_row else X[indices][:, indices])
+        self.normalization_, landmark_features, basis = _every_row_factors(
+            landmark_kernel, indices if every_row else None, self.basis
         )
         self.component_indices_ = indices
-        self._keep_fit_rows(
-            keep_fit_rows, X.shape[0], indices, landmark_features, landmark_kernel, basis
-        )
+        self._keep_fit_rows(keep_fit_rows, every_row, landmark_features, landmark_kernel, basis)
         return self
 
     @property
@@ -459,6 +455,24 @@ class PrecomputedMap(FeatureMap):
         dense = _keras_dense(self.width, dtype)
         set_weights_exactly(dense, [self.normalization_])
         return [columns, dense]
+
+
+def _every_row_factors(kernel_matrix, indices, basis):
+    """:func:`~kernelsvm_keras.layers.nystroem_factors` of the landmarks, ``kernel_matrix`` theirs.
+
+    ``indices`` ``None``: ``kernel_matrix`` is in the landmarks' order.
+    Else the landmarks are every fit row, drawn in the order ``indices``,
+    and ``kernel_matrix`` is in the rows' own order: factored as it is, the
+    landmarks' features come in the rows' order (the training design,
+    without reordering it or its Gram matrix, two ``m^2`` copies), and
+    ``k(x, Z) = k(x, X)[:, indices]`` takes the normalisation's rows in the
+    draw's order. The same kernel as the factors of the drawn order, in a
+    rotated basis.
+    """
+    normalization, landmark_features, basis = nystroem_factors(kernel_matrix, basis=basis)
+    if indices is not None:
+        normalization = np.take(normalization, indices, axis=0)
+    return normalization, landmark_features, basis
 
 
 def _keras_dense(width, dtype):
