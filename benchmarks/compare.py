@@ -168,21 +168,22 @@ def make_system(name, args, gamma, n_train):
             cache_size=args.cache_size,
             random_state=seed,
         )
+    loss = linear_loss(args)
     if name == "KerasLinearSVC":
-        return KerasLinearSVC(C=C, loss=args.loss)
+        return KerasLinearSVC(C=C, loss=loss)
     if name == "SVC":
         return SVC(C=C, gamma=gamma, **kernel)
     if name == "LinearSVC":
-        return LinearSVC(C=C, loss=args.loss)
+        return LinearSVC(C=C, loss=loss)
     if name == "RBFSampler+LinearSVC":
         return make_pipeline(
             RBFSampler(gamma=gamma, n_components=D, random_state=seed),
-            LinearSVC(C=C, loss=args.loss),
+            LinearSVC(C=C, loss=loss),
         )
     if name == "Nystroem+LinearSVC":
         return make_pipeline(
             Nystroem(gamma=gamma, n_components=min(D, n_train), random_state=seed, **kernel),
-            LinearSVC(C=C, loss=args.loss),
+            LinearSVC(C=C, loss=loss),
         )
     if name == "RBFSampler+SGDClassifier":
         # SGD's objective is the mean loss + alpha/2 ||w||^2: the SVM's for alpha = 1/(C n).
@@ -191,7 +192,7 @@ def make_system(name, args, gamma, n_train):
         return make_pipeline(
             RBFSampler(gamma=gamma, n_components=D, random_state=seed),
             SGDClassifier(
-                loss=args.loss,
+                loss=loss,
                 alpha=1.0 / (C * n_train),
                 max_iter=args.sgd_epochs,
                 random_state=seed,
@@ -251,6 +252,18 @@ def primal_objective(coef, intercept, features, y, classes, C, loss):
     return np.array(values)
 
 
+def linear_loss(args):
+    """The loss of the systems other than KerasSVC: ``--loss auto`` is LinearSVC's default."""
+    return "squared_hinge" if args.loss == "auto" else args.loss
+
+
+def system_loss(est, args):
+    """The loss a system minimises (KerasSVC resolves ``"auto"`` itself; SVC's is the hinge)."""
+    if isinstance(est, KerasSVC):
+        return est._loss().name
+    return "hinge" if isinstance(est, SVC) else linear_loss(args)
+
+
 def objective_ratio(est, X_train, y_train, args):
     """Our objective over a reference solver's, on the same features (max over OvR problems).
 
@@ -264,21 +277,18 @@ def objective_ratio(est, X_train, y_train, args):
         features = est._map.features(X_train.astype(np.float64))
     else:
         features = X_train.astype(np.float64)
+    loss = system_loss(est, args)
     ref = LinearSVC(
         C=args.C,
-        loss=args.loss,
-        dual=args.loss == "hinge",
+        loss=loss,
+        dual=loss == "hinge",
         intercept_scaling=10,
         tol=1e-6,
         max_iter=20000,
     ).fit(features, y_train)
     classes = est.classes_
-    ours = primal_objective(
-        est.coef_, est.intercept_, features, y_train, classes, args.C, args.loss
-    )
-    theirs = primal_objective(
-        ref.coef_, ref.intercept_, features, y_train, classes, args.C, args.loss
-    )
+    ours = primal_objective(est.coef_, est.intercept_, features, y_train, classes, args.C, loss)
+    theirs = primal_objective(ref.coef_, ref.intercept_, features, y_train, classes, args.C, loss)
     return float(np.max(ours / theirs))
 
 
@@ -356,7 +366,7 @@ def measure(system, args, gamma, name, data):
         "kernel": args.kernel,
         "degree": args.degree,
         "coef0": args.coef0,
-        "loss": args.loss,
+        "loss": system_loss(est, args),
     }
 
 
@@ -421,7 +431,13 @@ def main(argv=None):
         default="auto",
         help="KerasSVC's kernel approximation",
     )
-    parser.add_argument("--loss", choices=("hinge", "squared_hinge"), default="squared_hinge")
+    parser.add_argument(
+        "--loss",
+        choices=("auto", "hinge", "squared_hinge"),
+        default="auto",
+        help="KerasSVC's loss (auto: its default); the other systems take the squared hinge "
+        "for auto",
+    )
     parser.add_argument(
         "--multi-class",
         choices=("auto", "ovr", "ovo"),

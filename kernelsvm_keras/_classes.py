@@ -14,6 +14,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _KERNEL_CONSTRAINTS, BaseKerasSVM, _KernelMapMixin
+from ._loss import get_loss
 from ._maps import IdentityMap
 
 # SVC's default for `probability`: "deprecated" from scikit-learn 1.9, when
@@ -183,11 +184,17 @@ or callable, default="rbf"
         was slower on MNIST), ``"ovr"`` for the other kernels (as accurate
         as ``SVC`` or more, at a fraction of one-vs-one's cost). See the
         README for the measured trade-off.
-    loss : {"hinge", "squared_hinge"}, default="squared_hinge"
+    loss : {"auto", "hinge", "squared_hinge"}, default="auto"
         Margin loss. ``"hinge"`` is the loss of :class:`~sklearn.svm.SVC`;
-        ``"squared_hinge"`` (the default of :class:`~sklearn.svm.LinearSVC`) is
-        as accurate in practice and its training converges in far fewer
-        iterations, because the objective is differentiable.
+        ``"squared_hinge"`` (the default of :class:`~sklearn.svm.LinearSVC`)
+        was as accurate or more on approximated kernels, and faster on
+        large data, because the objective is differentiable. ``"auto"``:
+        ``"hinge"`` for ``kernel="linear"`` trained one-vs-one (its default,
+        and every two-class problem): ``SVC(kernel="linear")``'s own problem,
+        solved exactly, with its accuracy (letter 85.42%, pendigits 95.65%,
+        MNIST 91.70%, where the squared hinge scored 0.02 to 0.52 points
+        less); ``"squared_hinge"`` otherwise. See the README for the
+        measured trade-off.
     batch_size : int, default=None
         Rows per batch on the device, in training and prediction. ``None``
         picks batches of about 64 MiB. It changes memory use and speed, not
@@ -311,6 +318,7 @@ or callable, default="rbf"
         "decision_function_shape": [StrOptions({"ovr", "ovo"})],
         "break_ties": ["boolean"],
         "multi_class": [StrOptions({"auto", "ovr", "ovo"})],
+        "loss": [StrOptions({"auto", "hinge", "squared_hinge"})],
     }
 
     def __init__(
@@ -334,7 +342,7 @@ or callable, default="rbf"
         n_components=2048,
         approximation="auto",
         multi_class="auto",
-        loss="squared_hinge",
+        loss="auto",
         batch_size=None,
         warm_start=False,
     ):
@@ -440,6 +448,13 @@ or callable, default="rbf"
         if self.multi_class == "auto":
             return "ovo" if self.kernel == "linear" else "ovr"
         return self.multi_class
+
+    def _loss(self):
+        if self.loss != "auto":
+            return super()._loss()
+        # the linear kernel's pairs are SVC's problem: SVC's loss solves it exactly
+        svc_problem = self.kernel == "linear" and self._multi_class() == "ovo"
+        return get_loss("hinge" if svc_problem else "squared_hinge")
 
     def _decision_shape(self):
         return self.decision_function_shape

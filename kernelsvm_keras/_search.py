@@ -480,7 +480,7 @@ component_indices_, normalization_, n_iter_, objective_, dual_gap_
         degree=3,
         coef0=0.0,
         approximation="auto",
-        loss="squared_hinge",
+        loss="auto",
         class_weight=None,
         tol=1e-3,
         max_iter=1000,

@@ -343,6 +343,34 @@ def test_multi_class_auto_is_one_vs_one_for_the_linear_kernel_only(iris):
     np.testing.assert_allclose(search.coef_, linear.coef_)
 
 
+def test_loss_auto_is_svc_s_hinge_for_the_linear_kernel_s_pairs_only(iris):
+    # kernel="linear" one-vs-one is SVC(kernel="linear")'s problem: its loss
+    # gives its model (benchmarks/RESULTS.md, "The linear kernel's default loss")
+    X, y = iris
+    linear = KerasSVC(kernel="linear", tol=1e-6).fit(X, y)
+    assert linear.loss == "auto"
+    hinge = KerasSVC(kernel="linear", loss="hinge", tol=1e-6).fit(X, y)
+    np.testing.assert_allclose(linear.coef_, hinge.coef_)
+    svc = SVC(kernel="linear", decision_function_shape="ovo", tol=1e-6).fit(X, y)
+    np.testing.assert_allclose(linear.coef_, svc.coef_, atol=2e-2 * np.abs(svc.coef_).max())
+    binary = y < 2
+    two = KerasSVC(kernel="linear", C=0.1).fit(X[binary], y[binary])
+    np.testing.assert_allclose(
+        two.coef_, KerasSVC(kernel="linear", C=0.1, loss="hinge").fit(X[binary], y[binary]).coef_
+    )
+    # one hyperplane per class, and the approximated kernels: the squared hinge
+    for auto, squared in (
+        (KerasSVC(kernel="linear", multi_class="ovr"), {"kernel": "linear", "multi_class": "ovr"}),
+        (KerasSVC(n_components=20, random_state=0), {"n_components": 20, "random_state": 0}),
+        (KerasSVCCV(Cs=[1.0], cv=3, n_components=20, random_state=0), None),
+    ):
+        auto.fit(X, y)
+        if squared is None:
+            squared = {"n_components": 20, "random_state": 0}
+        expected = KerasSVC(loss="squared_hinge", **squared).fit(X, y)
+        np.testing.assert_allclose(auto.coef_, expected.coef_)
+
+
 def test_one_vs_one_everywhere_else(iris):
     X, y = iris
     clf = KerasSVC(multi_class="ovo", n_components=40, random_state=0).fit(X, y)
