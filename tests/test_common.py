@@ -33,6 +33,20 @@ SAMPLE_WEIGHT_EQUIVALENCE = {
 }
 
 
+class QuadraticKernel:
+    """A kernel given as a callable, as ``SVC(kernel=callable)`` takes one.
+
+    (A class for its ``repr``: a function's holds its address, which differs
+    between the test workers that collect the checks.)
+    """
+
+    def __call__(self, A, B):
+        return (A @ B.T + 1.0) ** 2
+
+    def __repr__(self):
+        return "QuadraticKernel()"
+
+
 ESTIMATORS = [
     KerasSVC(n_components=64, random_state=0),
     KerasSVC(
@@ -60,6 +74,7 @@ if keras.backend.backend() == "tensorflow":
         KerasSVC(kernel="sigmoid", n_components=32, random_state=0),
         KerasSVC(kernel="laplacian", n_components=32, random_state=0),
         KerasSVC(kernel="precomputed", n_components=32, random_state=0),
+        KerasSVC(kernel=QuadraticKernel(), n_components=32, random_state=0),
         KerasSVC(multi_class="ovo", n_components=32, random_state=0),
         KerasSVR(n_components=64, loss="epsilon_insensitive", random_state=0),
         KerasLinearSVR(),
