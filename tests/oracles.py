@@ -22,6 +22,7 @@ def reference_optimum(Phi, t, s, C, loss, max_iter=-1):
     finite Newton method (Keerthi and DeCoste, 2005) with backtracking, which
     is exact once the set of rows with a positive loss stops changing.
     """
+    assert loss in ("hinge", "squared_hinge"), loss  # a loss name, resolved
     reference_optimum.last_gap = 0.0
     if loss == "squared_hinge":
         return _squared_hinge_optimum(Phi, t, s, C)

@@ -48,6 +48,7 @@ def training_features(est, X):
 
 
 def primal(Phi, t, s, C, loss, coef, intercept):
+    assert loss in ("hinge", "squared_hinge"), loss  # a loss name, resolved
     viol = np.maximum(0.0, 1.0 - t * (Phi @ coef + intercept))
     if loss == "squared_hinge":
         viol = viol**2
@@ -60,9 +61,10 @@ def true_excess(est, X, y, sample_weight=None, max_iter=-1):
     t = np.where(y == est.classes_[1], 1.0, -1.0)
     Phi = training_features(est, X)
     C = float(est.C)
-    P = primal(Phi, t, s, C, est.loss, est.coef_[0], est.intercept_[0])
+    loss = est._loss().name  # KerasSVC's loss="auto" resolved
+    P = primal(Phi, t, s, C, loss, est.coef_[0], est.intercept_[0])
     # to the reference's accuracy: libsvm's dual bound may lie its own gap below P*
-    excess = (P - reference_optimum(Phi, t, s, C, est.loss, max_iter)) / P
+    excess = (P - reference_optimum(Phi, t, s, C, loss, max_iter)) / P
     return P, max(0.0, excess - reference_optimum.last_gap)
 
 
@@ -103,7 +105,7 @@ def test_large_C_kernel_is_a_real_model_with_a_true_gap(solver, loss):
         return
     t = np.where(y2 == est.classes_[1], 1.0, -1.0)
     Phi = training_features(est, X2)
-    at_1e6 = primal(Phi, t, 1.0, 1e8, est.loss, other.coef_[0], other.intercept_[0])
+    at_1e6 = primal(Phi, t, 1.0, 1e8, est._loss().name, other.coef_[0], other.intercept_[0])
     assert est.objective_[0] <= at_1e6 * (1 + 1e-3)
     P, excess = true_excess(est, X2, y2)
     assert excess <= est.dual_gap_[0] + 1e-9
