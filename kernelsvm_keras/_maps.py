@@ -44,6 +44,11 @@ from ._kernels import (
 
 APPROXIMATIONS = ("auto", "random_fourier", "nystroem")
 
+# Elements of the kernel block per chunk of rows in ``decision`` (8 MiB of
+# float64): a whole batch's block was hundreds of MB, on this project's VM
+# slow to map the first time.
+_HOST_BLOCK_ELEMENTS = 2**20
+
 
 class FeatureMap:
     """A feature map ``phi``: unfitted from its parameters, fitted by :meth:`fit`.
@@ -359,10 +364,16 @@ class LandmarkMap(FeatureMap):
         return self._kernel(_dense(X), self.components_) @ self.normalization_
 
     def decision(self, X, coef, intercept):
-        # k(X, Z) @ (N @ coef^T): never the (n, m) @ (m, m) product of the features
-        return self._kernel(_dense(X), self.components_) @ (self.normalization_ @ coef.T) + (
-            intercept
-        )
+        # k(X, Z) @ (N @ coef^T): never the (n, m) @ (m, m) product of the
+        # features, and the kernel block a few MiB of rows at a time
+        weights = self.normalization_ @ coef.T
+        X = _dense(X)
+        rows = max(1, _HOST_BLOCK_ELEMENTS // max(1, self.width))
+        scores = np.empty((X.shape[0], coef.shape[0]))
+        for start in range(0, X.shape[0], rows):
+            block = self._kernel(X[start : start + rows], self.components_)
+            scores[start : start + rows] = block @ weights + intercept
+        return scores
 
     def layers(self, n_features_in, dtype):
         if callable(self.kernel):

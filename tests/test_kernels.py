@@ -1,6 +1,7 @@
 """Every kernel of SVC (and the Laplacian), each map against scikit-learn's own."""
 
 import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
-from kernelsvm_keras import KerasLinearSVC, KerasSVC, KerasSVCCV
+from kernelsvm_keras import KerasLinearSVC, KerasSVC, KerasSVCCV, _maps
 from kernelsvm_keras.layers import kernel_matrix, kernel_matrix_numpy, nystroem_normalization
 
 KERNELS = ["linear", "poly", "rbf", "sigmoid", "laplacian"]
@@ -84,6 +85,9 @@ def test_decision_function_identity_and_keras_model(kernel, data):
         kernel_values = pairwise_kernels(X, clf.components_, metric=kernel, **_params(kernel))
         expected = kernel_values @ clf.normalization_ @ clf.coef_.T + clf.intercept_
         np.testing.assert_allclose(scores, expected, rtol=1e-9, atol=1e-9)
+        # the kernel block a few rows at a time: the same scores
+        with mock.patch.object(_maps, "_HOST_BLOCK_ELEMENTS", 7 * 60):
+            np.testing.assert_allclose(clf.decision_function(X), scores, rtol=1e-12, atol=1e-12)
     keras_scores = clf.to_keras().predict(X, verbose=0)
     np.testing.assert_allclose(keras_scores, scores, rtol=1e-4, atol=1e-4 * np.abs(scores).max())
 
