@@ -44,9 +44,9 @@ from ._kernels import (
 
 APPROXIMATIONS = ("auto", "random_fourier", "nystroem")
 
-# Elements of the kernel block per chunk of rows in ``decision`` (8 MiB of
-# float64): a whole batch's block was hundreds of MB, on this project's VM
-# slow to map the first time.
+# Elements of the features (or kernel block) per chunk of rows in
+# ``decision`` (8 MiB of float64): a whole prediction batch's were hundreds of
+# MB, on this project's VM slow to map the first time.
 _HOST_BLOCK_ELEMENTS = 2**20
 
 
@@ -124,7 +124,7 @@ class FeatureMap:
 
     def decision(self, X, coef, intercept):
         """Decision values ``phi(X) @ coef.T + intercept`` of a batch, in float64."""
-        return self.features(X) @ coef.T + intercept
+        return _by_row_chunks(X, self.width, lambda rows: self.features(rows) @ coef.T + intercept)
 
     def layers(self, n_features_in, dtype):
         """Built Keras layers computing the fitted map (none for the identity)."""
@@ -142,6 +142,15 @@ class FeatureMap:
         """The arrays that define the fitted map: equal arrays, the same map."""
         values = self.fitted_attributes().values()
         return tuple(np.asarray(value) for value in values)
+
+
+def _by_row_chunks(X, width, scores):
+    """``scores(X[chunk])`` stacked over chunks of rows of ``width`` features each, at most
+    :data:`_HOST_BLOCK_ELEMENTS` elements of them at a time."""
+    rows = max(1, _HOST_BLOCK_ELEMENTS // max(1, width))
+    if X.shape[0] <= rows:
+        return scores(X)
+    return np.vstack([scores(X[start : start + rows]) for start in range(0, X.shape[0], rows)])
 
 
 def resolve_gamma(gamma, X):
@@ -364,16 +373,10 @@ class LandmarkMap(FeatureMap):
         return self._kernel(_dense(X), self.components_) @ self.normalization_
 
     def decision(self, X, coef, intercept):
-        # k(X, Z) @ (N @ coef^T): never the (n, m) @ (m, m) product of the
-        # features, and the kernel block a few MiB of rows at a time
+        # k(X, Z) @ (N @ coef^T): never the (n, m) @ (m, m) product of the features
         weights = self.normalization_ @ coef.T
-        X = _dense(X)
-        rows = max(1, _HOST_BLOCK_ELEMENTS // max(1, self.width))
-        scores = np.empty((X.shape[0], coef.shape[0]))
-        for start in range(0, X.shape[0], rows):
-            block = self._kernel(X[start : start + rows], self.components_)
-            scores[start : start + rows] = block @ weights + intercept
-        return scores
+        block = lambda rows: self._kernel(_dense(rows), self.components_) @ weights  # noqa: E731
+        return _by_row_chunks(X, self.width, block) + intercept
 
     def layers(self, n_features_in, dtype):
         if callable(self.kernel):
