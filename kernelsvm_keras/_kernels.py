@@ -24,11 +24,13 @@ LANDMARK_KERNELS = ("linear", "poly", "rbf", "laplacian", "sigmoid")
 # Elements of the (rows, landmarks, features) temporary of the Laplacian
 # kernel's L1 distances, per chunk of rows.
 _L1_CHUNK_ELEMENTS = 2**22
-# Elements of each temporary of the NumPy kernels per chunk of rows: the rows
-# of A and their (rows, len(B)) products, 8 MiB of float64 each. (Bounded by
-# A's width alone, 10,000 rows of 26 features on 2,048 landmarks took one
-# chunk: a peak of 627 MiB for a 156 MiB result, now 189 MiB.)
-_NUMPY_CHUNK_ELEMENTS = 2**20
+# Elements of each float64 temporary of the host's chunked work (8 MiB): the
+# NumPy kernels' rows of A and their (rows, len(B)) products, and the maps'
+# features or kernel block per chunk of predicted rows. (Bounded by A's width
+# alone, 10,000 rows of 26 features on 2,048 landmarks took one chunk: a peak
+# of 627 MiB for a 156 MiB result, now 189 MiB; on this project's VM, memory
+# touched for the first time is also slow to map.)
+HOST_CHUNK_ELEMENTS = 2**20
 
 
 def draw_random_fourier_weights(n_features, n_components, gamma, kernel, random_state):
@@ -136,7 +138,7 @@ def kernel_matrix_numpy(A, B, kernel="rbf", gamma=1.0, degree=3, coef0=0.0):
         B = B - center
         B_norms = np.einsum("ij,ij->i", B, B)
     # rows of A in chunks: the temporaries stay bounded whatever the batch
-    rows = max(1, _NUMPY_CHUNK_ELEMENTS // max(1, A.shape[1], B.shape[0]))
+    rows = max(1, HOST_CHUNK_ELEMENTS // max(1, A.shape[1], B.shape[0]))
     if kernel == "laplacian":
         rows = max(1, _L1_CHUNK_ELEMENTS // max(1, B.shape[0] * B.shape[1]))
     out = np.empty((A.shape[0], B.shape[0]))

@@ -33,6 +33,7 @@ import numpy as np
 from ._compiled import compiled
 from ._keras import keras, ops, set_weights_exactly
 from ._kernels import (
+    HOST_CHUNK_ELEMENTS,
     KERNELS,
     LANDMARK_KERNELS,
     draw_random_fourier_weights,
@@ -43,11 +44,6 @@ from ._kernels import (
 )
 
 APPROXIMATIONS = ("auto", "random_fourier", "nystroem")
-
-# Elements of the features (or kernel block) per chunk of rows in
-# ``decision`` (8 MiB of float64): a whole prediction batch's were hundreds of
-# MB, on this project's VM slow to map the first time.
-_HOST_BLOCK_ELEMENTS = 2**20
 
 
 class FeatureMap:
@@ -146,8 +142,8 @@ class FeatureMap:
 
 def _by_row_chunks(X, width, scores):
     """``scores(X[chunk])`` stacked over chunks of rows of ``width`` features each, at most
-    :data:`_HOST_BLOCK_ELEMENTS` elements of them at a time."""
-    rows = max(1, _HOST_BLOCK_ELEMENTS // max(1, width))
+    ``HOST_CHUNK_ELEMENTS`` of them at a time (a whole prediction batch's were hundreds of MB)."""
+    rows = max(1, HOST_CHUNK_ELEMENTS // max(1, width))
     if X.shape[0] <= rows:
         return scores(X)
     return np.vstack([scores(X[start : start + rows]) for start in range(0, X.shape[0], rows)])

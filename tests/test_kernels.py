@@ -86,7 +86,7 @@ def test_decision_function_identity_and_keras_model(kernel, data):
         expected = kernel_values @ clf.normalization_ @ clf.coef_.T + clf.intercept_
         np.testing.assert_allclose(scores, expected, rtol=1e-9, atol=1e-9)
         # the kernel block a few rows at a time: the same scores
-        with mock.patch.object(_maps, "_HOST_BLOCK_ELEMENTS", 7 * 60):
+        with mock.patch.object(_maps, "HOST_CHUNK_ELEMENTS", 7 * 60):
             np.testing.assert_allclose(clf.decision_function(X), scores, rtol=1e-12, atol=1e-12)
     keras_scores = clf.to_keras().predict(X, verbose=0)
     np.testing.assert_allclose(keras_scores, scores, rtol=1e-4, atol=1e-4 * np.abs(scores).max())
