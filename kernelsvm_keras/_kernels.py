@@ -24,13 +24,15 @@ LANDMARK_KERNELS = ("linear", "poly", "rbf", "laplacian", "sigmoid")
 # Elements of the (rows, landmarks, features) temporary of the Laplacian
 # kernel's L1 distances, per chunk of rows.
 _L1_CHUNK_ELEMENTS = 2**22
-# Elements of each float64 temporary of the host's chunked work (8 MiB): the
-# NumPy kernels' rows of A and their (rows, len(B)) products, and the maps'
-# features or kernel block per chunk of predicted rows. (Bounded by A's width
-# alone, 10,000 rows of 26 features on 2,048 landmarks took one chunk: a peak
-# of 627 MiB for a 156 MiB result, now 189 MiB; on this project's VM, memory
-# touched for the first time is also slow to map.)
+# Elements of the host's chunked float64 work: the (rows, landmarks) blocks of
+# the NumPy kernels, and the maps' features or kernel block per chunk of
+# predicted rows (8 MiB); the NumPy kernels' copies of the rows themselves
+# (2 MiB: a fit streaming a memmap stays far below the size of X). (Bounded by
+# the rows' width alone, 10,000 rows of 26 features on 2,048 landmarks took one
+# chunk: a peak of 627 MiB for a 156 MiB result, now 189 MiB; on this
+# project's VM, memory touched for the first time is also slow to map.)
 HOST_CHUNK_ELEMENTS = 2**20
+_ROWS_CHUNK_ELEMENTS = 2**18
 
 
 def draw_random_fourier_weights(n_features, n_components, gamma, kernel, random_state):
@@ -138,7 +140,10 @@ def kernel_matrix_numpy(A, B, kernel="rbf", gamma=1.0, degree=3, coef0=0.0):
         B = B - center
         B_norms = np.einsum("ij,ij->i", B, B)
     # rows of A in chunks: the temporaries stay bounded whatever the batch
-    rows = max(1, HOST_CHUNK_ELEMENTS // max(1, A.shape[1], B.shape[0]))
+    rows = max(
+        1,
+        min(_ROWS_CHUNK_ELEMENTS // max(1, A.shape[1]), HOST_CHUNK_ELEMENTS // max(1, B.shape[0])),
+    )
     if kernel == "laplacian":
         rows = max(1, _L1_CHUNK_ELEMENTS // max(1, B.shape[0] * B.shape[1]))
     out = np.empty((A.shape[0], B.shape[0]))
