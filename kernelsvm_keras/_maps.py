@@ -141,8 +141,12 @@ class FeatureMap:
 
 
 def _by_row_chunks(X, width, scores):
-    """``scores(X[chunk])`` stacked over chunks of rows of ``width`` features each, at most
-    ``HOST_CHUNK_ELEMENTS`` of them at a time (a whole prediction batch's were hundreds of MB)."""
+    """``scores(rows)`` of ``X``'s rows, a chunk at a time, stacked.
+
+    ``width`` is the number of features (or kernel columns) ``scores``
+    computes per row: at most ``HOST_CHUNK_ELEMENTS`` of them at a time (a
+    whole prediction batch's were hundreds of MB).
+    """
     rows = max(1, HOST_CHUNK_ELEMENTS // max(1, width))
     if X.shape[0] <= rows:
         return scores(X)
@@ -371,7 +375,10 @@ class LandmarkMap(FeatureMap):
     def decision(self, X, coef, intercept):
         # k(X, Z) @ (N @ coef^T): never the (n, m) @ (m, m) product of the features
         weights = self.normalization_ @ coef.T
-        block = lambda rows: self._kernel(_dense(rows), self.components_) @ weights  # noqa: E731
+
+        def block(rows):
+            return self._kernel(_dense(rows), self.components_) @ weights
+
         return _by_row_chunks(X, self.width, block) + intercept
 
     def layers(self, n_features_in, dtype):
