@@ -363,16 +363,14 @@ def test_loss_auto_is_svc_s_hinge_for_the_linear_kernel_s_pairs_only(iris):
         two.coef_, KerasSVC(kernel="linear", C=0.1, loss="hinge").fit(X[binary], y[binary]).coef_
     )
     # one hyperplane per class, and the approximated kernels: the squared hinge
-    for auto, squared in (
+    landmarks = {"n_components": 20, "random_state": 0}
+    for auto, params in (
         (KerasSVC(kernel="linear", multi_class="ovr"), {"kernel": "linear", "multi_class": "ovr"}),
-        (KerasSVC(n_components=20, random_state=0), {"n_components": 20, "random_state": 0}),
-        (KerasSVCCV(Cs=[1.0], cv=3, n_components=20, random_state=0), None),
+        (KerasSVC(**landmarks), landmarks),
+        (KerasSVCCV(Cs=[1.0], cv=3, **landmarks), landmarks),
     ):
-        auto.fit(X, y)
-        if squared is None:
-            squared = {"n_components": 20, "random_state": 0}
-        expected = KerasSVC(loss="squared_hinge", **squared).fit(X, y)
-        np.testing.assert_allclose(auto.coef_, expected.coef_)
+        expected = KerasSVC(loss="squared_hinge", **params).fit(X, y)
+        np.testing.assert_allclose(auto.fit(X, y).coef_, expected.coef_)
 
 
 def test_one_vs_one_everywhere_else(iris):
