@@ -22,6 +22,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._compiled import full_float32
 from ._dual import may_serve as may_serve_dual
 from ._dual import remember as remember_features
 from ._dual import serves as serves_dual
@@ -106,10 +107,15 @@ class _BaseSVM(BaseEstimator):
         return 0.0
 
     def _all_or_nothing(self, method, *args):
-        """Call ``method(*args)``; if it raises (or is interrupted), restore the estimator."""
+        """Call ``method(*args)``; if it raises (or is interrupted), restore the estimator.
+
+        The call runs with float32 matrix products in full float32
+        (:func:`~kernelsvm_keras._compiled.full_float32`).
+        """
         saved = dict(self.__dict__)
         try:
-            return method(*args)
+            with full_float32():
+                return method(*args)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)

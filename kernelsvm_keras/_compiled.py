@@ -17,13 +17,20 @@ iterations, and XLA is slower on a CPU (``benchmarks/tf_function.py``;
 
 The solver (:mod:`kernelsvm_keras._solver`) stays backend-agnostic: it calls
 the functions decorated here like any other.
+
+:func:`full_float32` keeps a fit's matrix products in float32: on NVIDIA GPUs
+since Ampere, JAX and TensorFlow multiply float32 matrices in TensorFloat-32
+by default (10 bits of mantissa), too coarse for the solver.
 """
 
+import contextlib
 import functools
+import sys
+import threading
 
 from ._keras import keras
 
-__all__ = ["compiled"]
+__all__ = ["compiled", "full_float32"]
 
 
 def compiled(*, static=()):
@@ -62,3 +69,78 @@ def _program(function, static):
     import jax
 
     return jax.jit(function, static_argnames=static)
+
+
+_LOCK = threading.Lock()
+_PROCESS_WIDE = {"entered": 0, "restore": []}
+
+
+@contextlib.contextmanager
+def full_float32():
+    """Context manager: float32 matrix products in full float32 inside the block.
+
+    JAX and TensorFlow multiply float32 matrices in TensorFloat-32 on NVIDIA
+    GPUs since Ampere, by default: inputs rounded to 10 bits of mantissa. The
+    solver's iterations then drift from the float64 certificate's products
+    (MNIST, 60,000 rows, 4,096 landmarks, ``C=10`` on an H200: stalled after 34
+    Newton iterations at a certified gap of 3e-2, where float32 converges in
+    12; ``benchmarks/RESULTS.md``, "On a GPU"). Every fit runs inside this
+    block (``_BaseSVM._all_or_nothing``, the searches' ``fit``); on a CPU it
+    changes nothing.
+
+    * JAX: ``jax.default_matmul_precision("float32")``, local to the thread
+      and part of ``jax.jit``'s cache key;
+    * TensorFlow: ``tf.config.experimental.enable_tensor_float_32_execution``
+      off, a process-wide switch: turned off by the first fit that enters and
+      restored by the last one that leaves (threads fitting at once share it);
+    * torch: ``torch.get_float32_matmul_precision()`` set to ``"highest"``,
+      likewise (torch's own default).
+
+    Only backends already imported are touched, so that a joblib worker that
+    has not imported Keras does not import it here (:mod:`kernelsvm_keras._keras`);
+    such a worker's first fit that imports Keras runs with the backend's
+    default precision. A user's setting is never changed outside the block.
+    """
+    with contextlib.ExitStack() as stack:
+        if "jax" in sys.modules:
+            import jax
+
+            stack.enter_context(jax.default_matmul_precision("float32"))
+        stack.enter_context(_process_wide_float32())
+        yield
+
+
+@contextlib.contextmanager
+def _process_wide_float32():
+    """TensorFlow's and torch's process-wide switches, off from the first entry to the last exit."""
+    with _LOCK:
+        if _PROCESS_WIDE["entered"] == 0:
+            _PROCESS_WIDE["restore"] = _switch_off_reduced_precision()
+        _PROCESS_WIDE["entered"] += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _PROCESS_WIDE["entered"] -= 1
+            if _PROCESS_WIDE["entered"] == 0:
+                for restore in _PROCESS_WIDE["restore"]:
+                    restore()
+                _PROCESS_WIDE["restore"] = []
+
+
+def _switch_off_reduced_precision():
+    """Switch TensorFloat-32 off where imported; return the functions that restore it."""
+    restore = []
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and hasattr(tf, "config"):
+        experimental = tf.config.experimental
+        if experimental.tensor_float_32_execution_enabled():
+            experimental.enable_tensor_float_32_execution(False)
+            restore.append(lambda: experimental.enable_tensor_float_32_execution(True))
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "get_float32_matmul_precision"):
+        previous = torch.get_float32_matmul_precision()
+        if previous != "highest":
+            torch.set_float32_matmul_precision("highest")
+            restore.append(lambda: torch.set_float32_matmul_precision(previous))
+    return restore

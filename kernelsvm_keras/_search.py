@@ -28,6 +28,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_is_fitted
 
 from ._classes import KerasLinearSVC, KerasSVC
+from ._compiled import full_float32
 from ._regression import KerasLinearSVR, KerasSVR
 
 _SEARCH_CONSTRAINTS = {
@@ -150,7 +151,8 @@ class _SearchMixin:
         """
         saved = dict(self.__dict__)
         try:
-            return self._search(X, y, sample_weight, groups)
+            with full_float32():  # as every fit (_BaseSVM._all_or_nothing)
+                return self._search(X, y, sample_weight, groups)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)

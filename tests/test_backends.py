@@ -5,6 +5,7 @@ process): TensorFlow when this process runs another backend, else JAX or
 torch when installed.
 """
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -173,3 +174,92 @@ def test_conjugate_gradient_iterations_stay_on_the_device():
         # a few numbers per column each way: no row's or feature's values
         assert max(sent, default=0) <= K, sent
         assert sum(read) <= 2 * K + 1 + blocks, read
+
+
+def _matmul_precision():
+    """The backend's setting for float32 matrix products, and the full-float32 value."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.config.jax_default_matmul_precision, "float32"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.config.experimental.tensor_float_32_execution_enabled(), False
+    import torch
+
+    return torch.get_float32_matmul_precision(), "highest"
+
+
+@contextlib.contextmanager
+def _reduced_precision():
+    """A user's setting that rounds float32 products (the default on JAX and TensorFlow GPUs)."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        with jax.default_matmul_precision("bfloat16"):
+            yield
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        enabled = tf.config.experimental.tensor_float_32_execution_enabled()
+        tf.config.experimental.enable_tensor_float_32_execution(True)
+        try:
+            yield
+        finally:
+            tf.config.experimental.enable_tensor_float_32_execution(enabled)
+    else:
+        import torch
+
+        previous = torch.get_float32_matmul_precision()
+        torch.set_float32_matmul_precision("medium")
+        try:
+            yield
+        finally:
+            torch.set_float32_matmul_precision(previous)
+
+
+def test_fits_multiply_in_full_float32_and_leave_the_user_s_setting(monkeypatch):
+    # On an H200, JAX's default TensorFloat-32 products stalled MNIST's Newton
+    # iterations at a certified gap of 3e-2 (benchmarks/RESULTS.md, "On a GPU"):
+    # every fit computes in full float32, and the user's setting is back after it.
+    from kernelsvm_keras import KerasSVCCV
+
+    seen = []
+    solve = KerasSVC._solve
+
+    def spy(self, *args, **kwargs):
+        seen.append(_matmul_precision()[0])
+        return solve(self, *args, **kwargs)
+
+    monkeypatch.setattr(KerasSVC, "_solve", spy)
+    X, y = load_digits(return_X_y=True)
+    X = X[:300] / 16.0
+    with _reduced_precision():
+        before, full = _matmul_precision()
+        assert before != full
+        KerasSVC(n_components=64, random_state=0).fit(X, y[:300])
+        KerasSVCCV(Cs=(1.0,), gammas=("scale",), cv=2, n_components=64).fit(X, y[:300])
+        assert seen and all(value == full for value in seen)
+        assert _matmul_precision()[0] == before
+        with pytest.raises(ValueError):
+            KerasSVC(n_components=64).fit(X, np.full(300, np.nan))  # a failed fit restores it too
+        assert _matmul_precision()[0] == before
+
+
+def test_full_float32_nests_and_restores_at_the_last_exit():
+    # TensorFlow's and torch's switches are process-wide: fits on two threads
+    # share them, and the first to finish must not switch the other's back.
+    from kernelsvm_keras._compiled import full_float32
+
+    with _reduced_precision():
+        before, full = _matmul_precision()
+        outer = full_float32()
+        outer.__enter__()
+        with full_float32():
+            assert _matmul_precision()[0] == full
+        assert _matmul_precision()[0] == full
+        outer.__exit__(None, None, None)
+        assert _matmul_precision()[0] == before
