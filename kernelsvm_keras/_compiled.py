@@ -81,9 +81,9 @@ def full_float32():
 
     JAX and TensorFlow multiply float32 matrices in TensorFloat-32 on NVIDIA
     GPUs since Ampere, by default: inputs rounded to 10 bits of mantissa. The
-    solver's iterations then drift from the float64 certificate's products
+    solver's products are too coarse for its line search and certificate
     (MNIST, 60,000 rows, 4,096 landmarks, ``C=10`` on an H200: stalled after 34
-    Newton iterations at a certified gap of 3e-2, where float32 converges in
+    Newton iterations at a certified gap of 3e-2, where the CPU converges in
     12; ``benchmarks/RESULTS.md``, "On a GPU"). Every fit runs inside this
     block (``_BaseSVM._all_or_nothing``, the searches' ``fit``); on a CPU it
     changes nothing.
