@@ -500,9 +500,14 @@ class _BaseSVM(BaseEstimator):
             ``C`` (absolute or relative to the value: on digits, breast
             cancer and wine at ``C`` 1 and 100, from 2e-6 to 1e-4; the
             Laplacian kernel's heavy-tailed frequencies make large arguments
-            to ``cos``, where float32 loses the most);
-            ``"float64"`` matches to rounding, where the device supports it,
-            when the model is called on a float64 tensor:
+            to ``cos``, where float32 loses the most). On NVIDIA GPUs since
+            Ampere, JAX and TensorFlow compute float32 matrix products in
+            TensorFloat-32 by default (MNIST on an H200: differences up to
+            0.1): predict under ``jax.default_matmul_precision("float32")``
+            (TensorFlow:
+            ``tf.config.experimental.enable_tensor_float_32_execution(False)``)
+            to compute in full float32, as on a CPU. ``"float64"`` matches
+            to rounding, where the device supports it, when the model is called on a float64 tensor:
             ``model(keras.ops.convert_to_tensor(X, "float64"))``.
             ``model.predict(X)`` converts NumPy input to Keras's float type
             (float32) first on the TensorFlow and torch backends, which costs
