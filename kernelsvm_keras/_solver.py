@@ -46,9 +46,10 @@ products over ``K`` columns instead of ``K`` separate passes over the data):
 * the arithmetic of an iteration besides the passes over the data (the
   loss's terms and the dual point, the line search, the conjugate-gradient
   updates) is in pure functions that :func:`~kernelsvm_keras._compiled.compiled`
-  makes one program each on JAX, and the rows gathered on the device are
-  padded to a few sizes (:func:`_padded_size`): a backend that compiles per
-  shape compiles a fit's programs once, not at every step;
+  makes one program each on JAX, where the rows gathered on the device are
+  padded to a few sizes (:func:`_padded_size`) and the exact steps' passes
+  take every column: a backend that compiles per shape compiles a fit's
+  programs once, not at every step;
 * the linear SVM trains on ``X`` times a power of two (:func:`input_scale`,
   exact), and a problem whose weights float32 cannot represent is refused
   (:func:`_check_range`). No direction, step or iterate that is not finite
@@ -169,13 +170,17 @@ _MAX_TOTAL_WEIGHT = 1e16
 _CONTINUATION_FROM = 1e3
 _CONTINUATION_TOL = 1e-2
 # Rows gathered on the device (curved zones, working sets) change in number
-# from one Newton step to the next, and a backend that compiles a program per
-# shape (JAX compiles every eager operation) would compile anew at every
-# step: gathers are padded to sizes on a grid of _SIZES_PER_OCTAVE per octave
-# (at most a quarter more rows; see _padded_size), so that a fit meets a few
-# (JAX, 10,000 MNIST rows: 1,318 compilations in the first fit before, 552
-# after, with the solver's compiled arithmetic; benchmarks/RESULTS.md).
-_SIZES_PER_OCTAVE = 4
+# from one Newton step to the next. A backend that compiles a program per
+# shape (JAX compiles every eager operation, and on a GPU autotunes it) would
+# compile anew at every step: on JAX, gathers are padded to a power of two of
+# at least _JAX_SMALLEST_GATHER rows (see _padded_size), so that a fit meets
+# a few sizes. JAX, 10,000 MNIST rows: 1,318 compilations in the first fit
+# unpadded, 552 on a grid of four sizes per octave; 20,000 rows on 1,024
+# landmarks, four per octave: 250 compilations (9.2 s of XLA), powers of two
+# from 64: 126 (4.9 s), the first fit 14.7 s -> 10.3 s, the second no slower
+# (benchmarks/RESULTS.md, "Fewer shapes on JAX"). The other backends run
+# operations eagerly whatever their shape, and gather the rows exactly.
+_JAX_SMALLEST_GATHER = 64
 # The float32 iterations stop a little below tol: the float64 certificate
 # differs from their gap by float32 round-off (about 1e-7 of the objective, a
 # few 1e-4 of a gap of 1e-3), and a gap met by that little would fail it (a
@@ -204,16 +209,15 @@ def _data_layout():
 
 
 def _padded_size(k):
-    """``k`` rounded up to the grid of ``_SIZES_PER_OCTAVE`` sizes per octave.
+    """The number of rows a gather of ``k`` rows takes (see ``_JAX_SMALLEST_GATHER``).
 
-    Sizes up to ``_SIZES_PER_OCTAVE`` are their own; above, the grid step
-    is ``2**(floor(log2 k) - log2 _SIZES_PER_OCTAVE)``: 1000 -> 1024,
-    1025 -> 1280.
+    On JAX, ``k`` rounded up to a power of two of at least
+    ``_JAX_SMALLEST_GATHER``: 3 -> 64, 1000 -> 1024, 1025 -> 2048; on the
+    other backends, and for no rows, ``k`` itself.
     """
-    if k <= _SIZES_PER_OCTAVE:
+    if k == 0 or keras.backend.backend() != "jax":
         return k
-    step = 2 ** max(0, k.bit_length() - 1 - (_SIZES_PER_OCTAVE.bit_length() - 1))
-    return -(-k // step) * step
+    return max(_JAX_SMALLEST_GATHER, 1 << (k - 1).bit_length())
 
 
 def _padded_indices(indices):
@@ -504,7 +508,7 @@ class RowBlocks:
         block that holds some of the rows, whose concatenation ``T`` has
         ``T[positions[i]] = phi(X)[rows[i]]``. A block's rows are padded by
         repeats of its last to ``_padded_size`` of their number, so that the
-        shapes a fit meets stay few (see ``_SIZES_PER_OCTAVE``). With
+        shapes a fit meets stay few (see ``_JAX_SMALLEST_GATHER``). With
         ``project=False`` the stored rows (a factored design projects only
         the rows taken).
         """
@@ -1278,29 +1282,34 @@ def _direct_directions(design, columns, zone, curv, gW, gb, damping, use_hessian
     columns = columns[~use_hessian[columns]]
     if columns.size == 0:
         return dW, db
-    products = ops.convert_to_numpy(
-        design.matmul(ops.convert_to_tensor(gW[:, columns].astype(np.float32)))
-    )
-    Y = np.zeros((design.n_samples, columns.size))
-    for j, k in enumerate(columns):
-        rows = np.flatnonzero(zone[:, k])
+    # The passes take every column, zero outside ``columns``: their shapes are
+    # then those of the fit's other passes, which a backend that compiles per
+    # shape (JAX) has compiled already, where each new number of columns
+    # compiled its own (20,000 MNIST rows on 1,024 landmarks: 250 -> 211
+    # compilations in the first fit).
+    V = np.zeros(gW.shape, dtype=np.float32)
+    V[:, columns] = gW[:, columns]
+    products = ops.convert_to_numpy(design.matmul(ops.convert_to_tensor(V)))
+    Y = np.zeros((design.n_samples, gW.shape[1]))
+    for j in columns:
+        rows = np.flatnonzero(zone[:, j])
         if rows.size == 0:
             continue
         # float32 products round by about _jitter(G): where that would swamp
         # the diagonal 1 / c (a large C), the Gram matrix in float64
-        diagonal = 1.0 / curv[rows, k]
-        G = design.gram(rows, key=k).astype(np.float64)
+        diagonal = 1.0 / curv[rows, j]
+        G = design.gram(rows, key=j).astype(np.float64)
         if _jitter(G) > _EXACT_GRAM_RATIO * diagonal.min():
-            G = design.gram(rows, key=k, exact=True)
+            G = design.gram(rows, key=j, exact=True)
         M = G + np.diag(diagonal)
         rhs = products[rows, j].astype(np.float64)
         if damping:
             M += 1.0 / rho
-            rhs += gb[k] / rho
+            rhs += gb[j] / rho
         Y[rows, j] = _definite_solve(M, rhs, _jitter(G))
     correction = ops.convert_to_numpy(design.rmatmul(ops.convert_to_tensor(Y.astype(np.float32))))
-    dW[:, columns] = -(gW[:, columns] - correction)
-    db[columns] = -(gb[columns] - Y.sum(axis=0)) / rho if damping else 0.0
+    dW[:, columns] = -(gW[:, columns] - correction[:, columns])
+    db[columns] = -(gb[columns] - Y[:, columns].sum(axis=0)) / rho if damping else 0.0
     return dW, db
 
 
