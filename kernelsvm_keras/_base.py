@@ -507,7 +507,8 @@ class _BaseSVM(BaseEstimator):
             (TensorFlow:
             ``tf.config.experimental.enable_tensor_float_32_execution(False)``)
             to compute in full float32, as on a CPU. ``"float64"`` matches
-            to rounding, where the device supports it, when the model is called on a float64 tensor:
+            to rounding, where the device supports it, when the model is
+            called on a float64 tensor:
             ``model(keras.ops.convert_to_tensor(X, "float64"))``.
             ``model.predict(X)`` converts NumPy input to Keras's float type
             (float32) first on the TensorFlow and torch backends, which costs

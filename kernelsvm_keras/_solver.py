@@ -176,9 +176,9 @@ _CONTINUATION_TOL = 1e-2
 # at least _JAX_SMALLEST_GATHER rows (see _padded_size), so that a fit meets
 # a few sizes. JAX, 10,000 MNIST rows: 1,318 compilations in the first fit
 # unpadded, 552 on a grid of four sizes per octave; 20,000 rows on 1,024
-# landmarks, four per octave: 250 compilations (9.2 s of XLA), powers of two
-# from 64: 126 (4.9 s), the first fit 14.7 s -> 10.3 s, the second no slower
-# (benchmarks/RESULTS.md, "Fewer shapes on JAX"). The other backends run
+# landmarks, four per octave: 250 compilations (9.2 s of XLA in a first fit
+# of 17.9 s), powers of two from 64: 126 (4.7 s in 10.4 s), the second fit no
+# slower (benchmarks/RESULTS.md, "Fewer shapes on JAX"). The other backends run
 # operations eagerly whatever their shape, and gather the rows exactly.
 _JAX_SMALLEST_GATHER = 64
 # The float32 iterations stop a little below tol: the float64 certificate
