@@ -202,7 +202,7 @@ def stage_higgs(args):
 
     from kernelsvm_keras import KerasSVC
 
-    prefix = str(Path(args.data) / "higgs")
+    prefix = str(Path(args.data) / f"higgs{args.higgs_rows}")  # the rows of this size
     if not Path(prefix + ".X.npy").exists():
         start = time.perf_counter()
         generate(prefix, args.higgs_rows, seed=0)
