@@ -128,19 +128,15 @@ def matmul_precision(precision):
 
 
 def load_mnist(folder, max_train):
-    from kernelsvm_keras.datasets import load_idx
+    """MNIST's first ``max_train`` training rows and its test rows, pixels / 255."""
+    from kernelsvm_keras.datasets import load_mnist as load
 
-    folder = Path(folder)
+    (X, y), (X_test, y_test) = load(folder)
 
-    def images(name):
-        X = load_idx(folder / name)
-        return (X.reshape(len(X), -1) / 255.0).astype("float32")
+    def pixels(images):
+        return (images.reshape(len(images), -1) / 255.0).astype("float32")
 
-    X = images("train-images-idx3-ubyte.gz")[:max_train]
-    y = load_idx(folder / "train-labels-idx1-ubyte.gz")[:max_train]
-    X_test = images("t10k-images-idx3-ubyte.gz")
-    y_test = load_idx(folder / "t10k-labels-idx1-ubyte.gz")
-    return X, y, X_test, y_test
+    return pixels(X[:max_train]), y[:max_train], pixels(X_test), y_test
 
 
 def stage_smoke(args):

@@ -85,8 +85,8 @@ def full_float32():
     (MNIST, 60,000 rows, 4,096 landmarks, ``C=10`` on an H200: stalled after 34
     Newton iterations at a certified gap of 3e-2, where the CPU converges in
     12; ``benchmarks/RESULTS.md``, "On a GPU"). Every fit runs inside this
-    block (``_BaseSVM._all_or_nothing``, the searches' ``fit``); on a CPU it
-    changes nothing.
+    block (``_BaseSVM._all_or_nothing``, which the searches' ``fit`` calls
+    too); on a CPU it changes nothing.
 
     * JAX: ``jax.default_matmul_precision("float32")``, local to the thread
       and part of ``jax.jit``'s cache key;

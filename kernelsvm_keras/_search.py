@@ -28,7 +28,6 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_is_fitted
 
 from ._classes import KerasLinearSVC, KerasSVC
-from ._compiled import full_float32
 from ._regression import KerasLinearSVR, KerasSVR
 
 _SEARCH_CONSTRAINTS = {
@@ -149,14 +148,7 @@ class _SearchMixin:
         self : object
             If ``fit`` raises, the estimator is left exactly as it was.
         """
-        saved = dict(self.__dict__)
-        try:
-            with full_float32():  # as every fit (_BaseSVM._all_or_nothing)
-                return self._search(X, y, sample_weight, groups)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
+        return self._all_or_nothing(self._search, X, y, sample_weight, groups)
 
     def _search(self, X, y, sample_weight, groups):
         Cs = np.asarray(self.Cs, dtype=np.float64)
