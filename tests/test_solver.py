@@ -309,7 +309,9 @@ def test_a_streamed_landmark_design_keeps_its_factor_apart(kernel):
     Z, u = streamed.exact_products(V, U)
     np.testing.assert_allclose(Z, exact @ V, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(u, exact.T @ U, rtol=1e-10, atol=1e-10)
-    np.testing.assert_array_equal(streamed.exact_rows(taken), exact[taken])
+    # the same products on fewer rows: equal to the last bits or so (BLAS
+    # kernels may round a product of a few rows otherwise than a block's)
+    np.testing.assert_allclose(streamed.exact_rows(taken), exact[taken], rtol=1e-13, atol=1e-16)
     np.testing.assert_allclose(
         streamed.gram(taken, key=0, exact=True), exact[taken] @ exact[taken].T, rtol=1e-12
     )
