@@ -88,6 +88,7 @@ import numpy as np
 import scipy.linalg
 
 from ._compiled import compiled
+from ._interior import solve_hinge_dual
 from ._keras import keras, ops
 from ._progress import SILENT
 
@@ -145,6 +146,11 @@ _PRECOND_BLOCK_ROWS = 1024
 # device, a larger sample summed block by block (never stored).
 _PRECOND_ROWS_SUMMED = 8
 _PRECOND_GRAM_BYTES = 2**28
+# The float64 interior point that finishes a hinge float32 could not certify
+# (_interior_points): at most this many multiply-adds per iteration (about a
+# second on this project's 2 cores), and this many bytes of float64 features.
+_INTERIOR_FLOPS = 1e11
+_INTERIOR_BYTES = 2**28
 # Conjugate gradients: relative residual reached per Newton step, and a cap.
 _CG_FORCING = 0.1
 _CG_MAX_ITER = 100
@@ -1927,12 +1933,16 @@ def solve_svm(
         intercept,
         ops.convert_to_numpy(best[1]),
         tol,
+        # ended short of tol in float32 (stalled, or converged there only):
+        # float64 may finish it
+        finish=n_iter < max_iter,
     )
     met = gap64 <= tol
     final = C == C_scaled
     if report:
         if np.all(met):
-            why = "converged"
+            # where float32 stalled, the float64 interior point met tol
+            why = "converged" if not stalled else "finished in float64 (interior point)"
         elif n_iter >= max_iter:
             why = "stopped at max_iter"
         elif stalled:
@@ -2104,7 +2114,7 @@ def relative_gap(primal, dual, floor=0.0):
     return np.where((scale == 0) & (dual < 0), np.inf, gap)
 
 
-def _certify(design, problem, coef, intercept, beta, tol):
+def _certify(design, problem, coef, intercept, beta, tol, finish=False):
     """The primal objective and the certified relative duality gap, in float64.
 
     The iterations compute in float32, whose round-off (about 1e-7 of each
@@ -2126,6 +2136,12 @@ def _certify(design, problem, coef, intercept, beta, tol):
     (``w = phi^T beta``, ``b`` its multiplier) has a lower objective than the
     iterate, it replaces the column of ``coef`` and ``intercept`` (in place):
     a float64 polish of the float32 solution.
+
+    With ``finish`` (the float32 iterations ended short of ``tol`` without
+    reaching ``max_iter``), a column of the hinge still above ``tol`` is
+    solved again in float64 by an interior-point method where its features
+    are few enough (:func:`_interior_points`), and its solution taken the
+    same way.
 
     Returns
     -------
@@ -2160,25 +2176,85 @@ def _certify(design, problem, coef, intercept, beta, tol):
                 winner[:, k] = feasible_own[:, j]
         gap = problem.relative_gap(primal, dual)
         above = np.flatnonzero(gap > tol)
-    if above.size:
-        polished = _support_dual(design, problem, start_points, above)
-        if polished is not None:
-            points, cols, new_coef, new_intercept = polished
-            part = problem.columns(cols)
-            feasible = part.feasible(points)
-            values = _dual_values(design, part, feasible)
-            # the primal point of the support vectors' dual solution: where it
-            # is lower than the float32 iterate, it is the solution returned
-            new_primal = _primal_values(design, part, new_coef, new_intercept)
-            for j, k in enumerate(cols):
-                if values[j] > dual[k]:
-                    dual[k], winner[:, k] = values[j], feasible[:, j]
-                if new_primal[j] < primal[k]:
-                    primal[k] = new_primal[j]
-                    coef[:, k] = new_coef[:, j]
-                    intercept[k] = new_intercept[j]
+    candidates = [lambda: _support_dual(design, problem, start_points, above)]
+    if finish:
+        candidates.append(lambda: _interior_points(design, problem, above, tol))
+    for candidate in candidates:
+        if not above.size:
+            break
+        found = candidate()
+        if found is not None:
+            _take_better(design, problem, found, primal, dual, winner, coef, intercept)
             gap = problem.relative_gap(primal, dual)
+            above = np.flatnonzero(gap > tol)
     return primal, np.maximum(gap, 0.0), winner, dual
+
+
+def _take_better(design, problem, found, primal, dual, winner, coef, intercept):
+    """Keep, per column, what improves in a candidate solution (arrays changed in place).
+
+    ``found`` is ``(points, columns, coef, intercept)``: dual points of
+    ``columns`` and their primal points. A higher dual value raises the
+    certificate's bound; a lower primal value is the solution returned.
+    """
+    points, cols, new_coef, new_intercept = found
+    part = problem.columns(cols)
+    feasible = part.feasible(points)
+    values = _dual_values(design, part, feasible)
+    new_primal = _primal_values(design, part, new_coef, new_intercept)
+    for j, k in enumerate(cols):
+        if values[j] > dual[k]:
+            dual[k], winner[:, k] = values[j], feasible[:, j]
+        if new_primal[j] < primal[k]:
+            primal[k] = new_primal[j]
+            coef[:, k] = new_coef[:, j]
+            intercept[k] = new_intercept[j]
+
+
+def _interior_points(design, problem, columns, tol):
+    """The hinge's dual of ``columns`` solved in float64 by an interior-point method.
+
+    :func:`~kernelsvm_keras._interior.solve_hinge_dual` on the rows of each
+    column's non-empty box, for the columns whose intervals are one-sided
+    (classification, the one-class SVM; not the epsilon-insensitive
+    loss). Returns ``(points, columns, coef, intercept)`` as
+    :func:`_support_dual` does, or ``None`` when no column qualifies or an
+    iteration would cost more than ``_INTERIOR_FLOPS`` multiply-adds (its
+    ``n D^2`` Woodbury products, and the factor of the ``2 D`` square system
+    of the free support vectors) or the features more than
+    ``_INTERIOR_BYTES`` in float64.
+    """
+    loss = problem.loss
+    if not loss.bounded:
+        return None
+    weight = np.broadcast_to(problem.weight, problem.lower.shape)
+    low, high = loss.box(problem.lower, problem.upper, weight)
+    boxed = high > low
+    one_sided = np.all(~boxed | (low == 0) | (high == 0), axis=0)
+    columns = np.asarray([k for k in columns if one_sided[k] and boxed[:, k].any()], dtype=int)
+    if not columns.size:
+        return None
+    union = np.flatnonzero(boxed[:, columns].any(axis=1))
+    D = design.n_outputs
+    flops = columns.size * (union.size * D**2 + 6 * D**3)
+    if flops > _INTERIOR_FLOPS or union.size * D * 8 > _INTERIOR_BYTES:
+        return None
+    features = design.exact_rows(union)
+    points = np.zeros((problem.lower.shape[0], columns.size))
+    coef = np.zeros((D, columns.size))
+    intercept = np.zeros(columns.size)
+    for j, k in enumerate(columns):
+        inside = boxed[union, k]
+        rows = union[inside]
+        A = features if inside.all() else features[inside]
+        lower, upper = problem.lower[rows, k], problem.upper[rows, k]
+        q = np.where(high[rows, k] > 0, lower, upper)
+        x, intercept[j], _ = solve_hinge_dual(
+            A, q, low[rows, k], high[rows, k], problem.cost, problem.fit_intercept, tol
+        )
+        points[rows, j] = x
+        coef[:, j] = A.T @ x
+    return points, columns, coef, intercept
 
 
 def _per_column(sample_weight):

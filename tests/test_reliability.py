@@ -111,6 +111,39 @@ def test_large_C_kernel_is_a_real_model_with_a_true_gap(solver, loss):
     assert excess <= est.dual_gap_[0] + 1e-9
 
 
+def test_the_hinge_at_a_large_C_is_finished_in_float64(monkeypatch):
+    # Not separable (5% of the labels flipped), C=1e6, the hinge, on the
+    # Newton route: the float32 iterations stop improving at a certified gap
+    # of 0.04 (a ConvergenceWarning). The float64 interior point solves the
+    # same problem again and certifies it. (libsvm, the other tests' oracle,
+    # does not solve it in 5 million steps.)
+    from kernelsvm_keras import _solver
+
+    X2, y2 = make_classification(
+        800, 5, n_informative=3, n_redundant=0, n_clusters_per_class=1, flip_y=0.05,
+        random_state=0,
+    )  # fmt: skip
+    t = np.where(y2 == 1, 1.0, -1.0)
+
+    def fit():
+        est = KerasSVC(C=1e6, loss="hinge", n_components=32, random_state=0)
+        with warnings.catch_warnings(record=True) as caught, route("newton"):
+            warnings.simplefilter("always", ConvergenceWarning)
+            est.fit(X2, y2)
+        P = primal(
+            training_features(est, X2), t, 1.0, 1e6, "hinge", est.coef_[0], est.intercept_[0]
+        )
+        np.testing.assert_allclose(est.objective_[0], P, rtol=1e-9)  # the objective is true
+        return est, [w for w in caught if w.category is ConvergenceWarning]
+
+    est, warned = fit()
+    assert est.dual_gap_[0] <= est.tol and not warned
+    monkeypatch.setattr(_solver, "_INTERIOR_FLOPS", 0)  # without the interior point
+    stalled, warned = fit()
+    assert stalled.dual_gap_[0] > 10 * est.tol and warned
+    assert est.objective_[0] < stalled.objective_[0] * (1 - 1e-3)
+
+
 @pytest.mark.parametrize(
     "case",
     ["X*1e20", "X[0,0]=1e30", "sample_weight=1e30"],

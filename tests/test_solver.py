@@ -512,3 +512,46 @@ def test_direct_steps_on_cached_grams_reach_the_optimum(monkeypatch, loss, newto
         ours = primal(est.coef_[k], est.intercept_[k], features, y_pm, ones, C, loss)
         ref = reference_objective(features, y_pm, ones, C, loss)
         assert ref * (1 - 1e-4) <= ours <= ref * (1 + 1.5e-4)
+
+
+@pytest.mark.parametrize(
+    "problem", ["classification", "no intercept", "one-class"]
+)  # fmt: skip
+@pytest.mark.parametrize("hardness", [0, 1, 2, 3])
+def test_the_interior_point_solves_the_hinge_dual(problem, hardness):
+    # Weak duality is the oracle: the primal at (A^T x, the intercept
+    # returned) and the dual at x, both recomputed here, meet within the gap
+    # asked for. Classification at C = 1, 1e3, 1e7, 1e10 on rows that are
+    # not separable; the one-class SVM at nu = 0.5, 0.1, 0.01, 1 / n.
+    from kernelsvm_keras._interior import solve_hinge_dual
+
+    rng = np.random.RandomState(0)
+    n, D = 300, 6
+    A = rng.normal(size=(n, D))
+    cost, fit_intercept = 0.0, problem != "no intercept"
+    if problem == "one-class":  # [0, inf): q = 0, sum(x) = c_b = 1, b = -rho
+        A += 2.0
+        nu = [0.5, 0.1, 0.01, 1.0 / n][hardness]
+        cost, q, C = 1.0, np.zeros(n), 1.0 / (nu * n)
+        low, high = np.zeros(n), np.full(n, C)
+    else:  # labels +-1, 10% flipped
+        C = [1.0, 1e3, 1e7, 1e10][hardness]
+        t = np.sign(A @ rng.normal(size=D) + 0.1)
+        t[rng.rand(n) < 0.1] *= -1
+        q = t
+        low, high = np.where(t > 0, 0.0, -C), np.where(t > 0, C, 0.0)
+    # (at C = 1e10, float64 reaches a gap of about 3e-7)
+    tol = 1e-5 if problem != "one-class" and hardness == 3 else 1e-7
+    x, b, n_iter = solve_hinge_dual(A, q, low, high, cost, fit_intercept, tol=tol)
+    assert n_iter < 100
+    assert np.all((low <= x) & (x <= high))
+    if fit_intercept:
+        assert abs(x.sum() - cost) <= 1e-9 * max(1.0, np.abs(x).sum())
+    else:
+        assert b == 0.0
+    w = A.T @ x
+    z = A @ w + b
+    violation = np.where(high > 0, q - z, z - q)  # the side of each row's interval
+    P = 0.5 * w @ w + cost * b + np.sum((high - low) * np.maximum(violation, 0.0))
+    dual = q @ x - 0.5 * w @ w
+    assert -1e-9 * abs(P) <= P - dual <= tol * abs(P)

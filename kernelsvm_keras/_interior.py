@@ -1,0 +1,266 @@
+"""The hinge's dual by a primal-dual interior-point method, in float64 on the host.
+
+The Newton solver works in float32 on the device. At a large ``C`` with the
+hinge on data that is not separable (a hard-margin limit with margin
+errors), its iterates stop improving before the float64 certificate meets
+``tol``: ``C`` times the round-off of the predictions swamps the last
+digits of the objective. Where the features are few enough, this module
+solves the same problem to float64 precision instead, from nothing, and the
+solver's certificate then judges the result like any other
+(:func:`kernelsvm_keras._solver.solve_svm` calls :func:`solve_hinge_dual`).
+
+With ``A`` the rows' features (``n x D``), the hinge's dual of one column
+(see :mod:`kernelsvm_keras._loss`), as a minimisation, is the box-constrained
+quadratic program::
+
+    min 1/2 ||A^T x||^2 - q^T x   s.t.  low <= x <= high,  sum(x) = c_b (with an intercept),
+
+``q_i`` the finite end of row ``i``'s interval and ``[low_i, high_i]`` its
+box (``[0, C s_i]`` or ``[-C s_i, 0]``). Mehrotra's predictor-corrector
+method (Nocedal and Wright, *Numerical Optimization*, 2nd ed., section
+16.6) on ``x = low + v``, ``v + t = high - low``, ``v, t >= 0``, with
+multipliers ``z`` of ``v`` and ``s`` of ``t`` and ``nu`` of the sum. Each
+iteration solves two systems with the matrix ``A A^T + diag(d)``, ``d = z /
+v + s / t``, which Fine and Scheinberg (JMLR 2, 2001) solve through its
+``D x D`` Woodbury form ``I + A^T diag(1/d) A``: ``n D^2`` work per
+iteration. Near the optimum ``d`` vanishes on the free support vectors
+(their ``x`` strictly inside the box) and that form loses its precision;
+those rows are kept apart (:func:`_newton_solver`), as unknowns of a
+``(D + f) x (D + f)`` system beside the Woodbury form of the others.
+
+The primal point is ``w = A^T x`` with the intercept that minimises the
+primal at that ``w`` (:func:`best_intercept`; at the optimum, ``nu``).
+"""
+
+import numpy as np
+import scipy.linalg
+
+# A row whose ||a||^2 / d exceeds this is kept apart from the Woodbury form
+# (a free support vector near the optimum) ...
+_FREE_RATIO = 1e6
+# ... at most this many more than D of them (beyond, the largest ratios).
+_FREE_EXTRA = 2
+# Stop when the certificate's relative gap, recomputed at every iteration (two
+# products with A), is below this fraction of the gap the caller certifies.
+_TARGET_FRACTION = 1e-3
+# Fraction of the step to the boundary taken.
+_STEP_FRACTION = 0.99
+# Iterations without a better point before the iterations stop.
+_STALL_ITER = 10
+
+
+def _step_to_boundary(x, dx):
+    """The largest ``a <= 1`` with ``x + a dx >= 0`` (``x > 0``)."""
+    falling = dx < 0
+    if not falling.any():
+        return 1.0
+    return min(1.0, float(np.min(-x[falling] / dx[falling])))
+
+
+def _newton_solver(A, d, norms):
+    """``r -> (A A^T + diag(d))^-1 r``, for ``d > 0``.
+
+    Rows whose ``||a_i||^2 / d_i`` exceeds ``_FREE_RATIO`` (``F``) stay
+    unknowns; the others (``B``) are eliminated through ``M = I + A_B^T
+    diag(1 / d_B) A_B``, which is then well conditioned. With ``w = A^T y``
+    the system is, for ``y_B = (r_B - A_B w) / d_B``::
+
+        [ M      -A_F^T   ] [ w   ]   [ A_B^T (r_B / d_B) ]
+        [ -A_F   -diag(d_F)] [ y_F ] = [ -r_F              ]
+
+    symmetric and quasi-definite, factored by LU with partial pivoting.
+    """
+    n, D = A.shape
+    ratio = norms / d
+    free = np.flatnonzero(ratio > _FREE_RATIO)
+    if free.size > D + _FREE_EXTRA:
+        free = free[np.argsort(-ratio[free])[: D + _FREE_EXTRA]]
+    rest = np.ones(n, dtype=bool)
+    rest[free] = False
+    # (no copy of A while no row is free: most iterations)
+    A_B, d_B = (A, d) if not free.size else (A[rest], d[rest])
+    A_F = A[free]
+    scaled = A_B / d_B[:, None]
+    M = A_B.T @ scaled
+    M[np.diag_indices_from(M)] += 1.0
+    system = np.block([[M, -A_F.T], [-A_F, -np.diag(d[free])]])
+    factor = scipy.linalg.lu_factor(system, overwrite_a=True, check_finite=False)
+
+    def solve(r):
+        r_B = r[rest]
+        rhs = np.concatenate([scaled.T @ r_B, -r[free]])
+        solution = scipy.linalg.lu_solve(factor, rhs, check_finite=False)
+        w = solution[:D]
+        y = np.empty(n)
+        y[free] = solution[D:]
+        y[rest] = (r_B - A_B @ w) / d_B
+        return y
+
+    return solve
+
+
+def best_intercept(margins, q, width, lower_side, cost=0.0):
+    """The intercept ``b`` that minimises ``cost b + sum_i width_i h_i(b)``, exactly.
+
+    ``h_i(b) = max(0, q_i - margins_i - b)`` on the rows whose interval
+    has only its lower end (``lower_side``), ``max(0, margins_i + b - q_i)``
+    on the others: the primal objective of fixed weights as a function of
+    its intercept, convex and piecewise linear. Its slope rises by
+    ``width_i`` at each row's breakpoint ``q_i - margins_i``; the minimum
+    is at the first breakpoint where it becomes non-negative.
+    """
+    points = q - margins
+    order = np.argsort(points, kind="stable")
+    slope = cost - np.sum(width[lower_side]) + np.cumsum(width[order])
+    first = min(int(np.searchsorted(slope, 0.0)), points.size - 1)
+    return float(points[order[first]])
+
+
+def _feasible(x, low, high, cost):
+    """``x`` moved into ``sum(x) = cost`` within its box, or ``None`` (see the caller).
+
+    The larger side scaled down (classification, ``cost = 0``); or, with
+    every ``x >= 0``, scaled down, or moved towards ``high`` (the
+    one-class SVM).
+    """
+    positive, negative = np.maximum(x, 0.0), np.maximum(-x, 0.0)
+    total = positive.sum() - negative.sum()
+    if cost == 0.0:
+        if total > 0:
+            return x - positive * (total / positive.sum())
+        if total < 0:
+            return x + negative * (total / negative.sum())
+        return x
+    if np.any(x < 0):
+        return None
+    if total >= cost:
+        return x * (cost / total)
+    room = high - x
+    return x + room * ((cost - total) / room.sum()) if room.sum() >= cost - total else None
+
+
+def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, max_iter=100):
+    """Minimise ``1/2 ||A^T x||^2 - q^T x`` over ``low <= x <= high`` (and ``sum(x) = cost``).
+
+    Parameters
+    ----------
+    A : ndarray of shape (n, D), float64
+        The rows' features.
+    q : ndarray of shape (n,)
+        The linear coefficients: the finite end of each row's interval.
+    low, high : ndarray of shape (n,)
+        The box, ``low < high``, with ``low = 0`` or ``high = 0`` (rows
+        with an empty box are left out by the caller).
+    cost : float, default=0.0
+        What ``sum(x)`` must be, with an intercept (its cost ``c_b``).
+    fit_intercept : bool, default=True
+        Whether the sum is constrained.
+    tol : float, default=1e-6
+        The relative duality gap the caller will certify: the iterations
+        stop ``_TARGET_FRACTION`` below it, measured as the certificate
+        measures it (the primal at ``w = A^T x`` and its best intercept,
+        the dual at ``x`` made exactly feasible).
+    max_iter : int, default=100
+
+    Returns
+    -------
+    x : ndarray of shape (n,)
+        The dual point of the smallest gap met, made exactly feasible.
+    intercept : float
+        :func:`best_intercept` at ``w = A^T x`` (0 without an intercept).
+    n_iter : int
+        Iterations run (``max_iter`` where the last one ran).
+    """
+    n, D = A.shape
+    width = high - low
+    lower_side = high > 0
+    norms = np.einsum("ij,ij->i", A, A)
+    # Start at the middle of the box, with multipliers that make the
+    # stationarity residual zero (nu = 0) and keep every product positive.
+    v = width / 2.0
+    t = width - v
+    gradient = A @ (A.T @ (low + v)) - q
+    margin = np.mean(np.abs(gradient)) + 1.0
+    z = np.maximum(gradient, 0.0) + margin
+    s = np.maximum(-gradient, 0.0) + margin
+    nu = 0.0
+    ones = np.ones(n)
+    # The best point met: near the optimum the Newton systems lose their
+    # precision and the iterates can leave it again (C = 1e7: a gap of 4e-10,
+    # then 1.0), so the iterations also stop after _STALL_ITER without a
+    # better one.
+    best = (np.inf, None, 0.0)
+    since_best = 0
+    for n_iter in range(max_iter + 1):  # noqa: B007 (the count is returned)
+        x = np.clip(low + v, low, high)
+        w = A.T @ x
+        found = _certified(A, q, x, w, low, high, lower_side, cost, fit_intercept)
+        since_best = 0 if found[0] < best[0] else since_best + 1
+        best = min(best, found, key=lambda entry: entry[0])
+        if best[0] <= _TARGET_FRACTION * tol or n_iter == max_iter or since_best > _STALL_ITER:
+            break
+        margins = A @ w
+        r_dual = margins - q - z + s + nu
+        r_sum = x.sum() - cost if fit_intercept else 0.0
+        r_box = v + t - width
+        mu = (v @ z + t @ s) / (2 * n)
+        solve = _newton_solver(A, z / v + s / t, norms)
+        if fit_intercept:
+            along_sum = solve(ones)
+            sum_along = along_sum.sum()
+
+        def direction(r_vz, r_ts):
+            # the complementarity v z = r_vz and t s = r_ts, linearised
+            dv = solve(-r_dual + r_vz / v - (r_ts + s * r_box) / t)  # noqa: B023
+            dnu = 0.0
+            if fit_intercept:
+                dnu = (dv.sum() + r_sum) / sum_along  # noqa: B023
+                dv = dv - dnu * along_sum  # noqa: B023
+            dt = -r_box - dv  # noqa: B023
+            return dv, dt, (r_vz - z * dv) / v, (r_ts - s * dt) / t, dnu  # noqa: B023
+
+        # predictor (affine scaling), then the corrector with Mehrotra's centring
+        dv, dt, dz, ds = direction(-v * z, -t * s)[:4]
+        primal_step = min(_step_to_boundary(v, dv), _step_to_boundary(t, dt))
+        dual_step = min(_step_to_boundary(z, dz), _step_to_boundary(s, ds))
+        affine = (v + primal_step * dv) @ (z + dual_step * dz)
+        affine += (t + primal_step * dt) @ (s + dual_step * ds)
+        sigma = min(1.0, (affine / (2 * n * mu)) ** 3)
+        centre = sigma * mu
+        dv, dt, dz, ds, dnu = direction(centre - v * z - dv * dz, centre - t * s - dt * ds)
+        step = _STEP_FRACTION * min(
+            _step_to_boundary(v, dv),
+            _step_to_boundary(t, dt),
+            _step_to_boundary(z, dz),
+            _step_to_boundary(s, ds),
+        )
+        step = min(step, 1.0)
+        v, t = v + step * dv, t + step * dt
+        z, s = z + step * dz, s + step * ds
+        nu += step * dnu
+    if best[1] is None:  # never feasible: the last point
+        x = np.clip(low + v, low, high)
+        best = (np.inf, x, _certified(A, q, x, A.T @ x, low, high, lower_side, cost, False)[2])
+    return best[1], best[2], n_iter
+
+
+def _certified(A, q, x, w, low, high, lower_side, cost, fit_intercept):
+    """``(gap, point, intercept)``: the certificate's relative gap at ``x``.
+
+    The primal at ``w = A^T x`` with :func:`best_intercept`; the dual at
+    ``x`` made exactly feasible (:func:`_feasible`), which is the point
+    returned (``None``, and an infinite gap, where it cannot be made so).
+    """
+    width = high - low
+    margins = A @ w
+    intercept = best_intercept(margins, q, width, lower_side, cost) if fit_intercept else 0.0
+    z = margins + intercept
+    violation = np.where(lower_side, q - z, z - q)
+    primal = 0.5 * w @ w + cost * intercept + width @ np.maximum(violation, 0.0)
+    feasible = _feasible(x, low, high, cost) if fit_intercept else x
+    if feasible is None:
+        return np.inf, None, intercept
+    u = A.T @ feasible
+    dual = q @ feasible - 0.5 * u @ u
+    gap = (primal - dual) / max(abs(primal), abs(dual), np.finfo(float).tiny)
+    return gap, feasible, intercept
