@@ -22,6 +22,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from . import _solver
 from ._compiled import full_float32
 from ._dual import may_serve as may_serve_dual
 from ._dual import remember as remember_features
@@ -224,6 +225,22 @@ class _BaseSVM(BaseEstimator):
             report.line(f"({recomputed} recomputed at every pass: more than cache_size MB)")
         return report, feature_map, design, coef_init, intercept_init
 
+    @staticmethod
+    def _finish_declined(design, weights, n_columns, loss):
+        """Why the hinge's float64 finish did not run, for the warning ('' where it could)."""
+        if not loss.bounded:
+            return ""
+        rows = int(np.count_nonzero(np.any(np.reshape(weights, (len(weights), -1)) > 0, axis=1)))
+        fits, work, size = _solver.interior_fits(rows, design.n_outputs, n_columns)
+        if fits:
+            return ""
+        return (
+            f"; the float64 interior point that finishes the hinge would need {work:.1e} "
+            f"multiply-adds per iteration and {size / 2**20:.3g} MiB of features here, beyond "
+            f"its {_solver._INTERIOR_FLOPS:.0e} and {_solver._INTERIOR_BYTES / 2**20:.0f} MiB "
+            "(fewer n_components, fewer rows or a smaller C would let it run)"
+        )
+
     def _solve(
         self,
         design,
@@ -311,6 +328,7 @@ class _BaseSVM(BaseEstimator):
                     "stopped improving at float32 precision (C times the sample weights "
                     "makes the problem too ill-conditioned for float32, or X is badly scaled)"
                 )
+                reason += self._finish_declined(design, weights, lower.shape[1], loss)
             else:
                 reason = f"reached max_iter={self.max_iter}; increase max_iter"
             warnings.warn(

@@ -2211,6 +2211,20 @@ def _take_better(design, problem, found, primal, dual, winner, coef, intercept):
             intercept[k] = new_intercept[j]
 
 
+def interior_fits(n_rows, width, n_columns):
+    """Whether the float64 finish takes a problem of this size, and its cost.
+
+    Returns ``(fits, multiply_adds, bytes)``: one interior-point iteration's
+    work over ``n_columns`` columns of ``n_rows`` rows (their ``n D^2``
+    Woodbury products, and the factor of the ``2 D`` square system of the
+    free support vectors, ``6 D^3`` at most) and the rows' float64 features,
+    against ``_INTERIOR_FLOPS`` and ``_INTERIOR_BYTES``.
+    """
+    work = n_columns * (n_rows * width**2 + 6 * width**3)
+    size = n_rows * width * 8
+    return work <= _INTERIOR_FLOPS and size <= _INTERIOR_BYTES, work, size
+
+
 def _interior_points(design, problem, columns, tol):
     """The hinge's dual of ``columns`` solved in float64 by an interior-point method.
 
@@ -2218,11 +2232,8 @@ def _interior_points(design, problem, columns, tol):
     column's non-empty box, for the columns whose intervals are one-sided
     (classification, the one-class SVM; not the epsilon-insensitive
     loss). Returns ``(points, columns, coef, intercept)`` as
-    :func:`_support_dual` does, or ``None`` when no column qualifies or an
-    iteration would cost more than ``_INTERIOR_FLOPS`` multiply-adds (its
-    ``n D^2`` Woodbury products, and the factor of the ``2 D`` square system
-    of the free support vectors) or the features more than
-    ``_INTERIOR_BYTES`` in float64.
+    :func:`_support_dual` does, or ``None`` when no column qualifies or the
+    problem is beyond :func:`interior_fits`.
     """
     loss = problem.loss
     if not loss.bounded:
@@ -2236,8 +2247,7 @@ def _interior_points(design, problem, columns, tol):
         return None
     union = np.flatnonzero(boxed[:, columns].any(axis=1))
     D = design.n_outputs
-    flops = columns.size * (union.size * D**2 + 6 * D**3)
-    if flops > _INTERIOR_FLOPS or union.size * D * 8 > _INTERIOR_BYTES:
+    if not interior_fits(union.size, D, columns.size)[0]:
         return None
     features = design.exact_rows(union)
     points = np.zeros((problem.lower.shape[0], columns.size))

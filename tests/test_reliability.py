@@ -141,6 +141,8 @@ def test_the_hinge_at_a_large_C_is_finished_in_float64(monkeypatch):
     monkeypatch.setattr(_solver, "_INTERIOR_FLOPS", 0)  # without the interior point
     stalled, warned = fit()
     assert stalled.dual_gap_[0] > 10 * est.tol and warned
+    # the warning says what is out of range for the float64 finish
+    assert "interior point" in str(warned[0].message), warned[0].message
     assert est.objective_[0] < stalled.objective_[0] * (1 - 1e-3)
 
 
