@@ -6,8 +6,9 @@ errors), its iterates stop improving before the float64 certificate meets
 ``tol``: ``C`` times the round-off of the predictions swamps the last
 digits of the objective. Where the features are few enough, this module
 solves the same problem to float64 precision instead, from nothing, and the
-solver's certificate then judges the result like any other
-(:func:`kernelsvm_keras._solver.solve_svm` calls :func:`solve_hinge_dual`).
+solver's certificate then judges the result like any other (the
+certificate's last stage, ``kernelsvm_keras._solver._interior_points``,
+calls :func:`solve_hinge_dual`).
 
 With ``A`` the rows' features (``n x D``), the hinge's dual of one column
 (see :mod:`kernelsvm_keras._loss`), as a minimisation, is the box-constrained
@@ -20,13 +21,14 @@ box (``[0, C s_i]`` or ``[-C s_i, 0]``). Mehrotra's predictor-corrector
 method (Nocedal and Wright, *Numerical Optimization*, 2nd ed., section
 16.6) on ``x = low + v``, ``v + t = high - low``, ``v, t >= 0``, with
 multipliers ``z`` of ``v`` and ``s`` of ``t`` and ``nu`` of the sum. Each
-iteration solves two systems with the matrix ``A A^T + diag(d)``, ``d = z /
-v + s / t``, which Fine and Scheinberg (JMLR 2, 2001) solve through its
-``D x D`` Woodbury form ``I + A^T diag(1/d) A``: ``n D^2`` work per
-iteration. Near the optimum ``d`` vanishes on the free support vectors
-(their ``x`` strictly inside the box) and that form loses its precision;
-those rows are kept apart (:func:`_newton_solver`), as unknowns of a
-``(D + f) x (D + f)`` system beside the Woodbury form of the others.
+iteration factors the matrix ``A A^T + diag(d)``, ``d = z / v + s / t``, once
+for its three solves (the sum's direction, the predictor, the corrector),
+through its ``D x D`` Woodbury form ``I + A^T diag(1/d) A`` (Fine and
+Scheinberg, JMLR 2, 2001): ``n D^2`` work per iteration. Near the optimum
+``d`` vanishes on the free support vectors (their ``x`` strictly inside the
+box) and that form loses its precision; those rows are kept apart
+(:func:`_newton_solver`), as unknowns of a ``(D + f) x (D + f)`` system
+beside the Woodbury form of the others.
 
 The primal point is ``w = A^T x`` with the intercept that minimises the
 primal at that ``w`` (:func:`best_intercept`; at the optimum, ``nu``).
