@@ -2259,11 +2259,9 @@ def _interior_points(design, problem, columns, tol):
         A = features if inside.all() else features[inside]
         lower, upper = problem.lower[rows, k], problem.upper[rows, k]
         q = np.where(high[rows, k] > 0, lower, upper)
-        x, intercept[j], _ = solve_hinge_dual(
+        points[rows, j], coef[:, j], intercept[j], _ = solve_hinge_dual(
             A, q, low[rows, k], high[rows, k], problem.cost, problem.fit_intercept, tol
         )
-        points[rows, j] = x
-        coef[:, j] = A.T @ x
     return points, columns, coef, intercept
 
 

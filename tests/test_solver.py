@@ -542,16 +542,16 @@ def test_the_interior_point_solves_the_hinge_dual(problem, hardness):
         low, high = np.where(t > 0, 0.0, -C), np.where(t > 0, C, 0.0)
     # (at C = 1e10, float64 reaches a gap of about 3e-7)
     tol = 1e-5 if problem != "one-class" and hardness == 3 else 1e-7
-    x, b, n_iter = solve_hinge_dual(A, q, low, high, cost, fit_intercept, tol=tol)
+    x, w, b, n_iter = solve_hinge_dual(A, q, low, high, cost, fit_intercept, tol=tol)
     assert n_iter < 100
     assert np.all((low <= x) & (x <= high))
     if fit_intercept:
         assert abs(x.sum() - cost) <= 1e-9 * max(1.0, np.abs(x).sum())
     else:
         assert b == 0.0
-    w = A.T @ x
-    z = A @ w + b
+    z = A @ w + b  # the primal point returned
     violation = np.where(high > 0, q - z, z - q)  # the side of each row's interval
     P = 0.5 * w @ w + cost * b + np.sum((high - low) * np.maximum(violation, 0.0))
-    dual = q @ x - 0.5 * w @ w
+    u = A.T @ x
+    dual = q @ x - 0.5 * u @ u
     assert -1e-9 * abs(P) <= P - dual <= tol * abs(P)
