@@ -37,6 +37,8 @@ primal at that ``w`` (:func:`best_intercept`; at the optimum, ``nu``).
 import numpy as np
 import scipy.linalg
 
+from ._loss import summed_to
+
 # A row whose ||a||^2 / d exceeds this is kept apart from the Woodbury form
 # (a free support vector near the optimum) ...
 _FREE_RATIO = 1e6
@@ -118,29 +120,6 @@ def best_intercept(margins, q, width, lower_side, cost=0.0):
     return float(points[order[first]])
 
 
-def _feasible(x, low, high, cost):
-    """``x`` moved into ``sum(x) = cost`` within its box, or ``None`` (see the caller).
-
-    The larger side scaled down (classification, ``cost = 0``); or, with
-    every ``x >= 0``, scaled down, or moved towards ``high`` (the
-    one-class SVM).
-    """
-    positive, negative = np.maximum(x, 0.0), np.maximum(-x, 0.0)
-    total = positive.sum() - negative.sum()
-    if cost == 0.0:
-        if total > 0:
-            return x - positive * (total / positive.sum())
-        if total < 0:
-            return x + negative * (total / negative.sum())
-        return x
-    if np.any(x < 0):
-        return None
-    if total >= cost:
-        return x * (cost / total)
-    room = high - x
-    return x + room * ((cost - total) / room.sum()) if room.sum() >= cost - total else None
-
-
 def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, max_iter=100):
     """Minimise ``1/2 ||A^T x||^2 - q^T x`` over ``low <= x <= high`` (and ``sum(x) = cost``).
 
@@ -194,19 +173,21 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
     # precision and the iterates can leave it again (C = 1e7: a gap of 4e-10,
     # then 1.0), so the iterations also stop after _STALL_ITER without a
     # better one.
-    best = (np.inf, None, None, 0.0)
+    best = None
     since_best = 0
     for n_iter in range(max_iter + 1):  # noqa: B007 (the count is returned)
         x = np.clip(low + v, low, high)
         w = A.T @ x
-        found = _certified(A, q, x, w, low, high, lower_side, cost, fit_intercept)
+        margins = A @ w
+        found = _certified(A, q, x, w, margins, low, high, lower_side, cost, fit_intercept)
         # (counted once the gap is below 1: far from the optimum, from the
         # box's middle, the iterates' gap need not fall at every step)
-        since_best = 0 if found[0] < best[0] or best[0] >= 1.0 else since_best + 1
-        best = min(best, found, key=lambda entry: entry[0])
+        if best is None or found[0] < best[0]:
+            best, since_best = found, 0
+        elif best[0] < 1.0:
+            since_best += 1
         if best[0] <= _TARGET_FRACTION * tol or n_iter == max_iter or since_best > _STALL_ITER:
             break
-        margins = A @ w
         r_dual = margins - q - z + s + nu
         r_sum = x.sum() - cost if fit_intercept else 0.0
         r_box = v + t - width
@@ -245,31 +226,25 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
         v, t = v + step * dv, t + step * dt
         z, s = z + step * dz, s + step * ds
         nu += step * dnu
-    if best[1] is None:  # never feasible: the last point, as it is
-        x = np.clip(low + v, low, high)
-        best = _certified(A, q, x, A.T @ x, low, high, lower_side, cost, False)
     return best[1], best[2], best[3], n_iter
 
 
-def _certified(A, q, x, w, low, high, lower_side, cost, fit_intercept):
+def _certified(A, q, x, w, margins, low, high, lower_side, cost, fit_intercept):
     """``(gap, point, w, intercept)``: the certificate's relative gap at ``x``.
 
-    The primal at ``w = A^T x`` with :func:`best_intercept`; the dual at
-    ``x`` made exactly feasible (:func:`_feasible`), which is the point
-    returned (``None``, and an infinite gap, where it cannot be made so).
-    The primal point stays ``(w, intercept)``: the feasible point's own
-    ``A^T`` product can be far worse in the primal (a hard margin at
-    ``C = 1e8``: 1.5% against 2e-5).
+    The primal at ``w = A^T x`` (``margins = A w``) with
+    :func:`best_intercept`; the dual at ``x`` made exactly feasible
+    (:func:`~kernelsvm_keras._loss.summed_to`, as the certificate does),
+    which is the point returned. The primal point stays ``(w, intercept)``:
+    the feasible point's own ``A^T`` product can be far worse in the primal
+    (a hard margin at ``C = 1e8``: 1.5% against 2e-5).
     """
     width = high - low
-    margins = A @ w
     intercept = best_intercept(margins, q, width, lower_side, cost) if fit_intercept else 0.0
     z = margins + intercept
     violation = np.where(lower_side, q - z, z - q)
     primal = 0.5 * w @ w + cost * intercept + width @ np.maximum(violation, 0.0)
-    feasible = _feasible(x, low, high, cost) if fit_intercept else x
-    if feasible is None:
-        return np.inf, None, w, intercept
+    feasible = summed_to(x, high, cost) if fit_intercept else x
     u = A.T @ feasible
     dual = q @ feasible - 0.5 * u @ u
     gap = (primal - dual) / max(abs(primal), abs(dual), np.finfo(float).tiny)

@@ -226,3 +226,52 @@ def tube_intervals(y, epsilon):
 def one_class_intervals(n_samples):
     """Intervals of the one-class SVM: ``[0, inf)`` (with ``c_b = 1``, ``b = -rho``)."""
     return np.zeros((n_samples, 1)), np.full((n_samples, 1), np.inf)
+
+
+def _feasible_scales(positive, negative, cost, capacity, xp):
+    """Scalings that make ``sum(beta) = cost`` (the intercept's dual constraint).
+
+    ``positive`` and ``negative`` are the sums of the positive and negative
+    parts of ``beta`` per column. Where the positive side is too large it is
+    scaled down (``r_pos``), where the negative side is, it is (``r_neg``);
+    where even without its negative side ``beta`` sums to less than
+    ``cost > 0`` (the one-class SVM), the negative side is dropped and the
+    positive one moved a fraction ``grow`` of the way to the bounds ``C s``
+    of some rows (those already positive, so that the support stays theirs),
+    whose room is ``capacity`` (``sum(C s) - positive`` over those rows).
+    Returns ``r_pos, r_neg, grow``; the feasible point is
+    ``r_pos beta+ - r_neg beta- + grow (C s - beta+)`` on those rows (feasible
+    only where ``capacity`` suffices).
+    """
+    tiny = 1e-30
+    excess = positive - negative - cost
+    r_pos = xp.where(excess > 0, (negative + cost) / xp.maximum(positive, tiny), 1.0)
+    short = xp.logical_and(excess < 0, positive < cost)
+    r_neg = xp.where(
+        excess < 0, xp.where(short, 0.0, (positive - cost) / xp.maximum(negative, tiny)), 1.0
+    )
+    grow = xp.where(short, xp.clip((cost - positive) / xp.maximum(capacity, tiny), 0.0, 1.0), 0.0)
+    return r_pos, r_neg, grow
+
+
+def summed_to(points, high, cost):
+    """Dual points within their box brought to ``sum(beta) = cost`` per column, NumPy.
+
+    Used by the float64 certificate and the interior point alike:
+    :func:`_feasible_scales` towards the upper bounds ``high`` of the rows
+    already positive, or of every row where those have too little room.
+    ``points`` has shape (n,) or (n, K).
+    """
+    positive, negative = np.maximum(points, 0.0), np.maximum(-points, 0.0)
+    sum_pos, sum_neg = positive.sum(axis=0), negative.sum(axis=0)
+    bound = np.where(np.isfinite(high), high, 0.0)
+    active = np.where(positive > 0, bound, 0.0)
+    short = sum_pos + np.sum(active - positive, axis=0) < cost
+    bound = np.where(short, bound, active)
+    room = np.sum(bound - positive, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_pos, r_neg, grow = _feasible_scales(sum_pos, sum_neg, cost, room, np)
+    points = r_pos * positive - r_neg * negative
+    if cost:
+        points = points + grow * (bound - positive)
+    return points

@@ -90,6 +90,7 @@ import scipy.linalg
 from ._compiled import compiled
 from ._interior import solve_hinge_dual
 from ._keras import keras, ops
+from ._loss import _feasible_scales, summed_to
 from ._progress import SILENT
 
 __all__ = ["RowBlocks", "SolverResult", "device_report", "input_scale", "solve_svm"]
@@ -1071,32 +1072,6 @@ def _narrowed(delta, shrink):
     return ops.where(shrink, ops.maximum(delta * _DELTA_SHRINK, _DELTA_MIN), delta)
 
 
-def _feasible_scales(positive, negative, cost, capacity, xp):
-    """Scalings that make ``sum(beta) = cost`` (the intercept's dual constraint).
-
-    ``positive`` and ``negative`` are the sums of the positive and negative
-    parts of ``beta`` per column. Where the positive side is too large it is
-    scaled down (``r_pos``), where the negative side is, it is (``r_neg``);
-    where even without its negative side ``beta`` sums to less than
-    ``cost > 0`` (the one-class SVM), the negative side is dropped and the
-    positive one moved a fraction ``grow`` of the way to the bounds ``C s``
-    of some rows (those already positive, so that the support stays theirs),
-    whose room is ``capacity`` (``sum(C s) - positive`` over those rows).
-    Returns ``r_pos, r_neg, grow``; the feasible point is
-    ``r_pos beta+ - r_neg beta- + grow (C s - beta+)`` on those rows (feasible
-    only where ``capacity`` suffices).
-    """
-    tiny = 1e-30
-    excess = positive - negative - cost
-    r_pos = xp.where(excess > 0, (negative + cost) / xp.maximum(positive, tiny), 1.0)
-    short = xp.logical_and(excess < 0, positive < cost)
-    r_neg = xp.where(
-        excess < 0, xp.where(short, 0.0, (positive - cost) / xp.maximum(negative, tiny)), 1.0
-    )
-    grow = xp.where(short, xp.clip((cost - positive) / xp.maximum(capacity, tiny), 0.0, 1.0), 0.0)
-    return r_pos, r_neg, grow
-
-
 def _newton_direction(design, gW, gb, curv, damping, cg_iter):
     """Solve ``H d = -g`` for every column.
 
@@ -2068,27 +2043,14 @@ class _Intervals:
         """Dual points made exactly feasible in float64, one per column.
 
         Clipped to the loss's box (``0`` where ``s = 0``) and, with an
-        intercept, brought to ``sum(beta) = c_b`` (:func:`_feasible_scales`).
+        intercept, brought to ``sum(beta) = c_b`` (:func:`~kernelsvm_keras._loss.summed_to`).
         """
         weight = np.broadcast_to(self.weight, self.lower.shape)
         low, high = self.loss.box(self.lower, self.upper, weight)
         points = np.clip(points, low, high)
         points[weight <= 0] = 0.0
         if self.fit_intercept:
-            positive, negative = np.maximum(points, 0.0), np.maximum(-points, 0.0)
-            sum_pos, sum_neg = positive.sum(axis=0), negative.sum(axis=0)
-            # towards the bounds of the positive rows, or of every row where
-            # those have too little room
-            bound = np.where(np.isfinite(high), high, 0.0)
-            active = np.where(positive > 0, bound, 0.0)
-            short = sum_pos + np.sum(active - positive, axis=0) < self.cost
-            bound = np.where(short, bound, active)
-            room = np.sum(bound - positive, axis=0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r_pos, r_neg, grow = _feasible_scales(sum_pos, sum_neg, self.cost, room, np)
-            points = r_pos * positive - r_neg * negative
-            if self.cost:
-                points = points + grow * (bound - positive)
+            points = summed_to(points, high, self.cost)
         return points
 
     def dual(self, points, u):
