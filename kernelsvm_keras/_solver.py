@@ -1378,8 +1378,11 @@ class _SampledHessian:
         self._factors = [None] * K
         if accumulate:
             grams = self._summed_grams(design, mask, weights, columns, self._augment)
-            for k, gram in zip(columns, grams, strict=True):
-                system = ops.convert_to_numpy(gram).astype(np.float64) + np.eye(width)
+            for j, k in enumerate(columns):
+                # I + gram in float64, with no (width, width) temporary beside it
+                system = ops.convert_to_numpy(grams[j]).astype(np.float64)
+                grams[j] = None
+                system.flat[:: width + 1] += 1.0
                 self._factors[k] = (None, False, _cho_factor(system))
             return
         A = self._augment(design.take_rows(mask))
