@@ -220,6 +220,121 @@ def test_centered_diagonal_preconditioner_is_its_formula(intercept):
     assert np.allclose(np.diag(P), np.diag(H))
 
 
+def _leading_preconditioner(monkeypatch, Phi, curv, damping, rows):
+    """The leading-block preconditioner of features ``Phi`` (width 4), from ``rows`` rows."""
+    from keras import ops
+
+    from kernelsvm_keras import _solver
+
+    monkeypatch.setattr(_solver, "_LEADING_WIDTH", 4)
+    monkeypatch.setattr(_solver, "_LEADING_ROWS", rows)
+    design = _solver.RowBlocks(Phi, None, Phi.shape[1], batch_size=16, cache_bytes=10**9)
+    curv = ops.convert_to_tensor(curv)
+    squares = design.rmatmul(curv, squared=True)
+    return _solver._LeadingBlock.build(design, curv, squares, damping, cg_iter=20)
+
+
+def _applied(precondition, r, D, intercept):
+    """``precondition`` applied to each column of ``r`` ((D + 1) x K), as one array."""
+    from keras import ops
+
+    zW, zb = precondition(
+        ops.convert_to_tensor(r[:D].astype(np.float32)),
+        ops.convert_to_tensor(r[D].astype(np.float32)),
+    )
+    z = ops.convert_to_numpy(zW)
+    if not intercept:
+        assert not ops.convert_to_numpy(zb).any()
+        return z
+    return np.vstack([z, ops.convert_to_numpy(zb)[None, :]])
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_leading_block_preconditioner_is_its_formula(monkeypatch, intercept):
+    # P_k = blockdiag(Hessian on the first 4 weights and the intercept,
+    # diag(1 + sum_i c_ik phi_ij^2) after): each column its own curvatures.
+    from kernelsvm_keras import _solver
+
+    rng = np.random.RandomState(0)
+    D, K = 12, 3
+    scales = np.linspace(3.0, 0.2, D)  # leading features larger, as in the eigenbasis
+    Phi = ((rng.normal(size=(80, D)) + 0.5) * scales).astype(np.float32)
+    curv = np.where(rng.uniform(size=(80, K)) < 0.5, 2.0, 0.0).astype(np.float32)
+    curv[:, 2] = 0.0  # a column with no curved row: P = R
+    damping = 0.5 if intercept else 0.0
+    precondition = _leading_preconditioner(monkeypatch, Phi, curv, damping, rows=10**6)
+    assert isinstance(precondition, _solver._LeadingBlock)
+    P64 = Phi.astype(np.float64)
+    r = rng.normal(size=(D + 1, K))
+    z = _applied(precondition, r, D, intercept)
+    for k in range(K):
+        c = curv[:, k].astype(np.float64)
+        H = _hessian(P64, c, damping, intercept)
+        lead = list(range(4)) + ([D] if intercept else [])
+        P = np.diag(np.diag(H))
+        P[np.ix_(lead, lead)] = H[np.ix_(lead, lead)]
+        size = D + intercept
+        expected = np.linalg.solve(P[:size, :size], r[:size, k])
+        np.testing.assert_allclose(z[:size, k], expected, rtol=2e-4, atol=1e-6)
+
+
+def test_leading_block_from_a_sample_keeps_the_exact_diagonal(monkeypatch):
+    # Summed over every third row, the block takes the sample's correlations
+    # on the diagonal of all rows: P stays symmetric positive definite, and
+    # its diagonal is the Hessian's.
+    rng = np.random.RandomState(1)
+    D = 10
+    Phi = (rng.normal(size=(90, D)) * np.linspace(2.0, 0.3, D)).astype(np.float32)
+    curv = np.where(rng.uniform(size=(90, 1)) < 0.7, 3.0, 0.0).astype(np.float32)
+    precondition = _leading_preconditioner(monkeypatch, Phi, curv, 1.0, rows=30)
+    P_inverse = _applied(precondition, np.eye(D + 1), D, intercept=True)
+    np.testing.assert_allclose(P_inverse, P_inverse.T, atol=1e-6)
+    P = np.linalg.inv(P_inverse.astype(np.float64))
+    assert np.all(np.linalg.eigvalsh((P + P.T) / 2) > 0)
+    H = _hessian(Phi.astype(np.float64), curv[:, 0].astype(np.float64), 1.0, True)
+    np.testing.assert_allclose(np.diag(P), np.diag(H), rtol=1e-3)
+
+
+def test_leading_block_declines_features_without_leading_ones(monkeypatch):
+    # Random features spread the curvature evenly: the first 4 of 12 hold a
+    # third of the trace, and the centred diagonal stays.
+    rng = np.random.RandomState(2)
+    Phi = rng.normal(size=(60, 12)).astype(np.float32)
+    curv = np.full((60, 1), 2.0, np.float32)
+    assert _leading_preconditioner(monkeypatch, Phi, curv, 1.0, rows=10**6) is None
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_landmark_fit_with_the_leading_block_reaches_the_same_optimum(monkeypatch, loss, newton):
+    # Conjugate gradients on the curved rows, preconditioned by the leading
+    # block, end at the optimum the centred diagonal reaches: two certified
+    # objectives within tol of each other.
+    from kernelsvm_keras import _solver
+
+    monkeypatch.setattr(_solver, "_LEADING_WIDTH", 8)
+    # every step by conjugate gradients
+    monkeypatch.setattr(_solver, "_DIRECT_MAX_ROWS", 0)
+    monkeypatch.setattr(_solver, "_PRECOND_GRAM_BYTES", 0)
+    built = []
+    build = _solver._LeadingBlock.build.__func__
+
+    def counting_build(cls, *args, **kwargs):
+        block = build(cls, *args, **kwargs)
+        built.append(block is not None)
+        return block
+
+    monkeypatch.setattr(_solver._LeadingBlock, "build", classmethod(counting_build))
+    Xb, yb = make_classification(n_samples=600, n_features=6, random_state=3)
+    C = 1.0 if loss == "hinge" else 10.0  # (curved zones under half the rows)
+    params = dict(C=C, n_components=64, loss=loss, tol=1e-4, random_state=0)
+    with_block = KerasSVC(**params).fit(Xb, yb)
+    assert any(built)
+    monkeypatch.setattr(_solver, "_LEADING_WIDTH", 10**6)  # the centred diagonal alone
+    without = KerasSVC(**params).fit(Xb, yb)
+    np.testing.assert_allclose(with_block.objective_, without.objective_, rtol=2e-4)
+    assert with_block.dual_gap_.max() <= 1e-4
+
+
 @pytest.mark.parametrize("n_components", [8, 100])  # (D + 1) x (D + 1) sum, Woodbury
 @pytest.mark.parametrize("intercept", [True, False])
 def test_sampled_hessian_is_the_hessian_when_every_row_is_sampled(n_components, intercept):
