@@ -162,7 +162,8 @@ _INTERIOR_BYTES = 2**28
 # passes conjugate gradients have taken per Newton step. A pass runs at the
 # speed of memory, _PASS_SLOWDOWN times slower per multiply-add than the
 # blocks' products (MNIST's curved rows, 13,000 x 4,096, 10 columns, this
-# project's 2 cores: 27e9 multiply-adds a second in a pass, 86e9 in the blocks).
+# project's 2 cores: about 27e9 multiply-adds a second in a pass, 86e9 in the
+# blocks).
 _LEADING_WIDTH = 256
 _LEADING_SHARE = 0.5
 _LEADING_ROWS = 16384
@@ -1487,9 +1488,10 @@ def _cho_factor(system):
 def _curvature_preconditioner(design, curv, damping, curved_rows, cg_iter):
     """Conjugate gradients' preconditioner on a cached design.
 
-    :class:`_LeadingBlock` where the curvature is concentrated on the
-    leading features and conjugate gradients run long enough to repay it;
-    else :func:`_centered_diagonal`. Both start from the squares' pass.
+    :class:`_LeadingBlock` where conjugate gradients run on the rows of the
+    curved zones alone (``curved_rows``), the curvature is concentrated on
+    the leading features and the block repays its cost; else
+    :func:`_centered_diagonal`. Both start from the squares' pass.
     """
     squares = design.rmatmul(curv, squared=True)
     if curved_rows:
@@ -1535,10 +1537,11 @@ class _LeadingBlock:
 
         It pays where the first ``r`` coordinates hold at least
         ``_LEADING_SHARE`` of every moving column's trace, and where forming
-        the blocks costs at most ``_LEADING_COST`` of the passes conjugate
-        gradients took at the last Newton step (``cg_iter``): the blocks'
-        ``K rows r^2`` multiply-adds run at full speed, a pass's ``2 n D K``
-        at the speed of memory, about ``_PASS_SLOWDOWN`` times slower.
+        the blocks costs at most ``_LEADING_COST`` of the passes a Newton
+        step's conjugate gradients have taken so far (``cg_iter``, the most
+        of any step): the blocks' ``K rows r^2`` multiply-adds run at full
+        speed, a pass's ``2 n D K`` at the speed of memory, about
+        ``_PASS_SLOWDOWN`` times slower.
         """
         D, K = design.n_outputs, int(curv.shape[1])
         n = design.n_samples
