@@ -1146,8 +1146,9 @@ def _newton_direction(design, gW, gb, curv, damping, cg_iter):
         n_curved = int(ops.convert_to_numpy(n_curved))
         if n_curved < _CG_SUBSET_FRACTION * design.n_samples and design.fits_in_cache(n_curved):
             subset, weights = design.curved_subset(curved_rows, n_curved, curv)
+            precondition = _curved_rows_preconditioner(subset, weights, damping, cg_iter)
             dW, db, _, iterations = _cg_direction(
-                subset, gW, gb, weights, damping, skip, curved_rows=True, cg_iter=cg_iter
+                subset, gW, gb, weights, damping, skip, precondition
             )
             return dW, db, None, iterations
         precondition = None
@@ -1485,19 +1486,18 @@ def _cho_factor(system):
     return scipy.linalg.cho_factor(system, lower=True, overwrite_a=True, check_finite=False)
 
 
-def _curvature_preconditioner(design, curv, damping, curved_rows, cg_iter):
-    """Conjugate gradients' preconditioner on a cached design.
+def _curved_rows_preconditioner(design, curv, damping, cg_iter):
+    """Conjugate gradients' preconditioner on the rows of the curved zones, gathered.
 
-    :class:`_LeadingBlock` where conjugate gradients run on the rows of the
-    curved zones alone (``curved_rows``), the curvature is concentrated on
-    the leading features and the block repays its cost; else
-    :func:`_centered_diagonal`. Both start from the squares' pass.
+    :class:`_LeadingBlock` where the curvature is concentrated on the
+    leading features and the block repays its cost; else
+    :func:`_centered_diagonal`. Both start from the squares' pass. (On all
+    rows the centred diagonal is nearly exact, and stays.)
     """
     squares = design.rmatmul(curv, squared=True)
-    if curved_rows:
-        block = _LeadingBlock.build(design, curv, squares, damping, cg_iter)
-        if block is not None:
-            return block
+    block = _LeadingBlock.build(design, curv, squares, damping, cg_iter)
+    if block is not None:
+        return block
     return _centered_diagonal(design, curv, damping, squares)
 
 
@@ -1553,17 +1553,15 @@ class _LeadingBlock:
         pass_flops = _PASS_SLOWDOWN * 2 * n * D * K
         if block_flops > _LEADING_COST * cg_iter * pass_flops:
             return None
-        sums = ops.convert_to_numpy(_leading_share(squares, width=width))
-        total, leading = sums[0], sums[1]
+        sums = ops.convert_to_numpy(_leading_sums(squares, curv, width=width))
+        total, leading = sums[width + 1], sums[:width].sum(axis=0)
         moving = total > 0
         if not np.all(leading[moving] >= _LEADING_SHARE * total[moving]):
             return None
         intercept = bool(damping)
         grams = _leading_grams(design, curv, width, rows, intercept)
         # the sample's correlations, on the exact diagonal of all the rows
-        exact = ops.convert_to_numpy(_leading_diagonal(squares, curv, width=width)).T
-        if not intercept:
-            exact = exact[:, :width]
+        exact = sums[: width + intercept].T
         regulariser = np.ones(width + intercept)
         if intercept:
             regulariser[width] = damping
@@ -1594,15 +1592,11 @@ class _LeadingBlock:
 
 
 @compiled(static=("width",))
-def _leading_diagonal(squares, curv, *, width):
-    """The Hessian's diagonal on the first ``width`` weights and the intercept, less ``R``."""
-    return ops.concatenate([squares[:width], ops.expand_dims(_colsum(curv), 0)], axis=0)
-
-
-@compiled(static=("width",))
-def _leading_share(squares, *, width):
-    """Per column: the trace of the curvature-weighted scatter, and that of its first ``width``."""
-    return ops.stack([_colsum(squares), _colsum(squares[:width])])
+def _leading_sums(squares, curv, *, width):
+    """Per column: the Hessian's diagonal on the first ``width`` weights and the
+    intercept, less ``R``; then the trace of the curvature-weighted scatter."""
+    sums = ops.stack([_colsum(curv), _colsum(squares)])
+    return ops.concatenate([squares[:width], sums], axis=0)
 
 
 def _leading_grams(design, curv, width, rows, intercept):
@@ -1716,9 +1710,7 @@ def _centered_solve(rW, rb, s, diag_W, h_scaled, denominator, damping, *, interc
     return zW, (rb - s * coef) / damping
 
 
-def _cg_direction(
-    design, gW, gb, curv, damping, skip, precondition=None, curved_rows=False, cg_iter=0
-):
+def _cg_direction(design, gW, gb, curv, damping, skip, precondition=None):
     """Newton directions by preconditioned conjugate gradients.
 
     Columns are solved together, each until its residual falls by
@@ -1734,7 +1726,7 @@ def _cg_direction(
         return (*_hessian_product(vW, vb, Z, HvW, curv, damping, intercept=intercept), Z)
 
     if precondition is None:
-        precondition = _curvature_preconditioner(design, curv, damping, curved_rows, cg_iter)
+        precondition = _centered_diagonal(design, curv, damping)
 
     dW = ops.zeros_like(gW)
     db = ops.zeros_like(gb)
