@@ -357,6 +357,30 @@ def test_working_sets_give_up_when_libsvm_runs_out_of_steps(monkeypatch):
     assert len(columns) == 1 and not columns[0][3]  # one set, at its limit
 
 
+def test_libsvm_out_of_steps_at_its_tolerance_runs_again_at_a_looser_one(monkeypatch):
+    # On a singular Q SMO can reach 1e-5 fast and then crawl (a working set of
+    # w8a's hinge: 2,615 steps to 1e-5, 1,318,976 to 1e-6): where it runs out
+    # of steps, one more run at _SMO_LOOSE_TOL with a tenth of the steps, and
+    # the certificate judges. A tolerance libsvm cannot reach stands in for
+    # the crawl here.
+    exact = fit_quietly(KerasSVC(loss="hinge", n_components=32, random_state=0), X, y)
+    monkeypatch.setattr(_dual, "_SMO_TOL", 1e-300)
+    monkeypatch.setattr(_dual, "_SMO_WORK", 0)  # 100 steps per row: 20,000 here
+    columns = []
+    column = _dual._Dual.column
+
+    def recorded(self, k, Q, rows):
+        columns.append(column(self, k, Q, rows))
+        return columns[-1]
+
+    monkeypatch.setattr(_dual._Dual, "column", recorded)
+    est = fit_quietly(KerasSVC(loss="hinge", n_components=32, random_state=0), X, y)
+    ((_, _, n_iter, solved),) = columns
+    assert solved and 100 * len(y) < n_iter < 110 * len(y)  # both runs counted
+    assert certified(est) and est.n_iter_ == n_iter  # the dual's point, not Newton's
+    np.testing.assert_allclose(est.objective_, exact.objective_, rtol=1e-5)
+
+
 def test_the_first_working_set_holds_both_sides_of_a_rare_class():
     from kernelsvm_keras._loss import margin_intervals
 
