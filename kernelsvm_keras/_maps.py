@@ -56,12 +56,18 @@ class FeatureMap:
 
     #: Names of the public fitted attributes (ending in ``_``).
     attributes = ()
+    #: Whether the features are kernels against training rows drawn by
+    #: ``fit`` (``component_indices_``), which may be given rows to hold
+    #: (``fit``'s ``first``).
+    draws_landmarks = False
 
     def fit(self, X, random_state, keep_fit_rows=False):
         """Draw or fit the map on training rows ``X``; returns ``self``.
 
         With ``keep_fit_rows``, a map that has the features of ``X`` from its
-        own fit keeps them for one call of :meth:`fit_rows`.
+        own fit keeps them for one call of :meth:`fit_rows`. Maps that
+        :attr:`draws_landmarks` also take ``first``: rows of ``X`` that are
+        landmarks ahead of the draw (:func:`_draw_landmarks`).
         """
         raise NotImplementedError
 
@@ -287,6 +293,7 @@ class LandmarkMap(FeatureMap):
     """
 
     attributes = ("gamma_", "components_", "component_indices_", "normalization_")
+    draws_landmarks = True
 
     def __init__(
         self, kernel="rbf", gamma="scale", degree=3, coef0=0.0, n_components=2048, basis="eigen"
@@ -303,10 +310,10 @@ class LandmarkMap(FeatureMap):
         self.n_components = n_components
         self.basis = basis
 
-    def fit(self, X, random_state, keep_fit_rows=False):
+    def fit(self, X, random_state, keep_fit_rows=False, first=None):
         self.gamma_ = resolve_gamma(self.gamma, X)
         m = min(self.n_components, X.shape[0])
-        indices = random_state.permutation(X.shape[0])[:m].copy()  # Nystroem's draw
+        indices = _draw_landmarks(random_state, X.shape[0], m, first)
         components = _dense(X[indices])
         every_row = m == X.shape[0]
         # every row a landmark: their kernel in the rows' own order (_every_row_factors)
@@ -427,19 +434,20 @@ class PrecomputedMap(FeatureMap):
     """
 
     attributes = ("component_indices_", "normalization_")
+    draws_landmarks = True
 
     def __init__(self, n_components=2048, basis="eigen"):
         self.n_components = n_components
         self.basis = basis
 
-    def fit(self, X, random_state, keep_fit_rows=False):
+    def fit(self, X, random_state, keep_fit_rows=False, first=None):
         if X.shape[0] != X.shape[1]:
             raise ValueError(
                 "Precomputed matrix must be a square matrix. Input is a "
                 f"{X.shape[0]}x{X.shape[1]} matrix."
             )
         m = min(self.n_components, X.shape[0])
-        indices = random_state.permutation(X.shape[0])[:m].copy()
+        indices = _draw_landmarks(random_state, X.shape[0], m, first)
         every_row = m == X.shape[0]
         # every row a landmark: the kernel as given, in the rows' order (_every_row_factors)
         landmark_kernel = _dense(X if every_row else X[indices][:, indices])
@@ -472,6 +480,21 @@ class PrecomputedMap(FeatureMap):
         dense = _keras_dense(self.width, dtype)
         set_weights_exactly(dense, [self.normalization_])
         return [columns, dense]
+
+
+def _draw_landmarks(random_state, n_rows, m, first=None):
+    """The rows of ``m`` landmarks: ``first`` (distinct rows, at most ``m``), then the draw's.
+
+    The draw is :class:`~sklearn.kernel_approximation.Nystroem`'s, the first
+    rows of a permutation, so that without ``first`` and for an integer seed
+    the landmarks are its ``components_``; the rows of ``first`` come ahead
+    of it, in their order, and the permutation's other rows fill the rest.
+    """
+    order = random_state.permutation(n_rows)
+    if first is not None:
+        first = np.asarray(first, dtype=order.dtype)
+        order = np.concatenate([first, order[~np.isin(order, first)]])
+    return order[:m].copy()
 
 
 def _every_row_factors(kernel_matrix, indices, basis):

@@ -61,7 +61,8 @@ or callable, default="rbf"
     n_components : int, default=2048
         Number of landmarks or random features.
     approximation : {"auto", "nystroem", "random_fourier"}, default="auto"
-        As in :class:`KerasSVC`.
+        As in :class:`KerasSVC` (``"auto"``: landmarks, moved onto the
+        support vectors where they fit).
     batch_size : int, default=None
         Rows per batch on the device.
     random_state : int, RandomState instance or None, default=None
@@ -221,16 +222,7 @@ random_offset_
         X = self._check_data(X, reset=True)
         weights = _sample_weights(sample_weight, X)
         scale = float(self.nu) * float(weights.sum())  # libsvm's scale of the dual
-        report, feature_map, design, coef_init, intercept_init = self._features(X)
-        result = self._solve(
-            design,
-            np.ones((X.shape[0], 1)),
-            weights,
-            C=1.0 / scale,
-            coef_init=coef_init,
-            intercept_init=intercept_init,
-            report=report,
-        )
+        feature_map, result = self._fit_and_solve(X, np.ones((X.shape[0], 1)), weights, 1.0 / scale)
         self._set_feature_map(feature_map)
         self._scale = scale
         self._weight_seen = float(weights.sum())

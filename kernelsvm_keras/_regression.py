@@ -73,16 +73,7 @@ class _BaseSVR(RegressorMixin, _BaseSVM):
     def _fit(self, X, y, sample_weight):
         self._check_params()
         X, y, weights = self._check_targets(X, y, sample_weight)
-        report, feature_map, design, coef_init, intercept_init = self._features(X)
-        result = self._solve(
-            design,
-            y[:, None],
-            weights,
-            C=float(self.C),
-            coef_init=coef_init,
-            intercept_init=intercept_init,
-            report=report,
-        )
+        feature_map, result = self._fit_and_solve(X, y[:, None], weights, float(self.C))
         self._set_feature_map(feature_map)
         self._set_solution(result, X.shape[0])
         return self
@@ -188,8 +179,10 @@ or callable, default="rbf"
         Number of landmarks (at most the number of training rows) or random
         features.
     approximation : {"auto", "nystroem", "random_fourier"}, default="auto"
-        As in :class:`KerasSVC`: landmarks for every kernel (``"auto"``),
-        random features for rbf and laplacian.
+        As in :class:`KerasSVC`: landmarks for every kernel (``"auto"``,
+        moved onto the support vectors where they fit: ``SVR``'s own
+        solution once they hold them all), random features for rbf and
+        laplacian.
     loss : {"epsilon_insensitive", "squared_epsilon_insensitive"}, \
 default="squared_epsilon_insensitive"
         ``"epsilon_insensitive"`` is ``SVR``'s loss; its square, the default

@@ -1,16 +1,18 @@
-"""The Nystroem approximation: the layer, its normalisation, and KerasSVC on it."""
+"""The Nystroem approximation: the layer, its normalisation, KerasSVC on it, and its landmarks
+moved onto the support vectors."""
 
 import keras
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_digits, make_blobs, make_classification, make_regression
 from sklearn.kernel_approximation import Nystroem
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.model_selection import train_test_split
+from sklearn.svm import SVC, SVR
 
-from kernelsvm_keras import KerasSVC, KerasSVCCV, _base
-from kernelsvm_keras._maps import LandmarkMap, PrecomputedMap
+from kernelsvm_keras import KerasOneClassSVM, KerasSVC, KerasSVCCV, KerasSVR, _base
+from kernelsvm_keras._maps import LandmarkMap, PrecomputedMap, _draw_landmarks
 from kernelsvm_keras.layers import (
     NystroemFeatures,
     kernel_matrix_numpy,
@@ -340,3 +342,93 @@ def test_svc_partial_fit_takes_landmarks_from_the_first_chunk():
         est.score(X_test, y_test)
         >= nystroem_svc().fit(X_train, y_train).score(X_test, y_test) - 0.02
     )
+
+
+# -- landmarks on the support vectors (approximation="auto") ---------------------
+
+# Two classes apart: few support vectors (SVC: 36 to 70 of 400 rows)
+X_sep, y_sep = make_classification(
+    400, 4, n_informative=3, n_redundant=0, class_sep=2.0, flip_y=0, random_state=0
+)
+
+
+def kernel_objective(X, y_signed, support, dual_coef, intercept, gamma, C, epsilon=None):
+    """The kernel SVM's objective (SVC's, or SVR's with ``epsilon``) at libsvm's solution."""
+    K = rbf_kernel(X, gamma=gamma)
+    a = np.zeros(len(X))
+    a[support] = dual_coef
+    f = K @ a + intercept
+    if epsilon is None:
+        losses = np.maximum(0.0, 1.0 - y_signed * f)
+    else:
+        losses = np.maximum(0.0, np.abs(y_signed - f) - epsilon)
+    return 0.5 * a @ K @ a + C * np.sum(losses)
+
+
+def test_the_draw_takes_the_given_rows_first_then_nystroem_s():
+    nystroem = np.random.RandomState(0).permutation(50)
+    np.testing.assert_array_equal(_draw_landmarks(np.random.RandomState(0), 50, 10), nystroem[:10])
+    held = _draw_landmarks(np.random.RandomState(0), 50, 10, first=[7, 3])
+    rest = [i for i in nystroem if i not in (3, 7)]
+    np.testing.assert_array_equal(held, [7, 3] + rest[:8])
+
+
+@pytest.mark.parametrize("C", [1.0, 10.0])
+def test_landmarks_on_few_support_vectors_solve_svc_s_problem(C):
+    # a landmark fit solves the kernel SVM over the landmarks' span; SVC's
+    # solution is in the span of its support vectors: once they are landmarks,
+    # the fit reaches SVC's objective (to the landmarks' dropped eigenvalues)
+    params = dict(loss="hinge", C=C, n_components=100, random_state=0, tol=1e-6)
+    auto = KerasSVC(**params).fit(X_sep, y_sep)
+    drawn = KerasSVC(approximation="nystroem", **params).fit(X_sep, y_sep)
+    svc = SVC(C=C, gamma=auto.gamma_, tol=1e-10).fit(X_sep, y_sep)
+    optimum = kernel_objective(
+        X_sep, 2.0 * y_sep - 1, svc.support_, svc.dual_coef_[0], svc.intercept_[0], auto.gamma_, C
+    )
+    assert np.isin(drawn.support_, auto.component_indices_).all()
+    np.testing.assert_allclose(auto.objective_[0], optimum, rtol=1e-4)
+    assert drawn.objective_[0] > optimum * 1.005  # the drawn landmarks: 0.9-2.1% above
+    assert np.mean(auto.predict(X_sep) == svc.predict(X_sep)) == 1.0
+
+
+def test_landmarks_on_few_support_vectors_solve_svr_s_problem():
+    Xr, yr = make_regression(400, 4, noise=5.0, random_state=0)
+    yr = yr / yr.std()
+    params = dict(C=10.0, epsilon=0.3, loss="epsilon_insensitive", n_components=100, tol=1e-6)
+    auto = KerasSVR(random_state=0, **params).fit(Xr, yr)
+    drawn = KerasSVR(approximation="nystroem", random_state=0, **params).fit(Xr, yr)
+    svr = SVR(C=10.0, epsilon=0.3, gamma=auto.gamma_, tol=1e-10).fit(Xr, yr)
+    optimum = kernel_objective(
+        Xr, yr, svr.support_, svr.dual_coef_[0], svr.intercept_[0], auto.gamma_, 10.0, 0.3
+    )
+    np.testing.assert_allclose(auto.objective_[0], optimum, rtol=1e-5)
+    assert drawn.objective_[0] > optimum * 1.05  # 18.06 against 15.32
+
+
+def test_the_one_class_svm_moves_its_landmarks_onto_its_support_vectors_too():
+    Xo, _ = make_blobs(400, 3, centers=1, random_state=0)
+    params = dict(nu=0.05, n_components=100, random_state=0, tol=1e-6)
+    auto = KerasOneClassSVM(**params).fit(Xo)
+    drawn = KerasOneClassSVM(approximation="nystroem", **params).fit(Xo)
+    assert np.isin(drawn.support_, auto.component_indices_).all()
+    assert auto.objective_[0] < drawn.objective_[0]
+
+
+def test_landmarks_stay_drawn_where_the_support_vectors_do_not_fit():
+    # noisy labels: more support vectors than landmarks; auto is Nystroem's draw
+    Xn, yn = make_classification(400, 4, flip_y=0.3, random_state=0)
+    params = dict(loss="hinge", n_components=50, random_state=0)
+    auto = KerasSVC(**params).fit(Xn, yn)
+    drawn = KerasSVC(approximation="nystroem", **params).fit(Xn, yn)
+    assert drawn.support_.size > 50
+    np.testing.assert_array_equal(auto.component_indices_, drawn.component_indices_)
+    np.testing.assert_array_equal(auto.coef_, drawn.coef_)
+
+
+def test_a_warm_start_keeps_the_landmarks_it_moved():
+    est = KerasSVC(loss="hinge", n_components=100, random_state=0, warm_start=True)
+    est.fit(X_sep, y_sep)
+    landmarks = est.component_indices_
+    assert not np.array_equal(landmarks, np.random.RandomState(0).permutation(400)[:100])
+    est.set_params(C=2.0).fit(X_sep, y_sep)
+    assert est.component_indices_ is landmarks

@@ -35,14 +35,16 @@ X, y = make_classification(
 def training_features(est, X):
     """The features training used, in float64: ``X`` itself, or the map's design of ``X``.
 
-    The map drawn again as the fit drew it (same basis), and its design as the
-    fit built it: the float32 features, or a landmark map's own float64
+    The map drawn again as the fit drew it (same basis, the fitted landmarks:
+    a fit may have moved them onto its support vectors), and its design as
+    the fit built it: the float32 features, or a landmark map's own float64
     features of its fit rows where the landmarks are every row.
     """
     if isinstance(est, KerasLinearSVC):
         return np.asarray(X, dtype=np.float64)
     fresh = est._make_feature_map(basis=getattr(est._map, "basis", "eigen"))
-    fresh.fit(X, check_random_state(est.random_state), keep_fit_rows=True)
+    held = {"first": est._map.component_indices_} if fresh.draws_landmarks else {}
+    fresh.fit(X, check_random_state(est.random_state), keep_fit_rows=True, **held)
     design = est._fit_design(X, fresh)
     return np.vstack([block for _, _, block in design.exact_blocks()])
 
