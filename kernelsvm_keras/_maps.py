@@ -132,6 +132,25 @@ class FeatureMap:
         """Built Keras layers computing the fitted map (none for the identity)."""
         raise NotImplementedError
 
+    def kernel_excess(self, X, rows, beta):
+        """``(beta^T K beta - |phi^T beta|^2) / 2`` per column, over training ``rows`` of ``X``.
+
+        For maps that :attr:`draws_landmarks`. ``K`` is the kernel matrix of
+        those rows and ``phi`` their features; ``beta`` (of shape
+        ``(len(rows), K)``) a dual point that is zero on the other rows. A
+        landmark fit's dual objective at ``beta`` exceeds the kernel SVM's
+        by this much: ``K - phi phi^T`` is the rows' kernel beyond the
+        landmarks' span (positive semi-definite), zero between landmarks.
+        """
+        beta = np.asarray(beta, dtype=np.float64)
+        kernel = self._rows_kernel(X, rows)
+        u = self.features(X[rows]).T @ beta
+        return 0.5 * (np.sum(beta * (kernel @ beta), axis=0) - np.sum(np.square(u), axis=0))
+
+    def _rows_kernel(self, X, rows):
+        """The float64 kernel matrix of training ``rows`` of ``X`` (landmark maps)."""
+        raise NotImplementedError
+
     def fitted_attributes(self):
         """The public fitted attributes: name to array (or number)."""
         return {name: getattr(self, name) for name in self.attributes}
@@ -345,6 +364,10 @@ class LandmarkMap(FeatureMap):
         kernel = self.kernel if not callable(self.kernel) else id(self.kernel)
         return ("nystroem", kernel, self.gamma_, self.degree, self.coef0, self.width)
 
+    def _rows_kernel(self, X, rows):
+        part = _dense(X[rows])
+        return self._kernel(part, part)
+
     def _kernel(self, A, B):
         """The kernel between dense float64 rows, in NumPy."""
         if not callable(self.kernel):
@@ -461,6 +484,9 @@ class PrecomputedMap(FeatureMap):
     @property
     def width(self):
         return self.component_indices_.shape[0]
+
+    def _rows_kernel(self, X, rows):
+        return _dense(X[rows][:, rows])
 
     def training_form(self):
         indices = ops.convert_to_tensor(self.component_indices_.astype(np.int32))

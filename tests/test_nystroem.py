@@ -374,10 +374,19 @@ def test_the_draw_takes_the_given_rows_first_then_nystroem_s():
 
 
 @pytest.mark.parametrize("C", [1.0, 10.0])
-def test_landmarks_on_few_support_vectors_solve_svc_s_problem(C):
+def test_landmarks_on_few_support_vectors_solve_svc_s_problem(C, monkeypatch):
     # a landmark fit solves the kernel SVM over the landmarks' span; SVC's
     # solution is in the span of its support vectors: once they are landmarks,
-    # the fit reaches SVC's objective (to the landmarks' dropped eigenvalues)
+    # the fit reaches SVC's objective (to the landmarks' dropped eigenvalues).
+    # Each fit's distance to it is certified (_kernel_gap), and true.
+    gaps = []
+    kernel_gap = _base._kernel_gap
+
+    def recorded(*args):
+        gaps.append(kernel_gap(*args))
+        return gaps[-1]
+
+    monkeypatch.setattr(_base, "_kernel_gap", recorded)
     params = dict(loss="hinge", C=C, n_components=100, random_state=0, tol=1e-6)
     auto = KerasSVC(**params).fit(X_sep, y_sep)
     drawn = KerasSVC(approximation="nystroem", **params).fit(X_sep, y_sep)
@@ -389,6 +398,29 @@ def test_landmarks_on_few_support_vectors_solve_svc_s_problem(C):
     np.testing.assert_allclose(auto.objective_[0], optimum, rtol=1e-4)
     assert drawn.objective_[0] > optimum * 1.005  # the drawn landmarks: 0.9-2.1% above
     assert np.mean(auto.predict(X_sep) == svc.predict(X_sep)) == 1.0
+    # the first certificate is the drawn fit's (the same draw, before any move)
+    true_distance = (drawn.objective_[0] - optimum) / drawn.objective_[0]
+    assert true_distance <= gaps[0][0] <= 1.5 * true_distance + 1e-6  # 1.0-1.2 times
+    assert gaps[-1][0] < 1e-4
+
+
+def test_the_kernel_excess_is_zero_between_landmarks_and_positive_beyond():
+    landmark = LandmarkMap(gamma=0.5, n_components=30).fit(X, np.random.RandomState(0))
+    beta = np.random.RandomState(1).normal(size=(30, 2))
+    held = landmark.kernel_excess(X, landmark.component_indices_, beta)
+    np.testing.assert_allclose(held, 0.0, atol=1e-9)
+    others = np.setdiff1d(np.arange(len(X)), landmark.component_indices_)[:30]
+    beyond = landmark.kernel_excess(X, others, beta)
+    K = rbf_kernel(X[others], gamma=0.5)
+    Phi = landmark.features(X[others])
+    np.testing.assert_allclose(beyond, 0.5 * np.diag(beta.T @ (K - Phi @ Phi.T) @ beta))
+    assert np.all(beyond > 0)
+    precomputed = PrecomputedMap(n_components=30).fit(
+        rbf_kernel(X, gamma=0.5), np.random.RandomState(0)
+    )
+    np.testing.assert_allclose(
+        precomputed.kernel_excess(rbf_kernel(X, gamma=0.5), others, beta), beyond
+    )
 
 
 def test_landmarks_on_few_support_vectors_solve_svr_s_problem():
