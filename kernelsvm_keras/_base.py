@@ -6,6 +6,7 @@ thing a subclass provides (:meth:`BaseKerasSVM._make_feature_map`, an object
 of :mod:`kernelsvm_keras._maps` that the estimator holds after ``fit``).
 """
 
+import functools
 import math
 import warnings
 from numbers import Integral, Real
@@ -300,7 +301,9 @@ class _BaseSVM(BaseEstimator):
             with report.phase(f"feature map on the {met.size} support vectors met"):
                 random_state = check_random_state(getattr(self, "random_state", None))
                 moved.fit(X, random_state, keep_fit_rows=True, first=met)
-            again = self._solve(self._fit_design(X, moved), targets, weights, C=C, report=report)
+            design = self._fit_design(X, moved)
+            again = self._solve(design, targets, weights, C=C, report=report, likely_support=met)
+            del design
             lower = np.sum(again.primal) < np.sum(result.primal)
             report.line(
                 f"objective {np.sum(again.primal):.6e} against {np.sum(result.primal):.6e}: "
@@ -338,12 +341,14 @@ class _BaseSVM(BaseEstimator):
         cg_iter=None,
         problem=None,
         report=None,
+        likely_support=None,
     ):
         """Run the solver on a design; warn when it stops short of ``tol``.
 
         ``problem`` overrides parameters of the intervals (a search's
         ``epsilon``); ``report`` prints the iterations (the estimator's
-        ``verbose`` by default).
+        ``verbose`` by default); ``likely_support`` are rows the working sets
+        of a large hinge problem start from (:func:`~kernelsvm_keras._dual.solve_working_sets`).
         """
         report = self._report() if report is None else report
         lower, upper = self._intervals(targets, **(problem or {}))
@@ -357,7 +362,7 @@ class _BaseSVM(BaseEstimator):
             form = serves_working_sets(
                 design, lower, upper, weights, fit_intercept, intercept_cost, loss
             )
-            exact = solve_working_sets
+            exact = functools.partial(solve_working_sets, likely_support=likely_support)
         if form is not None:
             # a small problem (or a hinge one of few support vectors): its
             # exact dual in float64 (libsvm), certified

@@ -363,6 +363,7 @@ def solve_working_sets(
     report,
     shrinking=True,
     intercept_cost=0.0,
+    likely_support=None,
 ):
     """The exact dual of a large hinge problem whose support vectors are few (chunking).
 
@@ -380,16 +381,17 @@ def solve_working_sets(
     The first set of every column is evenly spaced rows of positive weight
     (deterministic), half the budget (for the one-class SVM, at least rows
     whose boxes hold four times ``sum(beta) = c_b``), with both sides of the
-    column (one Gram matrix where the columns share their rows, as
-    one-vs-rest does). A set grows by at most as many rows as it has
-    support vectors (:data:`_WORKING_STEP` at least), and a column is done
-    when the rows outside its set add at most :data:`_WORKING_SLACK` times
-    ``tol`` to its objective. Working sets give up (``None``: Newton takes
-    the problem) after :data:`_WORKING_ROUNDS` rounds, when libsvm runs out
-    of steps on a set, when a column's support vectors fill the budget, or
-    when those of its first set foretell more on all its rows
-    (:func:`_expected_support`; giving up then costs one small dual and no
-    pass over the rows).
+    column (one Gram matrix where the columns share their rows, as one-vs-rest
+    does); ``likely_support`` (rows, such as the support vectors of a fit of
+    the same problem on other features) come first in it, and then its support
+    vectors are not extrapolated. A set grows by at most as many rows as it has
+    support vectors (:data:`_WORKING_STEP` at least), and a column is done when
+    the rows outside its set add at most :data:`_WORKING_SLACK` times ``tol``
+    to its objective. Working sets give up (``None``: Newton takes the problem)
+    after :data:`_WORKING_ROUNDS` rounds, when libsvm runs out of steps on a
+    set, when a column's support vectors fill the budget, or when those of its
+    first set foretell more on all its rows (:func:`_expected_support`; giving
+    up then costs one small dual and no pass over the rows).
     Parameters and result are those of :func:`solve_dual`; ``n_iter`` sums
     the rounds' largest libsvm iteration counts.
     """
@@ -404,7 +406,10 @@ def solve_working_sets(
     if form == "one_class":  # a set whose boxes hold four times sum(beta) = c_b
         box = problem.C * problem.weight[weighted[:, 0], 0]
         size = min(budget, max(size, int(np.ceil(4 * problem.cost / np.mean(box)))))
-    first = [_first_working_set(lower[:, k], upper[:, k], weighted[:, k], size) for k in range(K)]
+    first = [
+        _first_working_set(lower[:, k], upper[:, k], weighted[:, k], size, likely_support)
+        for k in range(K)
+    ]
     for k in range(1, K):
         if np.array_equal(first[k], first[k - 1]):
             first[k] = first[k - 1]  # the same object: one Gram matrix for both
@@ -442,6 +447,7 @@ def solve_working_sets(
             if support > budget or (
                 round_ == 0
                 and form != "one_class"
+                and likely_support is None  # (a seeded set is not a sample)
                 and _expected_support(problem, k, rows, beta[rows, k]) > budget
             ):
                 return None  # more support vectors than a set takes (foreseen from the first)
@@ -548,16 +554,21 @@ def _expected_support(problem, k, rows, beta):
     return bound * share + free * np.sqrt(share)
 
 
-def _first_working_set(lower, upper, weighted, size):
-    """``size`` evenly spaced rows of ``weighted`` (one column), and rows of both its sides.
+def _first_working_set(lower, upper, weighted, size, likely=None):
+    """``size`` rows of ``weighted`` (one column): ``likely`` ones, then evenly spaced ones.
 
-    Where the spaced rows hold no row of a side (a finite lower, or upper,
-    bound) that the column has, :data:`_SIDE_ROWS` evenly spaced rows of it
-    are added: every binary problem then has both classes.
+    The rows of ``likely`` (if given) of positive weight come first, at
+    most ``size``; evenly spaced rows make up the rest. Where they hold no
+    row of a side (a finite lower, or upper, bound) that the column has,
+    :data:`_SIDE_ROWS` evenly spaced rows of it are added: every binary
+    problem then has both classes.
     """
     candidates = np.flatnonzero(weighted)
-    spaced = np.linspace(0, candidates.size - 1, min(size, candidates.size))
     chosen = np.zeros(lower.shape[0], dtype=bool)
+    if likely is not None:
+        likely = np.asarray(likely, dtype=np.intp)
+        chosen[likely[weighted[likely]][:size]] = True
+    spaced = np.linspace(0, candidates.size - 1, min(size - int(chosen.sum()), candidates.size))
     chosen[candidates[spaced.astype(int)]] = True
     for bound in (np.isfinite(lower), np.isfinite(upper)):
         side = np.flatnonzero(bound & weighted)

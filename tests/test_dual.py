@@ -395,6 +395,56 @@ def test_the_first_working_set_holds_both_sides_of_a_rare_class():
     assert np.all(rows % 2 == 1) and 3 in rows and 5 in rows
 
 
+def test_a_first_working_set_starts_from_the_likely_support_vectors():
+    from kernelsvm_keras._loss import margin_intervals
+
+    labels = np.where(np.arange(1000) % 3 == 0, 1.0, -1.0)[:, None]
+    lower, upper = margin_intervals(labels)
+    weighted = np.ones(1000, dtype=bool)
+    weighted[[11, 13]] = False  # never a row of zero weight
+    likely = np.array([13, 998, 11, 501, 7])
+    rows = _dual._first_working_set(lower[:, 0], upper[:, 0], weighted, 100, likely)
+    assert {998, 501, 7} <= set(rows.tolist()) and not {11, 13} & set(rows.tolist())
+    assert 100 <= rows.size <= 103  # evenly spaced rows make up the rest
+    many = np.arange(0, 1000, 2)
+    rows = _dual._first_working_set(lower[:, 0], upper[:, 0], weighted, 100, many)
+    assert set(many[:100].tolist()) <= set(rows.tolist()) and rows.size == 100
+
+
+def test_working_sets_seeded_with_the_support_vectors_reach_the_optimum_sooner(monkeypatch):
+    from kernelsvm_keras._loss import get_loss, margin_intervals
+    from kernelsvm_keras._progress import SILENT
+    from kernelsvm_keras._solver import RowBlocks
+
+    rng = np.random.RandomState(0)
+    A = rng.normal(size=(3000, 8))
+    labels = np.where(A[:, 0] + 0.05 * rng.normal(size=3000) > 0, 1.0, -1.0)[:, None]
+    lower, upper = margin_intervals(labels)
+    columns = []
+    column = _dual._Dual.column
+
+    def recorded(self, k, Q, rows):
+        columns.append(rows.size)
+        return column(self, k, Q, rows)
+
+    monkeypatch.setattr(_dual._Dual, "column", recorded)
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 1000)
+
+    def solve(likely):
+        design = RowBlocks(A, None, 8, batch_size=1024, cache_bytes=2**26)
+        args = (design, lower, upper, np.ones(3000))
+        rules = dict(form="classification", C=1.0, loss=get_loss("hinge"), tol=1e-6)
+        return _dual.solve_working_sets(*args, **rules, report=SILENT, likely_support=likely)
+
+    cold = solve(None)
+    rounds = len(columns)
+    support = np.flatnonzero(cold.dual_coef[:, 0])
+    seeded = solve(support)
+    assert cold.converged and seeded.converged and rounds > 1
+    assert len(columns) - rounds == 1  # one set: the support vectors and spaced rows
+    np.testing.assert_allclose(seeded.primal, cold.primal, rtol=1e-9)
+
+
 def test_a_working_set_computes_only_the_products_of_its_new_rows():
     from kernelsvm_keras._solver import RowBlocks
 
