@@ -524,11 +524,15 @@ class _WorkingSet:
         Phi[order] = design.exact_rows(self.rows[order])
         with np.errstate(over="ignore", invalid="ignore"):
             if kept_at.size:
-                kept, fresh = Phi[: kept_at.size], Phi[kept_at.size :]
-                cross = fresh @ kept.T
-                self.Q = np.block(
-                    [[old.Q[np.ix_(kept_at, kept_at)], cross.T], [cross, fresh @ fresh.T]]
-                )
+                # written block by block into one array (np.block copied them
+                # once more: 0.6 s of w8a's 6.8 s of working sets)
+                k = kept_at.size
+                kept, fresh = Phi[:k], Phi[k:]
+                self.Q = np.empty((self.rows.size, self.rows.size))
+                self.Q[:k, :k] = old.Q[np.ix_(kept_at, kept_at)]
+                np.matmul(fresh, kept.T, out=self.Q[k:, :k])
+                self.Q[:k, k:] = self.Q[k:, :k].T
+                np.matmul(fresh, fresh.T, out=self.Q[k:, k:])
             else:
                 self.Q = Phi @ Phi.T
         finite = np.all(np.isfinite(Phi)) and np.all(np.isfinite(self.Q))
