@@ -280,6 +280,19 @@ def _recording_working_sets(monkeypatch):
     return results
 
 
+def _recording_columns(monkeypatch):
+    """Record what :meth:`_dual._Dual.column` returns (a solve each), for the fits that follow."""
+    columns = []
+    column = _dual._Dual.column
+
+    def recorded(self, k, Q, rows):
+        columns.append(column(self, k, Q, rows))
+        return columns[-1]
+
+    monkeypatch.setattr(_dual._Dual, "column", recorded)
+    return columns
+
+
 def _digits():
     from sklearn.datasets import load_digits
 
@@ -342,14 +355,7 @@ def test_working_sets_give_up_when_libsvm_runs_out_of_steps(monkeypatch):
     results = _recording_working_sets(monkeypatch)
     monkeypatch.setattr(_dual, "_MAX_ROWS", 300)
     monkeypatch.setattr(_dual, "_SMO_WORK", 0)  # 100 steps per row
-    columns = []
-    column = _dual._Dual.column
-
-    def recorded(self, k, Q, rows):
-        columns.append(column(self, k, Q, rows))
-        return columns[-1]
-
-    monkeypatch.setattr(_dual._Dual, "column", recorded)
+    columns = _recording_columns(monkeypatch)
     est = KerasSVC(C=1e7, loss="hinge", n_components=32, max_iter=3, random_state=0)
     with pytest.warns(ConvergenceWarning, match="max_iter=3"):  # Newton's, cut short here
         est.fit(Xn, yn)
@@ -366,14 +372,7 @@ def test_libsvm_out_of_steps_at_its_tolerance_runs_again_at_a_looser_one(monkeyp
     exact = fit_quietly(KerasSVC(loss="hinge", n_components=32, random_state=0), X, y)
     monkeypatch.setattr(_dual, "_SMO_TOL", 1e-300)
     monkeypatch.setattr(_dual, "_SMO_WORK", 0)  # 100 steps per row: 20,000 here
-    columns = []
-    column = _dual._Dual.column
-
-    def recorded(self, k, Q, rows):
-        columns.append(column(self, k, Q, rows))
-        return columns[-1]
-
-    monkeypatch.setattr(_dual._Dual, "column", recorded)
+    columns = _recording_columns(monkeypatch)
     est = fit_quietly(KerasSVC(loss="hinge", n_components=32, random_state=0), X, y)
     ((_, _, n_iter, solved),) = columns
     assert solved and 100 * len(y) < n_iter < 110 * len(y)  # both runs counted
@@ -420,14 +419,7 @@ def test_working_sets_seeded_with_the_support_vectors_reach_the_optimum_sooner(m
     A = rng.normal(size=(3000, 8))
     labels = np.where(A[:, 0] + 0.05 * rng.normal(size=3000) > 0, 1.0, -1.0)[:, None]
     lower, upper = margin_intervals(labels)
-    columns = []
-    column = _dual._Dual.column
-
-    def recorded(self, k, Q, rows):
-        columns.append(rows.size)
-        return column(self, k, Q, rows)
-
-    monkeypatch.setattr(_dual._Dual, "column", recorded)
+    columns = _recording_columns(monkeypatch)
     monkeypatch.setattr(_dual, "_MAX_ROWS", 1000)
 
     def solve(likely):
