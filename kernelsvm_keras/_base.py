@@ -12,6 +12,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, compute_class_weight
@@ -474,13 +475,16 @@ class _BaseSVM(BaseEstimator):
             intercept = np.zeros_like(intercept)
         return self._map, coef, intercept
 
-    def _set_solution(self, result, n_samples, groups=None, n_groups=1):
-        """The fitted attributes of a solve: the model, its certificate and the support.
+    def _set_solution(self, result, X, groups=None, n_groups=1):
+        """The fitted attributes of a solve on rows ``X``: model, certificate and support.
 
         ``support_`` are the rows with a non-zero dual variable in some
         problem, ordered by ``groups`` (the class of each row), then by row,
-        as ``SVC`` orders them; ``n_support_`` counts them per group.
+        as ``SVC`` orders them; ``n_support_`` counts them per group; and,
+        for the estimators of libsvm's family, ``support_vectors_`` are
+        those rows of ``X`` (:meth:`_support_vectors`).
         """
+        n_samples = X.shape[0]
         self._publish(result.coef, result.intercept)
         self.n_iter_ = result.n_iter
         self.objective_ = result.primal
@@ -495,6 +499,17 @@ class _BaseSVM(BaseEstimator):
         order = np.lexsort((support, groups[support]))
         self.support_ = support[order].astype(np.int32)
         self.n_support_ = np.bincount(groups[support], minlength=n_groups).astype(np.int32)
+        vectors = self._support_vectors(X, self.support_)
+        if vectors is not None:
+            self.support_vectors_ = vectors
+
+    def _support_vectors(self, X, support):
+        """``support_vectors_`` of the rows ``support`` of ``X``; ``None``: no such attribute.
+
+        ``LinearSVC`` and ``LinearSVR`` have none; the estimators of
+        ``SVC``'s family keep them (:class:`_KernelMapMixin`).
+        """
+        return None
 
     def _sgd_begin(self, X, first_call, n_problems=1):
         """Before a ``partial_fit`` pass over chunk ``X``: its starting point; count the rows.
@@ -544,7 +559,7 @@ class _BaseSVM(BaseEstimator):
         self.n_iter_ = 1
         self.objective_ = np.full(n_problems, np.nan)
         self.dual_gap_ = np.full(n_problems, np.nan)
-        for name in ("support_", "n_support_"):
+        for name in ("support_", "n_support_", "support_vectors_"):
             self.__dict__.pop(name, None)
 
     def _set_feature_map(self, feature_map):
@@ -759,9 +774,7 @@ class BaseKerasSVM(ClassifierMixin, _BaseSVM):
         self._set_feature_map(feature_map)
         self.classes_ = classes
         self.class_weight_ = class_weight
-        self._set_solution(
-            result, X.shape[0], groups=np.searchsorted(classes, y), n_groups=len(classes)
-        )
+        self._set_solution(result, X, groups=np.searchsorted(classes, y), n_groups=len(classes))
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -977,6 +990,28 @@ class _KernelMapMixin:
         names = ("kernel", "approximation", "gamma", "degree", "coef0", "n_components")
         params = {name: overrides.get(name, getattr(self, name, None)) for name in names}
         return make_feature_map(**params, basis=overrides.get("basis", "eigen"))
+
+    def _support_vectors(self, X, support):
+        """The support vectors as ``SVC`` keeps them: float64 rows, sparse where ``X`` is.
+
+        For ``kernel="precomputed"`` an empty ``(0, 0)`` array, as
+        ``SVC``'s (the rows of a kernel matrix are not vectors of the data).
+        ``None`` (no attribute) where they would take more than
+        ``cache_size`` megabytes: a fit that streams its features keeps no
+        copy of ``X`` either (data larger than memory, a memory map).
+        """
+        if isinstance(self.kernel, str) and self.kernel == "precomputed":
+            return np.zeros((0, 0))
+        if sp.issparse(X):
+            X = sp.csr_matrix(X)
+            nbytes = 12 * int(np.sum(np.diff(X.indptr)[support])) + 8 * len(support)
+        else:
+            nbytes = 8 * len(support) * X.shape[1]
+        if nbytes > float(self.cache_size) * 2**20:  # sized before a row is copied
+            return None
+        if sp.issparse(X):
+            return sp.csr_matrix(X[support], dtype=np.float64)
+        return np.asarray(X[support], dtype=np.float64)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

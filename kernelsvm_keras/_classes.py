@@ -5,6 +5,7 @@ from numbers import Real
 
 import numpy as np
 import scipy.optimize
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import SVC, LinearSVC
@@ -237,6 +238,11 @@ or callable, default="rbf"
         as ``SVC`` orders them (``fit`` only, not ``partial_fit``).
     n_support_ : ndarray of shape (n_classes,), dtype int32
         Number of those rows per class.
+    support_vectors_ : {ndarray, sparse matrix} of shape (n_SV, n_features)
+        Those rows of the training ``X``, in float64 (sparse where ``X`` was;
+        ``(0, 0)`` for ``kernel="precomputed"``), as ``SVC`` keeps them;
+        absent where they would take more than ``cache_size`` megabytes (a
+        fit that streams its features keeps no copy of ``X``).
     gamma_ : float
         The kernel coefficient used (``gamma`` resolved; for kernel maps).
     components_ : ndarray of shape (n_landmarks, ``n_features_in_``)
@@ -849,7 +855,8 @@ def _copy_hyperplanes(estimator, converted, problems):
     ``problems`` (``"ovr"`` or ``"ovo"``) is how the rows of ``coef_`` split
     the classes. Copies ``classes_``, ``coef_`` (dense), ``intercept_``,
     ``n_features_in_``, ``feature_names_in_`` and, where the source has
-    them, ``support_`` and ``n_support_``.
+    them, ``support_``, ``n_support_`` and (for a ``KerasSVC``)
+    ``support_vectors_``.
     """
     coef = estimator.coef_
     converted._hold_linear_model(
@@ -859,7 +866,12 @@ def _copy_hyperplanes(estimator, converted, problems):
         classes_=np.array(estimator.classes_, copy=True),
         _problems=problems,
     )
-    for name in ("feature_names_in_", "support_", "n_support_"):
+    names = ["feature_names_in_", "support_", "n_support_"]
+    if isinstance(converted, KerasSVC):
+        names.append("support_vectors_")
+    for name in names:
         if hasattr(estimator, name):
-            setattr(converted, name, np.array(getattr(estimator, name), copy=True))
+            value = getattr(estimator, name)
+            copied = value.copy() if sp.issparse(value) else np.array(value, copy=True)
+            setattr(converted, name, copied)
     return converted

@@ -84,6 +84,11 @@ or callable, default="rbf"
         Training rows with a non-zero dual variable (on or outside the
         boundary; ``fit`` only).
     n_support_ : ndarray of shape (1,), dtype int32
+    support_vectors_ : {ndarray, sparse matrix} of shape (n_SV, n_features)
+        Those rows of the training ``X``, in float64 (sparse where ``X`` was;
+        ``(0, 0)`` for ``kernel="precomputed"``), as ``OneClassSVM`` keeps them;
+        absent where they would take more than ``cache_size`` megabytes (a
+        fit that streams its features keeps no copy of ``X``).
     n_iter_ : int
         Newton iterations, or libsvm's iterations where its dual solved the
         problem (at most 5,000 rows), as ``OneClassSVM.n_iter_`` counts them.
@@ -226,7 +231,7 @@ random_offset_
         self._set_feature_map(feature_map)
         self._scale = scale
         self._weight_seen = float(weights.sum())
-        self._set_solution(result, X.shape[0])
+        self._set_solution(result, X)
         coef, intercept, self.objective_, self.dual_gap_ = self._best_offset(X, weights, result)
         self._publish(coef, intercept)
         return self

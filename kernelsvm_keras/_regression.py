@@ -75,7 +75,7 @@ class _BaseSVR(RegressorMixin, _BaseSVM):
         X, y, weights = self._check_targets(X, y, sample_weight)
         feature_map, result = self._fit_and_solve(X, y[:, None], weights, float(self.C))
         self._set_feature_map(feature_map)
-        self._set_solution(result, X.shape[0])
+        self._set_solution(result, X)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -209,6 +209,11 @@ default="squared_epsilon_insensitive"
         Training rows outside the tube or on its edge (non-zero dual
         variable; ``fit`` only).
     n_support_ : ndarray of shape (1,), dtype int32
+    support_vectors_ : {ndarray, sparse matrix} of shape (n_SV, n_features)
+        Those rows of the training ``X``, in float64 (sparse where ``X`` was;
+        ``(0, 0)`` for ``kernel="precomputed"``), as ``SVR`` keeps them;
+        absent where they would take more than ``cache_size`` megabytes (a
+        fit that streams its features keeps no copy of ``X``).
     n_iter_ : int
     objective_ : ndarray of shape (1,)
         Primal objective at the solution.

@@ -257,6 +257,41 @@ def test_support_and_class_weight_attributes(data):
     assert set(below) <= set(clf.support_)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_support_vectors_are_svc_s(data, sparse):
+    from kernelsvm_keras import KerasOneClassSVM, KerasSVR
+
+    X, y = data
+    X_in = sp.csr_matrix(X) if sparse else X.astype(np.float32)
+    fits = [
+        KerasSVC(n_components=40, random_state=0).fit(X_in, y),
+        KerasSVR(n_components=40, random_state=0).fit(X_in, y.astype(float)),
+        KerasOneClassSVM(n_components=40, random_state=0).fit(X_in),
+    ]
+    for est in fits:
+        vectors = est.support_vectors_
+        assert sp.issparse(vectors) == sparse and vectors.dtype == np.float64
+        dense = vectors.toarray() if sparse else vectors
+        np.testing.assert_array_equal(dense, X[est.support_].astype(X_in.dtype))
+    # the linear kernel's hinge is SVC's problem: the same support vectors
+    linear = KerasSVC(kernel="linear", decision_function_shape="ovo").fit(X, y)
+    reference = SVC(kernel="linear").fit(X, y)
+    np.testing.assert_array_equal(linear.support_vectors_, reference.support_vectors_)
+    np.testing.assert_array_equal(
+        KerasSVC.from_sklearn(reference).support_vectors_, reference.support_vectors_
+    )
+    # as SVC's: empty for a precomputed kernel; LinearSVC has none
+    precomputed = KerasSVC(kernel="precomputed", n_components=40).fit(X @ X.T, y)
+    assert precomputed.support_vectors_.shape == (0, 0)
+    assert not hasattr(KerasLinearSVC().fit(X, y), "support_vectors_")
+    # more than cache_size megabytes of them (a streamed fit): no copy of X kept
+    streamed = KerasSVC(n_components=40, random_state=0, cache_size=0).fit(X_in, y)
+    assert len(streamed.support_) and not hasattr(streamed, "support_vectors_")
+    # partial_fit's SGD has no dual variables, so neither support_ nor vectors
+    fits[0].partial_fit(X_in, y)
+    assert not hasattr(fits[0], "support_") and not hasattr(fits[0], "support_vectors_")
+
+
 def test_negative_sample_weight_is_ignored_as_svc_does(data):
     X, y = data
     weights = np.ones(len(y))
