@@ -7,6 +7,7 @@ of :mod:`kernelsvm_keras._maps` that the estimator holds after ``fit``).
 """
 
 import functools
+import inspect
 import math
 import warnings
 from numbers import Integral, Real
@@ -756,6 +757,11 @@ class BaseKerasSVM(ClassifierMixin, _BaseSVM):
         """Whether one-vs-one ``predict`` breaks tied votes by the scores (``SVC``'s)."""
         return False
 
+    def _check_break_ties(self):
+        """``SVC``'s refusal of ``break_ties`` with ovo scores: at ``predict``, not at ``fit``."""
+        if self._break_ties() and self._decision_shape() == "ovo":
+            raise ValueError("break_ties must be False when decision_function_shape is 'ovo'.")
+
     def _scheme(self, n_classes):
         """The binary problems trained for ``n_classes``: one for two classes."""
         return "ovo" if n_classes > 2 and self._multi_class() == "ovo" else "ovr"
@@ -880,9 +886,15 @@ class BaseKerasSVM(ClassifierMixin, _BaseSVM):
         _check_class_weight(self.class_weight, classes)
         class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
         weights = sample_weight * class_weight[y_index]
+        if len(classes) < 2:
+            raise ValueError(
+                f"The number of classes has to be greater than one; got {len(classes)} class "
+                f"({classes.tolist()!r})."
+            )
         present = classes[np.bincount(y_index, weights=weights, minlength=len(classes)) > 0]
         if len(present) < 2:
             raise ValueError(
+                "Invalid input - all samples with positive weights belong to the same class: "
                 f"{type(self).__name__} needs samples of at least 2 classes with positive "
                 f"weight; the data has only one class with positive weight: {present.tolist()!r} "
                 f"(classes in y: {classes.tolist()!r})."
@@ -950,6 +962,7 @@ class BaseKerasSVM(ClassifierMixin, _BaseSVM):
             (ties to the first class, or broken by the confidences with
             ``break_ties=True``, as ``SVC``).
         """
+        self._check_break_ties()
         scores = self._problem_scores(X)
         if scores.shape[1] == 1:
             return self.classes_[(scores[:, 0] > 0).astype(int)]
@@ -1041,6 +1054,16 @@ def _certifiable(gap):
     return 10.0 ** math.ceil(math.log10(max(float(np.max(gap)), 1e-300)))
 
 
+# scikit-learn >= 1.7 refuses all-zero weights in _check_sample_weight, with
+# another message than SVC's (libsvm's, for zero or negative weights alike):
+# the check below gives SVC's for both.
+_ZERO_WEIGHTS = (
+    {"allow_all_zero_weights": True}
+    if "allow_all_zero_weights" in inspect.signature(_check_sample_weight).parameters
+    else {}
+)
+
+
 def _sample_weights(sample_weight, X, require_positive=True):
     """Checked sample weights, negative ones set to zero: the rows are ignored, as in SVC.
 
@@ -1048,7 +1071,7 @@ def _sample_weights(sample_weight, X, require_positive=True):
     weight does not flip the loss. ``fit`` needs a positive one
     (``require_positive``); a chunk of ``partial_fit`` does not.
     """
-    sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, **_ZERO_WEIGHTS)
     if require_positive and sample_weight.size and not np.any(sample_weight > 0):
         raise ValueError(
             "Invalid input - all samples have zero or negative weights "

@@ -7,6 +7,7 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import SVC, LinearSVC
 from sklearn.utils import check_random_state
@@ -150,7 +151,8 @@ or callable, default="rbf"
         Accepted for ``SVC``'s code; ``predict`` is the argmax of the
         one-vs-rest scores, which is what ``SVC`` computes with
         ``break_ties=True``. As in ``SVC``, ``True`` with
-        ``decision_function_shape="ovo"`` is an error.
+        ``decision_function_shape="ovo"`` is an error of :meth:`predict`
+        (``fit`` and :meth:`decision_function` take it).
     random_state : int, RandomState instance or None, default=None
         Seeds the draw of the landmarks or random features (and the folds of
         ``probability=True``). For an integer seed, landmarks are those of
@@ -393,10 +395,6 @@ or callable, default="rbf"
         self.batch_size = batch_size
         self.warm_start = warm_start
 
-    def _check_params(self):
-        if self.break_ties and self.decision_function_shape == "ovo":
-            raise ValueError("break_ties must be False when decision_function_shape is 'ovo'.")
-
     def _fit(self, X, y, sample_weight):
         if _PROBABILITY_DEFAULT == "deprecated" and self.probability != "deprecated":
             warnings.warn(  # SVC's warning for any value given, in the installed scikit-learn
@@ -538,7 +536,11 @@ or callable, default="rbf"
         ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; rows sum to one.
         """
-        check_is_fitted(self, "_platt")
+        check_is_fitted(self)
+        if not hasattr(self, "_platt"):  # probability=True set after fit: SVC's message
+            raise NotFittedError(
+                "predict_proba is not available when fitted with probability=False"
+            )
         scores = self._class_scores(self._problem_scores(X))
         a, b = self._platt[:, 0], self._platt[:, 1]
         probabilities = 1.0 / (1.0 + np.exp(np.clip(a * scores + b, -500, 500)))

@@ -262,6 +262,7 @@ def _probabilities(model, scores, n_classes, dtype, opv):
 
 def _label_index(model, scores, n_classes, dtype, opv):
     """The index in ``classes_`` of ``predict``, ``(n,)`` int64."""
+    model._check_break_ties()
     if n_classes == 2:
         positive = OnnxGreater(scores, np.array([0], dtype=dtype), op_version=opv)
         index = OnnxCast(positive, to=_INT64, op_version=opv)

@@ -275,7 +275,7 @@ def test_invalid_parameters_raise_at_fit_not_construction(params):
         (np.array([[1.0, np.nan], [0.0, 1.0]]), [0, 1], "NaN"),
         (np.array([[1.0, np.inf], [0.0, 1.0]]), [0, 1], "infinity"),
         (np.empty((0, 3)), [], "0 sample"),
-        (np.ones((4, 2)), [1, 1, 1, 1], "only one class"),
+        (np.ones((4, 2)), [1, 1, 1, 1], "greater than one; got 1 class"),
         (np.array([[1 + 1j, 0], [0, 1]]), [0, 1], "[Cc]omplex"),
         (np.array([["a", "b"], ["c", "d"]], dtype=object), [0, 1], "could not convert"),
         (np.ones((4, 2)), [0.5, 1.5, 2.5, 3.1], "Unknown label type"),
@@ -313,6 +313,21 @@ def test_one_class_with_positive_weight_is_rejected():
     with pytest.raises(ValueError, match=r"only one class with positive weight: \[0\]"):
         weights = np.r_[np.ones(50), np.zeros(50)]
         KerasLinearSVC().fit(X_iris[:100], y_iris[:100], sample_weight=weights)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=ids)
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        # SVC's own messages (scikit-learn's test_svm.py matches on them)
+        (np.zeros(100), "Invalid input - all samples have zero or negative weights"),
+        (np.full(100, -0.3), "Invalid input - all samples have zero or negative weights"),
+        (np.r_[np.zeros(50), np.ones(50)], "all samples with positive weights belong to the same"),
+    ],
+)
+def test_weights_that_leave_no_problem_give_svc_s_message(est, weights, message):
+    with pytest.raises(ValueError, match=message):
+        clone(est).fit(X_iris[:100], y_iris[:100], sample_weight=weights)
 
 
 def test_unfitted_raises():

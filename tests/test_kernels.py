@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import load_iris, make_classification
-from sklearn.exceptions import FitFailedWarning
+from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.kernel_approximation import Nystroem
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.model_selection import GridSearchCV
@@ -200,8 +200,11 @@ def test_parameters_not_offered_are_refused_with_the_reason(data):
         KerasLinearSVC(penalty="l1", dual=False).fit(X, y)
     with pytest.raises(ValueError, match="crammer_singer"):
         KerasLinearSVC(multi_class="crammer_singer").fit(X, y)
+    # SVC's fit takes the pair and its predict refuses it, before reading X
+    clf = KerasSVC(break_ties=True, decision_function_shape="ovo", n_components=40).fit(X, y)
+    assert clf.decision_function(X).shape == (len(X), 3)
     with pytest.raises(ValueError, match="break_ties must be False"):
-        KerasSVC(break_ties=True, decision_function_shape="ovo").fit(X, y)
+        clf.predict(y)
 
 
 def test_decision_function_shape_ovo_follows_svc_pair_order(data):
@@ -218,7 +221,11 @@ def test_decision_function_shape_ovo_follows_svc_pair_order(data):
 def test_probability_as_svc():
     X, y = load_iris(return_X_y=True)
     assert not hasattr(KerasSVC(), "predict_proba")
-    assert not hasattr(KerasSVC().fit(X, y), "predict_proba")
+    fitted = KerasSVC(n_components=64).fit(X, y)
+    assert not hasattr(fitted, "predict_proba")
+    fitted.set_params(probability=True)  # after fit: no model of it, as in SVC
+    with pytest.raises(NotFittedError, match="fitted with probability=False"):
+        fitted.predict_proba(X)
     clf = KerasSVC(probability=True, n_components=64, random_state=0)
     with pytest.warns(FutureWarning, match="CalibratedClassifierCV"):
         clf.fit(X, y)
