@@ -344,18 +344,23 @@ class _BaseSVM(BaseEstimator):
         problem=None,
         report=None,
         likely_support=None,
+        loss=None,
     ):
         """Run the solver on a design; warn when it stops short of ``tol``.
 
         ``problem`` overrides parameters of the intervals (a search's
         ``epsilon``); ``report`` prints the iterations (the estimator's
         ``verbose`` by default); ``likely_support`` are rows the working sets
-        of a large hinge problem start from (:func:`~kernelsvm_keras._dual.solve_working_sets`).
+        of a large hinge problem start from (:func:`~kernelsvm_keras._dual.solve_working_sets`);
+        ``loss`` overrides the estimator's. ``C=inf`` is the hard margin
+        (:meth:`_hard_margin`).
         """
         report = self._report() if report is None else report
+        if math.isinf(C):
+            return self._hard_margin(design, targets, weights, problem, report)
         lower, upper = self._intervals(targets, **(problem or {}))
         fit_intercept, intercept_cost = self._fit_intercept(), self._intercept_cost()
-        loss, tol = self._loss(), float(self.tol)
+        loss, tol = (self._loss() if loss is None else loss), float(self.tol)
         dual = None
         form = serves_dual(design, lower, upper, weights, fit_intercept, intercept_cost)
         exact = solve_dual
@@ -431,6 +436,73 @@ class _BaseSVM(BaseEstimator):
                 stacklevel=4,
             )
         return result
+
+    def _hard_margin(self, design, targets, weights, problem, report):
+        """``C=inf``, as ``SVC`` and ``SVR`` take it: no margin (or tube) violated, ``||w||`` least.
+
+        Both losses have this one limit, the hard-margin problem. Its
+        solution is the hinge's at every ``C`` at which no dual variable is
+        at its bound ``C s_i`` (then no row has a loss, and the KKT
+        conditions are the hard margin's), so the hinge's exact dual
+        (libsvm, float64: its variables at a bound are exactly there) is
+        solved at ``C = 1, 1e2, 1e4, ...`` until none is, or until ``C``
+        leaves the range the solvers represent: then the rows are not
+        separable by the features (with landmarks, by the kernel restricted
+        to their span), and the fit is refused. Only problems the exact
+        dual serves (:func:`~kernelsvm_keras._dual.serves`) are taken:
+        ``SVC`` at ``C=inf`` on more rows takes its own time too. Returns
+        the result at that ``C``, with its objective and certified gap.
+        """
+        lower, upper = self._intervals(targets, **(problem or {}))
+        fit_intercept, intercept_cost = self._fit_intercept(), self._intercept_cost()
+        bounds = np.reshape(weights, (len(weights), -1))
+        rows = int(np.count_nonzero(np.any(bounds > 0, axis=1)))
+        form = serves_dual(design, lower, upper, weights, fit_intercept, intercept_cost)
+        if form is None:
+            raise ValueError(
+                f"C=inf (a hard margin) is solved by the exact dual of problems of at most a "
+                f"few thousand rows; this one has {rows} rows of positive weight (or features "
+                "too wide for its Gram matrix). Use a finite C."
+            )
+        C, last = 1.0, ""
+        while True:
+            try:
+                _solver._check_range(C, weights, design.scale)
+            except ValueError:
+                break
+            result = solve_dual(
+                design,
+                lower,
+                upper,
+                weights,
+                form=form,
+                C=C,
+                loss=get_loss("hinge"),
+                tol=float(self.tol),
+                report=report,
+                shrinking=bool(getattr(self, "shrinking", True)),
+                intercept_cost=intercept_cost,
+            )
+            if result is None:  # features beyond float64's range: Newton says what is wrong
+                return self._solve(design, targets, weights, C=1.0, problem=problem, report=report)
+            at_bound = (np.abs(result.dual_coef) >= C * bounds * (1.0 - 1e-9)) & (bounds > 0)
+            violated = int(np.count_nonzero(np.any(at_bound, axis=1)))
+            if result.converged and violated == 0:
+                report.line(f"C=inf: the hard margin, reached at C={C:g}")
+                return result
+            if not result.converged:  # a larger C only makes the dual harder
+                last = f"at C={C:g} libsvm's steps ran out before its certificate met tol"
+                break
+            last = (
+                f"at C={C:g}, the largest C the solvers represent here, {violated} rows still "
+                "violate their margin"
+            )
+            C *= 100.0
+        raise ValueError(
+            f"C=inf asks for a hard margin, but the {rows} training rows are not separable by "
+            "the features (for landmarks: by the kernel restricted to their span), or only by "
+            f"a margin too thin to solve for: {last}. Use a finite C."
+        )
 
     # -- the steps that fit and partial_fit share -------------------------------
 

@@ -77,7 +77,10 @@ class KerasSVC(_KernelMapMixin, BaseKerasSVM):
     ----------
     C : float, default=1.0
         Inverse regularisation strength, as in :class:`~sklearn.svm.SVC`: the
-        weight of the summed losses against ``1/2 ||w||^2``. Must be positive.
+        weight of the summed losses against ``1/2 ||w||^2``. Must be positive;
+        ``C=inf`` is the hard margin (no margin violated, ``||w||`` least),
+        solved by the hinge's exact dual up to a few thousand rows and
+        refused where the features do not separate the classes.
     kernel : {"linear", "poly", "rbf", "sigmoid", "laplacian", "precomputed"} \
 or callable, default="rbf"
         The kernel, with scikit-learn's conventions
@@ -341,6 +344,7 @@ or callable, default="rbf"
     _parameter_constraints: dict = {
         **BaseKerasSVM._parameter_constraints,
         **_KERNEL_CONSTRAINTS,
+        "C": [Interval(Real, 0.0, None, closed="right")],  # SVC's: inf is the hard margin
         "probability": ["boolean", Hidden(StrOptions({"deprecated"}))],
         "decision_function_shape": [StrOptions({"ovr", "ovo"})],
         "break_ties": ["boolean"],

@@ -153,7 +153,10 @@ or callable, default="rbf"
         Stop when the certified relative duality gap is at most ``tol``.
         (``SVR``'s ``tol`` bounds libsvm's KKT violation instead.)
     C : float, default=1.0
-        Inverse regularisation strength, as in ``SVR``. Must be positive.
+        Inverse regularisation strength, as in ``SVR``. Must be positive;
+        ``C=inf`` asks every target within ``epsilon`` (as :class:`KerasSVC`'s
+        hard margin: up to a few thousand rows, refused where the features
+        cannot).
     epsilon : float, default=0.1
         Half-width of the tube in which errors cost nothing, as in ``SVR``.
     shrinking : bool, default=True
@@ -251,7 +254,11 @@ random_offset_
     """
     )
 
-    _parameter_constraints: dict = {**_BaseSVR._parameter_constraints, **_KERNEL_CONSTRAINTS}
+    _parameter_constraints: dict = {
+        **_BaseSVR._parameter_constraints,
+        **_KERNEL_CONSTRAINTS,
+        "C": [Interval(Real, 0.0, None, closed="right")],  # SVR's: inf is the hard tube
+    }
 
     def __init__(
         self,

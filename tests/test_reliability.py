@@ -21,6 +21,7 @@ from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import InvalidParameterError
 
 from kernelsvm_keras import KerasLinearSVC, KerasLinearSVCCV, KerasSVC, KerasSVCCV
 
@@ -180,6 +181,44 @@ def test_out_of_range_problems_are_refused_and_change_nothing(case, Est):
     else:  # a kernel map on huge X is bounded: then a finite model
         assert Est is KerasSVC and case != "sample_weight=1e30"
         assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.dual_gap_))
+
+
+@pytest.mark.parametrize("seed", [0, 42])
+def test_infinite_c_is_svc_s_hard_margin(seed):
+    from sklearn.datasets import make_regression
+    from sklearn.svm import SVR
+
+    from kernelsvm_keras import KerasSVR
+
+    # scikit-learn's test_svm_with_infinite_C: C=inf as a very large C
+    Xc, yc = make_classification(random_state=seed)
+    hard = KerasSVC(C=np.inf).fit(Xc, yc)
+    np.testing.assert_array_equal(hard.predict(Xc), KerasSVC(C=1e10).fit(Xc, yc).predict(Xc))
+    reference = SVC(C=np.inf).fit(Xc, yc)
+    np.testing.assert_allclose(
+        hard.decision_function(Xc), reference.decision_function(Xc), atol=2e-3
+    )
+    margins = np.where(yc == hard.classes_[1], 1.0, -1.0) * hard.decision_function(Xc)
+    assert margins.min() > 1.0 - 2e-3  # no margin violated
+    assert np.all(np.isfinite(hard.objective_)) and hard.dual_gap_.max() <= hard.tol
+    Xr, yr = make_regression(random_state=seed)
+    tube = KerasSVR(C=np.inf).fit(Xr, yr)
+    np.testing.assert_allclose(tube.predict(Xr), SVR(C=np.inf).fit(Xr, yr).predict(Xr), atol=2e-3)
+    assert np.abs(tube.predict(Xr) - yr).max() < tube.epsilon + 2e-3
+
+
+def test_infinite_c_where_no_hard_margin_is_found_is_refused_saying_why():
+    overlapping = make_classification(
+        400, 5, n_informative=3, n_redundant=0, flip_y=0.2, random_state=0
+    )
+    for est in (KerasSVC(C=np.inf, kernel="linear"), KerasSVC(C=np.inf, n_components=20)):
+        with pytest.raises(ValueError, match="C=inf asks for a hard margin.*Use a finite C"):
+            est.fit(*overlapping)
+    with pytest.raises(ValueError, match=r"C=inf \(a hard margin\) is solved by the exact dual"):
+        KerasSVC(C=np.inf, n_components=16).fit(*make_classification(6000, random_state=0))
+    # LinearSVC refuses C=inf (its constraint is open): so does ours
+    with pytest.raises(InvalidParameterError, match="'C' parameter"):
+        KerasLinearSVC(C=np.inf).fit(X, y)
 
 
 # -- 3: warm starts after a large C --------------------------------------------
