@@ -553,9 +553,9 @@ class _BaseSVM(BaseEstimator):
 
         ``support_`` are the rows with a non-zero dual variable in some
         problem, ordered by ``groups`` (the class of each row), then by row,
-        as ``SVC`` orders them; ``n_support_`` counts them per group; and,
-        for the estimators of libsvm's family, ``support_vectors_`` are
-        those rows of ``X`` (:meth:`_support_vectors`).
+        as ``SVC`` orders them; ``n_support_`` counts them per group; and
+        the estimators of libsvm's family set its other attributes
+        (:meth:`_libsvm_attributes`).
         """
         n_samples = X.shape[0]
         self._publish(result.coef, result.intercept)
@@ -564,6 +564,7 @@ class _BaseSVM(BaseEstimator):
         self.dual_gap_ = result.gap
         self.n_samples_seen_ = n_samples
         self._sgd_state = None  # partial_fit after fit starts from its solution
+        self.__dict__.update(self._libsvm_attributes(X, result))
         if result.dual_coef is None:
             return
         if groups is None:
@@ -575,6 +576,14 @@ class _BaseSVM(BaseEstimator):
         vectors = self._support_vectors(X, self.support_)
         if vectors is not None:
             self.support_vectors_ = vectors
+
+    def _libsvm_attributes(self, X, result):
+        """Attributes of libsvm's estimators for a fit on ``X`` ending in ``result``.
+
+        ``LinearSVC`` and ``LinearSVR`` have none; the estimators of
+        ``SVC``'s family set theirs (:class:`_KernelMapMixin`).
+        """
+        return {}
 
     def _support_vectors(self, X, support):
         """``support_vectors_`` of the rows ``support`` of ``X``; ``None``: no such attribute.
@@ -632,7 +641,7 @@ class _BaseSVM(BaseEstimator):
         self.n_iter_ = 1
         self.objective_ = np.full(n_problems, np.nan)
         self.dual_gap_ = np.full(n_problems, np.nan)
-        for name in ("support_", "n_support_", "support_vectors_"):
+        for name in ("support_", "n_support_", "support_vectors_", "fit_status_", "shape_fit_"):
             self.__dict__.pop(name, None)
 
     def _set_feature_map(self, feature_map):
@@ -1075,6 +1084,10 @@ class _KernelMapMixin:
         names = ("kernel", "approximation", "gamma", "degree", "coef0", "n_components")
         params = {name: overrides.get(name, getattr(self, name, None)) for name in names}
         return make_feature_map(**params, basis=overrides.get("basis", "eigen"))
+
+    def _libsvm_attributes(self, X, result):
+        """``fit_status_`` (0: ``tol`` met; 1: not, and warned) and ``shape_fit_``, as libsvm's."""
+        return {"fit_status_": int(not result.converged), "shape_fit_": tuple(X.shape)}
 
     def _support_vectors(self, X, support):
         """The support vectors as ``SVC`` keeps them: float64 rows, sparse where ``X`` is.

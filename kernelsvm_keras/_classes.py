@@ -269,6 +269,11 @@ or callable, default="rbf"
         Random projection of the feature map (``"random_fourier"`` only).
     random_offset_ : ndarray of shape (n_components,)
         Random offsets of the feature map (``"random_fourier"`` only).
+    fit_status_ : int
+        0 where the certified gap met ``tol``, 1 where it did not (with a
+        ``ConvergenceWarning``), as libsvm's estimators report it.
+    shape_fit_ : tuple of int
+        The shape of the training ``X`` (``fit`` only).
     n_iter_ : int
         Iterations of the solver that produced the solution: libsvm's (the
         most of any binary problem, as ``SVC`` counts them) when the problem

@@ -89,6 +89,11 @@ or callable, default="rbf"
         ``(0, 0)`` for ``kernel="precomputed"``), as ``OneClassSVM`` keeps them;
         absent where they would take more than ``cache_size`` megabytes (a
         fit that streams its features keeps no copy of ``X``).
+    fit_status_ : int
+        0 where the certified gap met ``tol``, 1 where it did not (with a
+        ``ConvergenceWarning``), as libsvm's estimators report it.
+    shape_fit_ : tuple of int
+        The shape of the training ``X`` (``fit`` only).
     n_iter_ : int
         Newton iterations, or libsvm's iterations where its dual solved the
         problem (at most 5,000 rows), as ``OneClassSVM.n_iter_`` counts them.

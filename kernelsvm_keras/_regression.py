@@ -217,6 +217,11 @@ default="squared_epsilon_insensitive"
         ``(0, 0)`` for ``kernel="precomputed"``), as ``SVR`` keeps them;
         absent where they would take more than ``cache_size`` megabytes (a
         fit that streams its features keeps no copy of ``X``).
+    fit_status_ : int
+        0 where the certified gap met ``tol``, 1 where it did not (with a
+        ``ConvergenceWarning``), as libsvm's estimators report it.
+    shape_fit_ : tuple of int
+        The shape of the training ``X`` (``fit`` only).
     n_iter_ : int
     objective_ : ndarray of shape (1,)
         Primal objective at the solution.

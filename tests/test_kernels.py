@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import load_iris, make_classification
-from sklearn.exceptions import FitFailedWarning, NotFittedError
+from sklearn.exceptions import ConvergenceWarning, FitFailedWarning, NotFittedError
 from sklearn.kernel_approximation import Nystroem
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.model_selection import GridSearchCV
@@ -16,6 +16,8 @@ from sklearn.svm import SVC, LinearSVC
 
 from kernelsvm_keras import KerasLinearSVC, KerasSVC, KerasSVCCV, _maps
 from kernelsvm_keras.layers import kernel_matrix, kernel_matrix_numpy, nystroem_normalization
+
+from routes import route
 
 KERNELS = ["linear", "poly", "rbf", "sigmoid", "laplacian"]
 # coefficients at which every kernel is well away from degenerate
@@ -291,12 +293,18 @@ def test_support_vectors_are_svc_s(data, sparse):
     precomputed = KerasSVC(kernel="precomputed", n_components=40).fit(X @ X.T, y)
     assert precomputed.support_vectors_.shape == (0, 0)
     assert not hasattr(KerasLinearSVC().fit(X, y), "support_vectors_")
+    for est in fits:
+        assert est.fit_status_ == 0 and est.shape_fit_ == X.shape
+    with route("newton"), pytest.warns(ConvergenceWarning, match="max_iter=1"):
+        stopped = KerasSVC(n_components=40, random_state=0, max_iter=1).fit(X, y)
+    assert stopped.fit_status_ == 1
     # more than cache_size megabytes of them (a streamed fit): no copy of X kept
     streamed = KerasSVC(n_components=40, random_state=0, cache_size=0).fit(X_in, y)
     assert len(streamed.support_) and not hasattr(streamed, "support_vectors_")
     # partial_fit's SGD has no dual variables, so neither support_ nor vectors
     fits[0].partial_fit(X_in, y)
-    assert not hasattr(fits[0], "support_") and not hasattr(fits[0], "support_vectors_")
+    for name in ("support_", "support_vectors_", "fit_status_", "shape_fit_"):
+        assert not hasattr(fits[0], name)
 
 
 def test_negative_sample_weight_is_ignored_as_svc_does(data):
