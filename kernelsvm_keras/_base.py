@@ -1139,7 +1139,7 @@ def _certifiable(gap):
     return 10.0 ** math.ceil(math.log10(max(float(np.max(gap)), 1e-300)))
 
 
-# scikit-learn >= 1.7 refuses all-zero weights in _check_sample_weight, with
+# Newer scikit-learn (1.9 here) refuses all-zero weights in _check_sample_weight, with
 # another message than SVC's (libsvm's, for zero or negative weights alike):
 # the check below gives SVC's for both.
 _ZERO_WEIGHTS = (
