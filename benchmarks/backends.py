@@ -75,7 +75,7 @@ def worker(args):
             model, seconds = _timed(lambda: KerasSVC(C=10, random_state=0).fit(X, y))
             workload = f"mnist-{args.rows}-{fit}-fit"
             score = model.score(X_test, y_test)
-            _report(head, workload, seconds, score, n_iter=int(model.n_iter_))
+            _report(head, workload, seconds, score, n_iter=int(model.n_iter_.max()))
 
 
 def main():

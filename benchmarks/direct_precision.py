@@ -89,7 +89,7 @@ def _run(mode, pendigits, mnist):
         row = {
             "mode": mode,
             "case": name,
-            "n_iter": int(model.n_iter_),
+            "n_iter": int(np.max(model.n_iter_)),
             "gap": float(np.max(model.dual_gap_)),
             "tol": model.tol,
             "objective": float(np.sum(model.objective_)),

@@ -107,7 +107,7 @@ def timed_fit(est, X, y):
     return {
         "fit_s": round(seconds, 3),
         "gpu_busy_share": busy.share,
-        "n_iter": int(est.n_iter_),
+        "n_iter": int(est.n_iter_.max()),
         "dual_gap_max": float(max(est.dual_gap_)),
     }
 

@@ -90,7 +90,7 @@ def fit_one(path, n_rows, args):
         "feature_map": type(est._map).__name__,
         "cache_size_mb": args.cache_size,
         "fit_s": round(fit_s, 2),
-        "n_iter": int(est.n_iter_),
+        "n_iter": int(np.max(est.n_iter_)),
         "dual_gap": float(est.dual_gap_.max()),
         "test_accuracy": round(float(accuracy), 5),
         "predict_rows_per_s": round(N_TEST / predict_s),

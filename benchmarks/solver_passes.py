@@ -94,7 +94,7 @@ def main(argv=None):
                 "n_components": args.n_components,
                 "fit_s": round(fit, 2),
                 "solver_s": round(seconds.pop("solver"), 2),
-                "n_iter": int(est.n_iter_),
+                "n_iter": int(np.max(est.n_iter_)),
                 "gap": float(np.max(est.dual_gap_)),
                 "passes": dict(counts),
                 "passes_s": {k: round(v, 2) for k, v in seconds.items()},

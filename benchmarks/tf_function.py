@@ -72,7 +72,7 @@ def _run(mode, pendigits):
             model = KerasSVC(random_state=0, **params).fit(X, y)
             seconds = time.perf_counter() - start
             row = {**head, "workload": name, "fit": fit, "seconds": round(seconds, 2)}
-            print(json.dumps({**row, "n_iter": int(model.n_iter_)}), flush=True)
+            print(json.dumps({**row, "n_iter": int(model.n_iter_.max())}), flush=True)
 
     X, y = load_digits(return_X_y=True)
     limit, dual_route._MAX_ROWS = dual_route._MAX_ROWS, 0

@@ -559,7 +559,10 @@ class _BaseSVM(BaseEstimator):
         """
         n_samples = X.shape[0]
         self._publish(result.coef, result.intercept)
-        self.n_iter_ = result.n_iter
+        per_problem = result.column_iter
+        if per_problem is None:
+            per_problem = np.full(len(result.intercept), result.n_iter)
+        self.n_iter_ = self._iteration_counts(result.n_iter, per_problem)
         self.objective_ = result.primal
         self.dual_gap_ = result.gap
         self.n_samples_seen_ = n_samples
@@ -576,6 +579,14 @@ class _BaseSVM(BaseEstimator):
         vectors = self._support_vectors(X, self.support_)
         if vectors is not None:
             self.support_vectors_ = vectors
+
+    def _iteration_counts(self, total, per_problem):
+        """``n_iter_`` of a fit: ``total`` (an int, as ``LinearSVC``'s, ``SVR``'s).
+
+        ``per_problem`` are each binary problem's iterations; ``KerasSVC``
+        reports those, as ``SVC`` reports one count per pair.
+        """
+        return int(total)
 
     def _libsvm_attributes(self, X, result):
         """Attributes of libsvm's estimators for a fit on ``X`` ending in ``result``.
@@ -638,7 +649,7 @@ class _BaseSVM(BaseEstimator):
             state.average_coef.astype(np.float64), state.average_intercept.astype(np.float64)
         )
         n_problems = len(state.average_intercept)
-        self.n_iter_ = 1
+        self.n_iter_ = self._iteration_counts(1, np.ones(n_problems))
         self.objective_ = np.full(n_problems, np.nan)
         self.dual_gap_ = np.full(n_problems, np.nan)
         for name in ("support_", "n_support_", "support_vectors_", "fit_status_", "shape_fit_"):

@@ -274,10 +274,11 @@ or callable, default="rbf"
         ``ConvergenceWarning``), as libsvm's estimators report it.
     shape_fit_ : tuple of int
         The shape of the training ``X`` (``fit`` only).
-    n_iter_ : int
-        Iterations of the solver that produced the solution: libsvm's (the
-        most of any binary problem, as ``SVC`` counts them) when the problem
-        was small enough for its exact dual (see Notes), Newton's otherwise.
+    n_iter_ : ndarray of shape (n_problems,), dtype int32
+        Iterations of each binary problem, as ``SVC`` counts them per pair:
+        libsvm's when the problem was small enough for its exact dual (see
+        Notes; summed over working sets), else the Newton iterations in
+        which the problem had not yet converged.
     objective_ : ndarray of shape (n_problems,)
         Primal objective of each binary problem at the solution.
     dual_gap_ : ndarray of shape (n_problems,)
@@ -488,6 +489,10 @@ or callable, default="rbf"
         svc_problem = self.kernel == "linear" and self._multi_class() == "ovo"
         return get_loss("hinge" if svc_problem else "squared_hinge")
 
+    def _iteration_counts(self, total, per_problem):
+        # SVC's n_iter_: an int32 array, one count per binary problem
+        return np.asarray(per_problem, dtype=np.int32)
+
     def _decision_shape(self):
         return self.decision_function_shape
 
@@ -684,10 +689,11 @@ class KerasLinearSVC(BaseKerasSVM):
         Weights (one row for two classes).
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts (zeros when ``fit_intercept=False``).
-    n_iter_ : int
-        Iterations of the solver that produced the solution: libsvm's (the
-        most of any binary problem, as ``SVC`` counts them) when the problem
-        was small enough for its exact dual (see Notes), Newton's otherwise.
+    n_iter_ : ndarray of shape (n_problems,), dtype int32
+        Iterations of each binary problem, as ``SVC`` counts them per pair:
+        libsvm's when the problem was small enough for its exact dual (see
+        Notes; summed over working sets), else the Newton iterations in
+        which the problem had not yet converged.
     objective_ : ndarray of shape (1,) or (n_classes,)
         Primal objective of each one-vs-rest problem at the solution.
     dual_gap_ : ndarray of shape (1,) or (n_classes,)

@@ -318,17 +318,18 @@ def solve_dual(
         design, lower, upper, sample_weight, form, C, loss, tol, shrinking, intercept_cost
     )
     K = lower.shape[1]
-    beta, intercept, n_iter = np.zeros((n, K)), np.zeros(K), 0
+    beta, intercept, column_iter = np.zeros((n, K)), np.zeros(K), np.zeros(K, dtype=np.int64)
     for k in range(K):
         rows = np.flatnonzero(problem.weight[:, k] > 0)
         Q = _gram(cached, rows)  # kept for the next column (its diagonal restored)
         if Q is None:
             return None
-        beta[rows, k], intercept[k], iterations, _ = problem.column(k, Q, rows)
-        n_iter = max(n_iter, iterations)  # (stopped at the step limit: the certificate says)
+        # (stopped at the step limit: the certificate says)
+        beta[rows, k], intercept[k], column_iter[k], _ = problem.column(k, Q, rows)
     coef = cached["Phi"].T @ beta
     what = f"exact dual (libsvm, float64) on {n} rows"
-    return problem.certified(coef, intercept, beta, n_iter, what, report)
+    n_iter = int(column_iter.max(initial=0))
+    return problem.certified(coef, intercept, beta, n_iter, what, report, column_iter)
 
 
 def serves_working_sets(design, lower, upper, sample_weight, fit_intercept, intercept_cost, loss):
@@ -415,6 +416,7 @@ def solve_working_sets(
             first[k] = first[k - 1]  # the same object: one Gram matrix for both
     sets = [_WorkingSet(rows) for rows in first]
     beta, intercept, n_iter = np.zeros((n, K)), np.zeros(K), 0
+    column_iter = np.zeros(K, dtype=np.int64)
     coef = np.zeros((design.n_outputs, K))
     pending = np.ones(K, dtype=bool)
     for round_ in range(_WORKING_ROUNDS):
@@ -439,6 +441,7 @@ def solve_working_sets(
                 # rounds of 2-13 s, each at its limit, before Newton)
                 return None
             iterations = max(iterations, its)
+            column_iter[k] += its
             coef[:, k] = Phi.T @ beta[rows, k]
             held = {id(w.Q): w.Q.nbytes for w in sets if w.Q is not None}  # shared: once
             if sum(held.values()) > _WORKING_BYTES:
@@ -468,7 +471,7 @@ def solve_working_sets(
                 f"exact dual (libsvm, float64) on working sets of {n} rows ({round_ + 1} "
                 f"rounds, at most {max(work.rows.size for work in sets)} rows)"
             )
-            return problem.certified(coef, intercept, beta, n_iter, what, report)
+            return problem.certified(coef, intercept, beta, n_iter, what, report, column_iter)
         for k in np.flatnonzero(pending):
             rows = sets[k].rows
             support = rows[beta[rows, k] != 0]
@@ -647,8 +650,11 @@ class _Dual:
         beta[libsvm.support_] = libsvm.dual_coef_[0]
         return beta, libsvm.intercept_[0], n_iter, its < steps
 
-    def certified(self, coef, intercept, beta, n_iter, what, report):
-        """The :class:`~kernelsvm_keras._solver.SolverResult` of the point, certified in float64."""
+    def certified(self, coef, intercept, beta, n_iter, what, report, column_iter=None):
+        """The :class:`~kernelsvm_keras._solver.SolverResult` of the point, certified in float64.
+
+        ``n_iter`` is reported; ``column_iter`` are each column's iterations.
+        """
         design, scale = self.design, self.scale
         floor = _gap_floor(design, self.sample_weight) * self.cost**2 if self.cost else 0.0
         problem = _Intervals(
@@ -671,4 +677,5 @@ class _Dual:
             dual_coef=beta,
             dual=dual * scale**2,
             gap_floor=floor * scale**2,
+            column_iter=column_iter,
         )

@@ -806,6 +806,9 @@ class SolverResult:
     gap_floor : float
         The smallest objective magnitude ``gap`` is relative to
         (:func:`relative_gap`; 0 but for the one-class SVM).
+    column_iter : ndarray of shape (K,) or None
+        Each column's iterations: the Newton iterations in which it was not
+        yet converged, or libsvm's on its dual (summed over working sets).
     """
 
     def __init__(
@@ -822,7 +825,9 @@ class SolverResult:
         dual_coef=None,
         dual=None,
         gap_floor=0.0,
+        column_iter=None,
     ):
+        self.column_iter = column_iter
         self.dual_coef = dual_coef
         self.dual = dual
         self.gap_floor = gap_floor
@@ -1976,6 +1981,8 @@ def solve_svm(
         return _signed_betas(Zb, *rows, bounds, C, delta_now, loss=loss)
 
     n_iter = 0
+    # the iterations each column took part in, counted on the device (read once)
+    column_iter = ops.zeros((K,), dtype="int32")
     # Continuation in C: at a large C a Newton step from a point far from the
     # optimum overshoots (nearly every row leaves the loss's curved zone) and
     # the iterations then add back a row or two at a time. A path of C values
@@ -2045,6 +2052,7 @@ def solve_svm(
             if bool(ops.all(converged)) or n_iter >= max_iter or stalled:
                 break
             n_iter += 1
+            column_iter = column_iter + ops.cast(ops.logical_not(converged), "int32")
 
             # Newton direction, frozen for converged columns.
             gW, gb, active = _gradient(W, u, total, cb, converged, fit_intercept=fit_intercept)
@@ -2128,6 +2136,7 @@ def solve_svm(
         precision_limited=final and bool(ops.all(converged)) and not bool(np.all(met)),
         dual_coef=beta64,
         dual=dual64 * scale**2,
+        column_iter=np.asarray(ops.convert_to_numpy(column_iter), dtype=np.int64),
         gap_floor=floor * scale**2,
     )
 

@@ -191,7 +191,8 @@ def test_every_svc_and_linearsvc_parameter_is_accepted(data):
         KerasSVC(**SVC().get_params()).fit(X, y)
         KerasLinearSVC(**LinearSVC().get_params()).fit(X, y)
     clf = KerasSVC(max_iter=-1, shrinking=False, break_ties=True, n_components=32).fit(X, y)
-    assert clf.n_iter_ >= 1
+    assert clf.n_iter_.dtype == np.int32 and clf.n_iter_.shape == (3,)  # SVC's: per problem
+    assert clf.n_iter_.min() >= 1
     clf = KerasLinearSVC(dual=True, intercept_scaling=10.0, max_iter=-1).fit(X, y)
     assert clf.n_iter_ >= 1
 
@@ -307,6 +308,21 @@ def test_support_vectors_are_svc_s(data, sparse):
         assert not hasattr(fits[0], name)
 
 
+@pytest.mark.parametrize("solver", ["dual", "newton"])
+def test_n_iter_counts_each_binary_problem_as_svc_does(data, solver):
+    X, y = data
+    with route(solver):
+        ovr = KerasSVC(n_components=40, random_state=0).fit(X, y)
+        ovo = KerasSVC(n_components=40, random_state=0, multi_class="ovo").fit(X[:120], y[:120])
+        binary = KerasSVC(n_components=40, random_state=0).fit(X[y < 2], y[y < 2])
+    # SVC's type: an int32 array, one count per problem (classes here, pairs there)
+    for est, problems in ((ovr, 3), (ovo, 3), (binary, 1)):
+        assert est.n_iter_.dtype == np.int32 and est.n_iter_.shape == (problems,)
+        assert est.n_iter_.min() >= 1
+    if solver == "newton":  # a problem counts the iterations it had not converged in
+        assert ovr.n_iter_.min() < ovr.n_iter_.max()  # here two converge one step early
+
+
 def test_negative_sample_weight_is_ignored_as_svc_does(data):
     X, y = data
     weights = np.ones(len(y))
@@ -328,7 +344,7 @@ def test_warm_start_partial_fit_and_cv_for_other_kernels(kernel, data, newton):
     clf.fit(X_in, y)
     cold_iter = clf.n_iter_
     clf.set_params(C=1.01).fit(X_in, y)
-    assert clf.n_iter_ <= cold_iter
+    assert clf.n_iter_.max() <= cold_iter.max()
     streamed = KerasSVC(kernel=kernel, n_components=40, random_state=0, **COEFFICIENTS)
     streamed.partial_fit(X_in, y, classes=np.unique(y))
     assert streamed.predict(X_in).shape == y.shape
