@@ -464,6 +464,7 @@ class _BaseSVM(BaseEstimator):
                 f"few thousand rows; this one has {rows} rows of positive weight (or features "
                 "too wide for its Gram matrix). Use a finite C."
             )
+        _solver._check_range(1.0, weights, design.scale)  # its message where C=1 is out of range
         C, last = 1.0, ""
         while True:
             try:
@@ -483,8 +484,11 @@ class _BaseSVM(BaseEstimator):
                 shrinking=bool(getattr(self, "shrinking", True)),
                 intercept_cost=intercept_cost,
             )
-            if result is None:  # features beyond float64's range: Newton says what is wrong
-                return self._solve(design, targets, weights, C=1.0, problem=problem, report=report)
+            if result is None:
+                raise ValueError(
+                    "C=inf: the features hold values beyond float64's range; rescale X (for "
+                    "instance with StandardScaler) or use a smaller gamma."
+                )
             at_bound = (np.abs(result.dual_coef) >= C * bounds * (1.0 - 1e-9)) & (bounds > 0)
             violated = int(np.count_nonzero(np.any(at_bound, axis=1)))
             if result.converged and violated == 0:

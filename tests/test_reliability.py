@@ -216,6 +216,8 @@ def test_infinite_c_where_no_hard_margin_is_found_is_refused_saying_why():
             est.fit(*overlapping)
     with pytest.raises(ValueError, match=r"C=inf \(a hard margin\) is solved by the exact dual"):
         KerasSVC(C=np.inf, n_components=16).fit(*make_classification(6000, random_state=0))
+    with pytest.raises(ValueError, match="C times the sum of the sample weights"):
+        KerasSVC(C=np.inf).fit(X, y, sample_weight=np.full(len(y), 1e15))
     # LinearSVC refuses C=inf (its constraint is open): so does ours
     with pytest.raises(InvalidParameterError, match="'C' parameter"):
         KerasLinearSVC(C=np.inf).fit(X, y)
