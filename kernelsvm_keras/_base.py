@@ -344,23 +344,21 @@ class _BaseSVM(BaseEstimator):
         problem=None,
         report=None,
         likely_support=None,
-        loss=None,
     ):
         """Run the solver on a design; warn when it stops short of ``tol``.
 
         ``problem`` overrides parameters of the intervals (a search's
         ``epsilon``); ``report`` prints the iterations (the estimator's
         ``verbose`` by default); ``likely_support`` are rows the working sets
-        of a large hinge problem start from (:func:`~kernelsvm_keras._dual.solve_working_sets`);
-        ``loss`` overrides the estimator's. ``C=inf`` is the hard margin
-        (:meth:`_hard_margin`).
+        of a large hinge problem start from (:func:`~kernelsvm_keras._dual.solve_working_sets`).
+        ``C=inf`` is the hard margin (:meth:`_hard_margin`).
         """
         report = self._report() if report is None else report
         if math.isinf(C):
             return self._hard_margin(design, targets, weights, problem, report)
         lower, upper = self._intervals(targets, **(problem or {}))
         fit_intercept, intercept_cost = self._fit_intercept(), self._intercept_cost()
-        loss, tol = (self._loss() if loss is None else loss), float(self.tol)
+        loss, tol = self._loss(), float(self.tol)
         dual = None
         form = serves_dual(design, lower, upper, weights, fit_intercept, intercept_cost)
         exact = solve_dual
@@ -464,14 +462,9 @@ class _BaseSVM(BaseEstimator):
                 f"few thousand rows; this one has {rows} rows of positive weight (or features "
                 "too wide for its Gram matrix). Use a finite C."
             )
-        _solver._check_range(1.0, weights, design.scale)  # its message where C=1 is out of range
-        C, last = 1.0, ""
+        C = 1.0
         while True:
-            try:
-                _solver._check_range(C, weights, design.scale)
-            except ValueError:
-                break
-            result = solve_dual(
+            result = solve_dual(  # (refuses a C out of float32's range with the range's message)
                 design,
                 lower,
                 upper,
@@ -501,6 +494,10 @@ class _BaseSVM(BaseEstimator):
                 f"at C={C:g}, the largest C the solvers represent here, {violated} rows still "
                 "violate their margin"
             )
+            try:
+                _solver._check_range(100.0 * C, weights, design.scale)
+            except ValueError:
+                break
             C *= 100.0
         raise ValueError(
             f"C=inf asks for a hard margin, but the {rows} training rows are not separable by "
@@ -563,26 +560,21 @@ class _BaseSVM(BaseEstimator):
         """
         n_samples = X.shape[0]
         self._publish(result.coef, result.intercept)
-        per_problem = result.column_iter
-        if per_problem is None:
-            per_problem = np.full(len(result.intercept), result.n_iter)
-        self.n_iter_ = self._iteration_counts(result.n_iter, per_problem)
+        self.n_iter_ = self._iteration_counts(result.n_iter, result.column_iter)
         self.objective_ = result.primal
         self.dual_gap_ = result.gap
         self.n_samples_seen_ = n_samples
         self._sgd_state = None  # partial_fit after fit starts from its solution
-        self.__dict__.update(self._libsvm_attributes(X, result))
-        if result.dual_coef is None:
-            return
-        if groups is None:
-            groups = np.zeros(n_samples, dtype=np.intp)
-        support = np.flatnonzero(np.any(result.dual_coef != 0, axis=1))
-        order = np.lexsort((support, groups[support]))
-        self.support_ = support[order].astype(np.int32)
-        self.n_support_ = np.bincount(groups[support], minlength=n_groups).astype(np.int32)
-        vectors = self._support_vectors(X, self.support_)
-        if vectors is not None:
-            self.support_vectors_ = vectors
+        support = None
+        if result.dual_coef is not None:
+            if groups is None:
+                groups = np.zeros(n_samples, dtype=np.intp)
+            support = np.flatnonzero(np.any(result.dual_coef != 0, axis=1))
+            order = np.lexsort((support, groups[support]))
+            n_support = np.bincount(groups[support], minlength=n_groups)
+            support = self.support_ = support[order].astype(np.int32)
+            self.n_support_ = n_support.astype(np.int32)
+        self.__dict__.update(self._libsvm_attributes(X, result, support))
 
     def _iteration_counts(self, total, per_problem):
         """``n_iter_`` of a fit: ``total`` (an int, as ``LinearSVC``'s, ``SVR``'s).
@@ -592,21 +584,14 @@ class _BaseSVM(BaseEstimator):
         """
         return int(total)
 
-    def _libsvm_attributes(self, X, result):
+    def _libsvm_attributes(self, X, result, support):
         """Attributes of libsvm's estimators for a fit on ``X`` ending in ``result``.
 
-        ``LinearSVC`` and ``LinearSVR`` have none; the estimators of
+        ``support`` is ``support_`` (``None`` where the solve has no dual
+        point). ``LinearSVC`` and ``LinearSVR`` have none; the estimators of
         ``SVC``'s family set theirs (:class:`_KernelMapMixin`).
         """
         return {}
-
-    def _support_vectors(self, X, support):
-        """``support_vectors_`` of the rows ``support`` of ``X``; ``None``: no such attribute.
-
-        ``LinearSVC`` and ``LinearSVR`` have none; the estimators of
-        ``SVC``'s family keep them (:class:`_KernelMapMixin`).
-        """
-        return None
 
     def _sgd_begin(self, X, first_call, n_problems=1):
         """Before a ``partial_fit`` pass over chunk ``X``: its starting point; count the rows.
@@ -1100,9 +1085,13 @@ class _KernelMapMixin:
         params = {name: overrides.get(name, getattr(self, name, None)) for name in names}
         return make_feature_map(**params, basis=overrides.get("basis", "eigen"))
 
-    def _libsvm_attributes(self, X, result):
-        """``fit_status_`` (0: ``tol`` met; 1: not, and warned) and ``shape_fit_``, as libsvm's."""
-        return {"fit_status_": int(not result.converged), "shape_fit_": tuple(X.shape)}
+    def _libsvm_attributes(self, X, result, support):
+        """``fit_status_`` (0: ``tol`` met, else 1), ``shape_fit_`` and ``support_vectors_``."""
+        attributes = {"fit_status_": int(not result.converged), "shape_fit_": tuple(X.shape)}
+        vectors = None if support is None else self._support_vectors(X, support)
+        if vectors is not None:
+            attributes["support_vectors_"] = vectors
+        return attributes
 
     def _support_vectors(self, X, support):
         """The support vectors as ``SVC`` keeps them: float64 rows, sparse where ``X`` is.

@@ -806,7 +806,7 @@ class SolverResult:
     gap_floor : float
         The smallest objective magnitude ``gap`` is relative to
         (:func:`relative_gap`; 0 but for the one-class SVM).
-    column_iter : ndarray of shape (K,) or None
+    column_iter : ndarray of shape (K,)
         Each column's iterations: the Newton iterations in which it was not
         yet converged, or libsvm's on its dual (summed over working sets).
     """
