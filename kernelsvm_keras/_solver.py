@@ -463,6 +463,21 @@ class RowBlocks:
             u = factor.T @ u
         return Z, u
 
+    def float32_products(self, V):
+        """``phi(X) @ V`` to float32's precision, as a float64 NumPy array.
+
+        Where the features are cached on the device, :meth:`matmul` there in
+        float32 (w8a's 49,749 rows on 2,048 landmarks: 0.02 s against
+        :meth:`exact_products`'s 0.10 s); elsewhere (the identity map, whose
+        dual in NumPy never imports Keras, and streamed features)
+        :meth:`exact_products`'s values. For choices that round-off does not
+        change, such as which rows lie outside a margin.
+        """
+        if self._transform is None or self.streamed:
+            return self.exact_products(V)[0]
+        Z = self.matmul(ops.convert_to_tensor(np.asarray(V, dtype=np.float32)))
+        return np.asarray(ops.convert_to_numpy(Z), dtype=np.float64)
+
     def exact_rows(self, rows):
         """``phi(X)[rows]`` in float64, as :meth:`exact_blocks` gives them (sorted ``rows``).
 

@@ -466,3 +466,93 @@ def test_working_sets_beyond_their_memory_compute_their_gram_matrices_again(monk
     again = fit_quietly(make(), Xd, yd)
     assert results[0] is not None and results[0].converged and certified(again)
     np.testing.assert_allclose(again.objective_, kept.objective_, rtol=1e-9)
+
+
+def _linear_problem(n=3000):
+    from kernelsvm_keras._loss import margin_intervals
+
+    rng = np.random.RandomState(0)
+    A = rng.normal(size=(n, 8))
+    labels = np.where(A[:, 0] + 0.05 * rng.normal(size=n) > 0, 1.0, -1.0)[:, None]
+    return A, *margin_intervals(labels)
+
+
+def test_float32_products_are_the_exact_ones_to_float32_s_rounding():
+    from kernelsvm_keras._solver import RowBlocks
+
+    A = np.random.RandomState(0).normal(size=(100, 8))
+    V = np.random.RandomState(1).normal(size=(8, 3))
+    # features cached on the device: their float32 products there
+    cached = RowBlocks(A, lambda rows: rows, 8, batch_size=32, cache_bytes=2**20)
+    rough = cached.float32_products(V)
+    assert rough.dtype == np.float64 and rough.shape == (100, 3)
+    exact = cached.exact_products(V)[0]
+    np.testing.assert_allclose(rough, exact, rtol=0, atol=1e-5 * np.abs(exact).max())
+    assert not np.array_equal(rough, A @ V)  # float32, not float64
+    # the identity map (X itself, its dual never on the device) and streamed
+    # features: the exact products
+    for design in (
+        RowBlocks(A, None, 8, batch_size=32, cache_bytes=2**20),
+        RowBlocks(A, lambda rows: rows, 8, batch_size=32, cache_bytes=0),
+    ):
+        np.testing.assert_array_equal(design.float32_products(V), design.exact_products(V)[0])
+
+
+@pytest.mark.parametrize("hide", [False, True])
+def test_working_sets_find_outside_rows_in_float32_and_end_where_float64_says(monkeypatch, hide):
+    from kernelsvm_keras._loss import get_loss
+    from kernelsvm_keras._progress import SILENT
+    from kernelsvm_keras._solver import RowBlocks
+
+    A, lower, upper = _linear_problem()
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 1000)
+    rules = dict(form="classification", C=1.0, loss=get_loss("hinge"), tol=1e-6, report=SILENT)
+
+    def solve():
+        design = RowBlocks(A, lambda rows: rows, 8, batch_size=1024, cache_bytes=2**26)
+        return _dual.solve_working_sets(design, lower, upper, np.ones(len(A)), **rules)
+
+    reference = solve()
+    calls = []
+    float32, exact = RowBlocks.float32_products, RowBlocks.exact_products
+
+    def rough(self, V):
+        calls.append("float32")
+        if hide:  # products that put every row inside its margin
+            return np.where(np.isfinite(lower), 1e3, -1e3) * np.ones(V.shape[1])
+        return float32(self, V)
+
+    def precise(self, V=None, U=None):
+        calls.append("float64")
+        return exact(self, V, U)
+
+    monkeypatch.setattr(RowBlocks, "float32_products", rough)
+    monkeypatch.setattr(RowBlocks, "exact_products", precise)
+    result = solve()
+    assert reference.converged and result.converged
+    np.testing.assert_allclose(result.primal, reference.primal, rtol=1e-6)
+    # float32 products in the rounds until float64 decides, then float64 only
+    first = calls.index("float64")
+    assert first >= 1 and "float32" not in calls[first:]
+    if hide:
+        # float64 found rows outside where float32 saw none: more rounds followed
+        assert first == 1 and calls.count("float64") > 2
+
+
+def test_a_row_on_its_margin_is_not_outside_it_for_float32_s_rounding():
+    from types import SimpleNamespace
+
+    from kernelsvm_keras._loss import get_loss, margin_intervals
+
+    lower, upper = margin_intervals(np.array([[1.0], [1.0], [-1.0]]))
+    design = SimpleNamespace(scale=1.0)
+    problem = _dual._Dual(
+        design, lower, upper, np.ones(3), "classification", 1.0, get_loss("hinge"), 1e-3, True, 0.0
+    )
+    Z = np.array([[1.0 - 1e-7], [0.5], [-2.0]])  # on its margin to float32, inside, outside
+    sets = [_dual._WorkingSet(np.zeros(0, dtype=np.intp))]
+    coef, intercept = np.ones((1, 1)), np.zeros(1)
+    exact, _ = _dual._outside_losses(problem, sets, coef, intercept, Z)
+    rough, _ = _dual._outside_losses(problem, sets, coef, intercept, Z, _dual._FLOAT32_ROUNDING)
+    np.testing.assert_allclose(exact[:, 0], [1e-7, 0.5, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(rough[:, 0], [0.0, 0.5, 0.0])
