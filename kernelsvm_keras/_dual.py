@@ -58,6 +58,7 @@ from ._solver import (
 
 __all__ = [
     "may_serve",
+    "may_serve_working_sets",
     "remember",
     "serves",
     "serves_working_sets",
@@ -342,11 +343,21 @@ def serves_working_sets(design, lower, upper, sample_weight, fit_intercept, inte
     intercept, on more rows than :func:`serves` takes; ``None`` otherwise. See
     :func:`solve_working_sets`.
     """
-    n, D = design.n_samples, design.n_outputs
-    if not (fit_intercept and loss.bounded) or n <= _MAX_ROWS or _working_budget(D) < 2:
+    if not may_serve_working_sets(design.n_samples, design.n_outputs, fit_intercept, loss):
         return None
     weight = np.broadcast_to(_per_column(sample_weight), lower.shape)
     return _form(lower, upper, weight, intercept_cost)
+
+
+def may_serve_working_sets(n_samples, width, fit_intercept, loss):
+    """Whether :func:`serves_working_sets` may take a problem of this size, before its features.
+
+    Its tests but the form's, as :func:`may_serve` has those of :func:`serves`: what a
+    landmark map's basis is chosen by (:meth:`~kernelsvm_keras._base._BaseSVM._map_for`).
+    """
+    return bool(
+        fit_intercept and loss.bounded and n_samples > _MAX_ROWS and _working_budget(width) >= 2
+    )
 
 
 def _working_budget(width):

@@ -279,13 +279,43 @@ def test_svc_basis_follows_the_route_and_does_not_change_the_model(monkeypatch):
 
 
 def test_the_basis_is_the_eigenbasis_wherever_newton_solves():
-    # the diagonal preconditioner needs it: more rows than the dual takes; a
-    # small problem goes to the dual, the one-class SVM's too
-    from kernelsvm_keras import KerasOneClassSVM, _dual
+    # the leading-block preconditioner works best in it: more rows than the
+    # dual takes; a small problem goes to the dual, the one-class SVM's too
+    from kernelsvm_keras import KerasOneClassSVM, KerasSVR, _dual
 
-    assert KerasSVC(n_components=8)._map_for(_dual._MAX_ROWS + 1).basis == "eigen"
+    many = _dual._MAX_ROWS + 1
+    assert KerasSVC(n_components=8)._map_for(many).basis == "eigen"
+    assert KerasSVR(n_components=8)._map_for(many).basis == "eigen"
     assert KerasSVC(n_components=8)._map_for(100).basis == "cholesky"
     assert KerasOneClassSVM(n_components=8)._map_for(100).basis == "cholesky"
+    # the hinge's working sets are an exact dual too, which does not see it
+    assert KerasSVC(n_components=8, loss="hinge")._map_for(many).basis == "cholesky"
+    assert KerasSVR(n_components=8, loss="epsilon_insensitive")._map_for(many).basis == "cholesky"
+    assert KerasOneClassSVM(n_components=8)._map_for(many).basis == "cholesky"
+
+
+def test_the_hinge_s_working_sets_reach_the_same_model_in_either_basis(monkeypatch):
+    from kernelsvm_keras import _dual
+
+    results = []
+
+    def recording(*args, **kwargs):
+        results.append(_dual.solve_working_sets(*args, **kwargs))
+        return results[-1]
+
+    monkeypatch.setattr(_base, "solve_working_sets", recording)
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 300)  # X_train's rows go to working sets
+    make = lambda: KerasSVC(loss="hinge", gamma=0.02, tol=1e-6, random_state=0)  # noqa: E731
+    cholesky = make().fit(X_train, y_train)
+    assert cholesky._map.basis == "cholesky" and results[0] is not None
+    monkeypatch.setattr(_base, "may_serve_working_sets", lambda *args: False)
+    eigen = make().fit(X_train, y_train)
+    assert eigen._map.basis == "eigen"
+    assert np.all(cholesky.dual_gap_ <= 1e-6) and np.all(eigen.dual_gap_ <= 1e-6)
+    np.testing.assert_allclose(cholesky.objective_, eigen.objective_, rtol=1e-5)
+    np.testing.assert_allclose(
+        cholesky.decision_function(X_test), eigen.decision_function(X_test), atol=1e-3
+    )
 
 
 def test_svc_sparse_input_equals_dense():
