@@ -255,8 +255,8 @@ def nystroem_normalization(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL, basis="ei
     Two Cholesky factorisations and a triangular inverse take a quarter of
     the eigendecomposition's time or less (2,048 landmarks: 0.28 s against
     1.13 s; 4,096: 0.82 s against 5.3 s, on 2 cores). The Newton solver's
-    diagonal preconditioner needs the eigenbasis; the exact dual of small
-    problems does not see the basis.
+    preconditioners work best in the eigenbasis; the exact dual (of small
+    problems, and of the hinge's working sets) does not see the basis.
 
     Parameters
     ----------
