@@ -30,3 +30,15 @@ def route(name):
         return
     with mock.patch.object(_dual, "_MAX_ROWS", 0):
         yield
+
+
+def recording_working_sets(monkeypatch):
+    """Record what :func:`_dual.solve_working_sets` returns, for the fits that follow."""
+    results = []
+
+    def recording(*args, **kwargs):
+        results.append(_dual.solve_working_sets(*args, **kwargs))
+        return results[-1]
+
+    monkeypatch.setattr(_base, "solve_working_sets", recording)
+    return results

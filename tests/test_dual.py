@@ -25,7 +25,7 @@ from kernelsvm_keras import (
 )
 
 from oracles import reference_optimum
-from routes import route
+from routes import recording_working_sets, route
 
 X, y = make_classification(
     200, 5, n_informative=3, n_redundant=0, n_clusters_per_class=1, random_state=0
@@ -266,20 +266,6 @@ def test_a_fault_in_libsvm_changes_nothing(monkeypatch, method, call):
 # -- working sets: large hinge problems whose support vectors are few ---------
 
 
-def _recording_working_sets(monkeypatch):
-    """Record what :func:`_dual.solve_working_sets` returns, for the fits that follow."""
-    from kernelsvm_keras import _base
-
-    results = []
-
-    def recording(*args, **kwargs):
-        results.append(_dual.solve_working_sets(*args, **kwargs))
-        return results[-1]
-
-    monkeypatch.setattr(_base, "solve_working_sets", recording)
-    return results
-
-
 def _recording_columns(monkeypatch):
     """Record what :meth:`_dual._Dual.column` returns (a solve each), for the fits that follow."""
     columns = []
@@ -321,7 +307,7 @@ def test_working_sets_reach_the_whole_dual_s_optimum(monkeypatch, Est, params, l
     fit_args = () if Est is KerasOneClassSVM else (yd,)
     make = lambda: Est(n_components=64, tol=1e-6, random_state=0, **params)  # noqa: E731
     whole = fit_quietly(make(), Xd, *fit_args, sample_weight=weights)  # the whole dual
-    results = _recording_working_sets(monkeypatch)
+    results = recording_working_sets(monkeypatch)
     monkeypatch.setattr(_dual, "_MAX_ROWS", limit)
     sets = fit_quietly(make(), Xd, *fit_args, sample_weight=weights)
     assert len(results) == 1 and results[0] is not None and results[0].converged
@@ -340,7 +326,7 @@ def test_working_sets_give_up_where_the_support_vectors_are_many(monkeypatch):
     # more than a set of 200 takes; the first set's share says so, and Newton
     # solves the problem
     Xn, yn = make_classification(1000, 5, flip_y=0.8, random_state=0)
-    results = _recording_working_sets(monkeypatch)
+    results = recording_working_sets(monkeypatch)
     monkeypatch.setattr(_dual, "_MAX_ROWS", 200)
     est = fit_quietly(KerasSVC(loss="hinge", n_components=32, random_state=0), Xn, yn)
     assert results == [None] and certified(est)
@@ -352,7 +338,7 @@ def test_working_sets_give_up_when_libsvm_runs_out_of_steps(monkeypatch):
     # support vectors and more rows and run out too (8,000 rows at C=1e7: 30
     # rounds of 2-13 s each before Newton): the working sets give up at once.
     Xn, yn = make_classification(1000, 5, flip_y=0.05, random_state=0)
-    results = _recording_working_sets(monkeypatch)
+    results = recording_working_sets(monkeypatch)
     monkeypatch.setattr(_dual, "_MAX_ROWS", 300)
     monkeypatch.setattr(_dual, "_SMO_WORK", 0)  # 100 steps per row
     columns = _recording_columns(monkeypatch)
@@ -461,7 +447,7 @@ def test_working_sets_beyond_their_memory_compute_their_gram_matrices_again(monk
     make = lambda: KerasSVC(loss="hinge", n_components=64, tol=1e-6, random_state=0)  # noqa: E731
     monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
     kept = fit_quietly(make(), Xd, yd)
-    results = _recording_working_sets(monkeypatch)
+    results = recording_working_sets(monkeypatch)
     monkeypatch.setattr(_dual, "_WORKING_BYTES", 0)
     again = fit_quietly(make(), Xd, yd)
     assert results[0] is not None and results[0].converged and certified(again)

@@ -21,6 +21,8 @@ from kernelsvm_keras.layers import (
     rbf_kernel_matrix,
 )
 
+from routes import recording_working_sets
+
 rng = np.random.RandomState(0)
 X = rng.uniform(-1, 1, size=(120, 5))
 digits_X, digits_y = load_digits(return_X_y=True)
@@ -297,13 +299,7 @@ def test_the_basis_is_the_eigenbasis_wherever_newton_solves():
 def test_the_hinge_s_working_sets_reach_the_same_model_in_either_basis(monkeypatch):
     from kernelsvm_keras import _dual
 
-    results = []
-
-    def recording(*args, **kwargs):
-        results.append(_dual.solve_working_sets(*args, **kwargs))
-        return results[-1]
-
-    monkeypatch.setattr(_base, "solve_working_sets", recording)
+    results = recording_working_sets(monkeypatch)
     monkeypatch.setattr(_dual, "_MAX_ROWS", 300)  # X_train's rows go to working sets
     make = lambda: KerasSVC(loss="hinge", gamma=0.02, tol=1e-6, random_state=0)  # noqa: E731
     cholesky = make().fit(X_train, y_train)
