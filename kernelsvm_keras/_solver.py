@@ -90,6 +90,7 @@ import math
 import numpy as np
 import scipy.linalg
 
+from ._blas import matmul
 from ._compiled import compiled
 from ._interior import solve_hinge_dual
 from ._keras import keras, ops
@@ -430,7 +431,7 @@ class RowBlocks:
 
     def _exact(self, stored):
         """Float64 feature rows of float64 stored rows (the factor applied in float64)."""
-        return stored if not self.factored else stored @ self._factor_host
+        return stored if not self.factored else matmul(stored, self._factor_host)
 
     def exact_blocks(self):
         """Yield ``(start, stop, block)`` with ``block`` a float64 NumPy array.
@@ -451,16 +452,16 @@ class RowBlocks:
         """
         factor = self._factor_host
         if V is not None and factor is not None:
-            V = factor @ V
+            V = matmul(factor, V)
         Z = None if V is None else np.empty((self.n_samples, V.shape[1]))
         u = None if U is None else np.zeros((self._stored_width(), U.shape[1]))
         for first, last, part in self._exact_stored():
             if Z is not None:
-                Z[first:last] = part @ V
+                Z[first:last] = matmul(part, V)
             if U is not None:
-                u += part.T @ U[first:last]
+                u += matmul(part.T, U[first:last])
         if u is not None and factor is not None:
-            u = factor.T @ u
+            u = matmul(factor.T, u)
         return Z, u
 
     def float32_products(self, V):

@@ -501,3 +501,82 @@ def test_a_precomputed_kernel_moves_its_landmarks_as_the_kernel_itself_does():
     np.testing.assert_array_equal(precomputed.component_indices_, direct.component_indices_)
     np.testing.assert_allclose(precomputed.objective_, direct.objective_, rtol=1e-6)
     assert precomputed.objective_[0] < 0.8 * drawn.objective_[0]  # 31.6 against 40.6
+
+
+# -- the Cholesky basis's test of the cutoff ---------------------------------
+
+
+def _spectrum(eigenvalues, seed=0):
+    """A symmetric matrix of these eigenvalues, in a random orthonormal basis."""
+    Q, _ = np.linalg.qr(np.random.RandomState(seed).randn(len(eigenvalues), len(eigenvalues)))
+    return (Q * eigenvalues) @ Q.T
+
+
+def _counting_potrf(monkeypatch):
+    import scipy.linalg
+
+    calls = []
+    potrf = scipy.linalg.lapack.dpotrf
+
+    def counted(*args, **kwargs):
+        calls.append(args[0].shape)
+        return potrf(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.linalg.lapack, "dpotrf", counted)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "smallest, factorisations, accepted",
+    [
+        (1000.0, 1, True),  # the inverse's bound proves it: no second factorisation
+        (1.5, 2, True),  # above the cutoff, closer than the bound proves: K - cI factored
+        (0.5, 2, False),  # below it
+    ],
+)
+def test_the_cutoff_is_proven_by_the_inverse_or_by_a_second_factorisation(
+    monkeypatch, smallest, factorisations, accepted
+):
+    from kernelsvm_keras._kernels import _cholesky_above
+
+    cutoff = 1e-4
+    K = _spectrum(np.r_[np.linspace(1.0, 2.0, 29), smallest * cutoff])
+    calls = _counting_potrf(monkeypatch)
+    result = _cholesky_above(K, cutoff)
+    assert len(calls) == factorisations
+    assert (result is not None) == accepted
+    if accepted:
+        factor, inverse = result
+        np.testing.assert_allclose(factor @ factor.T, K, atol=1e-12)
+        np.testing.assert_allclose(inverse @ factor, np.eye(30), atol=1e-6)
+
+
+def test_the_bound_on_the_inverse_s_norm_is_never_below_it():
+    from kernelsvm_keras._kernels import _norm_squared_below
+
+    rng = np.random.RandomState(0)
+    for _ in range(50):
+        m = rng.randint(2, 40)
+        L = np.tril(rng.randn(m, m)) + np.diag(rng.uniform(0.1, 3.0, m))
+        M = np.linalg.inv(L)
+        norm_squared = np.linalg.norm(M, 2) ** 2
+        assert not _norm_squared_below(M, norm_squared * (1 - 1e-9))  # never a false proof
+        # and it proves a limit a little above |M|^T |M|'s spectral radius
+        radius = np.max(np.abs(np.linalg.eigvals(np.abs(M).T @ np.abs(M))))
+        assert _norm_squared_below(M, radius * 1.5, steps=50)
+
+
+def test_host_products_are_numpy_s_in_every_memory_order():
+    from kernelsvm_keras._blas import matmul
+
+    rng = np.random.RandomState(0)
+    A, B = rng.randn(7, 5), rng.randn(5, 3)
+    for a in (A, np.asfortranarray(A), rng.randn(7, 10)[:, ::2], A.astype(np.float32)):
+        for b in (B, np.asfortranarray(B), rng.randn(10, 3)[::2]):
+            C = matmul(a, b)
+            assert C.dtype == np.float64 and C.flags.c_contiguous
+            np.testing.assert_allclose(C, np.asarray(a, dtype=np.float64) @ b, rtol=1e-14)
+    assert matmul(np.zeros((0, 5)), B).shape == (0, 3)
+    assert matmul(A, np.zeros((5, 0))).shape == (7, 0)
+    with pytest.raises(ValueError, match=r"\(m, k\) and \(k, n\) arrays; got \(7, 5\) and \(3,"):
+        matmul(A, B.T)
