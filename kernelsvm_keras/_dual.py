@@ -39,14 +39,17 @@ one-class SVM's) goes to Newton, and so does one whose certificate is above
 ``tol``.
 """
 
-import warnings
+import collections
+import contextlib
+import os
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from sklearn import config_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC, SVR, OneClassSVM
 
+from ._blas import matmul
 from ._solver import (
     SolverResult,
     _certify,
@@ -255,7 +258,7 @@ def _gram(cached, rows):
     if key not in cached:
         part = Phi if key == "Q" else Phi[rows]
         with np.errstate(over="ignore", invalid="ignore"):
-            Q = part @ part.T
+            Q = matmul(part, part.T)
         cached[key] = Q if np.all(np.isfinite(Q)) else None
     return cached[key]
 
@@ -323,14 +326,20 @@ def solve_dual(
     )
     K = lower.shape[1]
     beta, intercept, column_iter = np.zeros((n, K)), np.zeros(K), np.zeros(K, dtype=np.int64)
-    for k in range(K):
-        rows = np.flatnonzero(problem.weight[:, k] > 0)
-        Q = _gram(cached, rows)  # kept for the next column (its diagonal restored)
-        if Q is None:
-            return None
-        # (stopped at the step limit: the certificate says)
-        beta[rows, k], intercept[k], column_iter[k], _ = problem.column(k, Q, rows)
-    coef = cached["Phi"].T @ beta
+
+    def tasks():
+        for k in range(K):
+            rows = np.flatnonzero(problem.weight[:, k] > 0)
+            # kept for the next column (its diagonal restored); None if not finite
+            yield k, _gram(cached, rows), rows, None
+
+    with contextlib.closing(_solved_columns(problem, tasks(), _libsvm_threads())) as solved:
+        for k, rows, _, solution in solved:
+            if solution is None:
+                return None
+            # (stopped at the step limit: the certificate says)
+            beta[rows, k], intercept[k], column_iter[k], _ = solution
+    coef = matmul(cached["Phi"].T, beta)
     what = f"exact dual (libsvm, float64) on {n} rows"
     n_iter = int(column_iter.max(initial=0))
     return problem.certified(coef, intercept, beta, n_iter, what, report, column_iter)
@@ -436,41 +445,36 @@ def solve_working_sets(
     # the rows outside the sets, found by float32 products (w8a's hinge: 28
     # rounds of 0.10 s in float64, 0.02 s so) until float64 decides the end
     products, exact = design.float32_products, (lambda V: design.exact_products(V)[0])
+    threads = _libsvm_threads()
     for round_ in range(_WORKING_ROUNDS):
         iterations = 0
-        Phi = None
-        for k in np.flatnonzero(pending):
-            work = sets[k]
-            shared = k and work.rows is sets[k - 1].rows and sets[k - 1].Q is not None
-            if shared and Phi is not None:
-                work.Q = sets[k - 1].Q  # one-vs-rest's first sets: one Gram matrix
-            else:
-                Phi = work.update(design)
-                if Phi is None:
-                    return None  # features or products beyond float64
-            rows = work.rows
-            beta[:, k] = 0.0
-            beta[rows, k], intercept[k], its, solved = problem.column(k, work.Q, rows)
-            if not solved:
-                # libsvm ran out of steps on the set (a large C on data that is
-                # not separable): later sets hold this one's support vectors and
-                # more rows, and would run out too (8,000 rows at C=1e7: 30
-                # rounds of 2-13 s, each at its limit, before Newton)
-                return None
-            iterations = max(iterations, its)
-            column_iter[k] += its
-            coef[:, k] = Phi.T @ beta[rows, k]
-            held = {id(w.Q): w.Q.nbytes for w in sets if w.Q is not None}  # shared: once
-            if sum(held.values()) > _WORKING_BYTES:
-                work.Q = None  # not kept: computed in full if the column needs another set
-            support = np.count_nonzero(beta[rows, k])
-            if support > budget or (
-                round_ == 0
-                and form != "one_class"
-                and likely_support is None  # (a seeded set is not a sample)
-                and _expected_support(problem, k, rows, beta[rows, k]) > budget
-            ):
-                return None  # more support vectors than a set takes (foreseen from the first)
+        tasks = _working_set_tasks(design, sets, np.flatnonzero(pending))
+        with contextlib.closing(_solved_columns(problem, tasks, threads)) as solved:
+            for k, rows, Phi, solution in solved:
+                if solution is None:
+                    return None
+                beta[:, k] = 0.0
+                beta[rows, k], intercept[k], its, converged = solution
+                if not converged:
+                    # libsvm ran out of steps on the set (a large C on data that is
+                    # not separable): later sets hold this one's support vectors and
+                    # more rows, and would run out too (8,000 rows at C=1e7: 30
+                    # rounds of 2-13 s, each at its limit, before Newton)
+                    return None
+                iterations = max(iterations, its)
+                column_iter[k] += its
+                coef[:, k] = matmul(Phi.T, beta[rows, k, None])[:, 0]
+                held = {id(w.Q): w.Q.nbytes for w in sets if w.Q is not None}  # shared: once
+                if sum(held.values()) > _WORKING_BYTES:
+                    sets[k].Q = None  # not kept: computed in full if the column needs another set
+                support = np.count_nonzero(beta[rows, k])
+                if support > budget or (
+                    round_ == 0
+                    and form != "one_class"
+                    and likely_support is None  # (a seeded set is not a sample)
+                    and _expected_support(problem, k, rows, beta[rows, k]) > budget
+                ):
+                    return None  # more support vectors than a set takes (foreseen from the first)
         n_iter += iterations
         rounding = 0.0 if products is exact else _FLOAT32_ROUNDING
         losses, pending = _outside_losses(problem, sets, coef, intercept, products(coef), rounding)
@@ -500,6 +504,26 @@ def solve_working_sets(
             taken = outside[np.argsort(-losses[outside, k], kind="stable")[:room]]
             sets[k] = sets[k].moved_to(np.concatenate([support, taken]))
     return None
+
+
+def _working_set_tasks(design, sets, columns):
+    """The tasks of :func:`_solved_columns` for ``columns``' working sets, with their features.
+
+    Each set's Gram matrix is formed when its task is drawn (while libsvm
+    solves the columns before it); ``extra`` is the set's float64 features.
+    A column whose set has the previous column's rows (one-vs-rest's first
+    sets) shares its Gram matrix. ``Q`` is ``None`` where the features or
+    their products are beyond float64.
+    """
+    Phi = None
+    for k in columns:
+        work = sets[k]
+        shared = k and work.rows is sets[k - 1].rows and sets[k - 1].Q is not None
+        if shared and Phi is not None:
+            work.Q = sets[k - 1].Q  # one Gram matrix for both
+        else:
+            Phi = work.update(design)
+        yield k, (None if Phi is None else work.Q), work.rows, Phi
 
 
 def _outside_losses(problem, sets, coef, intercept, Z, rounding=0.0):
@@ -573,9 +597,113 @@ class _WorkingSet:
                 self.Q[:k, k:] = self.Q[k:, :k].T
                 np.matmul(fresh, fresh.T, out=self.Q[k:, k:])
             else:
-                self.Q = Phi @ Phi.T
+                self.Q = matmul(Phi, Phi.T)
         finite = np.all(np.isfinite(Phi)) and np.all(np.isfinite(self.Q))
         return Phi if finite else None
+
+
+class _QuietSVC(SVC):
+    """``SVC`` without the warning at its step limit: that limit is ours to report.
+
+    The certificate judges the point. (``warnings.catch_warnings`` would do
+    the same, but it changes the filters of every thread, and the columns
+    run on several.)
+    """
+
+    def _warn_from_fit_status(self):
+        pass
+
+
+class _QuietSVR(SVR):
+    """``SVR`` without the warning at its step limit (see :class:`_QuietSVC`)."""
+
+    def _warn_from_fit_status(self):
+        pass
+
+
+class _QuietOneClassSVM(OneClassSVM):
+    """``OneClassSVM`` without the warning at its step limit (see :class:`_QuietSVC`)."""
+
+    def _warn_from_fit_status(self):
+        pass
+
+
+def _libsvm_threads():
+    """How many columns libsvm solves at once: the threads scikit-learn's own loops take.
+
+    libsvm releases the GIL while it solves, so columns run side by side
+    on threads. Their number is the one scikit-learn gives its OpenMP
+    loops: the cores, or fewer under ``OMP_NUM_THREADS`` (which joblib sets
+    in its workers) or ``threadpoolctl.threadpool_limits``.
+    """
+    try:
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+    except ImportError:  # (private: a later scikit-learn may move it)
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    return max(1, int(_openmp_effective_n_threads()))
+
+
+def _solved_columns(problem, tasks, threads):
+    """libsvm on each task's column, up to ``threads`` at once; the solutions in task order.
+
+    ``tasks`` yields ``(k, Q, rows, extra)``: column ``k`` on ``rows``, ``Q``
+    their Gram matrix (``None``: a task that failed, passed on as it is),
+    ``extra`` anything the caller wants back with the solution. The next
+    task is drawn while libsvm solves the last ones (it releases the GIL),
+    so forming a working set's Gram matrix overlaps the solves. Yields
+    ``(k, rows, extra, solution)``, ``solution`` that of
+    :meth:`_Dual.column` (``None`` for a failed task). One thread (or
+    ``threads=1``): each column is solved as it is drawn, in order.
+
+    A column solves on ``Q`` plus its :meth:`_Dual.diagonal_shift`, written
+    into ``Q`` while its solves run and removed when the last is done.
+    Columns that share a ``Q`` share it in flight where their shifts agree
+    (one-vs-rest without class weights); a column with another shift waits
+    until the matrix is free. Closing the generator early waits for the
+    solves in flight and restores every diagonal.
+    """
+    in_flight = collections.deque()
+    shifted = {}  # id(Q): [Q, its diagonal before, the shift, solves in flight]
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
+
+    def finished():
+        k, rows, extra, job, Q = in_flight.popleft()
+        solution = job.result() if pool is not None else job
+        entry = shifted[id(Q)]
+        entry[3] -= 1
+        if entry[3] == 0:
+            Q[np.diag_indices_from(Q)] = entry[1]
+            del shifted[id(Q)]
+        return k, rows, extra, solution
+
+    try:
+        for k, Q, rows, extra in tasks:
+            if Q is None:
+                while in_flight:
+                    yield finished()
+                yield k, rows, extra, None
+                continue
+            shift = problem.diagonal_shift(k, rows)
+            while id(Q) in shifted and not np.array_equal(shifted[id(Q)][2], shift):
+                yield finished()  # until the columns on Q's other shift are done
+            if id(Q) not in shifted:
+                shifted[id(Q)] = [Q, Q.diagonal().copy(), shift, 0]
+                Q[np.diag_indices_from(Q)] += shift
+            shifted[id(Q)][3] += 1
+            if pool is None:
+                job = problem.column(k, Q, rows)
+            else:
+                job = pool.submit(problem.column, k, Q, rows)
+            in_flight.append((k, rows, extra, job, Q))
+            while len(in_flight) >= threads:
+                yield finished()
+        while in_flight:
+            yield finished()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)  # (the solves in flight of a generator closed early)
+        for Q, diagonal, _, _ in shifted.values():
+            Q[np.diag_indices_from(Q)] = diagonal
 
 
 def _expected_support(problem, k, rows, beta):
@@ -636,15 +764,24 @@ class _Dual:
         self.cost = intercept_cost / self.scale**2
         self.weight = np.broadcast_to(_per_column(sample_weight), (n, K))
 
-    def column(self, k, Q, rows):
-        """libsvm on column ``k``'s ``rows`` (of positive weight), ``Q`` their Gram matrix.
+    def diagonal_shift(self, k, rows):
+        """What column ``k``'s loss adds to the diagonal of its rows' Gram matrix.
 
-        ``Q`` is changed on its diagonal and restored. libsvm runs at
-        ``_SMO_TOL`` times ``tol``, and where it runs out of steps once more
-        at ``_SMO_LOOSE_TOL`` times ``tol`` (see the constants). Returns
-        ``(beta, intercept, n_iter, solved)``, ``beta`` on ``rows``;
+        Zero for the hinge; ``1 / (2 C s_i)`` for the squared losses (see the module).
+        """
+        return self.loss.free_diagonal(self.C * self.weight[rows, k])
+
+    def column(self, k, Q, rows):
+        """libsvm on column ``k``'s ``rows`` (of positive weight).
+
+        ``Q`` is their Gram matrix with :meth:`diagonal_shift` added, read
+        only (:func:`_solved_columns` adds and removes the shift). libsvm
+        runs at ``_SMO_TOL`` times ``tol``, and where it runs out of steps
+        once more at ``_SMO_LOOSE_TOL`` times ``tol`` (see the constants).
+        Returns ``(beta, intercept, n_iter, solved)``, ``beta`` on ``rows``;
         ``n_iter`` counts the steps of both runs; ``solved`` is false where
-        libsvm stopped at its step limit at both tolerances.
+        libsvm stopped at its step limit at both tolerances. Safe to run on
+        several threads at once (see :class:`_QuietSVC`).
         """
         lower, upper = self.lower[rows, k], self.upper[rows, k]
         box = self.C * self.weight[rows, k]
@@ -652,36 +789,29 @@ class _Dual:
         limit = max(_SMO_STEPS_PER_ROW * n, _SMO_WORK // max(n, 1))
         if self.form == "classification":
             y = np.where(np.isfinite(lower), 1.0, -1.0)
-            libsvm = SVC(kernel="precomputed", C=1.0)
+            libsvm = _QuietSVC(kernel="precomputed", C=1.0)
         elif self.form == "one_class":  # sum(alpha) = nu sum(box) = c_b
             y = None
-            libsvm = OneClassSVM(kernel="precomputed", nu=min(1.0, self.cost / np.sum(box)))
+            libsvm = _QuietOneClassSVM(kernel="precomputed", nu=min(1.0, self.cost / np.sum(box)))
         else:
             epsilon = float(np.mean(upper - lower)) / 2.0
             y = (lower + upper) / 2.0
-            libsvm = SVR(kernel="precomputed", C=1.0, epsilon=epsilon)
-        diagonal = Q.diagonal().copy()
+            libsvm = _QuietSVR(kernel="precomputed", C=1.0, epsilon=epsilon)
         n_iter = 0
-        try:
-            Q[np.diag_indices_from(Q)] += self.loss.free_diagonal(box)
-            # Q was checked finite once (_gram, _WorkingSet.update), not at every column
-            for tolerance, steps in (
-                (_SMO_TOL, limit),
-                (_SMO_LOOSE_TOL, max(limit // _SMO_LOOSE_SHARE, 1)),
-            ):
-                libsvm.set_params(
-                    tol=tolerance * self.tol, max_iter=int(steps), shrinking=self.shrinking
-                )
-                with warnings.catch_warnings(), config_context(assume_finite=True):
-                    # its iteration limit is ours to report; the certificate judges
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    libsvm.fit(Q, y, sample_weight=_box(self.loss, box, lower, upper))
-                its = int(np.max(libsvm.n_iter_))
-                n_iter += its
-                if its < steps:
-                    break
-        finally:
-            Q[np.diag_indices_from(Q)] = diagonal
+        # Q was checked finite once (_gram, _WorkingSet.update), not at every column
+        for tolerance, steps in (
+            (_SMO_TOL, limit),
+            (_SMO_LOOSE_TOL, max(limit // _SMO_LOOSE_SHARE, 1)),
+        ):
+            libsvm.set_params(
+                tol=tolerance * self.tol, max_iter=int(steps), shrinking=self.shrinking
+            )
+            with config_context(assume_finite=True):  # (scikit-learn's config is per thread)
+                libsvm.fit(Q, y, sample_weight=_box(self.loss, box, lower, upper))
+            its = int(np.max(libsvm.n_iter_))
+            n_iter += its
+            if its < steps:
+                break
         beta = np.zeros(n)
         beta[libsvm.support_] = libsvm.dual_coef_[0]
         return beta, libsvm.intercept_[0], n_iter, its < steps

@@ -542,3 +542,120 @@ def test_a_row_on_its_margin_is_not_outside_it_for_float32_s_rounding():
     rough, _ = _dual._outside_losses(problem, sets, coef, intercept, Z, _dual._FLOAT32_ROUNDING)
     np.testing.assert_allclose(exact[:, 0], [1e-7, 0.5, 0.0], rtol=1e-6)
     np.testing.assert_allclose(rough[:, 0], [0.0, 0.5, 0.0])
+
+
+# -- columns on several threads ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},  # one-vs-rest, one Gram matrix and one diagonal shift for every column
+        {"class_weight": {0: 3.0, 4: 0.5}},  # columns with other shifts wait for the matrix
+        {"loss": "hinge", "multi_class": "ovo"},  # a Gram matrix per pair
+    ],
+)
+def test_columns_on_threads_are_the_columns_one_at_a_time(monkeypatch, params):
+    Xd, yd = _digits()
+    columns = _recording_columns(monkeypatch)
+    fits = []
+    for threads in (1, 3):
+        monkeypatch.setattr(_dual, "_libsvm_threads", lambda threads=threads: threads)
+        est = fit_quietly(KerasSVC(n_components=300, random_state=0, **params), Xd[:600], yd[:600])
+        assert certified(est)
+        fits.append(est)
+    assert len(columns) == 2 * (45 if params.get("multi_class") == "ovo" else 10)  # the dual
+    np.testing.assert_array_equal(fits[0].coef_, fits[1].coef_)
+    np.testing.assert_array_equal(fits[0].intercept_, fits[1].intercept_)
+    np.testing.assert_array_equal(fits[0].n_iter_, fits[1].n_iter_)
+
+
+def test_working_sets_on_threads_are_the_sets_one_at_a_time(monkeypatch):
+    Xd, yd = _digits()
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
+    results = recording_working_sets(monkeypatch)
+    fits = []
+    for threads in (1, 2):
+        monkeypatch.setattr(_dual, "_libsvm_threads", lambda threads=threads: threads)
+        est = KerasSVC(loss="hinge", n_components=200, random_state=0)
+        fits.append(fit_quietly(est, Xd, yd))
+    assert len(results) == 2 and all(result is not None for result in results)
+    np.testing.assert_array_equal(fits[0].coef_, fits[1].coef_)
+    np.testing.assert_array_equal(fits[0].intercept_, fits[1].intercept_)
+
+
+class _ShiftRecorder:
+    """A problem for ``_solved_columns``: each column's shift, and what its solve saw of ``Q``."""
+
+    def __init__(self, shifts, fail_at=None):
+        self.shifts, self.fail_at, self.seen = shifts, fail_at, {}
+
+    def diagonal_shift(self, k, rows):
+        return np.full(rows.size, self.shifts[k])
+
+    def column(self, k, Q, rows):
+        import time
+
+        time.sleep(0.01)  # long enough for the next columns to be drawn
+        self.seen[k] = Q.diagonal().copy()
+        if k == self.fail_at:
+            raise RuntimeError(f"column {k}")
+        return k
+
+
+def test_shared_gram_matrices_see_their_own_shift_and_are_restored():
+    Q = np.eye(4)
+    problem = _ShiftRecorder([0.5, 0.5, 2.0, 0.5, 0.0])
+    rows = np.arange(4)
+    tasks = ((k, Q, rows, f"extra {k}") for k in range(5))
+    out = list(_dual._solved_columns(problem, tasks, threads=3))
+    assert [k for k, *_ in out] == [0, 1, 2, 3, 4]
+    assert [solution for *_, solution in out] == [0, 1, 2, 3, 4]
+    assert [extra for _, _, extra, _ in out] == [f"extra {k}" for k in range(5)]
+    for k, shift in enumerate(problem.shifts):
+        np.testing.assert_array_equal(problem.seen[k], 1.0 + shift)
+    np.testing.assert_array_equal(Q, np.eye(4))  # restored
+
+
+def test_a_failed_task_or_solve_stops_the_columns_and_restores_every_diagonal():
+    Q = np.eye(3)
+    rows = np.arange(3)
+    # a task without a Gram matrix (features beyond float64) comes back as a None solution
+    tasks = [(0, Q, rows, None), (1, None, rows, None), (2, Q, rows, None)]
+    out = list(_dual._solved_columns(_ShiftRecorder([1.0, 1.0, 1.0]), iter(tasks), threads=2))
+    assert [solution for *_, solution in out] == [0, None, 2]
+    np.testing.assert_array_equal(Q, np.eye(3))
+    # a solve that raises: the error reaches the caller, after the solves in flight
+    problem = _ShiftRecorder([1.0, 1.0, 2.0, 1.0], fail_at=1)
+    tasks = ((k, Q, rows, None) for k in range(4))
+    with pytest.raises(RuntimeError, match="column 1"):
+        list(_dual._solved_columns(problem, tasks, threads=2))
+    np.testing.assert_array_equal(Q, np.eye(3))
+    # a caller that stops early (a column gives up)
+    solved = _dual._solved_columns(
+        _ShiftRecorder([1.0] * 4), ((k, Q, rows, None) for k in range(4)), 2
+    )
+    next(solved)
+    solved.close()
+    np.testing.assert_array_equal(Q, np.eye(3))
+
+
+def test_libsvm_at_its_step_limit_on_threads_warns_nothing_and_leaves_the_filters(monkeypatch):
+    monkeypatch.setattr(_dual, "_SMO_STEPS_PER_ROW", 1)
+    monkeypatch.setattr(_dual, "_SMO_WORK", 1)
+    monkeypatch.setattr(_dual, "_libsvm_threads", lambda: 2)
+    Xi, yi = load_iris(return_X_y=True)
+    filters = list(warnings.filters)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        KerasSVC(n_components=30, random_state=0, C=100.0).fit(Xi, yi)
+    assert not [w for w in caught if "terminated early" in str(w.message)]
+    assert warnings.filters == filters
+
+
+def test_libsvm_takes_scikit_learn_s_share_of_threads():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        assert _dual._libsvm_threads() == 1
+    assert _dual._libsvm_threads() >= 1
