@@ -37,6 +37,7 @@ primal at that ``w`` (:func:`best_intercept`; at the optimum, ``nu``).
 import numpy as np
 import scipy.linalg
 
+from ._blas import matmul
 from ._loss import summed_to
 
 # A row whose ||a||^2 / d exceeds this is kept apart from the Woodbury form
@@ -85,19 +86,19 @@ def _newton_solver(A, d, norms):
     A_B, d_B = (A, d) if not free.size else (A[rest], d[rest])
     A_F = A[free]
     scaled = A_B / d_B[:, None]
-    M = A_B.T @ scaled
+    M = matmul(A_B.T, scaled)
     M[np.diag_indices_from(M)] += 1.0
     system = np.block([[M, -A_F.T], [-A_F, -np.diag(d[free])]])
     factor = scipy.linalg.lu_factor(system, overwrite_a=True, check_finite=False)
 
     def solve(r):
         r_B = r[rest]
-        rhs = np.concatenate([scaled.T @ r_B, -r[free]])
+        rhs = np.concatenate([matmul(scaled.T, r_B), -r[free]])
         solution = scipy.linalg.lu_solve(factor, rhs, check_finite=False)
         w = solution[:D]
         y = np.empty(n)
         y[free] = solution[D:]
-        y[rest] = (r_B - A_B @ w) / d_B
+        y[rest] = (r_B - matmul(A_B, w)) / d_B
         return y
 
     return solve
@@ -163,7 +164,7 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
     # stationarity residual zero (nu = 0) and keep every product positive.
     v = width / 2.0
     t = width - v
-    gradient = A @ (A.T @ (low + v)) - q
+    gradient = matmul(A, matmul(A.T, low + v)) - q
     margin = np.mean(np.abs(gradient)) + 1.0
     z = np.maximum(gradient, 0.0) + margin
     s = np.maximum(-gradient, 0.0) + margin
@@ -177,8 +178,8 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
     since_best = 0
     for n_iter in range(max_iter + 1):  # noqa: B007 (the count is returned)
         x = np.clip(low + v, low, high)
-        w = A.T @ x
-        margins = A @ w
+        w = matmul(A.T, x)
+        margins = matmul(A, w)
         found = _certified(A, q, x, w, margins, low, high, lower_side, cost, fit_intercept)
         # (counted once the gap is below 1: far from the optimum, from the
         # box's middle, the iterates' gap need not fall at every step)
@@ -245,7 +246,7 @@ def _certified(A, q, x, w, margins, low, high, lower_side, cost, fit_intercept):
     violation = np.where(lower_side, q - z, z - q)
     primal = 0.5 * w @ w + cost * intercept + width @ np.maximum(violation, 0.0)
     feasible = summed_to(x, high, cost) if fit_intercept else x
-    u = A.T @ feasible
+    u = matmul(A.T, feasible)
     dual = q @ feasible - 0.5 * u @ u
     gap = (primal - dual) / max(abs(primal), abs(dual), np.finfo(float).tiny)
     return gap, feasible, w, intercept

@@ -30,6 +30,7 @@ in :mod:`.layers`.
 
 import numpy as np
 
+from ._blas import matmul
 from ._compiled import compiled
 from ._keras import keras, ops, set_weights_exactly
 from ._kernels import (
@@ -126,7 +127,9 @@ class FeatureMap:
 
     def decision(self, X, coef, intercept):
         """Decision values ``phi(X) @ coef.T + intercept`` of a batch, in float64."""
-        return _by_row_chunks(X, self.width, lambda rows: self.features(rows) @ coef.T + intercept)
+        return _by_row_chunks(
+            X, self.width, lambda rows: matmul(self.features(rows), coef.T) + intercept
+        )
 
     def layers(self, n_features_in, dtype):
         """Built Keras layers computing the fitted map (none for the identity)."""
@@ -144,8 +147,9 @@ class FeatureMap:
         """
         beta = np.asarray(beta, dtype=np.float64)
         kernel = self._rows_kernel(X, rows)
-        u = self.features(X[rows]).T @ beta
-        return 0.5 * (np.sum(beta * (kernel @ beta), axis=0) - np.sum(np.square(u), axis=0))
+        u = matmul(self.features(X[rows]).T, beta)
+        excess = np.sum(beta * matmul(kernel, beta), axis=0) - np.sum(np.square(u), axis=0)
+        return 0.5 * excess
 
     def _rows_kernel(self, X, rows):
         """The float64 kernel matrix of training ``rows`` of ``X`` (landmark maps)."""
@@ -280,7 +284,7 @@ class RandomFourierMap(FeatureMap):
         return lambda rows: random_fourier_features(rows, weights, offset)
 
     def features(self, X):
-        projection = X @ self.random_weights_
+        projection = matmul(X, self.random_weights_)
         projection += self.random_offset_
         np.cos(projection, out=projection)
         projection *= np.sqrt(2.0 / self.width)
@@ -400,14 +404,14 @@ class LandmarkMap(FeatureMap):
         return block, self.normalization_
 
     def features(self, X):
-        return self._kernel(_dense(X), self.components_) @ self.normalization_
+        return matmul(self._kernel(_dense(X), self.components_), self.normalization_)
 
     def decision(self, X, coef, intercept):
         # k(X, Z) @ (N @ coef^T): never the (n, m) @ (m, m) product of the features
-        weights = self.normalization_ @ coef.T
+        weights = matmul(self.normalization_, coef.T)
 
         def block(rows):
-            return self._kernel(_dense(rows), self.components_) @ weights
+            return matmul(self._kernel(_dense(rows), self.components_), weights)
 
         return _by_row_chunks(X, self.width, block) + intercept
 
@@ -493,10 +497,11 @@ class PrecomputedMap(FeatureMap):
         return lambda rows: ops.take(rows, indices, axis=1), self.normalization_
 
     def features(self, X):
-        return _dense(X[:, self.component_indices_]) @ self.normalization_
+        return matmul(_dense(X[:, self.component_indices_]), self.normalization_)
 
     def decision(self, X, coef, intercept):
-        return _dense(X[:, self.component_indices_]) @ (self.normalization_ @ coef.T) + intercept
+        weights = matmul(self.normalization_, coef.T)
+        return matmul(_dense(X[:, self.component_indices_]), weights) + intercept
 
     def layers(self, n_features_in, dtype):
         from .layers import LandmarkColumns

@@ -664,7 +664,7 @@ class RowBlocks:
 
         def product(A, B):  # A @ B.T, as NumPy
             if exact:
-                return A @ B.T
+                return matmul(A, B.T)
             (TA, a), (TB, b) = A, B
             return ops.convert_to_numpy(ops.tensordot(TA, TB, axes=[[1], [1]]))[np.ix_(a, b)]
 
@@ -1362,7 +1362,7 @@ def _hessian_directions(design, columns, zone, curv, gW, gb, damping, dW, db):
             # 10,000 MNIST rows (784 features, 10 columns): not a BLAS product
             curved = c[:, j] > 0
             S = A[curved] * np.sqrt(c[curved, j])[:, None]
-            H[j] += S.T @ S
+            H[j] += matmul(S.T, S)
     regulariser = np.ones(width)
     if damping:
         regulariser[D] = damping
@@ -2506,11 +2506,11 @@ def _support_dual(design, problem, beta, columns):
     intercept = np.zeros(columns.size)
     for j, k in enumerate(columns):
         F, A = rows[j], features[j]
-        Q = A @ A.T
+        Q = matmul(A, A.T)
         diagonal = loss.free_diagonal(weight[F, k])
         Q[np.diag_indices_from(Q)] += diagonal
         zeta = loss.free_target(beta[F, k], problem.lower[F, k], problem.upper[F, k])
-        rhs = zeta - A @ v[:, j]
+        rhs = zeta - matmul(A, v[:, j])
         total = problem.cost - beta_bound[:, k].sum()  # what sum(beta_F) must be
         solved = None
         if diagonal.any() or len(F) <= D:  # Q can be definite: Cholesky
@@ -2523,7 +2523,7 @@ def _support_dual(design, problem, beta, columns):
             solved = _free_by_least_change(Q, rhs, total, points[F, j], problem.fit_intercept)
         beta_free, intercept[j] = solved
         points[F, j] = beta_free
-        coef[:, j] = A.T @ beta_free + v[:, j]  # w = phi^T beta, the primal point of these
+        coef[:, j] = matmul(A.T, beta_free) + v[:, j]  # w = phi^T beta, the primal point of these
     return points, columns, coef, intercept
 
 
@@ -2549,9 +2549,9 @@ def _free_by_least_change(Q, rhs, total, start, fit_intercept):
     q = len(Q)
     if fit_intercept:
         system = np.block([[Q, np.ones((q, 1))], [np.ones((1, q)), np.zeros((1, 1))]])
-        residual = np.r_[rhs - Q @ start, total - start.sum()]
+        residual = np.r_[rhs - matmul(Q, start), total - start.sum()]
     else:
-        system, residual = Q, rhs - Q @ start
+        system, residual = Q, rhs - matmul(Q, start)
     change = np.linalg.lstsq(system, residual, rcond=1e-12)[0]
     if fit_intercept:
         return start + change[:q], change[q]

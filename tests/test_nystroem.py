@@ -576,6 +576,14 @@ def test_host_products_are_numpy_s_in_every_memory_order():
             C = matmul(a, b)
             assert C.dtype == np.float64 and C.flags.c_contiguous
             np.testing.assert_allclose(C, np.asarray(a, dtype=np.float64) @ b, rtol=1e-14)
+    for a, b in ((sp.csr_array(A), B), (A, sp.csr_matrix(B)), (sp.csr_array(A), sp.csc_array(B))):
+        C = matmul(a, b)
+        assert isinstance(C, np.ndarray) and C.dtype == np.float64
+        np.testing.assert_allclose(C, A @ B, rtol=1e-14)
+    v, w = rng.randn(5), rng.randn(7)
+    for a, b in ((A, v), (w, A), (v, v), (A, v[:, None]), (w[None, :], A)):
+        np.testing.assert_allclose(matmul(a, b), a @ b, rtol=1e-14)
+        assert matmul(a, b).shape == (a @ b).shape
     assert matmul(np.zeros((0, 5)), B).shape == (0, 3)
     assert matmul(A, np.zeros((5, 0))).shape == (7, 0)
     with pytest.raises(ValueError, match=r"\(m, k\) and \(k, n\) arrays; got \(7, 5\) and \(3,"):
