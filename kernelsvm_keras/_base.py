@@ -6,6 +6,7 @@ thing a subclass provides (:meth:`BaseKerasSVM._make_feature_map`, an object
 of :mod:`kernelsvm_keras._maps` that the estimator holds after ``fit``).
 """
 
+import contextlib
 import functools
 import inspect
 import math
@@ -26,6 +27,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _solver
+from ._blas import scipy_products
 from ._compiled import full_float32
 from ._dual import may_serve as may_serve_dual
 from ._dual import may_serve_working_sets, serves_working_sets, solve_dual, solve_working_sets
@@ -194,10 +196,18 @@ class _BaseSVM(BaseEstimator):
         """
         n = n_samples
         width = min(overrides.get("n_components", getattr(self, "n_components", n)), n)
-        fit_intercept = self._fit_intercept()
-        exact = may_serve_dual(n, width, fit_intercept, self._intercept_cost())
-        exact = exact or may_serve_working_sets(n, width, fit_intercept, self._loss())
+        exact = self._may_serve_dual(n, width)
+        exact = exact or may_serve_working_sets(n, width, self._fit_intercept(), self._loss())
         return self._make_feature_map(basis="cholesky" if exact else "eigen", **overrides)
+
+    def _may_serve_dual(self, n_samples, width=None):
+        """Whether a fit on ``n_samples`` rows may take the small exact dual.
+
+        ``width`` is its map's (``min(n_components, n_samples)`` by default).
+        """
+        if width is None:
+            width = min(getattr(self, "n_components", n_samples), n_samples)
+        return may_serve_dual(n_samples, width, self._fit_intercept(), self._intercept_cost())
 
     def _fit_design(self, X, feature_map, form=None):
         """The design of the rows ``X`` that ``feature_map`` was just fitted on.
@@ -249,21 +259,24 @@ class _BaseSVM(BaseEstimator):
         A fit from zero may then move its landmarks onto its support vectors
         (:meth:`_on_support`). Returns ``(feature_map, result)``.
         """
-        report, feature_map, design, coef_init, intercept_init = self._features(X, same_problem)
-        result = self._solve(
-            design,
-            targets,
-            weights,
-            C=C,
-            coef_init=coef_init,
-            intercept_init=intercept_init,
-            report=report,
-        )
-        del design  # its features are released before another map's are computed
-        if coef_init is None:
-            feature_map, result = self._on_support(
-                X, feature_map, result, targets, weights, C, report
+        # a small fit's products alternate with SciPy's factorisations: its BLAS for both
+        small = self._may_serve_dual(X.shape[0])
+        with scipy_products() if small else contextlib.nullcontext():
+            report, feature_map, design, coef_init, intercept_init = self._features(X, same_problem)
+            result = self._solve(
+                design,
+                targets,
+                weights,
+                C=C,
+                coef_init=coef_init,
+                intercept_init=intercept_init,
+                report=report,
             )
+            del design  # its features are released before another map's are computed
+            if coef_init is None:
+                feature_map, result = self._on_support(
+                    X, feature_map, result, targets, weights, C, report
+                )
         return feature_map, result
 
     def _on_support(self, X, feature_map, result, targets, weights, C, report):

@@ -1,31 +1,58 @@
-"""Float64 matrix products on the host, by the BLAS of SciPy's LAPACK.
+"""Float64 matrix products on the host: NumPy's BLAS, or SciPy's inside a small fit.
 
 NumPy's and SciPy's wheels each bundle their own OpenBLAS. After a call,
 a library's threads keep spinning for a while (OpenBLAS's thread timeout,
 about a tenth of a second), waiting for more work, and take the cores from
 the other library's next call. The host work of a small fit alternates
-products and SciPy's factorisations (Cholesky, triangular inverse,
-eigendecomposition), so on this project's 2-core machine a Cholesky of
-1,347 rows took 0.024 s right after a NumPy product, 0.065 s 50 ms after
-it, and 0.011 s alone or after the same product by SciPy's BLAS
-(``benchmarks/RESULTS.md``, "Two OpenBLAS libraries"). So every float64
-matrix product on the host goes through :func:`matmul`: one library, whose
-threads are the ones already awake. (Dot products of vectors, which
-OpenBLAS runs on one thread, stay NumPy's.)
+products and SciPy's factorisations (Cholesky, triangular inverse), each
+a few milliseconds: on this project's 2-core machine a Cholesky of 1,347
+rows took 0.024 s right after a NumPy product, 0.060 s 50 ms after it, and
+0.011 s alone or after the same product by SciPy's BLAS
+(``benchmarks/RESULTS.md``, "Two OpenBLAS libraries"). Inside
+:func:`scipy_products` (a fit small enough for the exact dual: the map's
+factorisation, the dual and its certificate), :func:`matmul` takes SciPy's
+BLAS, so those products and factorisations share one library's threads.
+Everywhere else it is NumPy's ``@``: NumPy's OpenBLAS was as fast or
+faster on the large products (a Gram matrix of 300 rows of 2,048 features:
+2.3 ms against SciPy's 3.5-6.7 ms), and a large fit's factorisation is one
+call among seconds of products (w8a's hinge took 1.5-2.5 s longer with
+every product on SciPy's BLAS).
 """
+
+import contextlib
+import threading
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 
-__all__ = ["matmul"]
+__all__ = ["matmul", "scipy_products"]
+
+_STATE = threading.local()
+# SciPy's dsyrk beat its dgemm on Gram matrices of this many rows or more (1,000
+# rows of 2,048 features: 20.9 ms against 37.3 ms; 300 rows: 6.7 ms against 3.5 ms)
+_SYRK_ROWS = 512
+
+
+@contextlib.contextmanager
+def scipy_products():
+    """Within this context (on this thread), :func:`matmul` takes SciPy's BLAS."""
+    before = getattr(_STATE, "scipy", False)
+    _STATE.scipy = True
+    try:
+        yield
+    finally:
+        _STATE.scipy = before
 
 
 def matmul(A, B):
-    """``A @ B`` in float64 by SciPy's BLAS, C-ordered; 1-D operands as NumPy takes them.
+    """``A @ B``: NumPy's, or inside :func:`scipy_products` SciPy's BLAS in float64.
 
-    ``dgemm``, or ``dgemv`` where one side is a vector (one row or column);
-    a sparse operand: SciPy's sparse product, returned dense.
+    SciPy's: C-ordered; ``dgemm``; ``dsyrk`` for ``A @ A.T`` of
+    :data:`_SYRK_ROWS` rows or more (a Gram matrix: half the multiply-adds,
+    and exactly symmetric); ``dgemv`` where one side is a vector (one row
+    or column); 1-D operands as NumPy takes them; a sparse operand: SciPy's
+    sparse product, returned dense.
 
     C- and Fortran-ordered operands are passed without a copy (as the
     transposes they are in the other order); others are copied once.
@@ -37,8 +64,10 @@ def matmul(A, B):
 
     Returns
     -------
-    ndarray of shape (m, n), (m,), (n,) or (), dtype float64
+    ndarray of shape (m, n), (m,), (n,) or () (float64 from SciPy's BLAS)
     """
+    if not getattr(_STATE, "scipy", False):
+        return A @ B
     if sp.issparse(A) or sp.issparse(B):  # SciPy's sparse product (no BLAS), as a dense array
         product = A @ B
         return np.asarray(product.toarray() if sp.issparse(product) else product, dtype=np.float64)
@@ -55,6 +84,8 @@ def matmul(A, B):
         raise ValueError(f"matmul takes (m, k) and (k, n) arrays; got {A.shape} and {B.shape}.")
     if A.size == 0 or B.size == 0:
         return A @ B
+    if A.shape[0] >= _SYRK_ROWS and _transposes(A, B):  # A A^T: half the multiply-adds
+        return _gram(A)
     if B.shape[1] == 1:  # one column (a binary problem's coefficients)
         return matmul(A, B[:, 0])[:, None]
     if A.shape[0] == 1:
@@ -63,6 +94,25 @@ def matmul(A, B):
     b_t, trans_a = _fortran(B.T)
     a_t, trans_b = _fortran(A.T)
     return blas.dgemm(1.0, b_t, a_t, trans_a=trans_a, trans_b=trans_b).T
+
+
+def _transposes(A, B):
+    """Whether ``B`` is ``A.T``: the same memory, shape and strides reversed."""
+    return (
+        A.shape == B.shape[::-1]
+        and A.strides == B.strides[::-1]
+        and A.__array_interface__["data"][0] == B.__array_interface__["data"][0]
+    )
+
+
+def _gram(A):
+    """``A A^T`` by ``dsyrk`` (one triangle, then mirrored), C-ordered."""
+    a, trans = _fortran(A)  # A = a, or a.T
+    # dsyrk's trans=0 gives a a^T, trans=1 a^T a: A A^T either way
+    upper = blas.dsyrk(1.0, a, trans=trans, lower=0)
+    G = np.triu(upper)
+    G += np.triu(upper, 1).T
+    return G
 
 
 def _fortran(M):

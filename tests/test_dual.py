@@ -659,3 +659,23 @@ def test_libsvm_takes_scikit_learn_s_share_of_threads():
     with threadpool_limits(1):
         assert _dual._libsvm_threads() == 1
     assert _dual._libsvm_threads() >= 1
+
+
+def test_a_small_fit_s_products_take_scipy_s_blas_and_a_large_one_numpy_s(monkeypatch):
+    # a small fit alternates products with SciPy's factorisations (one library's threads)
+    from scipy.linalg import blas
+
+    calls = []
+    gemm = blas.dgemm
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return gemm(*args, **kwargs)
+
+    monkeypatch.setattr(blas, "dgemm", counted)
+    KerasSVC(random_state=0).fit(X, y)
+    assert calls
+    calls.clear()
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 100)  # X's 200 rows are not small then
+    KerasSVC(random_state=0, max_iter=5).fit(X, y)
+    assert not calls

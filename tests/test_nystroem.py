@@ -503,72 +503,25 @@ def test_a_precomputed_kernel_moves_its_landmarks_as_the_kernel_itself_does():
     assert precomputed.objective_[0] < 0.8 * drawn.objective_[0]  # 31.6 against 40.6
 
 
-# -- the Cholesky basis's test of the cutoff ---------------------------------
+# -- host products: NumPy's BLAS, or SciPy's in a small fit -----------------
 
 
-def _spectrum(eigenvalues, seed=0):
-    """A symmetric matrix of these eigenvalues, in a random orthonormal basis."""
-    Q, _ = np.linalg.qr(np.random.RandomState(seed).randn(len(eigenvalues), len(eigenvalues)))
-    return (Q * eigenvalues) @ Q.T
-
-
-def _counting_potrf(monkeypatch):
-    import scipy.linalg
-
-    calls = []
-    potrf = scipy.linalg.lapack.dpotrf
-
-    def counted(*args, **kwargs):
-        calls.append(args[0].shape)
-        return potrf(*args, **kwargs)
-
-    monkeypatch.setattr(scipy.linalg.lapack, "dpotrf", counted)
-    return calls
-
-
-@pytest.mark.parametrize(
-    "smallest, factorisations, accepted",
-    [
-        (1000.0, 1, True),  # the inverse's bound proves it: no second factorisation
-        (1.5, 2, True),  # above the cutoff, closer than the bound proves: K - cI factored
-        (0.5, 2, False),  # below it
-    ],
-)
-def test_the_cutoff_is_proven_by_the_inverse_or_by_a_second_factorisation(
-    monkeypatch, smallest, factorisations, accepted
-):
-    from kernelsvm_keras._kernels import _cholesky_above
-
-    cutoff = 1e-4
-    K = _spectrum(np.r_[np.linspace(1.0, 2.0, 29), smallest * cutoff])
-    calls = _counting_potrf(monkeypatch)
-    result = _cholesky_above(K, cutoff)
-    assert len(calls) == factorisations
-    assert (result is not None) == accepted
-    if accepted:
-        factor, inverse = result
-        np.testing.assert_allclose(factor @ factor.T, K, atol=1e-12)
-        np.testing.assert_allclose(inverse @ factor, np.eye(30), atol=1e-6)
-
-
-def test_the_bound_on_the_inverse_s_norm_is_never_below_it():
-    from kernelsvm_keras._kernels import _norm_squared_below
+def test_host_products_are_numpy_s_outside_small_fits_and_scipy_s_inside():
+    from kernelsvm_keras import _blas
+    from kernelsvm_keras._blas import scipy_products
 
     rng = np.random.RandomState(0)
-    for _ in range(50):
-        m = rng.randint(2, 40)
-        L = np.tril(rng.randn(m, m)) + np.diag(rng.uniform(0.1, 3.0, m))
-        M = np.linalg.inv(L)
-        norm_squared = np.linalg.norm(M, 2) ** 2
-        assert not _norm_squared_below(M, norm_squared * (1 - 1e-9))  # never a false proof
-        # and it proves a limit a little above |M|^T |M|'s spectral radius
-        radius = np.max(np.abs(np.linalg.eigvals(np.abs(M).T @ np.abs(M))))
-        assert _norm_squared_below(M, radius * 1.5, steps=50)
+    A, B, S = rng.randn(7, 5), rng.randn(5, 3), sp.csr_array(rng.randn(7, 5))
+    np.testing.assert_array_equal(_blas.matmul(A, B), A @ B)  # NumPy's own
+    assert type(_blas.matmul(S, S.T)) is type(S @ S.T)
+    with scipy_products():
+        with scipy_products():
+            pass
+        _products_are_numpy_s(_blas.matmul)  # (still inside after a nested context)
+    assert not getattr(_blas._STATE, "scipy", False)  # restored after the context
 
 
-def test_host_products_are_numpy_s_in_every_memory_order():
-    from kernelsvm_keras._blas import matmul
-
+def _products_are_numpy_s(matmul):
     rng = np.random.RandomState(0)
     A, B = rng.randn(7, 5), rng.randn(5, 3)
     for a in (A, np.asfortranarray(A), rng.randn(7, 10)[:, ::2], A.astype(np.float32)):
@@ -584,7 +537,13 @@ def test_host_products_are_numpy_s_in_every_memory_order():
     for a, b in ((A, v), (w, A), (v, v), (A, v[:, None]), (w[None, :], A)):
         np.testing.assert_allclose(matmul(a, b), a @ b, rtol=1e-14)
         assert matmul(a, b).shape == (a @ b).shape
+    big = rng.randn(600, 4)  # (dsyrk from _SYRK_ROWS rows)
+    for a in (A, np.asfortranarray(A), rng.randn(7, 10)[:, ::2], A[:1], big, big.T):  # Gram
+        G = matmul(a, a.T)
+        np.testing.assert_allclose(G, a @ a.T, rtol=1e-14)
+        np.testing.assert_array_equal(G, G.T)
+        np.testing.assert_allclose(matmul(a.T, a), a.T @ a, rtol=1e-14)
     assert matmul(np.zeros((0, 5)), B).shape == (0, 3)
     assert matmul(A, np.zeros((5, 0))).shape == (7, 0)
-    with pytest.raises(ValueError, match=r"\(m, k\) and \(k, n\) arrays; got \(7, 5\) and \(3,"):
+    with pytest.raises(ValueError, match=r"\(m, k\) and \(k, n\)|matmul: Input operand 1"):
         matmul(A, B.T)
