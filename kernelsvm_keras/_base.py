@@ -259,9 +259,12 @@ class _BaseSVM(BaseEstimator):
         A fit from zero may then move its landmarks onto its support vectors
         (:meth:`_on_support`). Returns ``(feature_map, result)``.
         """
-        # a small fit's products alternate with SciPy's factorisations: its BLAS for both
-        small = self._may_serve_dual(X.shape[0])
-        with scipy_products() if small else contextlib.nullcontext():
+        # a small fit on landmarks alternates products with SciPy's factorisations: its BLAS
+        # for both (digits: 0.19 s -> 0.14 s); without a factorisation NumPy's is faster
+        # (KerasLinearSVC on digits: 0.10 s against 0.13 s)
+        n = X.shape[0]
+        factors = self._may_serve_dual(n) and self._map_for(n).draws_landmarks
+        with scipy_products() if factors else contextlib.nullcontext():
             report, feature_map, design, coef_init, intercept_init = self._features(X, same_problem)
             result = self._solve(
                 design,
