@@ -9,14 +9,14 @@ a few milliseconds: on this project's 2-core machine a Cholesky of 1,347
 rows took 0.024 s right after a NumPy product, 0.060 s 50 ms after it, and
 0.011 s alone or after the same product by SciPy's BLAS
 (``benchmarks/RESULTS.md``, "Two OpenBLAS libraries"). Inside
-:func:`scipy_products` (a fit small enough for the exact dual: the map's
-factorisation, the dual and its certificate), :func:`matmul` takes SciPy's
+:func:`scipy_products` (a fit on landmarks small enough for the exact dual:
+the map's kernel and factorisation, the dual and its certificate), :func:`matmul` takes SciPy's
 BLAS, so those products and factorisations share one library's threads.
 Everywhere else it is NumPy's ``@``: NumPy's OpenBLAS was as fast or
 faster on the large products (a Gram matrix of 300 rows of 2,048 features:
 2.3 ms against SciPy's 3.5-6.7 ms), and a large fit's factorisation is one
-call among seconds of products (w8a's hinge took 1.5-2.5 s longer with
-every product on SciPy's BLAS).
+call among seconds of products (w8a's hinge took about 1.3 s longer, 11.7 s
+against 10.4 s, with every product on SciPy's BLAS).
 """
 
 import contextlib
