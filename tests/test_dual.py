@@ -666,13 +666,16 @@ def test_a_small_fit_s_products_take_scipy_s_blas_and_a_large_one_numpy_s(monkey
     from scipy.linalg import blas
 
     calls = []
-    gemm = blas.dgemm
 
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return gemm(*args, **kwargs)
+    def counting(routine):
+        def counted(*args, **kwargs):
+            calls.append(routine.__name__)
+            return routine(*args, **kwargs)
 
-    monkeypatch.setattr(blas, "dgemm", counted)
+        return counted
+
+    for name in ("dgemm", "dgemv", "dsyrk"):
+        monkeypatch.setattr(blas, name, counting(getattr(blas, name)))
     KerasSVC(random_state=0).fit(X, y)
     assert calls
     calls.clear()
