@@ -508,8 +508,8 @@ def solve_working_sets(
 def _working_set_tasks(design, sets, columns):
     """The tasks of :func:`_solved_columns` for ``columns``' working sets, with their features.
 
-    Each set's Gram matrix is formed when its task is drawn (while libsvm
-    solves the columns before it); ``extra`` is the set's float64 features.
+    Each set's Gram matrix is formed when its task is drawn (between
+    batches of solves); ``extra`` is the set's float64 features.
     A column whose set has the previous column's rows (one-vs-rest's first
     sets) shares its Gram matrix. ``Q`` is ``None`` where the features or
     their products are beyond float64.
