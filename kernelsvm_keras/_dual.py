@@ -137,6 +137,11 @@ _WORKING_BYTES = 2**30
 # ... and a column's set is complete when the rows outside it add at most
 # this fraction of tol to its objective.
 _WORKING_SLACK = 0.1
+# ... and the sets solve their columns one at a time: on threads (_solved_columns), MNIST's
+# hinge was no faster (31.9-33.4 s against 33.6-34.4 s), letter's one-vs-one 1-2 s
+# slower, and the peak memory 75 MB (w8a) to 300 MB (letter) higher
+# (benchmarks/RESULTS.md, "Two OpenBLAS libraries").
+_WORKING_THREADS = 1
 # The relative round-off of float32 products phi(X) @ coef, generously: 16
 # float32 epsilons (w8a's 2,048 landmarks: 0.6e-6 at most, measured)
 _FLOAT32_ROUNDING = 16 * float(np.finfo(np.float32).eps)
@@ -444,11 +449,10 @@ def solve_working_sets(
     # the rows outside the sets, found by float32 products (w8a's hinge: 28
     # rounds of 0.10 s in float64, 0.02 s so) until float64 decides the end
     products, exact = design.float32_products, (lambda V: design.exact_products(V)[0])
-    threads = _libsvm_threads()
     for round_ in range(_WORKING_ROUNDS):
         iterations = 0
         tasks = _working_set_tasks(design, sets, np.flatnonzero(pending))
-        with contextlib.closing(_solved_columns(problem, tasks, threads)) as solved:
+        with contextlib.closing(_solved_columns(problem, tasks, _WORKING_THREADS)) as solved:
             for k, rows, Phi, solution in solved:
                 if solution is None:
                     return None

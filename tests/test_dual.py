@@ -575,8 +575,8 @@ def test_working_sets_on_threads_are_the_sets_one_at_a_time(monkeypatch):
     monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
     results = recording_working_sets(monkeypatch)
     fits = []
-    for threads in (1, 2):
-        monkeypatch.setattr(_dual, "_libsvm_threads", lambda threads=threads: threads)
+    for threads in (1, 2):  # (one by default: _WORKING_THREADS)
+        monkeypatch.setattr(_dual, "_WORKING_THREADS", threads)
         est = KerasSVC(loss="hinge", n_components=200, random_state=0)
         fits.append(fit_quietly(est, Xd, yd))
     assert len(results) == 2 and all(result is not None for result in results)
