@@ -343,13 +343,14 @@ class _BaseSVM(BaseEstimator):
 
     @staticmethod
     def _finish_declined(design, weights, n_columns, loss):
-        """Why the hinge's float64 finish did not run, for the warning ('' where it could)."""
+        """Why the hinge's float64 finish did not certify, for the warning ('' for other losses)."""
         if not loss.bounded:
             return ""
         rows = int(np.count_nonzero(np.any(np.reshape(weights, (len(weights), -1)) > 0, axis=1)))
         fits, work, size = _solver.interior_fits(rows, design.n_outputs, n_columns)
         if fits:
-            return ""
+            return "; the float64 interior point that finishes the hinge did not reach it either"
+
         return (
             f"; the float64 interior point that finishes the hinge would need {work:.1e} "
             f"multiply-adds per iteration and {size / 2**20:.3g} MiB of features here, beyond "
@@ -430,8 +431,12 @@ class _BaseSVM(BaseEstimator):
                 coef_init=coef_init,
                 intercept_init=intercept_init,
                 cg_iter_init=cg_iter,
+                # (the small dual's certificate has tried the float64 finish)
+                finish=not (dual is not None and exact is solve_dual),
             )
             if dual is not None and dual.gap.max() < result.gap.max():
+                # libsvm's point, and how Newton stopped (for the warning's reason)
+                dual.stalled, dual.precision_limited = result.stalled, result.precision_limited
                 result = dual
         if not (np.all(np.isfinite(result.coef)) and np.all(np.isfinite(result.intercept))):
             raise FloatingPointError(  # never returned as a model (the solver guards it)
@@ -501,6 +506,7 @@ class _BaseSVM(BaseEstimator):
                 report=report,
                 shrinking=bool(getattr(self, "shrinking", True)),
                 intercept_cost=intercept_cost,
+                finish=False,  # (libsvm's variables at their bounds are read below)
             )
             if result is None:
                 raise ValueError(

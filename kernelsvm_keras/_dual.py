@@ -297,6 +297,7 @@ def solve_dual(
     report,
     shrinking=True,
     intercept_cost=0.0,
+    finish=True,
 ):
     """Solve every column's dual with libsvm and certify the primal point in float64.
 
@@ -305,7 +306,11 @@ def solve_dual(
     form), ``form`` as :func:`serves` returned it, and libsvm's ``shrinking``. libsvm stops at
     :data:`_SMO_STEPS_PER_ROW` steps per row, or :data:`_SMO_WORK` divided
     by the rows where that is more (``max_iter`` bounds the Newton
-    iterations that may follow, not these).
+    iterations that may follow, not these). With ``finish``, a column whose
+    certificate is above ``tol`` is solved again in float64 where its size
+    allows (``finish`` of :func:`~kernelsvm_keras._solver._certify`); the
+    hard margin does without, since it reads libsvm's variables at their
+    bounds, which an interior point never reaches exactly.
 
     Returns
     -------
@@ -316,7 +321,7 @@ def solve_dual(
         ``n_iter`` is the largest number of libsvm iterations of a column (as
         ``SVC.n_iter_`` counts them); ``converged`` whether the float64
         certificate met ``tol`` (where it did not, libsvm stopped at its step
-        limit).
+        limit, or at a large ``C`` neither it nor the finish certified).
     """
     n = lower.shape[0]
     _check_range(C, sample_weight, design.scale)  # the same range at every size
@@ -346,7 +351,14 @@ def solve_dual(
     coef = matmul(cached["Phi"].T, beta)
     what = f"exact dual (libsvm, float64) on {n} rows"
     n_iter = int(column_iter.max(initial=0))
-    return problem.certified(coef, intercept, beta, n_iter, what, report, column_iter)
+    # A hinge column above tol is finished by the float64 interior point here,
+    # where its size allows, rather than after Newton: libsvm stopped at its
+    # step limit (a large C on data that is not separable: 200 rows, C=1e6,
+    # 3.6 s with Newton, 1.0 s so), or met its tolerance on a kernel cache
+    # kept in float32 (libsvm's Qfloat), which at a large C leaves margins 1e-5 off
+    return problem.certified(
+        coef, intercept, beta, n_iter, what, report, column_iter, finish=finish
+    )
 
 
 def serves_working_sets(design, lower, upper, sample_weight, fit_intercept, intercept_cost, loss):
@@ -822,17 +834,24 @@ class _Dual:
         beta[libsvm.support_] = libsvm.dual_coef_[0]
         return beta, libsvm.intercept_[0], n_iter, its < steps
 
-    def certified(self, coef, intercept, beta, n_iter, what, report, column_iter=None):
+    def certified(
+        self, coef, intercept, beta, n_iter, what, report, column_iter=None, finish=False
+    ):
         """The :class:`~kernelsvm_keras._solver.SolverResult` of the point, certified in float64.
 
         ``n_iter`` is reported; ``column_iter`` are each column's iterations.
+        With ``finish``, a hinge column above ``tol`` is solved again by the
+        float64 interior point where it fits (``finish`` of
+        :func:`~kernelsvm_keras._solver._certify`).
         """
         design, scale = self.design, self.scale
         floor = _gap_floor(design, self.sample_weight) * self.cost**2 if self.cost else 0.0
         problem = _Intervals(
             self.lower, self.upper, self.sample_weight, self.C, self.loss, True, self.cost, floor
         )
-        primal, gap, beta, dual = _certify(design, problem, coef, intercept, beta, self.tol)
+        primal, gap, beta, dual = _certify(
+            design, problem, coef, intercept, beta, self.tol, finish=finish
+        )
         report.line(
             f"{what}: {n_iter} iterations; certified gap {gap.max():.2e} (tol {self.tol:.0e}), "
             f"objective {np.sum(primal) * scale**2:.6e}"

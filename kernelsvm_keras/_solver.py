@@ -92,6 +92,7 @@ import scipy.linalg
 
 from ._blas import matmul
 from ._compiled import compiled
+from ._finite_newton import solve_squared_primal
 from ._interior import solve_hinge_dual
 from ._keras import keras, ops
 from ._loss import _feasible_scales, summed_to
@@ -156,6 +157,15 @@ _PRECOND_GRAM_BYTES = 2**28
 # second on this project's 2 cores), and this many bytes of float64 features.
 _INTERIOR_FLOPS = 1e11
 _INTERIOR_BYTES = 2**28
+# At a large C, the rows a solution holds on their margins are off them by
+# the round-off of the float64 predictions (a hard margin on 64 landmarks at
+# C=1e12: up to 4e-11), and C times that was 2% of the objective. The point
+# scaled by t > 1 clears them for about (t - 1) ||w||^2 (_rescaled): the t
+# that minimises the primal along the ray (found by this many bisections of
+# its slope) puts some row exactly on its margin again, so these multiples of
+# its step t - 1 are certified too, and the best one kept.
+_RESCALE_BISECTIONS = 60
+_RESCALE_STEPS = (1.0, 3.0, 10.0)
 # Conjugate gradients on the rows of the curved zones are preconditioned by
 # the Hessian on the first _LEADING_WIDTH features and the intercept
 # (_LeadingBlock) where those hold _LEADING_SHARE of its trace, summed over at
@@ -1897,6 +1907,7 @@ def solve_svm(
     coef_init=None,
     intercept_init=None,
     cg_iter_init=None,
+    finish=True,
 ):
     """Minimise the SVM primal objective of every column to a certified tolerance.
 
@@ -1947,6 +1958,10 @@ def solve_svm(
         (``SolverResult.cg_iter`` of a previous solve, for instance at a
         smaller ``C``); it decides which columns are solved directly until a
         step of this solve has measured it.
+    finish : bool, default=True
+        Whether the float64 interior point may finish a hinge column the
+        float32 iterations leave above ``tol`` (see :func:`_certify`); false
+        where it has already been tried on the same problem.
 
     Returns
     -------
@@ -2122,7 +2137,7 @@ def solve_svm(
         tol,
         # ended short of tol in float32 (stalled, or converged there only):
         # float64 may finish it
-        finish=n_iter < max_iter,
+        finish=finish and n_iter < max_iter,
     )
     met = gap64 <= tol
     final = C == C_scaled
@@ -2313,10 +2328,13 @@ def _certify(design, problem, coef, intercept, beta, tol, finish=False):
     a float64 polish of the float32 solution.
 
     With ``finish`` (the float32 iterations ended short of ``tol`` without
-    reaching ``max_iter``), a column of the hinge still above ``tol`` is
-    solved again in float64 by an interior-point method where its features
-    are few enough (:func:`_interior_points`), and its solution taken the
-    same way.
+    reaching ``max_iter``, or libsvm's dual did), a column of the hinge still
+    above ``tol`` is solved again in float64 by an interior-point method
+    where its features are few enough (:func:`_interior_points`), and its
+    solution taken the same way. After each of these, a column still above
+    ``tol`` takes the best scaled point ``t (w, b)`` where it is lower
+    (:func:`_take_rescaled`): at a large ``C`` the rows on their margins are
+    off them by round-off, times ``C``.
 
     Returns
     -------
@@ -2353,7 +2371,7 @@ def _certify(design, problem, coef, intercept, beta, tol, finish=False):
         above = np.flatnonzero(gap > tol)
     candidates = [lambda: _support_dual(design, problem, start_points, above)]
     if finish:
-        candidates.append(lambda: _interior_points(design, problem, above, tol))
+        candidates.append(lambda: _finish_points(design, problem, above, tol, coef, intercept))
     for candidate in candidates:
         if not above.size:
             break
@@ -2362,7 +2380,87 @@ def _certify(design, problem, coef, intercept, beta, tol, finish=False):
             _take_better(design, problem, found, primal, dual, winner, coef, intercept)
             gap = problem.relative_gap(primal, dual)
             above = np.flatnonzero(gap > tol)
+        if above.size:  # (the candidate's point, or the iterate, off its margins by round-off)
+            _take_rescaled(design, problem, above, primal, coef, intercept)
+            gap = problem.relative_gap(primal, dual)
+            above = np.flatnonzero(gap > tol)
     return primal, np.maximum(gap, 0.0), winner, dual
+
+
+def _take_rescaled(design, problem, columns, primal, coef, intercept):
+    """Scale ``(coef, intercept)`` of ``columns`` by the ``t`` that lowers their primal most.
+
+    The primal along the ray ``t (w, b)`` is convex in ``t``; its minimiser
+    is found by bisecting its slope on the predictions of one pass, then the
+    points of :data:`_RESCALE_STEPS` times its step are certified in a
+    second pass, and a column takes the best where it lowers ``primal``
+    (arrays changed in place). At a large ``C`` this clears the round-off
+    of the float64 predictions from the rows on their margins (see the
+    constants).
+    """
+    Z, _ = design.exact_products(coef[:, columns])
+    Z += intercept[columns]
+    part = problem.columns(columns)
+    steps = np.asarray(_RESCALE_STEPS)
+    scales = np.ones((steps.size, columns.size))
+    for j, k in enumerate(columns):
+        best = _best_scale(part, j, Z[:, j], float(np.sum(np.square(coef[:, k]))), intercept[k])
+        scales[:, j] = 1.0 + steps * (best - 1.0)
+    if np.all(scales == 1.0):
+        return
+    # every step's points of every column, in one pass
+    tried = np.tile(np.arange(columns.size), steps.size)
+    new_coef = coef[:, columns][:, tried] * scales.ravel()
+    new_intercept = intercept[columns][tried] * scales.ravel()
+    values = _primal_values(design, part.columns(tried), new_coef, new_intercept)
+    values = values.reshape(steps.size, columns.size)
+    for j, k in enumerate(columns):
+        i = int(np.argmin(values[:, j]))
+        if values[i, j] < primal[k]:
+            primal[k] = values[i, j]
+            coef[:, k] = new_coef[:, i * columns.size + j]
+            intercept[k] = new_intercept[i * columns.size + j]
+
+
+def _best_scale(problem, j, z, norm2, b):
+    """The ``t > 0`` that minimises column ``j``'s primal at predictions ``t z``.
+
+    ``norm2`` is ``||w||^2`` and ``b`` the intercept of ``z``. The slope
+    ``t ||w||^2 + c_b b + sum_i C s_i loss_i'(t z_i) z_i`` rises with ``t``;
+    it is bisected from the bracket around 1 that doubles (or halves)
+    until the slope changes sign. Returns 1 where no bracket is found.
+    """
+    lower, upper = problem.lower[:, j], problem.upper[:, j]
+    weight = np.broadcast_to(problem.weight, problem.lower.shape)[:, j]
+    if norm2 == 0.0 or not np.all(np.isfinite(z)):
+        return 1.0
+
+    def slope(t):
+        descent = problem.loss.derivatives(t * z, lower, upper)[1]  # -loss'(t z)
+        return t * norm2 + problem.cost * b - np.sum(weight * descent * z)
+
+    low, high = 1.0, 1.0
+    if slope(1.0) < 0:
+        for _ in range(64):
+            high *= 2.0
+            if slope(high) >= 0:
+                break
+        else:
+            return 1.0
+    else:
+        for _ in range(64):
+            low /= 2.0
+            if slope(low) <= 0:
+                break
+        else:
+            return 1.0
+    for _ in range(_RESCALE_BISECTIONS):
+        middle = 0.5 * (low + high)
+        if slope(middle) < 0:
+            low = middle
+        else:
+            high = middle
+    return high
 
 
 def _take_better(design, problem, found, primal, dual, winner, coef, intercept):
@@ -2437,6 +2535,56 @@ def _interior_points(design, problem, columns, tol):
         points[rows, j], coef[:, j], intercept[j], _ = solve_hinge_dual(
             A, q, low[rows, k], high[rows, k], problem.cost, problem.fit_intercept, tol
         )
+    return points, columns, coef, intercept
+
+
+def _finish_points(design, problem, columns, tol, coef, intercept):
+    """The float64 finish of ``columns``: the hinge's interior point, or the squared losses' Newton.
+
+    :func:`_interior_points` for the hinge, :func:`_finite_newton_points`
+    for the squared losses (from ``coef`` and ``intercept``, the best point
+    met); ``None`` where the problem is beyond
+    :func:`interior_fits`.
+    """
+    if problem.loss.bounded:
+        return _interior_points(design, problem, columns, tol)
+    return _finite_newton_points(design, problem, columns, coef, intercept)
+
+
+def _finite_newton_points(design, problem, columns, coef_init, intercept_init):
+    """The squared losses' primal of ``columns`` solved in float64 by a finite Newton method.
+
+    :func:`~kernelsvm_keras._finite_newton.solve_squared_primal` on the rows
+    of each column's positive weight, from the columns of ``coef_init`` and
+    ``intercept_init`` (the best point met); the dual points are those of the
+    solutions' predictions (``C s (-loss'(z))``, optimal at the optimum).
+    Returns ``(points, columns, coef, intercept)`` as :func:`_support_dual`
+    does, or ``None`` when the problem is beyond :func:`interior_fits`.
+    """
+    weight = np.broadcast_to(problem.weight, problem.lower.shape)
+    union = np.flatnonzero(np.any(weight[:, columns] > 0, axis=1))
+    D = design.n_outputs
+    if not union.size or not interior_fits(union.size, D, columns.size)[0]:
+        return None
+    features = design.exact_rows(union)
+    coef = np.zeros((D, columns.size))
+    intercept = np.zeros(columns.size)
+    for j, k in enumerate(columns):
+        inside = weight[union, k] > 0
+        rows = union[inside]
+        A = features if inside.all() else features[inside]
+        coef[:, j], intercept[j], _ = solve_squared_primal(
+            A,
+            problem.lower[rows, k],
+            problem.upper[rows, k],
+            weight[rows, k],
+            problem.cost,
+            problem.fit_intercept,
+            coef_init[:, k],
+            intercept_init[k],
+        )
+    Z, _ = design.exact_products(coef)
+    points = problem.columns(columns).own_point(Z + intercept)
     return points, columns, coef, intercept
 
 

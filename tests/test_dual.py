@@ -130,16 +130,24 @@ def test_large_C_is_the_hard_margin_svm_at_svc_s_speed():
     assert certified(est)
 
 
-def test_a_short_solve_goes_to_newton(monkeypatch):
-    # libsvm stopped at its step limit, short of tol: Newton solves the problem
+def test_a_short_solve_is_finished_in_float64_or_goes_to_newton(monkeypatch):
+    # libsvm stopped at its step limit, short of tol: the float64 finish
+    # solves the problem where its size allows, else Newton does
+    from kernelsvm_keras import _solver
+
     monkeypatch.setattr(_dual, "_SMO_STEPS_PER_ROW", 0.02)
     monkeypatch.setattr(_dual, "_SMO_WORK", 0)
+    finished = fit_quietly(KerasSVC(n_components=32, random_state=0), X, y)
+    assert certified(finished)
+    monkeypatch.setattr(_solver, "_INTERIOR_FLOPS", 0)  # (the finish's budget)
     est = fit_quietly(KerasSVC(n_components=32, random_state=0), X, y)
     assert certified(est)
     with route("declined"):
         newton = fit_quietly(KerasSVC(n_components=32, random_state=0), X, y)
     np.testing.assert_array_equal(est.coef_, newton.coef_)
     np.testing.assert_array_equal(est.n_iter_, newton.n_iter_)
+    # the same optimum, to the certificates' tol
+    np.testing.assert_allclose(finished.objective_, newton.objective_, rtol=2 * est.tol)
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -175,6 +175,185 @@ def test_the_hinge_at_a_large_C_is_finished_in_float64(monkeypatch):
     assert est.objective_[0] < stalled.objective_[0] * (1 - 1e-3)
 
 
+def _without_newton(monkeypatch):
+    """Make the Newton solver raise: a fit must end on the exact dual's route."""
+    from kernelsvm_keras import _base
+
+    def newton(*args, **kwargs):
+        raise AssertionError("the Newton solver ran")
+
+    monkeypatch.setattr(_base, "solve_svm", newton)
+
+
+@pytest.mark.parametrize("n_components", [64, 256])
+def test_the_hard_margin_limit_is_certified_on_the_exact_dual(n_components, monkeypatch):
+    # C=1e12 with the hinge on separable rows: libsvm's kernel cache is float32
+    # (its Qfloat), which leaves the margins 1e-5 off, and the float64 solution
+    # on its free support vectors leaves them off by the round-off of the
+    # predictions (4e-11), which C made 2% of the objective. Before: Newton for
+    # 22 s (256 landmarks) and 87 s (64), then a ConvergenceWarning.
+    _without_newton(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = KerasSVC(C=1e12, loss="hinge", n_components=n_components, random_state=0)
+        est.fit(X, y)
+    assert est.dual_gap_[0] <= est.tol and est.score(X, y) == 1.0
+    t = np.where(y == est.classes_[1], 1.0, -1.0)
+    s = np.ones(len(y))
+    Phi = training_features(est, X)
+    coef, intercept = est.coef_[0], est.intercept_[0]
+    P = primal(Phi, t, s, 1e12, "hinge", coef, intercept)
+    # the objective reported is the model's own, to the round-off of evaluating it
+    assert abs(est.objective_[0] - P) <= primal_rounding(Phi, s, 1e12, "hinge", coef, intercept)
+    assert abs(est.objective_[0] - P) <= 1e-6 * P
+
+
+def test_the_hinge_out_of_libsvm_s_steps_is_finished_before_newton(monkeypatch):
+    # A linear kernel at C=1e6 on rows that are not separable: libsvm stops at
+    # its step limit. The float64 interior point finishes the column on the
+    # dual's route (1.0 s); before, Newton ran first and then the same finish (3.6 s).
+    from kernelsvm_keras import _dual
+
+    _without_newton(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = KerasSVC(kernel="linear", C=1e6, loss="hinge").fit(X, y)
+    limit = max(_dual._SMO_STEPS_PER_ROW * len(y), _dual._SMO_WORK // len(y))
+    assert est.n_iter_[0] >= limit  # (libsvm did run out of steps)
+    assert est.dual_gap_[0] <= est.tol
+    t = np.where(y == est.classes_[1], 1.0, -1.0)
+    P = primal(X, t, 1.0, 1e6, "hinge", est.coef_[0], est.intercept_[0])
+    np.testing.assert_allclose(est.objective_[0], P, rtol=1e-9)  # the model's own objective
+
+
+@pytest.mark.parametrize("C", [1e8, 1e12])
+def test_the_squared_hinge_out_of_libsvm_s_steps_is_finished_in_float64(C, monkeypatch):
+    # A linear kernel, the squared hinge, a large C on rows that are not
+    # separable: libsvm stops at its step limit and float32 Newton cannot
+    # resolve the margins (C=1e12: a ConvergenceWarning after 3.9 s, gap 1.5e-2).
+    # The finite Newton method in float64 finishes it on the dual's route.
+    _without_newton(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = KerasSVC(kernel="linear", C=C, loss="squared_hinge").fit(X, y)
+    assert est.dual_gap_[0] <= est.tol
+    t = np.where(y == est.classes_[1], 1.0, -1.0)
+    P = primal(X, t, 1.0, C, "squared_hinge", est.coef_[0], est.intercept_[0])
+    np.testing.assert_allclose(est.objective_[0], P, rtol=1e-9)
+    optimum = reference_optimum(X, t, np.ones(len(y)), C, "squared_hinge")
+    assert (P - optimum) / P <= est.dual_gap_[0] + 1e-9
+
+
+@pytest.mark.parametrize("C", [1.0, 1e4, 1e8])
+@pytest.mark.parametrize("intervals", ["margins", "tubes"])
+def test_finite_newton_reaches_the_squared_losses_optimum(C, intervals):
+    from kernelsvm_keras._finite_newton import solve_squared_primal
+
+    from oracles import _interval_squared_optimum
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(300, 6))
+    s = rng.uniform(0.5, 2.0, 300)
+    if intervals == "margins":
+        t = np.sign(A @ rng.normal(size=6) + rng.normal(scale=0.5, size=300))
+        lower, upper = np.where(t > 0, 1.0, -np.inf), np.where(t > 0, np.inf, -1.0)
+    else:
+        target = A @ rng.normal(size=6) + rng.normal(scale=0.3, size=300)
+        lower, upper = target - 0.1, target + 0.1
+    w, b, n_iter = solve_squared_primal(A, lower, upper, C * s)
+    z = A @ w + b
+    losses = np.maximum(lower - z, 0) ** 2 + np.maximum(z - upper, 0) ** 2
+    f = 0.5 * w @ w + C * np.sum(s * losses)
+    optimum = _interval_squared_optimum(A, lower, upper, s, C)
+    assert n_iter < 100 and f <= optimum * (1 + 1e-9)
+    # from a start near the optimum, few iterations
+    w2, _, again = solve_squared_primal(
+        A, lower, upper, C * s, coef_init=w * 1.01, intercept_init=b
+    )
+    assert again <= 10 and np.allclose(w2, w, rtol=1e-6, atol=1e-8)
+
+
+def test_newton_after_the_exact_dual_does_not_repeat_the_float64_finish(monkeypatch):
+    # Where the interior point fails on the dual's route, Newton follows
+    # without running it again.
+    from kernelsvm_keras import _base, _solver
+
+    calls, finishes = [], []
+
+    def failing(design, problem, columns, tol):
+        calls.append(tuple(columns))
+        return None
+
+    def newton(*args, **kwargs):
+        finishes.append(kwargs["finish"])
+        return solve_svm(*args, **kwargs)
+
+    solve_svm = _base.solve_svm
+    monkeypatch.setattr(_solver, "_interior_points", failing)
+    monkeypatch.setattr(_base, "solve_svm", newton)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        KerasSVC(kernel="linear", C=1e6, loss="hinge").fit(X, y)
+    assert calls == [(0,)] and finishes == [False]
+
+
+def test_the_warning_says_the_float64_finish_ran_and_stopped_short():
+    design = type("Design", (), {"n_outputs": 5})()
+    hinge, squared = KerasSVC(loss="hinge")._loss(), KerasSVC()._loss()
+    said = KerasSVC._finish_declined(design, np.ones(200), 1, hinge)
+    assert said.startswith("; the float64 interior point") and "did not reach it" in said
+    assert "beyond" in KerasSVC._finish_declined(design, np.ones(10**7), 1, hinge)
+    assert KerasSVC._finish_declined(design, np.ones(200), 1, squared) == ""
+
+
+def test_scaling_a_point_clears_the_round_off_on_its_margins():
+    # A hard-margin solution whose margins are below 1 by 1e-11 (the round-off
+    # of its predictions at a large C): the best scale of the ray lowers the
+    # objective to the regulariser's, and the point kept is certified exactly.
+    from kernelsvm_keras import _solver
+    from kernelsvm_keras._loss import get_loss, margin_intervals
+
+    rng = np.random.default_rng(0)
+    w_true = np.array([1.0, -2.0, 0.5])
+    Phi = rng.normal(size=(200, 3))
+    Phi = Phi[np.abs(Phi @ w_true) > 0.5][:40]  # separated: ||w|| of a few units
+    Phi = Phi.astype(np.float32).astype(np.float64)  # (a design holds float32 features)
+    t = np.sign(Phi @ w_true)
+    coef = w_true / np.min(np.abs(Phi @ w_true)) * (1 - 1e-11)  # margins 1 - 1e-11
+    C = 1e12
+    design = _solver.RowBlocks(Phi, None, 3, batch_size=64, cache_bytes=2**20)
+    lower, upper = margin_intervals(t[:, None])
+    problem = _solver._Intervals(lower, upper, np.ones(40), C, get_loss("hinge"), True, 0.0)
+    coef2, intercept = coef[:, None].copy(), np.zeros(1)
+    before = primal(Phi, t, 1.0, C, "hinge", coef, 0.0)
+    value = np.array([before])
+    _solver._take_rescaled(design, problem, np.array([0]), value, coef2, intercept)
+    after = primal(Phi, t, 1.0, C, "hinge", coef2[:, 0], intercept[0])
+    assert before > 1.5 * 0.5 * coef @ coef  # C times the round-off: half the objective
+    np.testing.assert_allclose(value[0], after, rtol=1e-12)
+    np.testing.assert_allclose(after, 0.5 * coef @ coef, rtol=1e-9)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_the_best_scale_minimises_the_primal_along_the_ray(loss):
+    from kernelsvm_keras import _solver
+    from kernelsvm_keras._loss import get_loss, margin_intervals
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=60)
+    t = np.where(rng.random(60) < 0.8, np.sign(z), -np.sign(z))
+    lower, upper = margin_intervals(t[:, None])
+    problem = _solver._Intervals(lower, upper, np.ones(60), 3.0, get_loss(loss), True, 0.0)
+    norm2, b = 2.0, 0.3
+
+    def along(scale):
+        Z = (scale * (z + b))[:, None]
+        return 0.5 * scale**2 * norm2 + 3.0 * problem.loss.value(Z, lower, upper).sum()
+
+    best = _solver._best_scale(problem, 0, z + b, norm2, b)
+    assert along(best) <= min(along(g) for g in np.linspace(0.01, 5, 20001)) + 1e-9
+
+
 @pytest.mark.parametrize(
     "case",
     ["X*1e20", "X[0,0]=1e30", "sample_weight=1e30"],
