@@ -177,7 +177,9 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
     best = None
     since_best = 0
     for n_iter in range(max_iter + 1):  # noqa: B007 (the count is returned)
-        x = np.clip(low + v, low, high)
+        # from the nearer bound: low + v loses v's digits near high (a box of width
+        # C = 1e10: 1e-6 absolute, and w = A^T x then C times that in the margins)
+        x = np.clip(np.where(v <= t, low + v, high - t), low, high)
         w = matmul(A.T, x)
         margins = matmul(A, w)
         found = _certified(A, q, x, w, margins, low, high, lower_side, cost, fit_intercept)
@@ -191,7 +193,7 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
             break
         r_dual = margins - q - z + s + nu
         r_sum = x.sum() - cost if fit_intercept else 0.0
-        r_box = v + t - width
+        r_box = np.zeros(n)  # (v + t = width: kept so below)
         mu = (v @ z + t @ s) / (2 * n)
         solve = _newton_solver(A, z / v + s / t, norms)
         if fit_intercept:
@@ -225,6 +227,11 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
         )
         step = min(step, 1.0)
         v, t = v + step * dv, t + step * dt
+        # v + t = width exactly, from the smaller of the two: their sum at the
+        # scale of a large C rounds (1e-4 at C=2.6e12), and that residual,
+        # divided by a t near 0, was noise in the next step
+        near_low = v <= t
+        v, t = np.where(near_low, v, width - t), np.where(near_low, width - v, t)
         z, s = z + step * dz, s + step * ds
         nu += step * dnu
     return best[1], best[2], best[3], n_iter

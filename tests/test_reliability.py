@@ -273,6 +273,26 @@ def test_finite_newton_reaches_the_squared_losses_optimum(C, intervals):
     assert again <= 10 and np.allclose(w2, w, rtol=1e-6, atol=1e-8)
 
 
+def test_the_interior_point_keeps_its_digits_near_the_upper_bound(monkeypatch):
+    # Breast cancer, standardised, a linear hinge at C=1e10: the boxes of the
+    # rows of the -1 class are [-C, 0], and x = low + v held their variables
+    # near 0 to 1e-6 only, which C turned into the margins' ruin: the interior
+    # point stalled at a gap of 2.5e-2, and Newton ran 18 s before a warning.
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+
+    Xb, yb = load_breast_cancer(return_X_y=True)
+    Xb = StandardScaler().fit_transform(Xb)
+    _without_newton(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = KerasSVC(kernel="linear", C=1e10, loss="hinge").fit(Xb, yb)
+    assert est.dual_gap_[0] <= est.tol
+    t = np.where(yb == est.classes_[1], 1.0, -1.0)
+    P = primal(Xb, t, 1.0, 1e10, "hinge", est.coef_[0], est.intercept_[0])
+    np.testing.assert_allclose(est.objective_[0], P, rtol=1e-9)
+
+
 def test_newton_after_the_exact_dual_does_not_repeat_the_float64_finish(monkeypatch):
     # Where the interior point fails on the dual's route, Newton follows
     # without running it again.
