@@ -56,6 +56,7 @@ from ._solver import (
     _gap_floor,
     _Intervals,
     _per_column,
+    interior_fits,
 )
 
 __all__ = [
@@ -100,6 +101,12 @@ _SMO_TOL = 1e-3
 # at 200 rows, 1.5M steps).
 _SMO_STEPS_PER_ROW = 100
 _SMO_WORK = 3 * 10**8
+# ... but where the float64 finish (_solver._finish_points) takes the column
+# and costs less than those extra steps (this many of its iterations: the
+# interior point took 36-54 on breast cancer's 569 rows at C=1e6-1e10), it
+# takes over after _SMO_STEPS_PER_ROW steps per row: a linear hinge at C=1e6
+# on 200 rows spent 1.0 s in libsvm's 1.65M steps, the finish 0.02 s.
+_FINISH_ITERATIONS = 50
 # Where libsvm runs out of steps at _SMO_TOL, it runs once more at this
 # looser tolerance with a tenth of the steps, and the certificate judges
 # its point. On a singular Q (more rows than features) SMO can reach 1e-5
@@ -331,7 +338,7 @@ def solve_dual(
     if cached["Phi"] is None:
         return None  # features beyond range: the Newton solver says what is wrong
     problem = _Dual(
-        design, lower, upper, sample_weight, form, C, loss, tol, shrinking, intercept_cost
+        design, lower, upper, sample_weight, form, C, loss, tol, shrinking, intercept_cost, finish
     )
     K = lower.shape[1]
     beta, intercept, column_iter = np.zeros((n, K)), np.zeros(K), np.zeros(K, dtype=np.int64)
@@ -351,14 +358,13 @@ def solve_dual(
     coef = matmul(cached["Phi"].T, beta)
     what = f"exact dual (libsvm, float64) on {n} rows"
     n_iter = int(column_iter.max(initial=0))
-    # A hinge column above tol is finished by the float64 interior point here,
-    # where its size allows, rather than after Newton: libsvm stopped at its
-    # step limit (a large C on data that is not separable: 200 rows, C=1e6,
-    # 3.6 s with Newton, 1.0 s so), or met its tolerance on a kernel cache
-    # kept in float32 (libsvm's Qfloat), which at a large C leaves margins 1e-5 off
-    return problem.certified(
-        coef, intercept, beta, n_iter, what, report, column_iter, finish=finish
-    )
+    # With finish, a column above tol is solved again in float64 here, where
+    # its size allows, rather than after Newton: libsvm stopped at its step
+    # limit (a large C on data that is not separable: a linear hinge on 200
+    # rows at C=1e6, 3.6 s with Newton first), or met its tolerance on a
+    # kernel cache kept in float32 (libsvm's Qfloat), which at a large C
+    # leaves the margins 1e-5 off
+    return problem.certified(coef, intercept, beta, n_iter, what, report, column_iter)
 
 
 def serves_working_sets(design, lower, upper, sample_weight, fit_intercept, intercept_cost, loss):
@@ -771,9 +777,21 @@ class _Dual:
     """One problem for libsvm: its columns on sets of rows, then its float64 certificate."""
 
     def __init__(
-        self, design, lower, upper, sample_weight, form, C, loss, tol, shrinking, intercept_cost
+        self,
+        design,
+        lower,
+        upper,
+        sample_weight,
+        form,
+        C,
+        loss,
+        tol,
+        shrinking,
+        intercept_cost,
+        finish=False,
     ):
         n, K = lower.shape
+        self.finish = finish
         self.design, self.lower, self.upper = design, lower, upper
         self.sample_weight = sample_weight
         self.form, self.loss, self.tol, self.shrinking = form, loss, tol, shrinking
@@ -789,11 +807,27 @@ class _Dual:
         """
         return self.loss.free_diagonal(self.C * self.weight[rows, k])
 
+    def finished_cheaply(self, n):
+        """Whether the float64 finish takes ``n`` rows for less than libsvm's extra steps.
+
+        Where the certificate runs the finish (``finish``), for the forms it
+        serves (the squared losses' Newton every form, the hinge's interior
+        point one-sided intervals), in :data:`_FINISH_ITERATIONS` iterations
+        of at most :data:`_SMO_WORK` multiply-adds in all.
+        """
+        if not self.finish or (self.loss.bounded and self.form == "regression"):
+            return False
+        fits, work, _ = interior_fits(n, self.design.n_outputs, 1)
+        return fits and _FINISH_ITERATIONS * work <= _SMO_WORK
+
     def column(self, k, Q, rows):
         """libsvm on column ``k``'s ``rows`` (of positive weight).
 
         ``Q`` is their Gram matrix with :meth:`diagonal_shift` added, read
         only (:func:`_solved_columns` adds and removes the shift). libsvm
+        takes :data:`_SMO_STEPS_PER_ROW` steps per row, or up to
+        :data:`_SMO_WORK` multiply-adds where the float64 finish would cost
+        more (:meth:`finished_cheaply`). It
         runs at ``_SMO_TOL`` times ``tol``, and where it runs out of steps
         once more at ``_SMO_LOOSE_TOL`` times ``tol`` (see the constants).
         Returns ``(beta, intercept, n_iter, solved)``, ``beta`` on ``rows``;
@@ -804,7 +838,9 @@ class _Dual:
         lower, upper = self.lower[rows, k], self.upper[rows, k]
         box = self.C * self.weight[rows, k]
         n = rows.size
-        limit = max(_SMO_STEPS_PER_ROW * n, _SMO_WORK // max(n, 1))
+        limit = _SMO_STEPS_PER_ROW * n
+        if not self.finished_cheaply(n):
+            limit = max(limit, _SMO_WORK // max(n, 1))
         if self.form == "classification":
             y = np.where(np.isfinite(lower), 1.0, -1.0)
             libsvm = _QuietSVC(kernel="precomputed", C=1.0)
@@ -834,14 +870,12 @@ class _Dual:
         beta[libsvm.support_] = libsvm.dual_coef_[0]
         return beta, libsvm.intercept_[0], n_iter, its < steps
 
-    def certified(
-        self, coef, intercept, beta, n_iter, what, report, column_iter=None, finish=False
-    ):
+    def certified(self, coef, intercept, beta, n_iter, what, report, column_iter=None):
         """The :class:`~kernelsvm_keras._solver.SolverResult` of the point, certified in float64.
 
         ``n_iter`` is reported; ``column_iter`` are each column's iterations.
-        With ``finish``, a hinge column above ``tol`` is solved again by the
-        float64 interior point where it fits (``finish`` of
+        With the problem's ``finish``, a column above ``tol`` is solved again
+        in float64 where it fits (``finish`` of
         :func:`~kernelsvm_keras._solver._certify`).
         """
         design, scale = self.design, self.scale
@@ -850,7 +884,7 @@ class _Dual:
             self.lower, self.upper, self.sample_weight, self.C, self.loss, True, self.cost, floor
         )
         primal, gap, beta, dual = _certify(
-            design, problem, coef, intercept, beta, self.tol, finish=finish
+            design, problem, coef, intercept, beta, self.tol, finish=self.finish
         )
         report.line(
             f"{what}: {n_iter} iterations; certified gap {gap.max():.2e} (tol {self.tol:.0e}), "

@@ -130,6 +130,27 @@ def test_large_C_is_the_hard_margin_svm_at_svc_s_speed():
     assert certified(est)
 
 
+def test_libsvm_s_extra_steps_only_where_the_finish_would_cost_more():
+    from kernelsvm_keras._loss import get_loss
+    from kernelsvm_keras._solver import RowBlocks
+
+    def problem(width, form, loss, finish=True):
+        design = RowBlocks(np.zeros((1, width)), None, width, batch_size=64, cache_bytes=0)
+        lower = upper = np.zeros((1, 1))
+        return _dual._Dual(
+            design, lower, upper, np.ones(1), form, 1.0, get_loss(loss), 1e-3, True, 0.0, finish
+        )
+
+    assert problem(5, "classification", "hinge").finished_cheaply(200)
+    assert problem(5, "regression", "squared_hinge").finished_cheaply(200)
+    assert not problem(5, "classification", "hinge", finish=False).finished_cheaply(200)
+    # the hinge's interior point takes one-sided intervals only
+    assert not problem(5, "regression", "hinge").finished_cheaply(200)
+    # 256 features on 200 rows: 50 iterations of 1.1e8 multiply-adds, above 3e8
+    assert not problem(256, "classification", "hinge").finished_cheaply(200)
+    assert problem(64, "classification", "hinge").finished_cheaply(200)
+
+
 def test_a_short_solve_is_finished_in_float64_or_goes_to_newton(monkeypatch):
     # libsvm stopped at its step limit, short of tol: the float64 finish
     # solves the problem where its size allows, else Newton does
