@@ -342,17 +342,22 @@ class _BaseSVM(BaseEstimator):
         return feature_map, result
 
     @staticmethod
-    def _finish_declined(design, weights, n_columns, loss):
-        """Why the hinge's float64 finish did not certify, for the warning ('' for other losses)."""
-        if not loss.bounded:
+    def _finish_declined(design, weights, n_columns, loss, one_sided=True):
+        """What the float64 finish did, for the warning ('' where there is none).
+
+        The hinge's interior point (one-sided intervals only) and the squared
+        losses' finite Newton method run where :func:`~kernelsvm_keras._solver.interior_fits`
+        allows: then they ran and stopped short too; else what they would need.
+        """
+        if loss.bounded and not one_sided:
             return ""
+        finish = "interior point" if loss.bounded else "finite Newton method"
         rows = int(np.count_nonzero(np.any(np.reshape(weights, (len(weights), -1)) > 0, axis=1)))
         fits, work, size = _solver.interior_fits(rows, design.n_outputs, n_columns)
         if fits:
-            return "; the float64 interior point that finishes the hinge did not reach it either"
-
+            return f"; the float64 {finish} that finishes it did not reach tol either"
         return (
-            f"; the float64 interior point that finishes the hinge would need {work:.1e} "
+            f"; the float64 {finish} that finishes it would need {work:.1e} "
             f"multiply-adds per iteration and {size / 2**20:.3g} MiB of features here, beyond "
             f"its {_solver._INTERIOR_FLOPS:.0e} and {_solver._INTERIOR_BYTES / 2**20:.0f} MiB "
             "(fewer n_components, fewer rows or a smaller C would let it run)"
@@ -454,7 +459,8 @@ class _BaseSVM(BaseEstimator):
                     "stopped improving at float32 precision (C times the sample weights "
                     "makes the problem too ill-conditioned for float32, or X is badly scaled)"
                 )
-                reason += self._finish_declined(design, weights, lower.shape[1], loss)
+                one_sided = not np.any(np.isfinite(lower) & np.isfinite(upper))
+                reason += self._finish_declined(design, weights, lower.shape[1], loss, one_sided)
             else:
                 reason = f"reached max_iter={self.max_iter}; increase max_iter"
             warnings.warn(

@@ -193,7 +193,6 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
             break
         r_dual = margins - q - z + s + nu
         r_sum = x.sum() - cost if fit_intercept else 0.0
-        r_box = np.zeros(n)  # (v + t = width: kept so below)
         mu = (v @ z + t @ s) / (2 * n)
         solve = _newton_solver(A, z / v + s / t, norms)
         if fit_intercept:
@@ -202,12 +201,12 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
 
         def direction(r_vz, r_ts):
             # the complementarity v z = r_vz and t s = r_ts, linearised
-            dv = solve(-r_dual + r_vz / v - (r_ts + s * r_box) / t)  # noqa: B023
+            dv = solve(-r_dual + r_vz / v - r_ts / t)  # noqa: B023
             dnu = 0.0
             if fit_intercept:
                 dnu = (dv.sum() + r_sum) / sum_along  # noqa: B023
                 dv = dv - dnu * along_sum  # noqa: B023
-            dt = -r_box - dv  # noqa: B023
+            dt = -dv  # (v + t = width holds: kept so below)
             return dv, dt, (r_vz - z * dv) / v, (r_ts - s * dt) / t, dnu  # noqa: B023
 
         # predictor (affine scaling), then the corrector with Mehrotra's centring

@@ -324,9 +324,12 @@ def test_the_warning_says_the_float64_finish_ran_and_stopped_short():
     design = type("Design", (), {"n_outputs": 5})()
     hinge, squared = KerasSVC(loss="hinge")._loss(), KerasSVC()._loss()
     said = KerasSVC._finish_declined(design, np.ones(200), 1, hinge)
-    assert said.startswith("; the float64 interior point") and "did not reach it" in said
+    assert said.startswith("; the float64 interior point") and "did not reach tol" in said
     assert "beyond" in KerasSVC._finish_declined(design, np.ones(10**7), 1, hinge)
-    assert KerasSVC._finish_declined(design, np.ones(200), 1, squared) == ""
+    said = KerasSVC._finish_declined(design, np.ones(200), 1, squared)
+    assert said.startswith("; the float64 finite Newton method") and "did not reach" in said
+    # the epsilon-insensitive loss has no finish
+    assert KerasSVC._finish_declined(design, np.ones(200), 1, hinge, one_sided=False) == ""
 
 
 def test_scaling_a_point_clears_the_round_off_on_its_margins():
