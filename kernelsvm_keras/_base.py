@@ -342,17 +342,17 @@ class _BaseSVM(BaseEstimator):
         return feature_map, result
 
     @staticmethod
-    def _finish_declined(design, weights, n_columns, loss, one_sided=True):
-        """What the float64 finish did, for the warning ('' where there is none).
+    def _finish_declined(design, weights, n_columns, loss, two_sided=False):
+        """What the float64 finish did, for the warning.
 
-        The hinge's interior point (one-sided intervals only) and the squared
-        losses' finite Newton method run where :func:`~kernelsvm_keras._solver.interior_fits`
-        allows: then they ran and stopped short too; else what they would need.
+        The hinge's interior point (on a regression's rows twice) and the
+        squared losses' finite Newton method run where
+        :func:`~kernelsvm_keras._solver.interior_fits` allows: then they ran
+        and stopped short too; else what they would need.
         """
-        if loss.bounded and not one_sided:
-            return ""
         finish = "interior point" if loss.bounded else "finite Newton method"
         rows = int(np.count_nonzero(np.any(np.reshape(weights, (len(weights), -1)) > 0, axis=1)))
+        rows *= 2 if loss.bounded and two_sided else 1
         fits, work, size = _solver.interior_fits(rows, design.n_outputs, n_columns)
         if fits:
             return f"; the float64 {finish} that finishes it did not reach tol either"
@@ -459,8 +459,8 @@ class _BaseSVM(BaseEstimator):
                     "stopped improving at float32 precision (C times the sample weights "
                     "makes the problem too ill-conditioned for float32, or X is badly scaled)"
                 )
-                one_sided = not np.any(np.isfinite(lower) & np.isfinite(upper))
-                reason += self._finish_declined(design, weights, lower.shape[1], loss, one_sided)
+                two_sided = bool(np.any(np.isfinite(lower) & np.isfinite(upper)))
+                reason += self._finish_declined(design, weights, lower.shape[1], loss, two_sided)
             else:
                 reason = f"reached max_iter={self.max_iter}; increase max_iter"
             warnings.warn(

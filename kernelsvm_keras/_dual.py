@@ -810,14 +810,15 @@ class _Dual:
     def finished_cheaply(self, n):
         """Whether the float64 finish takes ``n`` rows for less than libsvm's extra steps.
 
-        Where the certificate runs the finish (``finish``), for the forms it
-        serves (the squared losses' Newton every form, the hinge's interior
-        point one-sided intervals), in :data:`_FINISH_ITERATIONS` iterations
-        of at most :data:`_SMO_WORK` multiply-adds in all.
+        Where the certificate runs the finish (``finish``), in
+        :data:`_FINISH_ITERATIONS` iterations of at most :data:`_SMO_WORK`
+        multiply-adds in all (the hinge's interior point takes a regression's
+        rows twice).
         """
-        if not self.finish or (self.loss.bounded and self.form == "regression"):
+        if not self.finish:
             return False
-        fits, work, _ = interior_fits(n, self.design.n_outputs, 1)
+        rows = 2 * n if self.loss.bounded and self.form == "regression" else n
+        fits, work, _ = interior_fits(rows, self.design.n_outputs, 1)
         return fits and _FINISH_ITERATIONS * work <= _SMO_WORK
 
     def column(self, k, Q, rows):

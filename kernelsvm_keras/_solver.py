@@ -2502,11 +2502,14 @@ def _interior_points(design, problem, columns, tol):
     """The hinge's dual of ``columns`` solved in float64 by an interior-point method.
 
     :func:`~kernelsvm_keras._interior.solve_hinge_dual` on the rows of each
-    column's non-empty box, for the columns whose intervals are one-sided
-    (classification, the one-class SVM; not the epsilon-insensitive
-    loss). Returns ``(points, columns, coef, intercept)`` as
-    :func:`_support_dual` does, or ``None`` when no column qualifies or the
-    problem is beyond :func:`interior_fits`.
+    column's non-empty box. That solver takes boxes with one end at 0
+    (classification, the one-class SVM); a row of the epsilon-insensitive
+    loss, whose box ``[-C s, C s]`` holds ``beta = beta+ - beta-``, enters as
+    two: ``beta+`` in ``[0, C s]`` with its interval's lower end, and
+    ``-beta-`` in ``[-C s, 0]`` with its upper end, on the same features (the
+    dual of ``SVR``, as libsvm splits it). Returns ``(points, columns, coef,
+    intercept)`` as :func:`_support_dual` does, or ``None`` when no column
+    qualifies or the problem is beyond :func:`interior_fits`.
     """
     loss = problem.loss
     if not loss.bounded:
@@ -2514,13 +2517,14 @@ def _interior_points(design, problem, columns, tol):
     weight = np.broadcast_to(problem.weight, problem.lower.shape)
     low, high = loss.box(problem.lower, problem.upper, weight)
     boxed = high > low
-    one_sided = np.all(~boxed | (low == 0) | (high == 0), axis=0)
-    columns = np.asarray([k for k in columns if one_sided[k] and boxed[:, k].any()], dtype=int)
+    two_sided = boxed & (low < 0) & (high > 0)
+    columns = np.asarray([k for k in columns if boxed[:, k].any()], dtype=int)
     if not columns.size:
         return None
     union = np.flatnonzero(boxed[:, columns].any(axis=1))
     D = design.n_outputs
-    if not interior_fits(union.size, D, columns.size)[0]:
+    doubled = union.size + int(two_sided[np.ix_(union, columns)].any(axis=1).sum())
+    if not interior_fits(doubled, D, columns.size)[0]:
         return None
     features = design.exact_rows(union)
     points = np.zeros((problem.lower.shape[0], columns.size))
@@ -2532,9 +2536,18 @@ def _interior_points(design, problem, columns, tol):
         A = features if inside.all() else features[inside]
         lower, upper = problem.lower[rows, k], problem.upper[rows, k]
         q = np.where(high[rows, k] > 0, lower, upper)
-        points[rows, j], coef[:, j], intercept[j], _ = solve_hinge_dual(
-            A, q, low[rows, k], high[rows, k], problem.cost, problem.fit_intercept, tol
+        row_low, row_high = low[rows, k], high[rows, k]
+        split = np.flatnonzero(two_sided[rows, k])
+        if split.size:  # beta+ on the rows as they are, -beta- on copies
+            A = np.vstack([A, A[split]])
+            q = np.r_[q, upper[split]]
+            row_low = np.r_[np.where(two_sided[rows, k], 0.0, row_low), row_low[split]]
+            row_high = np.r_[row_high, np.zeros(split.size)]
+        x, coef[:, j], intercept[j], _ = solve_hinge_dual(
+            A, q, row_low, row_high, problem.cost, problem.fit_intercept, tol
         )
+        points[rows, j] = x[: rows.size]
+        np.add.at(points[:, j], rows[split], x[rows.size :])
     return points, columns, coef, intercept
 
 

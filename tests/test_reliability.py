@@ -296,6 +296,56 @@ def test_the_interior_point_keeps_its_digits_near_the_upper_bound(monkeypatch):
     np.testing.assert_allclose(est.objective_[0], P, rtol=1e-9)
 
 
+def test_the_interior_point_solves_svr_s_dual():
+    # The epsilon-insensitive loss's rows enter the interior point twice
+    # (beta+ and -beta-): the same optimum as libsvm's SVR.
+    from kernelsvm_keras import _solver
+    from kernelsvm_keras._loss import get_loss, tube_intervals
+
+    from oracles import reference_svr_optimum
+
+    rng = np.random.default_rng(0)
+    Phi = rng.normal(size=(60, 3)).astype(np.float32).astype(np.float64)
+    target = Phi @ np.array([1.0, -0.5, 2.0]) + rng.normal(scale=0.3, size=60)
+    s = rng.uniform(0.5, 2.0, 60)
+    C, epsilon = 10.0, 0.1
+    lower, upper = tube_intervals(target[:, None], epsilon)
+    problem = _solver._Intervals(lower, upper, s, C, get_loss("hinge"), True, 0.0)
+    design = _solver.RowBlocks(Phi, None, 3, batch_size=64, cache_bytes=2**20)
+    found = _solver._interior_points(design, problem, np.array([0]), 1e-9)
+    points, _, coef, intercept = found
+    residual = np.abs(target - Phi @ coef[:, 0] - intercept[0])
+    P = 0.5 * coef[:, 0] @ coef[:, 0] + C * np.sum(s * np.maximum(0.0, residual - epsilon))
+    optimum = reference_svr_optimum(Phi, target, s, C, epsilon, "epsilon_insensitive")
+    # (libsvm's own point, at its tol=1e-10, is 2e-7 above)
+    assert P <= optimum * (1 + 1e-9) and P >= optimum * (1 - 1e-6)
+    # a feasible dual point: |beta| <= C s, summing to 0
+    assert np.all(np.abs(points[:, 0]) <= C * s * (1 + 1e-12)) and abs(points[:, 0].sum()) < 1e-6
+
+
+@pytest.mark.parametrize("C", [1e4, 1e10])
+def test_svr_at_a_large_C_is_finished_in_float64(C, monkeypatch):
+    # Diabetes, standardised, the epsilon-insensitive loss on the linear
+    # kernel: libsvm ran out of steps and float32 Newton stalled (a warning
+    # after 6.5-11.6 s). The interior point on the dual's route certifies it.
+    from sklearn.datasets import load_diabetes
+    from sklearn.preprocessing import StandardScaler
+
+    from kernelsvm_keras import KerasSVR
+
+    Xd, yd = load_diabetes(return_X_y=True)
+    Xd, yd = StandardScaler().fit_transform(Xd), (yd - yd.mean()) / yd.std()
+    _without_newton(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = KerasSVR(kernel="linear", C=C, loss="epsilon_insensitive").fit(Xd, yd)
+    assert est.dual_gap_[0] <= est.tol
+    Phi = est._map.features(Xd)  # (the features training used)
+    residual = np.abs(yd - Phi @ est.coef_[0] - est.intercept_[0])
+    P = 0.5 * est.coef_[0] @ est.coef_[0] + C * np.sum(np.maximum(0.0, residual - est.epsilon))
+    np.testing.assert_allclose(est.objective_[0], P, rtol=1e-9)
+
+
 def test_newton_after_the_exact_dual_does_not_repeat_the_float64_finish(monkeypatch):
     # Where the interior point fails on the dual's route, Newton follows
     # without running it again.
@@ -328,8 +378,11 @@ def test_the_warning_says_the_float64_finish_ran_and_stopped_short():
     assert "beyond" in KerasSVC._finish_declined(design, np.ones(10**7), 1, hinge)
     said = KerasSVC._finish_declined(design, np.ones(200), 1, squared)
     assert said.startswith("; the float64 finite Newton method") and "did not reach" in said
-    # the epsilon-insensitive loss has no finish
-    assert KerasSVC._finish_declined(design, np.ones(200), 1, hinge, one_sided=False) == ""
+    # the epsilon-insensitive loss's rows count twice
+    assert "did not reach" in KerasSVC._finish_declined(design, np.ones(200), 1, hinge, True)
+    big = np.ones(4 * 10**6)  # (within the budget once, not twice)
+    assert "did not reach" in KerasSVC._finish_declined(design, big, 1, hinge)
+    assert "beyond" in KerasSVC._finish_declined(design, big, 1, hinge, two_sided=True)
 
 
 def test_scaling_a_point_clears_the_round_off_on_its_margins():
