@@ -8,7 +8,7 @@ cancer standardised, and noisy rows that are not separable), both losses,
 landmarks, the linear kernel): 150 fits. The regressor grid
 (``--estimators regressors``) fits ``KerasSVR`` with the same three maps
 and ``KerasLinearSVR`` on diabetes (standardised) and 300 rows of
-``make_regression``, both losses: 160 fits. Each prints one markdown row
+``make_regression``, both losses: 80 fits. Each prints one markdown row
 per fit that warned, was refused or took more than ``--slow`` seconds, then
 a summary: fits certified, warned and refused, the total and the slowest
 fit time.
