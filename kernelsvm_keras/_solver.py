@@ -160,7 +160,7 @@ _INTERIOR_BYTES = 2**28
 # At a large C, the rows a solution holds on their margins are off them by
 # the round-off of the float64 predictions (a hard margin on 64 landmarks at
 # C=1e12: up to 4e-11), and C times that was 2% of the objective. The point
-# scaled by t > 1 clears them for about (t - 1) ||w||^2 (_rescaled): the t
+# scaled by t > 1 clears them for about (t - 1) ||w||^2 (_take_rescaled): the t
 # that minimises the primal along the ray (found by this many bisections of
 # its slope) puts some row exactly on its margin again, so these multiples of
 # its step t - 1 are certified too, and the best one kept.
@@ -1959,8 +1959,9 @@ def solve_svm(
         smaller ``C``); it decides which columns are solved directly until a
         step of this solve has measured it.
     finish : bool, default=True
-        Whether the float64 interior point may finish a hinge column the
-        float32 iterations leave above ``tol`` (see :func:`_certify`); false
+        Whether the float64 finish (the hinge's interior point, the squared
+        losses' finite Newton method) may solve a column the float32
+        iterations leave above ``tol`` again (see :func:`_certify`); false
         where it has already been tried on the same problem.
 
     Returns
@@ -2328,10 +2329,11 @@ def _certify(design, problem, coef, intercept, beta, tol, finish=False):
     a float64 polish of the float32 solution.
 
     With ``finish`` (the float32 iterations ended short of ``tol`` without
-    reaching ``max_iter``, or libsvm's dual did), a column of the hinge still
-    above ``tol`` is solved again in float64 by an interior-point method
-    where its features are few enough (:func:`_interior_points`), and its
-    solution taken the same way. After each of these, a column still above
+    reaching ``max_iter``, or libsvm's dual did), a column still above
+    ``tol`` is solved again in float64 where its features are few enough
+    (:func:`_finish_points`: the hinge's interior point, the squared losses'
+    finite Newton method), and its solution taken the same way. After each
+    of these, a column still above
     ``tol`` takes the best scaled point ``t (w, b)`` where it is lower
     (:func:`_take_rescaled`): at a large ``C`` the rows on their margins are
     off them by round-off, times ``C``.
