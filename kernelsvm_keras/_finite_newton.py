@@ -152,8 +152,17 @@ def _line_search(z, dz, w, d_w, b, d_b, lower, upper, weight, cost):
         return 0.0  # not a descent direction (round-off at the optimum)
     if slope(1.0) <= 0.0:
         return 1.0
-    low, high = 0.0, 1.0
-    for _ in range(_LINE_BISECTIONS):
+    return bisect_slope(slope, 0.0, 1.0, _LINE_BISECTIONS)
+
+
+def bisect_slope(slope, low, high, steps):
+    """Where a rising ``slope`` changes sign in ``[low, high]``, by ``steps`` bisections.
+
+    ``slope(low) < 0 <= slope(high)``: the minimiser of the convex function
+    whose slope it is. Returns the upper end of the last bracket (the
+    function's slope is not negative there).
+    """
+    for _ in range(steps):
         middle = 0.5 * (low + high)
         if slope(middle) < 0.0:
             low = middle

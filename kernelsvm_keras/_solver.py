@@ -92,7 +92,7 @@ import scipy.linalg
 
 from ._blas import matmul
 from ._compiled import compiled
-from ._finite_newton import solve_squared_primal
+from ._finite_newton import bisect_slope, solve_squared_primal
 from ._interior import solve_hinge_dual
 from ._keras import keras, ops
 from ._loss import _feasible_scales, summed_to
@@ -2456,13 +2456,7 @@ def _best_scale(problem, j, z, norm2, b):
                 break
         else:
             return 1.0
-    for _ in range(_RESCALE_BISECTIONS):
-        middle = 0.5 * (low + high)
-        if slope(middle) < 0:
-            low = middle
-        else:
-            high = middle
-    return high
+    return bisect_slope(slope, low, high, _RESCALE_BISECTIONS)
 
 
 def _take_better(design, problem, found, primal, dual, winner, coef, intercept):
