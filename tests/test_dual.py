@@ -715,3 +715,16 @@ def test_a_small_fit_s_products_take_scipy_s_blas_and_a_large_one_numpy_s(monkey
     monkeypatch.setattr(_dual, "_MAX_ROWS", 100)  # X's 200 rows are not small then
     KerasSVC(random_state=0, max_iter=5).fit(X, y)
     assert not calls
+
+
+@pytest.mark.parametrize("shape", [(512, 3), (577, 64), (640, 700)])
+def test_scipy_s_gram_matrix_is_mirrored_whole_and_c_ordered(shape):
+    from kernelsvm_keras._blas import matmul, scipy_products
+
+    A = np.random.RandomState(0).normal(size=shape)
+    for operand in (A, np.asfortranarray(A)):
+        with scipy_products():
+            G = matmul(operand, operand.T)
+        assert G.flags.c_contiguous
+        np.testing.assert_array_equal(G, G.T)
+        np.testing.assert_allclose(G, A @ A.T, rtol=1e-12, atol=1e-10 * shape[1])

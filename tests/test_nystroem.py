@@ -135,6 +135,91 @@ def test_nearly_repeated_landmarks_need_no_factorisation(monkeypatch):
     assert nystroem_factors(K, basis="cholesky")[2] == "eigen"
 
 
+def _counting_potrf(monkeypatch):
+    import scipy.linalg
+
+    calls = []
+    potrf = scipy.linalg.lapack.dpotrf
+
+    def counted(*args, **kwargs):
+        calls.append(args[0].shape)
+        return potrf(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.linalg.lapack, "dpotrf", counted)
+    return calls
+
+
+def test_the_inverse_s_norm_proves_the_cutoff_with_one_factorisation(monkeypatch):
+    # digits' rows: lambda_min(K) is 31 times the cutoff, and the bound on ||L^-1||^2 proves
+    # it, so K - cutoff I is not factored
+    Z = digits_X[:400] / 16.0
+    K = rbf_kernel_matrix(Z, Z, 1.0 / (64 * Z.var()))
+    calls = _counting_potrf(monkeypatch)
+    N, features, used = nystroem_factors(K, basis="cholesky")
+    assert used == "cholesky" and len(calls) == 1
+    np.testing.assert_allclose(N @ N.T, np.linalg.inv(K), rtol=1e-6, atol=1e-8)
+
+
+def test_where_the_bound_does_not_prove_the_cutoff_the_shifted_factorisation_does(monkeypatch):
+    from kernelsvm_keras import _kernels
+
+    K = rbf_kernel_matrix(X[:40], X[:40], 0.5)
+    monkeypatch.setattr(_kernels, "_squared_norm_bound", lambda A: np.inf)
+    calls = _counting_potrf(monkeypatch)
+    assert nystroem_factors(K, basis="cholesky")[2] == "cholesky"
+    assert len(calls) == 2
+    calls.clear()
+    Z = np.linspace(0, 1, 40)[:, None]  # positive definite, far below the cutoff
+    assert nystroem_factors(rbf_kernel_matrix(Z, Z, 0.5), basis="cholesky")[2] == "eigen"
+
+
+def test_a_pivot_below_the_cutoff_answers_without_the_inverse(monkeypatch):
+    import scipy.linalg
+
+    # no close pair, a successful factorisation, and a pivot L_ii^2 below the cutoff: the
+    # Schur complement bounds the smallest eigenvalue
+    Z = np.linspace(0, 1, 6)[:, None]  # smooth: lambda_min 4.7e-8, closest pair 2.0e-2
+    K = rbf_kernel_matrix(Z, Z, 0.5)
+    cutoff = 1e-4
+    pairs = np.add.outer(np.diag(K), np.diag(K)) / 2 - K
+    np.fill_diagonal(pairs, np.inf)
+    assert pairs.min() > cutoff
+    assert np.min(np.diag(np.linalg.cholesky(K)) ** 2) <= cutoff
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("inverted")
+
+    monkeypatch.setattr(scipy.linalg.lapack, "dtrtri", refuse)
+    assert nystroem_factors(K, basis="cholesky")[2] == "eigen"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_norm_bound_holds_for_triangular_matrices(seed):
+    from kernelsvm_keras._kernels import _squared_norm_bound
+
+    rng = np.random.RandomState(seed)
+    n = rng.randint(1, 90)
+    A = np.tril(rng.normal(size=(n, n)) * rng.choice([1e-3, 1.0, 1e3], size=(n, n)))
+    A[np.diag_indices(n)] = rng.choice([-1, 1], size=n) * rng.uniform(1e-2, 1e2, size=n)
+    A = np.asfortranarray(A)
+    norm = np.linalg.norm(A, 2) ** 2
+    bound = _squared_norm_bound(A)
+    assert norm <= bound * (1 + 1e-12)
+    assert bound <= n * np.sum(A**2)  # a finite bound, no worse than Frobenius times n
+    A[n - 1, 0] = np.nan
+    assert _squared_norm_bound(A) == np.inf
+
+
+@pytest.mark.parametrize("m", [1, 63, 64, 65, 200])
+def test_symmetrisation_in_place_is_the_mean_with_the_transpose(m):
+    from kernelsvm_keras._kernels import _symmetrize
+
+    K = np.random.RandomState(m).normal(size=(m, m))
+    expected = (K + K.T) / 2
+    _symmetrize(K)
+    np.testing.assert_array_equal(K, expected)
+
+
 def test_the_basis_is_one_of_two():
     with pytest.raises(ValueError, match="basis must be 'eigen' or 'cholesky', got 'qr'"):
         nystroem_factors(np.eye(3), basis="qr")
