@@ -419,7 +419,8 @@ class RowBlocks:
         """Yield ``(start, stop, rows)``: stored rows in float64, in bounded host blocks.
 
         For the identity map, the rows of ``scale * X`` themselves (not
-        rounded to float32); otherwise the float32 blocks, cast exactly.
+        rounded to float32; ``X``'s own memory where it is float64 and the
+        scale 1: read only); otherwise the float32 blocks, cast exactly.
         """
         if self._transform is None and self._X is not None:
             rows = max(1, _EXACT_BLOCK_ELEMENTS // max(1, self.n_outputs))
@@ -428,8 +429,11 @@ class RowBlocks:
                 part = self._X[first:last]
                 if hasattr(part, "toarray"):
                     part = part.toarray()
-                part = np.array(part, dtype=np.float64)
-                part *= self.scale
+                # (read only: X's own rows where they are float64 and unscaled; the
+                # certificate of digits' landmark design copied 14 MB for nothing)
+                part = np.asarray(part, dtype=np.float64)
+                if self.scale != 1.0:
+                    part = part * self.scale
                 yield first, last, part
             return
         for start, stop, B in self._raw_blocks():
