@@ -74,6 +74,11 @@ def _newton_solver(A, d, norms):
         [ -A_F   -diag(d_F)] [ y_F ] = [ -r_F              ]
 
     symmetric and quasi-definite, factored by LU with partial pivoting.
+    ``None`` where a pivot is exactly zero: at a large ``C`` the ``d_F`` of
+    free rows can fall below the round-off of ``M`` (a row of the
+    epsilon-insensitive loss enters twice, and two copies free at once then
+    leave a zero pivot: ``KerasLinearSVR`` at ``C=1e10``), and the Newton
+    systems have lost their precision.
     """
     n, D = A.shape
     ratio = norms / d
@@ -89,12 +94,15 @@ def _newton_solver(A, d, norms):
     M = matmul(A_B.T, scaled)
     M[np.diag_indices_from(M)] += 1.0
     system = np.block([[M, -A_F.T], [-A_F, -np.diag(d[free])]])
-    factor = scipy.linalg.lu_factor(system, overwrite_a=True, check_finite=False)
+    # (LAPACK's getrf itself: SciPy's lu_factor would warn at a zero pivot)
+    lu, pivots, info = scipy.linalg.lapack.dgetrf(system, overwrite_a=True)
+    if info != 0:
+        return None
 
     def solve(r):
         r_B = r[rest]
         rhs = np.concatenate([matmul(scaled.T, r_B), -r[free]])
-        solution = scipy.linalg.lu_solve(factor, rhs, check_finite=False)
+        solution, _ = scipy.linalg.lapack.dgetrs(lu, pivots, rhs)
         w = solution[:D]
         y = np.empty(n)
         y[free] = solution[D:]
@@ -195,6 +203,8 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
         r_sum = x.sum() - cost if fit_intercept else 0.0
         mu = (v @ z + t @ s) / (2 * n)
         solve = _newton_solver(A, z / v + s / t, norms)
+        if solve is None:
+            break  # the best point met is returned
         if fit_intercept:
             along_sum = solve(ones)
             sum_along = along_sum.sum()

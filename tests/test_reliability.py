@@ -346,6 +346,22 @@ def test_svr_at_a_large_C_is_finished_in_float64(C, monkeypatch):
     np.testing.assert_allclose(est.objective_[0], P, rtol=1e-9)
 
 
+@pytest.mark.parametrize("C", [1e10, 1e12])
+def test_a_singular_newton_system_of_the_interior_point_ends_it_without_a_warning(C):
+    # At C=1e10 two free copies of one tube row left an exactly zero pivot: SciPy's
+    # LinAlgWarning reached the user, then NaN iterations until the stall rule
+    from sklearn.datasets import make_regression
+
+    from kernelsvm_keras import KerasLinearSVR
+
+    Xr, yr = make_regression(300, 5, noise=5.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = KerasLinearSVR(loss="epsilon_insensitive", C=C).fit(Xr, yr)
+    assert est.dual_gap_[0] <= est.tol
+    assert np.all(np.isfinite(est.coef_))
+
+
 def test_newton_after_the_exact_dual_does_not_repeat_the_float64_finish(monkeypatch):
     # Where the interior point fails on the dual's route, Newton follows
     # without running it again.
