@@ -208,6 +208,10 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
         if fit_intercept:
             along_sum = solve(ones)
             sum_along = along_sum.sum()
+            # 1^T (A A^T + diag(d))^-1 1 > 0, unless the system has lost its precision
+            # (diabetes's linear epsilon-insensitive loss at C=1e10: 0, then NaN steps)
+            if not (np.isfinite(sum_along) and sum_along > 0):
+                break
 
         def direction(r_vz, r_ts):
             # the complementarity v z = r_vz and t s = r_ts, linearised

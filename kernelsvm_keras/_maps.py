@@ -262,7 +262,9 @@ class RandomFourierMap(FeatureMap):
         weights, offset = draw_random_fourier_weights(
             X.shape[1], self.n_components, self.gamma_, self.kernel, random_state
         )
-        if not np.all(np.isfinite(weights.astype(np.float32))):
+        with np.errstate(over="ignore"):  # (the error below says it, without a RuntimeWarning)
+            representable = np.all(np.isfinite(weights.astype(np.float32)))
+        if not representable:
             raise ValueError(
                 f"gamma_={self.gamma_:.3g} (from gamma={self.gamma!r}) makes the random "
                 "weights overflow float32, the precision of training; rescale X (for "

@@ -4,6 +4,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import joblib
 import numpy as np
@@ -288,8 +289,10 @@ def test_bad_data_raises_value_error_saying_what(est, X, y, match):
 
 def test_gamma_overflowing_float32_is_an_error():
     X = np.r_[np.zeros((4, 1)), np.full((4, 1), 1e-90)]
-    with pytest.raises(ValueError, match="overflow float32.*rescale X"):
-        KerasSVC(n_components=8, approximation="random_fourier").fit(X, [0, 1] * 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the error alone, no RuntimeWarning of the cast first
+        with pytest.raises(ValueError, match="overflow float32.*rescale X"):
+            KerasSVC(n_components=8, approximation="random_fourier").fit(X, [0, 1] * 4)
 
 
 @pytest.mark.parametrize("est", ESTIMATORS, ids=ids)

@@ -346,15 +346,23 @@ def test_svr_at_a_large_C_is_finished_in_float64(C, monkeypatch):
     np.testing.assert_allclose(est.objective_[0], P, rtol=1e-9)
 
 
-@pytest.mark.parametrize("C", [1e10, 1e12])
-def test_a_singular_newton_system_of_the_interior_point_ends_it_without_a_warning(C):
-    # At C=1e10 two free copies of one tube row left an exactly zero pivot: SciPy's
-    # LinAlgWarning reached the user, then NaN iterations until the stall rule
-    from sklearn.datasets import make_regression
+@pytest.mark.parametrize(
+    "data, C", [("regression", 1e10), ("regression", 1e12), ("diabetes", 1e10)]
+)
+def test_an_interior_point_s_newton_system_without_precision_ends_it_without_a_warning(data, C):
+    # At C=1e10 two free copies of one tube row left an exactly zero pivot (SciPy's
+    # LinAlgWarning reached the user), and on diabetes 1^T (A A^T + D)^-1 1 rounded to 0
+    # (a RuntimeWarning for the division): then NaN iterations until the stall rule
+    from sklearn.datasets import load_diabetes, make_regression
+    from sklearn.preprocessing import StandardScaler
 
     from kernelsvm_keras import KerasLinearSVR
 
-    Xr, yr = make_regression(300, 5, noise=5.0, random_state=0)
+    if data == "regression":
+        Xr, yr = make_regression(300, 5, noise=5.0, random_state=0)
+    else:
+        Xr, yr = load_diabetes(return_X_y=True)
+        Xr, yr = StandardScaler().fit_transform(Xr), (yr - yr.mean()) / yr.std()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         est = KerasLinearSVR(loss="epsilon_insensitive", C=C).fit(Xr, yr)
