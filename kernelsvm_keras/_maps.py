@@ -353,8 +353,13 @@ class LandmarkMap(FeatureMap):
                 f"{np.max(np.abs(components)):.3g}); rescale X (for instance with "
                 "StandardScaler) or use a smaller gamma."
             )
+        # (the kernel matrix is the map's own unless a callable returned it; factored in
+        # place, it is the kept Gram matrix in the Cholesky basis, and dropped otherwise)
         normalization, landmark_features, basis = _every_row_factors(
-            landmark_kernel, indices if every_row else None, self.basis
+            landmark_kernel,
+            indices if every_row else None,
+            self.basis,
+            overwrite=not callable(self.kernel),
         )
         self.component_indices_ = indices
         self.components_ = components
@@ -480,8 +485,9 @@ class PrecomputedMap(FeatureMap):
         every_row = m == X.shape[0]
         # every row a landmark: the kernel as given, in the rows' order (_every_row_factors)
         landmark_kernel = _dense(X if every_row else X[indices][:, indices])
+        # (every row: the user's matrix itself, not to be overwritten)
         self.normalization_, landmark_features, basis = _every_row_factors(
-            landmark_kernel, indices if every_row else None, self.basis
+            landmark_kernel, indices if every_row else None, self.basis, overwrite=not every_row
         )
         self.component_indices_ = indices
         self._keep_fit_rows(keep_fit_rows, every_row, landmark_features, landmark_kernel, basis)
@@ -530,7 +536,7 @@ def _draw_landmarks(random_state, n_rows, m, first=None):
     return order[:m].copy()
 
 
-def _every_row_factors(kernel_matrix, indices, basis):
+def _every_row_factors(kernel_matrix, indices, basis, overwrite=False):
     """:func:`~kernelsvm_keras.layers.nystroem_factors` of the landmarks, ``kernel_matrix`` theirs.
 
     ``indices`` ``None``: ``kernel_matrix`` is in the landmarks' order.
@@ -540,9 +546,11 @@ def _every_row_factors(kernel_matrix, indices, basis):
     without reordering it or its Gram matrix, two ``m^2`` copies), and
     ``k(x, Z) = k(x, X)[:, indices]`` takes the normalisation's rows in the
     draw's order. The same kernel as the factors of the drawn order, in a
-    rotated basis.
+    rotated basis. ``overwrite`` as :func:`~kernelsvm_keras.layers.nystroem_factors`.
     """
-    normalization, landmark_features, basis = nystroem_factors(kernel_matrix, basis=basis)
+    normalization, landmark_features, basis = nystroem_factors(
+        kernel_matrix, basis=basis, overwrite=overwrite
+    )
     if indices is not None:
         normalization = np.take(normalization, indices, axis=0)
     return normalization, landmark_features, basis

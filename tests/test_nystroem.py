@@ -210,6 +210,42 @@ def test_the_norm_bound_holds_for_triangular_matrices(seed):
     assert _squared_norm_bound(A) == np.inf
 
 
+@pytest.mark.parametrize("basis", ["eigen", "cholesky"])
+def test_the_kernel_matrix_is_overwritten_only_when_asked(basis):
+    Z = np.r_[X[:30], X[:30] + 1e-9] if basis == "eigen" else X[:30]  # eigen: repeated rows
+    K = rbf_kernel_matrix(Z, Z, 0.5)
+    K[0, 1] += 1e-12  # (not exactly symmetric)
+    before = K.copy()
+    expected = nystroem_factors(K, basis="cholesky")
+    np.testing.assert_array_equal(K, before)
+    got = nystroem_factors(K, basis="cholesky", overwrite=True)
+    assert got[2] == expected[2] == basis
+    for a, b in zip(got[:2], expected[:2], strict=True):
+        np.testing.assert_array_equal(a, b)
+    if basis == "cholesky":  # left symmetrised, and L L^T is that matrix
+        np.testing.assert_array_equal(K, (before + before.T) / 2)
+
+
+def test_maps_leave_a_precomputed_matrix_and_a_callable_s_kernel_as_they_were():
+    K = rbf_kernel_matrix(X[:50], X[:50], 0.5)
+    K_user = K.copy()
+    PrecomputedMap(n_components=100, basis="eigen").fit(K_user, np.random.RandomState(0))
+    PrecomputedMap(n_components=20, basis="eigen").fit(K_user, np.random.RandomState(0))
+    np.testing.assert_array_equal(K_user, K)
+    returned = []
+
+    def kernel(A, B):  # a callable whose arrays stay the caller's (it may cache them)
+        values = rbf_kernel_matrix(A, B, 0.5)
+        returned.append((values, values.copy()))
+        return values
+
+    LandmarkMap(kernel, n_components=20).fit(X[:50], np.random.RandomState(0))
+    LandmarkMap(kernel, n_components=50, basis="cholesky").fit(X[:50], np.random.RandomState(0))
+    assert returned
+    for values, original in returned:
+        np.testing.assert_array_equal(values, original)
+
+
 @pytest.mark.parametrize("m", [1, 63, 64, 65, 200])
 def test_symmetrisation_in_place_is_the_mean_with_the_transpose(m):
     from kernelsvm_keras._kernels import _symmetrize
