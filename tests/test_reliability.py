@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.linalg
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -643,6 +644,9 @@ def test_every_model_is_finite_and_its_gap_is_true(solver, problem, loss, kind):
         est = KerasSVC(C=C, loss=loss, n_components=16, random_state=0, max_iter=40)
     try:
         with warnings.catch_warnings(), route(solver):
+            # no NumPy or SciPy warning reaches the user ahead of what the fit says
+            warnings.simplefilter("error", RuntimeWarning)
+            warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
             warnings.simplefilter("ignore", ConvergenceWarning)
             est.fit(Xp, yp, sample_weight=weights)
     except ValueError as exc:  # a clear refusal, only for an out-of-range problem
