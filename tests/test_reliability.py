@@ -365,7 +365,9 @@ def test_an_interior_point_s_newton_system_without_precision_ends_it_without_a_w
         Xr, yr = load_diabetes(return_X_y=True)
         Xr, yr = StandardScaler().fit_transform(Xr), (yr - yr.mean()) / yr.std()
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+        warnings.simplefilter("error", ConvergenceWarning)
         est = KerasLinearSVR(loss="epsilon_insensitive", C=C).fit(Xr, yr)
     assert est.dual_gap_[0] <= est.tol
     assert np.all(np.isfinite(est.coef_))
