@@ -134,12 +134,25 @@ def kernel_matrix_numpy(A, B, kernel="rbf", gamma=1.0, degree=3, coef0=0.0):
     ndarray of shape (n, m), dtype float64
     """
     _check_kernel(kernel)
+    same = A is B
     A = np.asarray(A, dtype=np.float64)
-    B = np.asarray(B, dtype=np.float64)
+    B = A if same else np.asarray(B, dtype=np.float64)
     if kernel == "rbf":  # shift-invariant: centred on B's mean, far less cancels
         center = B.mean(axis=0) if len(B) else 0.0
         B = B - center
         B_norms = np.einsum("ij,ij->i", B, B)
+        if same:
+            # the rows with themselves (a landmarks' kernel matrix): their Gram matrix
+            # (dsyrk inside _blas.scipy_products, half the multiply-adds), then the
+            # distances in its own array, without chunks or temporaries
+            out = matmul(B, B.T)
+            out *= -2.0
+            out += B_norms[:, None]
+            out += B_norms
+            np.maximum(out, 0.0, out=out)
+            out *= -gamma
+            np.exp(out, out=out)
+            return out
     # rows of A in chunks: the temporaries stay bounded whatever the batch
     rows = max(
         1,

@@ -53,6 +53,11 @@ def test_kernel_functions_equal_sklearn_pairwise(kernel, data):
         X.astype(np.float32), X[:20].astype(np.float32), kernel, **coefficients
     )
     np.testing.assert_allclose(np.asarray(on_device), expected, atol=2e-5, rtol=2e-5)
+    # the rows with themselves (the RBF kernel's own route: one Gram matrix, in place)
+    expected = pairwise_kernels(X, X, metric=kernel, **_params(kernel))
+    np.testing.assert_allclose(
+        kernel_matrix_numpy(X, X, kernel, **coefficients), expected, atol=1e-12, rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("kernel", ["poly", "rbf", "sigmoid", "laplacian", "linear"])
