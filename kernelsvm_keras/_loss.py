@@ -262,16 +262,26 @@ def summed_to(points, high, cost):
     already positive, or of every row where those have too little room.
     ``points`` has shape (n,) or (n, K).
     """
-    positive, negative = np.maximum(points, 0.0), np.maximum(-points, 0.0)
+    # (the same arithmetic as with each intermediate its own array, in half the
+    # memory: letter's 325 one-vs-one columns are (15,000, 325) arrays)
+    positive = np.maximum(points, 0.0)
+    negative = np.negative(points)
+    np.maximum(negative, 0.0, out=negative)
     sum_pos, sum_neg = positive.sum(axis=0), negative.sum(axis=0)
-    bound = np.where(np.isfinite(high), high, 0.0)
-    active = np.where(positive > 0, bound, 0.0)
-    short = sum_pos + np.sum(active - positive, axis=0) < cost
-    bound = np.where(short, bound, active)
-    room = np.sum(bound - positive, axis=0)
+    # every row's room C s - beta+ (a bound that is not finite counts as 0), and that of the
+    # rows already positive (positive is 0 elsewhere, so their room there is 0)
+    room_every = np.subtract(np.where(np.isfinite(high), high, 0.0), positive)
+    room_positive = np.where(positive > 0, room_every, 0.0)
+    sum_every, sum_positive = room_every.sum(axis=0), room_positive.sum(axis=0)
+    short = sum_pos + sum_positive < cost
+    room = np.where(short, sum_every, sum_positive)
     with np.errstate(divide="ignore", invalid="ignore"):
         r_pos, r_neg, grow = _feasible_scales(sum_pos, sum_neg, cost, room, np)
-    points = r_pos * positive - r_neg * negative
+    positive *= r_pos
+    negative *= r_neg
+    points = np.subtract(positive, negative, out=positive)
     if cost:
-        points = points + grow * (bound - positive)
+        moved = np.where(short, room_every, room_positive)
+        moved *= grow
+        points += moved
     return points
