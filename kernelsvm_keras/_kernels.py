@@ -145,14 +145,8 @@ def kernel_matrix_numpy(A, B, kernel="rbf", gamma=1.0, degree=3, coef0=0.0):
             # the rows with themselves (a landmarks' kernel matrix): their Gram matrix
             # (dsyrk inside _blas.scipy_products, half the multiply-adds), then the
             # distances in its own array, without chunks or temporaries
-            out = matmul(B, B.T)
-            out *= -2.0
-            out += B_norms[:, None]
-            out += B_norms
-            np.maximum(out, 0.0, out=out)
-            out *= -gamma
-            np.exp(out, out=out)
-            return out
+            products = matmul(B, B.T)
+            return _rbf_of_products(products, B_norms, B_norms, gamma, out=products)
     # rows of A in chunks: the temporaries stay bounded whatever the batch
     rows = max(
         1,
@@ -164,16 +158,9 @@ def kernel_matrix_numpy(A, B, kernel="rbf", gamma=1.0, degree=3, coef0=0.0):
     for start in range(0, A.shape[0], rows):
         a = A[start : start + rows]
         if kernel == "rbf":
-            # ||a||^2 - 2 <a, b> + ||b||^2, in the product's own array (each temporary
-            # of the block's size is memory touched anew: digits' 12 ms -> 7.5 ms)
             a = a - center
-            sq = matmul(a, B.T)
-            sq *= -2.0
-            sq += np.einsum("ij,ij->i", a, a)[:, None]
-            sq += B_norms
-            np.maximum(sq, 0.0, out=sq)
-            sq *= -gamma
-            np.exp(sq, out=out[start : start + rows])
+            a_norms = np.einsum("ij,ij->i", a, a)
+            _rbf_of_products(matmul(a, B.T), a_norms, B_norms, gamma, out=out[start : start + rows])
             continue
         if kernel == "laplacian":
             values = np.exp(-gamma * np.abs(a[:, None, :] - B[None]).sum(-1))
@@ -185,6 +172,21 @@ def kernel_matrix_numpy(A, B, kernel="rbf", gamma=1.0, degree=3, coef0=0.0):
             values = np.tanh(gamma * matmul(a, B.T) + coef0)
         out[start : start + rows] = values
     return out
+
+
+def _rbf_of_products(products, row_norms, column_norms, gamma, out):
+    """``exp(-gamma max(||a||^2 - 2 <a, b> + ||b||^2, 0))`` from the products ``<a, b>``.
+
+    Computed in ``products``' own array (overwritten), then written to
+    ``out``: each temporary of the block's size is memory touched anew
+    (digits' kernel matrix: 12 ms -> 7.5 ms).
+    """
+    products *= -2.0
+    products += row_norms[:, None]
+    products += column_norms
+    np.maximum(products, 0.0, out=products)
+    products *= -gamma
+    return np.exp(products, out=out)
 
 
 def kernel_matrix(inputs, components, kernel="rbf", gamma=1.0, degree=3, coef0=0.0):
