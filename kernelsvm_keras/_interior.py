@@ -17,21 +17,30 @@ quadratic program::
     min 1/2 ||A^T x||^2 - q^T x   s.t.  low <= x <= high,  sum(x) = c_b (with an intercept),
 
 ``q_i`` the finite end of row ``i``'s interval and ``[low_i, high_i]`` its
-box (``[0, C s_i]`` or ``[-C s_i, 0]``). Mehrotra's predictor-corrector
-method (Nocedal and Wright, *Numerical Optimization*, 2nd ed., section
-16.6) on ``x = low + v``, ``v + t = high - low``, ``v, t >= 0``, with
-multipliers ``z`` of ``v`` and ``s`` of ``t`` and ``nu`` of the sum. Each
-iteration factors the matrix ``A A^T + diag(d)``, ``d = z / v + s / t``, once
-for its three solves (the sum's direction, the predictor, the corrector),
-through its ``D x D`` Woodbury form ``I + A^T diag(1/d) A`` (Fine and
-Scheinberg, JMLR 2, 2001): ``n D^2`` work per iteration. Near the optimum
-``d`` vanishes on the free support vectors (their ``x`` strictly inside the
-box) and that form loses its precision; those rows are kept apart
+box (``[0, C s_i]`` or ``[-C s_i, 0]``; ``[-C s_i, C s_i]`` for a row of the
+epsilon-insensitive loss whose interval is the point ``q_i``). Row ``i``'s
+term of the primal is the box's support function ``max(high_i (q_i - z_i),
+low_i (q_i - z_i))`` at its prediction ``z_i``. Mehrotra's
+predictor-corrector method (Nocedal and Wright, *Numerical Optimization*,
+2nd ed., section 16.6) on ``x = low + v``, ``v + t = high - low``, ``v, t >=
+0``, with multipliers ``z`` of ``v`` and ``s`` of ``t`` and ``nu`` of the
+sum. Each iteration factors the matrix ``A A^T + diag(d)``, ``d = z / v + s
+/ t``, once for its three solves (the sum's direction, the predictor, the
+corrector), through its ``D x D`` Woodbury form ``I + A^T diag(1/d) A``
+(Fine and Scheinberg, JMLR 2, 2001): ``n D^2`` work per iteration. Near the
+optimum ``d`` vanishes on the free support vectors (their ``x`` strictly
+inside the box) and that form loses its precision; those rows are kept apart
 (:func:`_newton_solver`), as unknowns of a ``(D + f) x (D + f)`` system
 beside the Woodbury form of the others.
 
 The primal point is ``w = A^T x`` with the intercept that minimises the
-primal at that ``w`` (:func:`best_intercept`; at the optimum, ``nu``).
+primal at that ``w`` (:func:`best_intercept`; at the optimum, ``nu``), or,
+where it is lower in the primal, the ``w`` through the rows most inside
+their boxes (:func:`_through_free_rows`; its intercept likewise): at a large ``C``, ``A^T x`` sums
+terms of ``C``'s size into a ``w`` of order one and keeps only ``C`` times
+float64's round-off of it, while the free support vectors, on their margins
+at the optimum, determine ``w`` to its own precision wherever there are
+``D + 1`` of them.
 """
 
 import numpy as np
@@ -112,19 +121,18 @@ def _newton_solver(A, d, norms):
     return solve
 
 
-def best_intercept(margins, q, width, lower_side, cost=0.0):
-    """The intercept ``b`` that minimises ``cost b + sum_i width_i h_i(b)``, exactly.
+def best_intercept(margins, q, low, high, cost=0.0):
+    """The ``b`` that minimises ``cost b + sum_i max(high_i p_i(b), low_i p_i(b))``, exactly.
 
-    ``h_i(b) = max(0, q_i - margins_i - b)`` on the rows whose interval
-    has only its lower end (``lower_side``), ``max(0, margins_i + b - q_i)``
-    on the others: the primal objective of fixed weights as a function of
-    its intercept, convex and piecewise linear. Its slope rises by
-    ``width_i`` at each row's breakpoint ``q_i - margins_i``; the minimum
-    is at the first breakpoint where it becomes non-negative.
+    ``p_i(b) = q_i - margins_i - b``: the primal objective of fixed weights
+    as a function of its intercept, convex and piecewise linear. Its slope
+    is ``cost - sum_i high_i`` far left and rises by ``high_i - low_i`` at
+    each row's breakpoint ``q_i - margins_i``; the minimum is at the first
+    breakpoint where it becomes non-negative.
     """
     points = q - margins
     order = np.argsort(points, kind="stable")
-    slope = cost - np.sum(width[lower_side]) + np.cumsum(width[order])
+    slope = cost - np.sum(high) + np.cumsum((high - low)[order])
     first = min(int(np.searchsorted(slope, 0.0)), points.size - 1)
     return float(points[order[first]])
 
@@ -139,8 +147,8 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
     q : ndarray of shape (n,)
         The linear coefficients: the finite end of each row's interval.
     low, high : ndarray of shape (n,)
-        The box, ``low < high``, with ``low = 0`` or ``high = 0`` (rows
-        with an empty box are left out by the caller).
+        The box, ``low <= 0 <= high`` and ``low < high`` (rows with an
+        empty box are left out by the caller).
     cost : float, default=0.0
         What ``sum(x)`` must be, with an intercept (its cost ``c_b``).
     fit_intercept : bool, default=True
@@ -166,7 +174,6 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
     """
     n, D = A.shape
     width = high - low
-    lower_side = high > 0
     norms = np.einsum("ij,ij->i", A, A)
     # Start at the middle of the box, with multipliers that make the
     # stationarity residual zero (nu = 0) and keep every product positive.
@@ -190,7 +197,7 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
         x = np.clip(np.where(v <= t, low + v, high - t), low, high)
         w = matmul(A.T, x)
         margins = matmul(A, w)
-        found = _certified(A, q, x, w, margins, low, high, lower_side, cost, fit_intercept)
+        found = _certified(A, q, x, w, margins, low, high, cost, fit_intercept)
         # (counted once the gap is below 1: far from the optimum, from the
         # box's middle, the iterates' gap need not fall at every step)
         if best is None or found[0] < best[0]:
@@ -250,21 +257,62 @@ def solve_hinge_dual(A, q, low, high, cost=0.0, fit_intercept=True, tol=1e-6, ma
     return best[1], best[2], best[3], n_iter
 
 
-def _certified(A, q, x, w, margins, low, high, lower_side, cost, fit_intercept):
+def _through_free_rows(A, q, x, low, high, fit_intercept):
+    """The ``w`` of ``A_F w + b = q_F``, the margins of the rows most inside their boxes, or None.
+
+    ``F`` is the ``D + 1`` rows (``D`` without an intercept) whose ``x`` is
+    farthest from its box's bounds, relative to the box: at the optimum of
+    a problem with that many free support vectors, its ``w`` (which then
+    no longer depends on ``C``). ``None`` where there are too few rows or
+    that square system is singular; elsewhere a candidate that the caller
+    keeps only where the primal is lower (its intercept is
+    :func:`best_intercept`'s).
+    """
+    n, D = A.shape
+    k = D + 1 if fit_intercept else D
+    if n < k:
+        return None
+    inside = np.minimum(x - low, high - x) / (high - low)
+    rows = np.argpartition(-inside, k - 1)[:k]
+    system = A[rows]
+    if fit_intercept:
+        system = np.hstack([system, np.ones((k, 1))])
+    try:
+        solution = np.linalg.solve(system, q[rows])
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(solution)):
+        return None
+    return solution[:D]
+
+
+def _primal(A, q, w, margins, low, high, cost, fit_intercept):
+    """``(primal, intercept)`` at ``w`` (``margins = A w``) with :func:`best_intercept`."""
+    intercept = best_intercept(margins, q, low, high, cost) if fit_intercept else 0.0
+    below = q - (margins + intercept)
+    primal = 0.5 * w @ w + cost * intercept + np.sum(np.maximum(high * below, low * below))
+    return primal, intercept
+
+
+def _certified(A, q, x, w, margins, low, high, cost, fit_intercept):
     """``(gap, point, w, intercept)``: the certificate's relative gap at ``x``.
 
-    The primal at ``w = A^T x`` (``margins = A w``) with
+    The primal at ``w = A^T x`` (``margins = A w``), or at
+    :func:`_through_free_rows` where that is lower, with
     :func:`best_intercept`; the dual at ``x`` made exactly feasible
     (:func:`~kernelsvm_keras._loss.summed_to`, as the certificate does),
-    which is the point returned. The primal point stays ``(w, intercept)``:
-    the feasible point's own ``A^T`` product can be far worse in the primal
-    (a hard margin at ``C = 1e8``: 1.5% against 2e-5).
+    which is the point returned. The primal point is not the feasible
+    point's own ``A^T`` product, which can be far worse in the primal (a
+    hard margin at ``C = 1e8``: 1.5% against 2e-5).
     """
-    width = high - low
-    intercept = best_intercept(margins, q, width, lower_side, cost) if fit_intercept else 0.0
-    z = margins + intercept
-    violation = np.where(lower_side, q - z, z - q)
-    primal = 0.5 * w @ w + cost * intercept + width @ np.maximum(violation, 0.0)
+    primal, intercept = _primal(A, q, w, margins, low, high, cost, fit_intercept)
+    w_free = _through_free_rows(A, q, x, low, high, fit_intercept)
+    if w_free is not None:
+        primal_free, intercept_free = _primal(
+            A, q, w_free, matmul(A, w_free), low, high, cost, fit_intercept
+        )
+        if primal_free < primal:
+            primal, w, intercept = primal_free, w_free, intercept_free
     feasible = summed_to(x, high, cost) if fit_intercept else x
     u = matmul(A.T, feasible)
     dual = q @ feasible - 0.5 * u @ u

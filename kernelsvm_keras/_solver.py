@@ -2502,14 +2502,19 @@ def _interior_points(design, problem, columns, tol):
     """The hinge's dual of ``columns`` solved in float64 by an interior-point method.
 
     :func:`~kernelsvm_keras._interior.solve_hinge_dual` on the rows of each
-    column's non-empty box. That solver takes boxes with one end at 0
-    (classification, the one-class SVM); a row of the epsilon-insensitive
-    loss, whose box ``[-C s, C s]`` holds ``beta = beta+ - beta-``, enters as
-    two: ``beta+`` in ``[0, C s]`` with its interval's lower end, and
-    ``-beta-`` in ``[-C s, 0]`` with its upper end, on the same features (the
-    dual of ``SVR``, as libsvm splits it). Returns ``(points, columns, coef,
-    intercept)`` as :func:`_support_dual` does, or ``None`` when no column
-    qualifies or the problem is beyond :func:`interior_fits`.
+    column's non-empty box. That solver takes one point ``q`` per row, where
+    the loss bends (classification, the one-class SVM); a row of the
+    epsilon-insensitive loss, whose box ``[-C s, C s]`` holds ``beta = beta+
+    - beta-``, enters as two: ``beta+`` in ``[0, C s]`` with its interval's
+    lower end, and ``-beta-`` in ``[-C s, 0]`` with its upper end, on the same
+    features (the dual of ``SVR``, as libsvm splits it). Where its interval
+    is a point (``epsilon=0``, ``LinearSVR``'s default) it enters once, with
+    the whole box: two copies would both be free at the optimum, with every
+    split of ``beta`` optimal, and their Newton systems singular (at
+    ``C=1e11``, the interior point stalled at a gap of 0.1). Returns
+    ``(points, columns, coef, intercept)`` as :func:`_support_dual` does, or
+    ``None`` when no column qualifies or the problem is beyond
+    :func:`interior_fits`.
     """
     loss = problem.loss
     if not loss.bounded:
@@ -2517,7 +2522,8 @@ def _interior_points(design, problem, columns, tol):
     weight = np.broadcast_to(problem.weight, problem.lower.shape)
     low, high = loss.box(problem.lower, problem.upper, weight)
     boxed = high > low
-    two_sided = boxed & (low < 0) & (high > 0)
+    # (split in two: rows whose interval has two ends and whose box two signs)
+    two_sided = boxed & (low < 0) & (high > 0) & (problem.lower < problem.upper)
     columns = np.asarray([k for k in columns if boxed[:, k].any()], dtype=int)
     if not columns.size:
         return None
@@ -2535,7 +2541,7 @@ def _interior_points(design, problem, columns, tol):
         rows = union[inside]
         A = features if inside.all() else features[inside]
         lower, upper = problem.lower[rows, k], problem.upper[rows, k]
-        q = np.where(high[rows, k] > 0, lower, upper)
+        q = np.where(high[rows, k] > 0, lower, upper)  # (one point: both ends equal)
         row_low, row_high = low[rows, k], high[rows, k]
         split = np.flatnonzero(two_sided[rows, k])
         if split.size:  # beta+ on the rows as they are, -beta- on copies

@@ -373,6 +373,27 @@ def test_an_interior_point_s_newton_system_without_precision_ends_it_without_a_w
     assert np.all(np.isfinite(est.coef_))
 
 
+@pytest.mark.parametrize("C", [1e11, 1e12])
+def test_least_deviations_at_a_large_c_are_certified_by_the_interior_point(C):
+    # LinearSVR's default epsilon=0 at a large C is least absolute deviations.
+    # Two copies of each row, one per end of its (point) interval, were both
+    # free at the optimum: the interior point stalled at a gap of 0.1, and
+    # Newton's C path then took 18-20 s to a warning (gap 1.3e-4 at C=1e12).
+    # Each row now enters once, and w comes from the free rows' margins.
+    from sklearn.datasets import make_regression
+
+    from kernelsvm_keras import KerasLinearSVR
+
+    Xr, yr = make_regression(300, 5, noise=5.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = KerasLinearSVR(loss="epsilon_insensitive", C=C).fit(Xr, yr / yr.std())
+    assert est.dual_gap_[0] <= 1e-3 * est.tol
+    residuals = yr / yr.std() - est.predict(Xr)
+    # the free rows: D + 1 on their margin (LAD's vertex)
+    assert np.sum(np.abs(residuals) < 1e-9) >= Xr.shape[1] + 1
+
+
 def test_newton_after_the_exact_dual_does_not_repeat_the_float64_finish(monkeypatch):
     # Where the interior point fails on the dual's route, Newton follows
     # without running it again.

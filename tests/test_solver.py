@@ -630,14 +630,17 @@ def test_direct_steps_on_cached_grams_reach_the_optimum(monkeypatch, loss, newto
 
 
 @pytest.mark.parametrize(
-    "problem", ["classification", "no intercept", "one-class"]
+    "problem", ["classification", "no intercept", "one-class", "least deviations"]
 )  # fmt: skip
 @pytest.mark.parametrize("hardness", [0, 1, 2, 3])
 def test_the_interior_point_solves_the_hinge_dual(problem, hardness):
-    # Weak duality is the oracle: the primal at (A^T x, the intercept
+    # Weak duality is the oracle: the primal at (the w and intercept
     # returned) and the dual at x, both recomputed here, meet within the gap
     # asked for. Classification at C = 1, 1e3, 1e7, 1e10 on rows that are
-    # not separable; the one-class SVM at nu = 0.5, 0.1, 0.01, 1 / n.
+    # not separable; the one-class SVM at nu = 0.5, 0.1, 0.01, 1 / n; the
+    # epsilon-insensitive loss at epsilon = 0 (each row's box [-C, C] around
+    # one point) at C = 1, 1e3, 1e7, 1e12, where A^T x holds only C times
+    # float64's round-off of w and the free rows give it instead.
     from kernelsvm_keras._interior import solve_hinge_dual
 
     rng = np.random.RandomState(0)
@@ -649,6 +652,10 @@ def test_the_interior_point_solves_the_hinge_dual(problem, hardness):
         nu = [0.5, 0.1, 0.01, 1.0 / n][hardness]
         cost, q, C = 1.0, np.zeros(n), 1.0 / (nu * n)
         low, high = np.zeros(n), np.full(n, C)
+    elif problem == "least deviations":  # C sum |q - A w - b| + ||w||^2 / 2
+        C = [1.0, 1e3, 1e7, 1e12][hardness]
+        q = A @ rng.normal(size=D) + rng.normal(size=n)
+        low, high = np.full(n, -C), np.full(n, C)
     else:  # labels +-1, 10% flipped
         C = [1.0, 1e3, 1e7, 1e10][hardness]
         t = np.sign(A @ rng.normal(size=D) + 0.1)
@@ -656,7 +663,7 @@ def test_the_interior_point_solves_the_hinge_dual(problem, hardness):
         q = t
         low, high = np.where(t > 0, 0.0, -C), np.where(t > 0, C, 0.0)
     # (at C = 1e10, float64 reaches a gap of about 3e-7)
-    tol = 1e-5 if problem != "one-class" and hardness == 3 else 1e-7
+    tol = 1e-5 if problem in ("classification", "no intercept") and hardness == 3 else 1e-7
     x, w, b, n_iter = solve_hinge_dual(A, q, low, high, cost, fit_intercept, tol=tol)
     assert n_iter < 100
     assert np.all((low <= x) & (x <= high))
@@ -665,8 +672,33 @@ def test_the_interior_point_solves_the_hinge_dual(problem, hardness):
     else:
         assert b == 0.0
     z = A @ w + b  # the primal point returned
-    violation = np.where(high > 0, q - z, z - q)  # the side of each row's interval
-    P = 0.5 * w @ w + cost * b + np.sum((high - low) * np.maximum(violation, 0.0))
+    below = q - z  # each row's term: its box's support function
+    P = 0.5 * w @ w + cost * b + np.sum(np.maximum(high * below, low * below))
     u = A.T @ x
     dual = q @ x - 0.5 * u @ u
     assert -1e-9 * abs(P) <= P - dual <= tol * abs(P)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_best_intercept_is_exact_on_boxes_of_either_sign(seed):
+    # The primal of fixed weights, cost b + sum_i max(high_i p_i, low_i p_i) with
+    # p_i = q_i - m_i - b, is piecewise linear: its minimum lies at a breakpoint,
+    # each of which is evaluated here. Boxes [0, C], [-C, 0] and [-C, C] mixed.
+    from kernelsvm_keras._interior import best_intercept
+
+    rng = np.random.RandomState(seed)
+    n = 40
+    q, margins = rng.normal(size=n), rng.normal(size=n)
+    C = rng.uniform(0.1, 2.0, size=n)
+    kind = rng.randint(3, size=n)
+    low = np.where(kind == 1, 0.0, -C)
+    high = np.where(kind == 2, 0.0, C)
+    cost = rng.uniform(-1.0, 1.0) * min(high.sum(), -low.sum())
+
+    def primal(b):
+        below = q - margins - b
+        return cost * b + np.sum(np.maximum(high * below, low * below))
+
+    values = [primal(b) for b in q - margins]
+    b = best_intercept(margins, q, low, high, cost)
+    assert primal(b) <= min(values) + 1e-12 * max(1.0, abs(min(values)))
