@@ -728,3 +728,24 @@ def test_scipy_s_gram_matrix_is_mirrored_whole_and_c_ordered(shape):
         assert G.flags.c_contiguous
         np.testing.assert_array_equal(G, G.T)
         np.testing.assert_allclose(G, A @ A.T, rtol=1e-12, atol=1e-10 * shape[1])
+
+
+@pytest.mark.parametrize("order", ["F", "C"])
+def test_the_certificate_reads_a_float64_design_without_copies(order):
+    # A landmark design of every row is the Cholesky factor, Fortran-ordered: its row
+    # blocks were not contiguous, and every product of the certificate copied them.
+    # It is read as one block of its own memory; C-ordered rows by blocks, as views.
+    from kernelsvm_keras import _solver
+    from kernelsvm_keras._solver import RowBlocks
+
+    rng = np.random.RandomState(0)
+    A = np.asarray(rng.normal(size=(3000, 400)), order=order)
+    design = RowBlocks(A, None, A.shape[1], batch_size=64, cache_bytes=2**26)
+    blocks = list(design._exact_stored())
+    assert all(np.shares_memory(part, A) for _, _, part in blocks)
+    assert all(part.flags.c_contiguous or part.flags.f_contiguous for _, _, part in blocks)
+    assert len(blocks) == (1 if order == "F" else -(-3000 * 400 // _solver._EXACT_BLOCK_ELEMENTS))
+    V, U = rng.normal(size=(400, 3)), rng.normal(size=(3000, 2))
+    Z, u = design.exact_products(V, U)
+    np.testing.assert_allclose(Z, A @ V, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(u, A.T @ U, rtol=1e-12, atol=1e-12)
