@@ -268,7 +268,6 @@ def _projected(transform, factor):
     return lambda rows: ops.matmul(transform(rows), factor)
 
 
-
 def _read_whole(X, scale):
     """Whether the certificate reads ``X`` as one block: its own float64 memory, Fortran-ordered.
 
