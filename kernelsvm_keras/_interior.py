@@ -308,10 +308,12 @@ def _certified(A, q, x, w, margins, low, high, cost, fit_intercept):
     primal, intercept = _primal(A, q, w, margins, low, high, cost, fit_intercept)
     w_free = _through_free_rows(A, q, x, low, high, fit_intercept)
     if w_free is not None:
-        primal_free, intercept_free = _primal(
-            A, q, w_free, matmul(A, w_free), low, high, cost, fit_intercept
-        )
-        if primal_free < primal:
+        # (rows that are not free: a nearly singular system and a huge w, rejected here)
+        with np.errstate(all="ignore"):
+            primal_free, intercept_free = _primal(
+                A, q, w_free, matmul(A, w_free), low, high, cost, fit_intercept
+            )
+        if np.isfinite(primal_free) and primal_free < primal:
             primal, w, intercept = primal_free, w_free, intercept_free
     feasible = summed_to(x, high, cost) if fit_intercept else x
     u = matmul(A.T, feasible)
