@@ -186,19 +186,23 @@ class _BaseSVM(BaseEstimator):
         sets (:func:`~kernelsvm_keras._dual.may_serve_working_sets`). Its
         factorisation takes a fraction of the eigendecomposition's time
         (MNIST's hinge on 4,096 landmarks: the map 3.5 s against 8.8 s). The
-        Newton solver's leading-block preconditioner works best in the
-        eigenbasis (MNIST's squared hinge: 21 s of Newton iterations there,
-        32 s in the Cholesky basis), so every other fit takes it; a hinge fit
-        whose working sets give up goes to Newton in the Cholesky basis
-        (30,000 noisy rows: 2,048 landmarks 0.5-1.6 s slower in all, 4,096
-        landmarks 3.6 s faster). Fit it with ``keep_fit_rows=True`` for
+        Newton solver's leading-block preconditioner needs the landmarks'
+        leading eigen-directions as the first features (MNIST's squared
+        hinge: 21 s of Newton iterations in the eigenbasis, 32 s in the
+        Cholesky basis), so every other fit takes the basis ``"leading"``:
+        the Cholesky basis rotated so that they come first (MNIST's 4,096
+        landmarks: about 2 s against the eigendecomposition's 7 s), or the
+        eigenbasis where the Cholesky one does not exist; a hinge fit whose
+        working sets give up goes to Newton in the Cholesky basis (30,000
+        noisy rows: 2,048 landmarks 0.5-1.6 s slower in all, 4,096 landmarks
+        3.6 s faster). Fit it with ``keep_fit_rows=True`` for
         :meth:`_fit_design`.
         """
         n = n_samples
         width = min(overrides.get("n_components", getattr(self, "n_components", n)), n)
         exact = self._may_serve_dual(n, width)
         exact = exact or may_serve_working_sets(n, width, self._fit_intercept(), self._loss())
-        return self._make_feature_map(basis="cholesky" if exact else "eigen", **overrides)
+        return self._make_feature_map(basis="cholesky" if exact else "leading", **overrides)
 
     def _may_serve_dual(self, n_samples, width=None):
         """Whether a fit on ``n_samples`` rows may take the small exact dual.

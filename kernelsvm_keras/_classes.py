@@ -258,13 +258,15 @@ or callable, default="rbf"
         ``"precomputed"``, the landmarks' columns of the kernel matrix).
     normalization_ : ndarray of shape (n_landmarks, n_landmarks)
         Normalisation of the Nystroem map (see
-        :func:`~kernelsvm_keras.layers.nystroem_normalization`): the
-        eigenbasis, whose columns beyond the numerical rank of the landmarks'
-        kernel matrix are zero, and so are those features; or, where the
-        problem is small enough for the exact dual (at most 5,000 rows) and
-        no eigenvalue is dropped, the inverse transposed Cholesky factor of
-        that matrix, the same kernel in rotated features at a quarter of the
-        cost.
+        :func:`~kernelsvm_keras.layers.nystroem_normalization`). Where no
+        eigenvalue of the landmarks' kernel matrix is dropped, the inverse
+        transposed Cholesky factor of that matrix (problems small enough for
+        the exact dual, at most 5,000 rows), or that factor rotated so that
+        the first 256 features are the matrix's leading eigen-directions
+        (more than 1,024 landmarks): the same kernel in rotated features, at
+        a quarter of the eigendecomposition's cost. Elsewhere the eigenbasis,
+        whose columns beyond the numerical rank of the matrix are zero, and
+        so are those features.
     random_weights_ : ndarray of shape (``n_features_in_``, n_components)
         Random projection of the feature map (``"random_fourier"`` only).
     random_offset_ : ndarray of shape (n_components,)

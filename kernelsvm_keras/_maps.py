@@ -107,11 +107,12 @@ class FeatureMap:
         ``landmark_features`` and ``kernel_matrix`` are then in the fit rows'
         own order (see :func:`_every_row_factors`); ``basis`` is the one
         :func:`~kernelsvm_keras.layers.nystroem_factors` used: in the
-        Cholesky basis, ``L L^T = K``.
+        Cholesky basis and its rotation, ``phi(Z) phi(Z)^T = K``.
         """
         self._fit_rows = None
         if keep and every_row:
-            self._fit_rows = (landmark_features, kernel_matrix if basis == "cholesky" else None)
+            exact = basis in ("cholesky", "leading")
+            self._fit_rows = (landmark_features, kernel_matrix if exact else None)
 
     def training_form(self):
         """``(transform, factor)``: ``phi(rows) = transform(rows) @ factor``.

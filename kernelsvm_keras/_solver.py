@@ -30,7 +30,7 @@ products over ``K`` columns instead of ``K`` separate passes over the data):
   features (``_centered_diagonal``), the Hessian itself on the leading
   features and the intercept where conjugate gradients run on the rows of
   the curved zones alone and the features have leading ones (the landmarks'
-  eigenbasis: ``_LeadingBlock``), and the Hessian of a sample of the rows,
+  leading eigen-directions first: ``_LeadingBlock``), and the Hessian of a sample of the rows,
   intercept included, on streamed ones (``_SampledHessian``));
 * the step length is an exact line search on the piecewise-quadratic
   one-dimensional objective along ``phi(X) d``, which conjugate gradients'
@@ -95,6 +95,7 @@ from ._compiled import compiled
 from ._finite_newton import bisect_slope, solve_squared_primal
 from ._interior import solve_hinge_dual
 from ._keras import keras, ops
+from ._kernels import LEADING_FEATURES
 from ._loss import _feasible_scales, summed_to
 from ._progress import SILENT
 
@@ -174,8 +175,9 @@ _RESCALE_STEPS = (1.0, 3.0, 10.0)
 # speed of memory, _PASS_SLOWDOWN times slower per multiply-add than the
 # blocks' products (MNIST's curved rows, 13,000 x 4,096, 10 columns, this
 # project's 2 cores: about 27e9 multiply-adds a second in a pass, 86e9 in the
-# blocks).
-_LEADING_WIDTH = 256
+# blocks). The width is the landmark maps' leading features (the basis
+# "leading" orders that many).
+_LEADING_WIDTH = LEADING_FEATURES
 _LEADING_SHARE = 0.5
 _LEADING_ROWS = 16384
 _LEADING_COST = 0.25
@@ -1559,8 +1561,10 @@ def _curved_rows_preconditioner(design, curv, damping, cg_iter):
 class _LeadingBlock:
     """Preconditioner: the Hessian exactly on its leading weights and the intercept.
 
-    Landmark features are in the eigenbasis of the landmarks' kernel matrix,
-    ordered by decreasing eigenvalue, so the curvature-weighted scatter
+    Landmark features begin with the leading eigen-directions of the
+    landmarks' kernel matrix, by decreasing eigenvalue (the eigenbasis, or
+    the basis ``"leading"`` of
+    :func:`~kernelsvm_keras.layers.nystroem_factors`), so the curvature-weighted scatter
     ``phi^T diag(c) phi`` is concentrated on its first coordinates (MNIST,
     4,096 landmarks: 87% of its trace on the first 256). Over all rows it is
     nearly diagonal there; over the rows of a curved zone (near the

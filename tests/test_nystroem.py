@@ -256,9 +256,58 @@ def test_symmetrisation_in_place_is_the_mean_with_the_transpose(m):
     np.testing.assert_array_equal(K, expected)
 
 
-def test_the_basis_is_one_of_two():
-    with pytest.raises(ValueError, match="basis must be 'eigen' or 'cholesky', got 'qr'"):
+def test_the_basis_is_one_of_three():
+    with pytest.raises(ValueError, match="'eigen', 'cholesky' or 'leading', got 'qr'"):
         nystroem_factors(np.eye(3), basis="qr")
+
+
+def _mnist_like_kernel(m, seed=0):
+    """An RBF kernel matrix of ``m`` digit-like rows (distinct, well conditioned)."""
+    rows = np.random.RandomState(seed).permutation(len(digits_X))[:m]
+    Z = digits_X[rows] / 16.0 + 1e-3 * np.random.RandomState(seed).normal(size=(m, 64))
+    return rbf_kernel(Z, gamma=0.05)
+
+
+def test_the_leading_basis_is_the_cholesky_basis_rotated_onto_the_eigen_directions():
+    # N N^T = K^-1 to round-off (the same kernel as every basis), phi(Z) = K N with
+    # phi(Z) phi(Z)^T = K; its first LEADING_FEATURES features are the leading
+    # eigen-directions: their scatter over the landmarks is the top eigenvalues,
+    # in order, and every later feature's is below them
+    from kernelsvm_keras._kernels import LEADING_FEATURES
+
+    m = 4 * LEADING_FEATURES + 100
+    K = _mnist_like_kernel(m)
+    N, features, basis = nystroem_factors(K, basis="leading")
+    assert basis == "leading"
+    np.testing.assert_allclose(N @ (N.T @ K), np.eye(m), atol=1e-8)
+    np.testing.assert_allclose(K @ N, features, atol=1e-10)
+    np.testing.assert_allclose(features @ features.T, K, atol=1e-10)
+    eigen_N, _, eigen_basis = nystroem_factors(K, basis="eigen")
+    assert eigen_basis == "eigen"
+    np.testing.assert_allclose(
+        N @ N.T, eigen_N @ eigen_N.T, rtol=1e-7, atol=1e-7 * np.abs(N).max() ** 2
+    )
+    values = np.linalg.eigvalsh(K)[::-1]
+    scatter = np.einsum("ij,ij->j", features, features)
+    lead = scatter[:LEADING_FEATURES]
+    assert np.all(lead <= values[:LEADING_FEATURES] * (1 + 1e-9))
+    assert np.all(lead >= 0.5 * values[:LEADING_FEATURES])
+    assert np.all(lead[:64] >= 0.99 * values[:64])
+    assert scatter[LEADING_FEATURES:].max() <= values[LEADING_FEATURES // 2]
+
+
+def test_the_leading_basis_falls_back_to_the_eigenbasis():
+    # where the Cholesky basis does not exist (repeated landmarks), and on few landmarks
+    from kernelsvm_keras._kernels import LEADING_FEATURES
+
+    m = 4 * LEADING_FEATURES + 100
+    K = _mnist_like_kernel(m)
+    K[:, 1] = K[:, 0]
+    K[1, :] = K[0, :]
+    assert nystroem_factors(K, basis="leading")[2] == "eigen"
+    small = _mnist_like_kernel(4 * LEADING_FEATURES)
+    assert nystroem_factors(small, basis="leading")[2] == "eigen"
+    assert nystroem_factors(small, basis="cholesky")[2] == "cholesky"
 
 
 @pytest.mark.parametrize("basis", ["eigen", "cholesky"])
@@ -382,12 +431,13 @@ def test_svc_fewer_rows_than_landmarks_uses_every_row():
 
 def test_svc_basis_follows_the_route_and_does_not_change_the_model(monkeypatch):
     # small problems (the exact dual) take the Cholesky basis, others the
-    # eigenbasis; the model is the same, the features only rotated
+    # leading one (here the eigenbasis: few landmarks); the model is the same,
+    # the features only rotated
     small = KerasSVC(gamma=0.02, random_state=0).fit(X_train, y_train)
     assert small._map.basis == "cholesky" and not small._map.fit_rows()
     monkeypatch.setattr(_base, "may_serve_dual", lambda *args: False)
     large = KerasSVC(gamma=0.02, random_state=0).fit(X_train, y_train)
-    assert large._map.basis == "eigen"
+    assert large._map.basis == "leading"
     monkeypatch.undo()
     np.testing.assert_allclose(
         small.decision_function(X_test), large.decision_function(X_test), atol=1e-8
@@ -401,14 +451,15 @@ def test_svc_basis_follows_the_route_and_does_not_change_the_model(monkeypatch):
     )
 
 
-def test_the_basis_is_the_eigenbasis_wherever_newton_solves():
-    # the leading-block preconditioner works best in it: more rows than the
-    # dual takes; a small problem goes to the dual, the one-class SVM's too
+def test_the_basis_is_the_leading_one_wherever_newton_solves():
+    # the leading-block preconditioner needs the leading eigen-directions first:
+    # more rows than the dual takes; a small problem goes to the dual, the
+    # one-class SVM's too
     from kernelsvm_keras import KerasOneClassSVM, KerasSVR, _dual
 
     many = _dual._MAX_ROWS + 1
-    assert KerasSVC(n_components=8)._map_for(many).basis == "eigen"
-    assert KerasSVR(n_components=8)._map_for(many).basis == "eigen"
+    assert KerasSVC(n_components=8)._map_for(many).basis == "leading"
+    assert KerasSVR(n_components=8)._map_for(many).basis == "leading"
     assert KerasSVC(n_components=8)._map_for(100).basis == "cholesky"
     assert KerasOneClassSVM(n_components=8)._map_for(100).basis == "cholesky"
     # the hinge's working sets are an exact dual too, which does not see it
@@ -427,7 +478,7 @@ def test_the_hinge_s_working_sets_reach_the_same_model_in_either_basis(monkeypat
     assert cholesky._map.basis == "cholesky" and results[0] is not None
     monkeypatch.setattr(_base, "may_serve_working_sets", lambda *args: False)
     eigen = make().fit(X_train, y_train)
-    assert eigen._map.basis == "eigen"
+    assert eigen._map.basis == "leading"  # (the eigenbasis on its 600 landmarks)
     assert np.all(cholesky.dual_gap_ <= 1e-6) and np.all(eigen.dual_gap_ <= 1e-6)
     np.testing.assert_allclose(cholesky.objective_, eigen.objective_, rtol=1e-5)
     np.testing.assert_allclose(
@@ -668,3 +719,31 @@ def _products_are_numpy_s(matmul):
     assert matmul(A, np.zeros((5, 0))).shape == (7, 0)
     with pytest.raises(ValueError, match=r"\(m, k\) and \(k, n\)|matmul: Input operand 1"):
         matmul(A, B.T)
+
+
+def test_a_newton_fit_in_the_leading_basis_reaches_the_eigenbasis_s_optimum(monkeypatch, newton):
+    # more landmarks than the eigenbasis is kept for: the same model and objective,
+    # in about as many Newton iterations
+    from kernelsvm_keras import _maps
+    from kernelsvm_keras._kernels import LEADING_FEATURES
+
+    Xd, yd = digits_X[:1300] / 16.0, digits_y[:1300]
+    Xd = Xd + 1e-3 * np.random.RandomState(0).normal(size=Xd.shape)  # (distinct rows)
+    make = lambda: KerasSVC(n_components=4 * LEADING_FEATURES + 100, random_state=0)  # noqa: E731
+    leading = make().fit(Xd, yd)
+    assert leading._map.basis == "leading"
+    bases = []
+    factors = _maps.nystroem_factors
+
+    def eigen_only(kernel_matrix, tol=1e-4, basis="eigen", overwrite=False):
+        result = factors(kernel_matrix, tol, "eigen", overwrite)
+        bases.append(result[2])
+        return result
+
+    monkeypatch.setattr(_maps, "nystroem_factors", eigen_only)
+    eigen = make().fit(Xd, yd)
+    assert bases and set(bases) == {"eigen"}  # (landmarks moved onto the support vectors too)
+    assert np.all(leading.dual_gap_ <= leading.tol) and np.all(eigen.dual_gap_ <= eigen.tol)
+    np.testing.assert_allclose(leading.objective_, eigen.objective_, rtol=2 * leading.tol)
+    assert np.mean(leading.predict(X_test) == eigen.predict(X_test)) >= 0.99
+    assert leading.n_iter_.max() <= eigen.n_iter_.max() + 2
