@@ -61,6 +61,8 @@ import kernelsvm_keras  # noqa: E402
 from kernelsvm_keras import KerasLinearSVC, KerasSVC  # noqa: E402
 from kernelsvm_keras.datasets import load_idx  # noqa: E402
 
+from machine import cpu  # noqa: E402
+
 SYSTEMS = (
     "KerasSVC",
     "KerasLinearSVC",
@@ -400,8 +402,7 @@ def environment():
     return (
         f"python {platform.python_version()}, numpy {np.__version__}, scikit-learn "
         f"{sklearn.__version__}, keras {keras.__version__} (training: {device_report()}), "
-        f"kernelsvm_keras {kernelsvm_keras.__version__}; {platform.machine()}, "
-        f"{os.cpu_count()} CPUs"
+        f"kernelsvm_keras {kernelsvm_keras.__version__}; {cpu()}, {os.cpu_count()} CPUs"
     )
 
 

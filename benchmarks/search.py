@@ -16,7 +16,6 @@ gives it both cores of the project's machine, as Keras's backends use them);
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 
@@ -32,6 +31,8 @@ from sklearn.svm import SVC  # noqa: E402
 import kernelsvm_keras  # noqa: E402
 from kernelsvm_keras import KerasSVC, KerasSVCCV  # noqa: E402
 from kernelsvm_keras.datasets import load_mnist  # noqa: E402
+
+from machine import cpu  # noqa: E402
 
 SYSTEMS = ("KerasSVCCV", "GridSearchCV(KerasSVC)", "GridSearchCV(SVC)")
 
@@ -97,7 +98,7 @@ def main(argv=None):
         f"{len(args.gammas)} gammas x {args.folds} folds = {n_candidates * args.folds} fits; "
         f"{args.n_components} features ({args.approximation}); keras {keras.__version__} on "
         f"{keras.backend.backend()}, kernelsvm_keras {kernelsvm_keras.__version__}, "
-        f"scikit-learn {sklearn.__version__}, {platform.machine()}, {os.cpu_count()} CPUs",
+        f"scikit-learn {sklearn.__version__}, {cpu()}, {os.cpu_count()} CPUs",
         flush=True,
     )
     rows = []
