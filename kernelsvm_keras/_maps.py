@@ -361,6 +361,7 @@ class LandmarkMap(FeatureMap):
             indices if every_row else None,
             self.basis,
             overwrite=not callable(self.kernel),
+            features=keep_fit_rows,
         )
         self.component_indices_ = indices
         self.components_ = components
@@ -488,7 +489,11 @@ class PrecomputedMap(FeatureMap):
         landmark_kernel = _dense(X if every_row else X[indices][:, indices])
         # (every row: the user's matrix itself, not to be overwritten)
         self.normalization_, landmark_features, basis = _every_row_factors(
-            landmark_kernel, indices if every_row else None, self.basis, overwrite=not every_row
+            landmark_kernel,
+            indices if every_row else None,
+            self.basis,
+            overwrite=not every_row,
+            features=keep_fit_rows,
         )
         self.component_indices_ = indices
         self._keep_fit_rows(keep_fit_rows, every_row, landmark_features, landmark_kernel, basis)
@@ -537,7 +542,7 @@ def _draw_landmarks(random_state, n_rows, m, first=None):
     return order[:m].copy()
 
 
-def _every_row_factors(kernel_matrix, indices, basis, overwrite=False):
+def _every_row_factors(kernel_matrix, indices, basis, overwrite=False, features=True):
     """:func:`~kernelsvm_keras.layers.nystroem_factors` of the landmarks, ``kernel_matrix`` theirs.
 
     ``indices`` ``None``: ``kernel_matrix`` is in the landmarks' order.
@@ -547,10 +552,12 @@ def _every_row_factors(kernel_matrix, indices, basis, overwrite=False):
     without reordering it or its Gram matrix, two ``m^2`` copies), and
     ``k(x, Z) = k(x, X)[:, indices]`` takes the normalisation's rows in the
     draw's order. The same kernel as the factors of the drawn order, in a
-    rotated basis. ``overwrite`` as :func:`~kernelsvm_keras.layers.nystroem_factors`.
+    rotated basis. ``overwrite`` as :func:`~kernelsvm_keras.layers.nystroem_factors`;
+    ``features`` too, where the landmarks are every fit row (they are of
+    no use otherwise).
     """
     normalization, landmark_features, basis = nystroem_factors(
-        kernel_matrix, basis=basis, overwrite=overwrite
+        kernel_matrix, basis=basis, overwrite=overwrite, features=features and indices is not None
     )
     if indices is not None:
         normalization = np.take(normalization, indices, axis=0)

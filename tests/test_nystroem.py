@@ -210,6 +210,24 @@ def test_the_norm_bound_holds_for_triangular_matrices(seed):
     assert _squared_norm_bound(A) == np.inf
 
 
+@pytest.mark.parametrize("n", [255, 256, 700])
+def test_the_norm_bound_by_row_blocks_is_the_whole_matrix_s(n):
+    # |A| is read by blocks of rows; the two Collatz-Wielandt rounds are those of
+    # the whole M = |A|^T |A|
+    from kernelsvm_keras._kernels import _squared_norm_bound
+
+    rng = np.random.RandomState(n)
+    A = np.asfortranarray(np.tril(rng.normal(size=(n, n))) + 5 * np.eye(n))
+    M = np.abs(A).T @ np.abs(A)
+    v, expected = np.ones(n), np.inf
+    for _ in range(2):
+        Mv = M @ v
+        expected = min(expected, np.max(Mv / v))
+        v = Mv / Mv.max()
+    assert _squared_norm_bound(A) == pytest.approx(expected, rel=1e-12)
+    assert np.linalg.norm(A, 2) ** 2 <= expected
+
+
 @pytest.mark.parametrize("basis", ["eigen", "cholesky"])
 def test_the_kernel_matrix_is_overwritten_only_when_asked(basis):
     Z = np.r_[X[:30], X[:30] + 1e-9] if basis == "eigen" else X[:30]  # eigen: repeated rows
@@ -735,8 +753,8 @@ def test_a_newton_fit_in_the_leading_basis_reaches_the_eigenbasis_s_optimum(monk
     bases = []
     factors = _maps.nystroem_factors
 
-    def eigen_only(kernel_matrix, tol=1e-4, basis="eigen", overwrite=False):
-        result = factors(kernel_matrix, tol, "eigen", overwrite)
+    def eigen_only(kernel_matrix, tol=1e-4, basis="eigen", **kwargs):
+        result = factors(kernel_matrix, tol, "eigen", **kwargs)
         bases.append(result[2])
         return result
 
@@ -747,3 +765,18 @@ def test_a_newton_fit_in_the_leading_basis_reaches_the_eigenbasis_s_optimum(monk
     np.testing.assert_allclose(leading.objective_, eigen.objective_, rtol=2 * leading.tol)
     assert np.mean(leading.predict(X_test) == eigen.predict(X_test)) >= 0.99
     assert leading.n_iter_.max() <= eigen.n_iter_.max() + 2
+
+
+@pytest.mark.parametrize("basis", ["eigen", "cholesky", "leading"])
+def test_the_landmarks_features_only_where_asked(basis):
+    # a map whose landmarks are not its fit rows does not use phi(Z): not computed
+    from kernelsvm_keras._kernels import LEADING_FEATURES
+
+    K = _mnist_like_kernel(4 * LEADING_FEATURES + 50)
+    N, features, used = nystroem_factors(K, basis=basis)
+    bare_N, bare_features, bare_used = nystroem_factors(K, basis=basis, features=False)
+    assert bare_features is None and features is not None and bare_used == used == basis
+    np.testing.assert_array_equal(bare_N, N)
+    landmark = LandmarkMap("rbf", 0.5, n_components=40, basis=basis)
+    landmark.fit(X, np.random.RandomState(0), keep_fit_rows=True)
+    assert landmark.fit_rows() is None  # (120 rows, 40 landmarks)
