@@ -525,19 +525,18 @@ def _squared_norm_bound(A, rounds=2):
     non-negative matrix), and ``rho(M) <= max_i (M v)_i / v_i`` for every
     positive ``v`` (Collatz and Wielandt). ``v`` is the vector of ones and
     then ``M`` times it (positive: every row and column of ``|A|`` holds its
-    diagonal); the smaller bound is returned. Each round reads ``A`` once,
-    by blocks of :data:`_PAIR_BLOCK` rows (``|A|`` is never formed whole: 128
-    MB on 4,096 landmarks); ``inf`` where ``A`` is not finite.
+    diagonal); the smaller bound is returned. Two triangular products per
+    round; ``inf`` where ``A`` is not finite. (``|A|`` read by blocks of rows
+    instead, without its whole array, took 0.13-0.45 s on 4,096 rows against
+    0.02-0.05 s: not kept.)
     """
-    m = A.shape[0]
-    v = np.ones(m)
+    magnitudes = np.abs(A)
+    v = np.ones(A.shape[0])
     bound = np.inf
     for _ in range(rounds):
-        Mv = np.zeros(m)
-        for start in range(0, m, _PAIR_BLOCK):
-            stop = min(start + _PAIR_BLOCK, m)
-            block = np.abs(A[start:stop, :stop])  # (lower triangular: nothing right of stop)
-            Mv[:stop] += matmul(matmul(block, v[:stop]), block)
+        Mv = scipy.linalg.blas.dtrmv(
+            magnitudes, scipy.linalg.blas.dtrmv(magnitudes, v, lower=1), lower=1, trans=1
+        )
         bound = min(bound, float(np.max(Mv / v)))  # (NaN, from a non-finite A: stays inf)
         v = Mv / np.max(Mv)
     return bound

@@ -211,9 +211,9 @@ def test_the_norm_bound_holds_for_triangular_matrices(seed):
 
 
 @pytest.mark.parametrize("n", [255, 256, 700])
-def test_the_norm_bound_by_row_blocks_is_the_whole_matrix_s(n):
-    # |A| is read by blocks of rows; the two Collatz-Wielandt rounds are those of
-    # the whole M = |A|^T |A|
+def test_the_norm_bound_is_two_collatz_wielandt_rounds_of_the_whole_matrix(n):
+    # the two rounds of M = |A|^T |A| from the vector of ones, on sizes around the
+    # factorisations' blocks
     from kernelsvm_keras._kernels import _squared_norm_bound
 
     rng = np.random.RandomState(n)
