@@ -36,9 +36,9 @@ beside the Woodbury form of the others.
 The primal point is ``w = A^T x`` with the intercept that minimises the
 primal at that ``w`` (:func:`best_intercept`; at the optimum, ``nu``), or,
 where it is lower in the primal, the ``w`` through the rows most inside
-their boxes (:func:`_through_free_rows`; its intercept likewise): at a large ``C``, ``A^T x`` sums
-terms of ``C``'s size into a ``w`` of order one and keeps only ``C`` times
-float64's round-off of it, while the free support vectors, on their margins
+their boxes (:func:`_through_free_rows`; its intercept likewise): at a large
+``C``, ``A^T x`` sums terms of ``C``'s size into a ``w`` of order one and
+keeps only ``C`` times float64's round-off of it, while the free support vectors, on their margins
 at the optimum, determine ``w`` to its own precision wherever there are
 ``D + 1`` of them.
 """

@@ -30,8 +30,9 @@ products over ``K`` columns instead of ``K`` separate passes over the data):
   features (``_centered_diagonal``), the Hessian itself on the leading
   features and the intercept where conjugate gradients run on the rows of
   the curved zones alone and the features have leading ones (the landmarks'
-  leading eigen-directions first: ``_LeadingBlock``), and the Hessian of a sample of the rows,
-  intercept included, on streamed ones (``_SampledHessian``));
+  leading eigen-directions first: ``_LeadingBlock``), and the Hessian of a
+  sample of the rows, intercept included, on streamed ones
+  (``_SampledHessian``));
 * the step length is an exact line search on the piecewise-quadratic
   one-dimensional objective along ``phi(X) d``, which conjugate gradients'
   products give (one more pass after a direct solve);
@@ -1564,9 +1565,10 @@ class _LeadingBlock:
     Landmark features begin with the leading eigen-directions of the
     landmarks' kernel matrix, by decreasing eigenvalue (the eigenbasis, or
     the basis ``"leading"`` of
-    :func:`~kernelsvm_keras.layers.nystroem_factors`), so the curvature-weighted scatter
-    ``phi^T diag(c) phi`` is concentrated on its first coordinates (MNIST,
-    4,096 landmarks: 87% of its trace on the first 256). Over all rows it is
+    :func:`~kernelsvm_keras.layers.nystroem_factors`), so the
+    curvature-weighted scatter ``phi^T diag(c) phi`` is concentrated on its
+    first coordinates (MNIST, 4,096 landmarks: 87% of its trace on the first
+    256). Over all rows it is
     nearly diagonal there; over the rows of a curved zone (near the
     optimum, a few thousand rows per column) the leading coordinates, and
     the intercept (the features' mean lies in them), are coupled, which

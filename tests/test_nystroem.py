@@ -279,7 +279,7 @@ def test_the_basis_is_one_of_three():
         nystroem_factors(np.eye(3), basis="qr")
 
 
-def _mnist_like_kernel(m, seed=0):
+def _digits_kernel(m, seed=0):
     """An RBF kernel matrix of ``m`` digit-like rows (distinct, well conditioned)."""
     rows = np.random.RandomState(seed).permutation(len(digits_X))[:m]
     Z = digits_X[rows] / 16.0 + 1e-3 * np.random.RandomState(seed).normal(size=(m, 64))
@@ -294,7 +294,7 @@ def test_the_leading_basis_is_the_cholesky_basis_rotated_onto_the_eigen_directio
     from kernelsvm_keras._kernels import LEADING_FEATURES
 
     m = 4 * LEADING_FEATURES + 100
-    K = _mnist_like_kernel(m)
+    K = _digits_kernel(m)
     N, features, basis = nystroem_factors(K, basis="leading")
     assert basis == "leading"
     np.testing.assert_allclose(N @ (N.T @ K), np.eye(m), atol=1e-8)
@@ -319,11 +319,11 @@ def test_the_leading_basis_falls_back_to_the_eigenbasis():
     from kernelsvm_keras._kernels import LEADING_FEATURES
 
     m = 4 * LEADING_FEATURES + 100
-    K = _mnist_like_kernel(m)
+    K = _digits_kernel(m)
     K[:, 1] = K[:, 0]
     K[1, :] = K[0, :]
     assert nystroem_factors(K, basis="leading")[2] == "eigen"
-    small = _mnist_like_kernel(4 * LEADING_FEATURES)
+    small = _digits_kernel(4 * LEADING_FEATURES)
     assert nystroem_factors(small, basis="leading")[2] == "eigen"
     assert nystroem_factors(small, basis="cholesky")[2] == "cholesky"
 
@@ -772,7 +772,7 @@ def test_the_landmarks_features_only_where_asked(basis):
     # a map whose landmarks are not its fit rows does not use phi(Z): not computed
     from kernelsvm_keras._kernels import LEADING_FEATURES
 
-    K = _mnist_like_kernel(4 * LEADING_FEATURES + 50)
+    K = _digits_kernel(4 * LEADING_FEATURES + 50)
     N, features, used = nystroem_factors(K, basis=basis)
     bare_N, bare_features, bare_used = nystroem_factors(K, basis=basis, features=False)
     assert bare_features is None and features is not None and bare_used == used == basis
