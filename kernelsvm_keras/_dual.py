@@ -136,6 +136,17 @@ _LOW_RANK_ROWS = 2000
 _WORKING_ROUNDS = 50
 _SIDE_ROWS = 20
 _WORKING_STEP = 100
+# ... and a set keeps, beside its support vectors, this many of its other rows
+# per new row, those nearest their margins (_nearest_margins). Dropped, they
+# were the rows the next set's solution put outside (w8a's hinge: a first set
+# of 2,500 rows held 227 support vectors, and the next, those and 227 new
+# rows, left 35,856 of the 37,311 rows outside their margins; such swings
+# took 20 rounds). Kept, their Gram matrix costs nothing new. The Gram
+# matrices' multiply-adds, none kept -> a quarter -> half -> as many: w8a
+# 13.9 -> 6.6 / 6.5 / 6.5 e10, letter's 26 columns 11.0 -> 6.0 / 6.3 / 6.7
+# e10, MNIST's 10 24.2 -> 23.6 / 25.9 / 27.8 e10 (benchmarks/RESULTS.md,
+# "Working sets that keep their rows near the margin").
+_WORKING_NEAR = 0.25
 # ... and the Gram matrices kept for the next round take at most this many
 # bytes (MNIST's sets on all 60,000 rows held at most 2,241 rows: 400 MB for
 # its 10 columns at most; letter's 325 one-vs-one pairs, 3.4 GB): the others
@@ -431,13 +442,15 @@ def solve_working_sets(
     does); ``likely_support`` (rows, such as the support vectors of a fit of
     the same problem on other features) come first in it, and then its support
     vectors are not extrapolated. A set grows by at most as many rows as it has
-    support vectors (:data:`_WORKING_STEP` at least), and a column is done when
-    the rows outside its set add at most :data:`_WORKING_SLACK` times ``tol``
-    to its objective. Working sets give up (``None``: Newton takes the problem)
-    after :data:`_WORKING_ROUNDS` rounds, when libsvm runs out of steps on a
-    set, when a column's support vectors fill the budget, or when those of its
-    first set foretell more on all its rows (:func:`_expected_support`; giving
-    up then costs one small dual and no pass over the rows).
+    support vectors (:data:`_WORKING_STEP` at least), keeps as many of its
+    other rows, those nearest their margins (:data:`_WORKING_NEAR`), and a
+    column is done when the rows outside its set add at most
+    :data:`_WORKING_SLACK` times ``tol`` to its objective. Working sets give
+    up (``None``: Newton takes the problem) after :data:`_WORKING_ROUNDS`
+    rounds, when libsvm runs out of steps on a set, when a column's support
+    vectors fill the budget, or when those of its first set foretell more on
+    all its rows (:func:`_expected_support`; giving up then costs one small
+    dual and no pass over the rows).
     Parameters and result are those of :func:`solve_dual`; ``n_iter`` sums
     the rounds' largest libsvm iteration counts.
     """
@@ -498,11 +511,13 @@ def solve_working_sets(
                     return None  # more support vectors than a set takes (foreseen from the first)
         n_iter += iterations
         rounding = 0.0 if products is exact else _FLOAT32_ROUNDING
-        losses, pending = _outside_losses(problem, sets, coef, intercept, products(coef), rounding)
+        Z = products(coef)
+        losses, pending = _outside_losses(problem, sets, coef, intercept, Z, rounding)
         if not np.any(pending) and products is not exact:
             # float32 finds no column pending: float64 decides, now and in later rounds
             products = exact
-            losses, pending = _outside_losses(problem, sets, coef, intercept, products(coef))
+            Z = products(coef)
+            losses, pending = _outside_losses(problem, sets, coef, intercept, Z)
         for k in np.flatnonzero(~pending):
             sets[k].Q = None  # a column done stays done: its losses do not change
         if not np.any(pending):
@@ -513,7 +528,8 @@ def solve_working_sets(
             return problem.certified(coef, intercept, beta, n_iter, what, report, column_iter)
         for k in np.flatnonzero(pending):
             rows = sets[k].rows
-            support = rows[beta[rows, k] != 0]
+            held = beta[rows, k] != 0
+            support = rows[held]
             outside = np.flatnonzero(losses[:, k] > 0)
             # at most as many new rows as support vectors (or _WORKING_STEP):
             # the largest losses of a poor solution are mostly not support
@@ -523,8 +539,22 @@ def solve_working_sets(
             if room <= 0:
                 return None  # a set of support vectors only, and rows still outside
             taken = outside[np.argsort(-losses[outside, k], kind="stable")[:room]]
-            sets[k] = sets[k].moved_to(np.concatenate([support, taken]))
+            count = min(int(_WORKING_NEAR * taken.size), budget - support.size - taken.size)
+            others = rows[~held]
+            near = _nearest_margins(problem, k, others, Z[others, k] + intercept[k], count)
+            sets[k] = sets[k].moved_to(np.concatenate([support, near, taken]))
     return None
+
+
+def _nearest_margins(problem, k, rows, predictions, count):
+    """The ``count`` rows of ``rows`` whose ``predictions`` are nearest their margins.
+
+    ``rows`` are column ``k``'s, inside their margins (no loss): the
+    nearest are those whose prediction is closest to an end of their
+    interval ``[lower, upper]`` (a class's margin, a regression's tube).
+    """
+    inside = np.minimum(predictions - problem.lower[rows, k], problem.upper[rows, k] - predictions)
+    return rows[np.argsort(inside, kind="stable")[: max(count, 0)]]
 
 
 def _working_set_tasks(design, sets, columns):

@@ -456,6 +456,42 @@ def test_working_sets_seeded_with_the_support_vectors_reach_the_optimum_sooner(m
     np.testing.assert_allclose(seeded.primal, cold.primal, rtol=1e-9)
 
 
+def test_a_set_keeps_the_rows_nearest_their_margins():
+    from types import SimpleNamespace
+
+    inf = np.inf
+    # two classes (margins at 1 and -1) and a regression's tube [y - 0.5, y + 0.5]
+    lower = np.array([1.0, 1.0, -inf, -inf, 1.0, 2.5, -0.5])[:, None]
+    upper = np.array([inf, inf, -1.0, -1.0, inf, 3.5, 0.5])[:, None]
+    problem = SimpleNamespace(lower=lower, upper=upper)
+    rows = np.array([0, 1, 2, 3, 4, 5, 6])
+    predictions = np.array([3.0, 1.2, -1.1, -4.0, 1.0, 3.0, 0.45])
+    # inside by 2, 0.2, 0.1, 3, 0 (on its margin), 0.5 (the tube's middle), 0.05
+    nearest = _dual._nearest_margins(problem, 0, rows, predictions, 4)
+    assert nearest.tolist() == [4, 6, 2, 1]
+    assert _dual._nearest_margins(problem, 0, rows[[3, 5]], predictions[[3, 5]], 1).tolist() == [5]
+    assert _dual._nearest_margins(problem, 0, rows, predictions, 0).size == 0
+
+
+def test_working_sets_keeping_their_rows_near_the_margin_take_fewer_rounds(monkeypatch):
+    # a set that kept only its support vectors and the new rows swung: its next
+    # solution put rows it had dropped outside their margins again
+    Xd, yd = _digits()
+    default = _dual._WORKING_NEAR
+    assert default > 0
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
+    columns = _recording_columns(monkeypatch)
+    solves, objectives = [], []
+    for near in (0.0, default):
+        monkeypatch.setattr(_dual, "_WORKING_NEAR", near)
+        before = len(columns)
+        est = KerasSVC(loss="hinge", n_components=64, tol=1e-6, random_state=0)
+        objectives.append(fit_quietly(est, Xd, yd).objective_)
+        solves.append(len(columns) - before)
+    assert solves[1] < solves[0]
+    np.testing.assert_allclose(objectives[1], objectives[0], rtol=1e-5)
+
+
 def test_a_working_set_computes_only_the_products_of_its_new_rows():
     from kernelsvm_keras._solver import RowBlocks
 
