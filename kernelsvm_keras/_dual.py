@@ -147,6 +147,14 @@ _WORKING_STEP = 100
 # e10, MNIST's 10 24.2 -> 23.6 / 25.9 / 27.8 e10 (benchmarks/RESULTS.md,
 # "Working sets that keep their rows near the margin").
 _WORKING_NEAR = 0.25
+# ... and libsvm solves their sets to this times tol, not _SMO_TOL: the rows
+# outside a set may add _WORKING_SLACK times tol, so a set's solution to a
+# thousandth of tol is tighter than the fit needs. SMO's steps times rows at a
+# tenth, against a thousandth: MNIST's hinge 4.5e9 -> 2.3e9, w8a 2.3e8 ->
+# 1.3e8, letter 2.9e8 -> 1.8e8, certified gaps 4.4e-5 / 5.2e-6 / 8.5e-5 ->
+# 6.4e-5 / 8.3e-5 / 8.7e-5 at tol 1e-3 (benchmarks/RESULTS.md, "Working sets
+# that keep their rows near the margin").
+_WORKING_SMO_TOL = 0.1
 # ... and the Gram matrices kept for the next round take at most this many
 # bytes (MNIST's sets on all 60,000 rows held at most 2,241 rows: 400 MB for
 # its 10 columns at most; letter's 325 one-vs-one pairs, 3.4 GB): the others
@@ -450,14 +458,25 @@ def solve_working_sets(
     rounds, when libsvm runs out of steps on a set, when a column's support
     vectors fill the budget, or when those of its first set foretell more on
     all its rows (:func:`_expected_support`; giving up then costs one small
-    dual and no pass over the rows).
+    dual and no pass over the rows). libsvm solves a set to
+    :data:`_WORKING_SMO_TOL` times ``tol``.
     Parameters and result are those of :func:`solve_dual`; ``n_iter`` sums
     the rounds' largest libsvm iteration counts.
     """
     n, K = lower.shape
     _check_range(C, sample_weight, design.scale)  # the loss is the hinge (serves_working_sets)
     problem = _Dual(
-        design, lower, upper, sample_weight, form, C, loss, tol, shrinking, intercept_cost
+        design,
+        lower,
+        upper,
+        sample_weight,
+        form,
+        C,
+        loss,
+        tol,
+        shrinking,
+        intercept_cost,
+        smo_tol=_WORKING_SMO_TOL,
     )
     weighted = problem.weight > 0
     budget = _working_budget(design.n_outputs)
@@ -824,9 +843,11 @@ class _Dual:
         shrinking,
         intercept_cost,
         finish=False,
+        smo_tol=None,
     ):
         n, K = lower.shape
         self.finish = finish
+        self.smo_tol = _SMO_TOL if smo_tol is None else smo_tol
         self.design, self.lower, self.upper = design, lower, upper
         self.sample_weight = sample_weight
         self.form, self.loss, self.tol, self.shrinking = form, loss, tol, shrinking
@@ -864,8 +885,10 @@ class _Dual:
         takes :data:`_SMO_STEPS_PER_ROW` steps per row, or up to
         :data:`_SMO_WORK` multiply-adds where the float64 finish would cost
         more (:meth:`finished_cheaply`). It
-        runs at ``_SMO_TOL`` times ``tol``, and where it runs out of steps
-        once more at ``_SMO_LOOSE_TOL`` times ``tol`` (see the constants).
+        runs at ``smo_tol`` times ``tol`` (:data:`_SMO_TOL`, or
+        :data:`_WORKING_SMO_TOL` on working sets), and where it runs out of
+        steps once more at ``_SMO_LOOSE_TOL`` times ``tol``, if that is
+        looser (see the constants).
         Returns ``(beta, intercept, n_iter, solved)``, ``beta`` on ``rows``;
         ``n_iter`` counts the steps of both runs; ``solved`` is false where
         libsvm stopped at its step limit at both tolerances. Safe to run on
@@ -888,11 +911,11 @@ class _Dual:
             y = (lower + upper) / 2.0
             libsvm = _QuietSVR(kernel="precomputed", C=1.0, epsilon=epsilon)
         n_iter = 0
+        runs = [(self.smo_tol, limit)]
+        if _SMO_LOOSE_TOL > self.smo_tol:
+            runs.append((_SMO_LOOSE_TOL, max(limit // _SMO_LOOSE_SHARE, 1)))
         # Q was checked finite once (_gram, _WorkingSet.update), not at every column
-        for tolerance, steps in (
-            (_SMO_TOL, limit),
-            (_SMO_LOOSE_TOL, max(limit // _SMO_LOOSE_SHARE, 1)),
-        ):
+        for tolerance, steps in runs:
             libsvm.set_params(
                 tol=tolerance * self.tol, max_iter=int(steps), shrinking=self.shrinking
             )

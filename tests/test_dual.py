@@ -492,6 +492,29 @@ def test_working_sets_keeping_their_rows_near_the_margin_take_fewer_rounds(monke
     np.testing.assert_allclose(objectives[1], objectives[0], rtol=1e-5)
 
 
+def test_working_sets_solve_their_sets_to_a_tenth_of_tol(monkeypatch):
+    # the rows outside a set may add _WORKING_SLACK times tol: libsvm solves a set
+    # to _WORKING_SMO_TOL times tol, the whole dual of a small problem to _SMO_TOL
+    Xd, yd = _digits()
+    tolerances = []
+    fit = _dual._QuietSVC.fit
+
+    def recorded(self, *args, **kwargs):
+        tolerances.append(self.tol)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(_dual._QuietSVC, "fit", recorded)
+    make = lambda: KerasSVC(loss="hinge", n_components=64, random_state=0)  # noqa: E731
+    whole = fit_quietly(make(), Xd, yd)
+    assert set(tolerances) == {_dual._SMO_TOL * 1e-3}
+    tolerances.clear()
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
+    sets = fit_quietly(make(), Xd, yd)
+    assert set(tolerances) == {_dual._WORKING_SMO_TOL * 1e-3}
+    assert certified(sets) and np.all(sets.dual_gap_ <= 1e-3)
+    np.testing.assert_allclose(sets.objective_, whole.objective_, rtol=1e-3)
+
+
 def test_a_working_set_computes_only_the_products_of_its_new_rows():
     from kernelsvm_keras._solver import RowBlocks
 
