@@ -450,9 +450,9 @@ def solve_working_sets(
     does); ``likely_support`` (rows, such as the support vectors of a fit of
     the same problem on other features) come first in it, and then its support
     vectors are not extrapolated. A set grows by at most as many rows as it has
-    support vectors (:data:`_WORKING_STEP` at least), keeps as many of its
-    other rows, those nearest their margins (:data:`_WORKING_NEAR`), and a
-    column is done when the rows outside its set add at most
+    support vectors (:data:`_WORKING_STEP` at least), keeps a quarter as many
+    of its other rows, those nearest their margins (:data:`_WORKING_NEAR` per
+    new row), and a column is done when the rows outside its set add at most
     :data:`_WORKING_SLACK` times ``tol`` to its objective. Working sets give
     up (``None``: Newton takes the problem) after :data:`_WORKING_ROUNDS`
     rounds, when libsvm runs out of steps on a set, when a column's support
@@ -890,8 +890,8 @@ class _Dual:
         steps once more at ``_SMO_LOOSE_TOL`` times ``tol``, if that is
         looser (see the constants).
         Returns ``(beta, intercept, n_iter, solved)``, ``beta`` on ``rows``;
-        ``n_iter`` counts the steps of both runs; ``solved`` is false where
-        libsvm stopped at its step limit at both tolerances. Safe to run on
+        ``n_iter`` counts the steps of every run; ``solved`` is false where
+        libsvm stopped at its step limit at every tolerance. Safe to run on
         several threads at once (see :class:`_QuietSVC`).
         """
         lower, upper = self.lower[rows, k], self.upper[rows, k]
