@@ -154,7 +154,7 @@ class _BaseSVM(BaseEstimator):
             X = X.tocsr()
         return X if y is None else (X, y)
 
-    def _design(self, X, feature_map, scaled=True, form=None):
+    def _design(self, X, feature_map, scaled=True, form=None, read_few_rows=False):
         """The feature matrix ``phi(X)`` for the solver, batched and cached as set.
 
         With ``scaled``, the identity map's rows are scaled by a power of two
@@ -162,6 +162,7 @@ class _BaseSVM(BaseEstimator):
         solver undoes; the SGD of ``partial_fit`` sees every chunk unscaled.
         ``form`` is ``feature_map.training_form()`` when the caller already
         holds it (its arrays then go to the device once for several designs).
+        ``read_few_rows`` as in :class:`~kernelsvm_keras._solver.RowBlocks`.
         """
         transform, factor = feature_map.training_form() if form is None else form
         return RowBlocks(
@@ -174,6 +175,7 @@ class _BaseSVM(BaseEstimator):
             # no float32 overflow whatever the units of X
             scale=input_scale(X) if transform is None and scaled else 1.0,
             factor=factor,
+            read_few_rows=read_few_rows,
         )
 
     def _map_for(self, n_samples, **overrides):
@@ -219,11 +221,17 @@ class _BaseSVM(BaseEstimator):
         Where the map kept their features (landmarks at every row,
         :meth:`~kernelsvm_keras._maps.FeatureMap.fit_rows`), the design holds
         those, and the exact dual gets them with their Gram matrix; else
-        :meth:`_design`.
+        :meth:`_design`, which projects only the rows it reads where the
+        hinge's working sets may take the problem (they read a fraction of the
+        rows; ``read_few_rows`` of :class:`~kernelsvm_keras._solver.RowBlocks`).
         """
         kept = feature_map.fit_rows()
         if kept is None:
-            return self._design(X, feature_map, form=form)
+            n, width = X.shape[0], feature_map.width
+            few = not self._may_serve_dual(n, width) and may_serve_working_sets(
+                n, width, self._fit_intercept(), self._loss()
+            )
+            return self._design(X, feature_map, form=form, read_few_rows=few)
         features, gram = kept
         design = self._design(features, feature_map, scaled=False, form=(None, None))
         remember_features(design, features, gram)
@@ -425,6 +433,7 @@ class _BaseSVM(BaseEstimator):
         else:
             # Newton, from its own start: libsvm's point, where its steps ran
             # out, measured no better a start than zero (and skips the C path)
+            design.project_cache()  # (if the working sets' design read few rows)
             result = solve_svm(
                 design,
                 lower,

@@ -501,6 +501,8 @@ def solve_working_sets(
     products, exact = design.float32_products, (lambda V: design.exact_products(V)[0])
     for round_ in range(_WORKING_ROUNDS):
         iterations = 0
+        # the sets' new rows projected in one product, where the design projects rows read
+        design.read_ahead(np.concatenate([sets[k].rows for k in np.flatnonzero(pending)]))
         tasks = _working_set_tasks(design, sets, np.flatnonzero(pending))
         with contextlib.closing(_solved_columns(problem, tasks, _WORKING_THREADS)) as solved:
             for k, rows, Phi, solution in solved:
@@ -625,7 +627,10 @@ class _WorkingSet:
     (:meth:`moved_to`) for the rows both hold: a set that gains a few rows
     costs their products only. The features are read again at every update
     (rows times width, against the Gram matrix's rows squared times width),
-    so that a set keeps only its Gram matrix between rounds.
+    so that a set keeps only its Gram matrix between rounds; they are the
+    float32 features (:meth:`~kernelsvm_keras._solver.RowBlocks.float32_rows`:
+    on landmarks, each row projected once), and the float64 certificate
+    judges the point on the exact ones.
     """
 
     def __init__(self, rows):
@@ -652,9 +657,7 @@ class _WorkingSet:
             positions = where[self.rows]
             kept_at = positions[positions >= 0]
             self.rows = np.concatenate([old.rows[kept_at], self.rows[positions < 0]])
-        order = np.argsort(self.rows)  # exact_rows takes sorted rows
-        Phi = np.empty((self.rows.size, design.n_outputs))
-        Phi[order] = design.exact_rows(self.rows[order])
+        Phi = design.float32_rows(self.rows)
         with np.errstate(over="ignore", invalid="ignore"):
             if kept_at.size:
                 # written block by block into one array (np.block copied them

@@ -533,6 +533,74 @@ def test_a_working_set_computes_only_the_products_of_its_new_rows():
     np.testing.assert_allclose(moved.Q, expected, rtol=1e-12)
 
 
+def test_a_design_that_reads_few_rows_projects_each_row_once():
+    from kernelsvm_keras._solver import RowBlocks
+
+    rng = np.random.RandomState(0)
+    A, factor = rng.normal(size=(100, 6)), rng.normal(size=(6, 5))
+    make = lambda few: RowBlocks(  # noqa: E731
+        A, lambda rows: rows, 5, batch_size=32, cache_bytes=2**20, factor=factor, read_few_rows=few
+    )
+    whole, few = make(False), make(True)
+    assert not whole.factored and few.factored and not few.streamed
+    projected = []
+    project = few._project
+    few._project = lambda block: projected.append(block) or project(block)
+    rows = np.array([70, 3, 3, 41, 99, 0])
+    # the float32 projection of each row, in the rows' order, projected once
+    for order in (rows, rows[::-1]):
+        np.testing.assert_allclose(few.float32_rows(order), whole.float32_rows(order), rtol=1e-6)
+    few.read_ahead(np.array([5, 3]))
+    assert len(projected) == 2 and few._read[0].sum() == 6  # rows 70, 3, 41, 99, 0, then 5
+    # the exact products go through the factor on the small side: the same values
+    V, U = rng.normal(size=(5, 2)), rng.normal(size=(100, 2))
+    for mine, theirs in zip(few.exact_products(V, U), whole.exact_products(V, U), strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-5 * np.abs(theirs).max())
+    # streamed (beyond the cache): no store, the rows projected in float64
+    streamed = RowBlocks(A, lambda rows: rows, 5, 32, cache_bytes=0, factor=factor)
+    f32 = lambda M: np.asarray(M, np.float32).astype(np.float64)  # noqa: E731
+    np.testing.assert_allclose(streamed.float32_rows(rows), f32(A[rows]) @ f32(factor), rtol=1e-12)
+    assert streamed.factored and streamed._read is None
+    # projected whole for Newton: the design the other one is
+    few.project_cache()
+    assert not few.factored and few._read is None
+    np.testing.assert_allclose(few.numpy(), whole.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(few.float32_rows(rows), whole.float32_rows(rows), rtol=1e-6)
+
+
+def test_working_sets_project_only_the_rows_they_read(monkeypatch):
+    # digits above a lowered row limit: the landmarks' design keeps its kernel
+    # block, and the working sets project the rows they read, not all 1,797
+    from kernelsvm_keras import _base
+    from kernelsvm_keras._solver import RowBlocks
+
+    Xd, yd = _digits()
+    designs = []
+    solve = _dual.solve_working_sets
+
+    def recording(design, *args, **kwargs):
+        designs.append(design)
+        return solve(design, *args, **kwargs)
+
+    monkeypatch.setattr(_base, "solve_working_sets", recording)
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
+    make = lambda: KerasSVC(loss="hinge", n_components=64, tol=1e-6, random_state=0)  # noqa: E731
+    est = fit_quietly(make(), Xd, yd)
+    assert certified(est) and designs and all(design.factored for design in designs)
+    assert 0 < designs[0]._read[0].sum() < len(yd)
+    # the same optimum as on the whole projection (to the tolerance of both fits)
+    init = RowBlocks.__init__
+
+    def projecting_all(self, *args, read_few_rows=False, **kwargs):
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(RowBlocks, "__init__", projecting_all)
+    designs.clear()
+    whole = fit_quietly(make(), Xd, yd)
+    assert designs and not any(design.factored for design in designs)
+    np.testing.assert_allclose(est.objective_, whole.objective_, rtol=1e-5)
+
+
 def test_working_sets_beyond_their_memory_compute_their_gram_matrices_again(monkeypatch):
     # no Gram matrix kept between rounds: the same optimum, every set in full
     Xd, yd = _digits()
