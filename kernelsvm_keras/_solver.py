@@ -326,7 +326,7 @@ class RowBlocks:
         Keep a ``factor``'s cached design apart too, for a caller that reads
         few of its rows (the hinge's working sets): the kernel block is
         cached, products go through ``factor`` on the small side, and only
-        the rows :meth:`float32_rows` reads are projected, once each (w8a's
+        the rows :meth:`working_rows` reads are projected, once each (w8a's
         hinge read 8,445 distinct rows of 37,311, MNIST's 24,055 of 60,000:
         its fit 33.3 / 31.9 s -> 29.1 / 27.8 s, benchmarks/RESULTS.md).
         :meth:`project_cache` projects the whole cache, for the Newton
@@ -366,7 +366,7 @@ class RowBlocks:
         self._factor_host = None
         if factor is not None and (read_few_rows or not self.fits_in_cache(self.n_samples)):
             self._factor_host = self._factor_array.astype(np.float64)
-        self._read = None  # the rows float32_rows projected (see there)
+        self._read = None  # the rows working_rows projected (see there)
         self._device = None  # see _on_device
 
     def _on_device(self):
@@ -536,32 +536,32 @@ class RowBlocks:
         Z = self.matmul(ops.convert_to_tensor(np.asarray(V, dtype=np.float32)))
         return np.asarray(ops.convert_to_numpy(Z), dtype=np.float64)
 
-    def float32_rows(self, rows):
-        """``phi(X)[rows]`` to float32's precision, as float64 NumPy (any order of ``rows``).
+    def working_rows(self, rows):
+        """``phi(X)[rows]`` as NumPy, in the precision the design holds them (rows in any order).
 
-        The features as the device computes them, for choices and
-        approximations that the float64 certificate then judges (the working
-        sets' Gram matrices): a factored design whose kernel block is cached
-        (``read_few_rows``) projects each row on the device the first time
-        it is read (:meth:`read_ahead`), and keeps it on the host, so that the
-        rows read again cost no projection; any other design gives
-        :meth:`exact_rows` (its float32 features cast, or the features of a
-        streamed kernel block, projected in float64).
+        The rows of choices and approximations that the float64 certificate
+        then judges (the working sets' Gram matrices): float32 where a map
+        computes the features on the device, their own float32 values (a
+        factored design whose kernel block is cached, ``read_few_rows``,
+        projects each row the first time it is read, :meth:`read_ahead`, and
+        keeps it on the host, so that the rows read again cost no
+        projection); float64 where the features are not float32 values:
+        :meth:`exact_rows` of the identity map (``scale * X``) and of a
+        streamed kernel block (projected in float64).
         """
         rows = np.asarray(rows, dtype=np.intp)
-        if not self._reads_ahead():
-            order = np.argsort(rows, kind="stable")
-            out = np.empty((rows.size, self.n_outputs))
-            out[order] = self.exact_rows(rows[order])
-            return out
-        self.read_ahead(rows)
-        return np.asarray(self._read[1][rows], dtype=np.float64)
+        if self._reads_ahead():
+            self.read_ahead(rows)
+            return self._read[1][rows]
+        if self._transform is None or self.factored:
+            return self.exact_rows(rows)
+        return self._stored_rows(rows, dtype=np.float32)
 
     def read_ahead(self, rows):
         """Project the ``rows`` a factored design has not projected yet, in one product.
 
         So that a caller about to read several sets of rows with
-        :meth:`float32_rows` pays one product for all of them: the
+        :meth:`working_rows` pays one product for all of them: the
         projection's factor is read once per product (MNIST's 24,054 rows on
         4,096 landmarks, one product per block of rows: 9.7 s in 1,047
         products). Nothing to do but for a cached factored design
@@ -589,7 +589,7 @@ class RowBlocks:
         done[new] = True
 
     def _reads_ahead(self):
-        """Whether :meth:`float32_rows` projects the rows it reads (see there)."""
+        """Whether :meth:`working_rows` projects the rows it reads (see there)."""
         return self.factored and not self.streamed
 
     def project_cache(self):
@@ -620,13 +620,13 @@ class RowBlocks:
             return part
         return self._exact(self._stored_rows(rows))
 
-    def _stored_rows(self, rows):
-        """Stored rows ``rows`` in float64, in their order."""
+    def _stored_rows(self, rows, dtype=np.float64):
+        """Stored rows ``rows`` as ``dtype`` (float64: cast exactly), in their order."""
         ((parts, positions),) = self.padded_parts([rows], project=False)
         if not parts:
-            return np.zeros((0, self._stored_width()))
+            return np.zeros((0, self._stored_width()), dtype=dtype)
         taken = np.concatenate([ops.convert_to_numpy(part) for part in parts], axis=0)
-        return np.asarray(taken[positions], dtype=np.float64)
+        return np.asarray(taken[positions], dtype=dtype)
 
     def _stored_width(self):
         return self.n_outputs if not self.factored else int(self._factor_host.shape[0])
