@@ -328,7 +328,8 @@ class RowBlocks:
         cached, products go through ``factor`` on the small side, and only
         the rows :meth:`working_rows` reads are projected, once each (w8a's
         hinge read 8,445 distinct rows of 37,311, MNIST's 24,055 of 60,000:
-        its fit 33.3 / 31.9 s -> 29.1 / 27.8 s, benchmarks/RESULTS.md).
+        its fit 33.3 / 31.9 s -> 29.1 / 27.8 s, holding the 394 MB of rows
+        read besides the kernel block; benchmarks/RESULTS.md).
         :meth:`project_cache` projects the whole cache, for the Newton
         solver's passes over every row.
 
