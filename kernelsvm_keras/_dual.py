@@ -679,7 +679,9 @@ class _WorkingSet:
                 self.Q[k:, k:] = fresh @ fresh.T
             else:
                 self.Q = np.asarray(Phi @ Phi.T, dtype=np.float64)
-        finite = np.all(np.isfinite(Phi)) and np.all(np.isfinite(self.Q))
+        # (the kept block was checked when it was formed)
+        k = kept_at.size
+        finite = np.all(np.isfinite(Phi[k:])) and np.all(np.isfinite(self.Q[k:]))
         return Phi if finite else None
 
 

@@ -587,7 +587,10 @@ class RowBlocks:
             return
         ((parts, positions),) = self.padded_parts([new], project=False)
         taken = self._project(ops.concatenate(parts, axis=0))
-        store[used : used + new.size] = ops.convert_to_numpy(taken)[positions]
+        # gathered straight into the store (mode="clip": NumPy buffers out= under
+        # "raise"; the positions are the gathered rows' own)
+        rows_out = store[used : used + new.size]
+        np.take(ops.convert_to_numpy(taken), positions, axis=0, out=rows_out, mode="clip")
         slots[new] = used + np.arange(new.size)
         self._read[2] = used + new.size
 
