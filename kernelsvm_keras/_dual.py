@@ -519,8 +519,10 @@ def solve_working_sets(
                 iterations = max(iterations, its)
                 column_iter[k] += its
                 # w = Phi^T beta in float64, over the support vectors (Phi may be float32)
-                held = np.flatnonzero(beta[rows, k])
-                coef[:, k] = matmul(np.asarray(Phi[held], dtype=np.float64).T, beta[rows[held], k])
+                nonzero = np.flatnonzero(beta[rows, k])
+                coef[:, k] = matmul(
+                    np.asarray(Phi[nonzero], dtype=np.float64).T, beta[rows[nonzero], k]
+                )
                 held = {id(w.Q): w.Q.nbytes for w in sets if w.Q is not None}  # shared: once
                 if sum(held.values()) > _WORKING_BYTES:
                     sets[k].Q = None  # not kept: computed in full if the column needs another set
