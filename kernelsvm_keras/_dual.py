@@ -501,9 +501,10 @@ def solve_working_sets(
     products, exact = design.float32_products, (lambda V: design.exact_products(V)[0])
     for round_ in range(_WORKING_ROUNDS):
         iterations = 0
+        columns = np.flatnonzero(pending)
         # the sets' new rows projected in one product, where the design projects rows read
-        design.read_ahead(np.concatenate([sets[k].rows for k in np.flatnonzero(pending)]))
-        tasks = _working_set_tasks(design, sets, np.flatnonzero(pending))
+        design.read_ahead(np.concatenate([sets[k].rows for k in columns]))
+        tasks = _working_set_tasks(design, sets, columns)
         with contextlib.closing(_solved_columns(problem, tasks, _WORKING_THREADS)) as solved:
             for k, rows, Phi, solution in solved:
                 if solution is None:

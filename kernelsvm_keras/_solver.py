@@ -605,7 +605,7 @@ class RowBlocks:
         design that is not factored, or whose features are streamed, is left
         as it is.
         """
-        if not self.factored or self.streamed:
+        if not self._reads_ahead():
             return
         device = self._on_device()
         factor, cache = device["factor"], device["cache"]
