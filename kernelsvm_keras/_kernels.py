@@ -248,7 +248,9 @@ def rbf_kernel_matrix(A, B, gamma):
     return kernel_matrix_numpy(A, B, "rbf", gamma)
 
 
-def nystroem_normalization(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL, basis="eigen"):
+def nystroem_normalization(
+    kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL, basis="eigen", semidefinite=False
+):
     """The normalisation ``N`` of a Nystroem map ``phi(x) = k(x, Z) @ N``.
 
     ``phi(x) . phi(y) = k(x, Z) K^+ k(Z, y)`` with ``K = k(Z, Z)`` the kernel
@@ -277,7 +279,10 @@ def nystroem_normalization(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL, basis="ei
     dropped, and the map is the same up to a rotation; checked from the
     factorisation's pivots, a bound on ``||L^-1||``, or a factorisation of
     ``K`` less the cutoff: :func:`_cholesky_above`); elsewhere the
-    eigenbasis. A Cholesky factorisation (two where the bound does not
+    eigenbasis, or with ``semidefinite`` (a positive semi-definite kernel's
+    matrix) the Cholesky basis of the landmarks that a pivoted Cholesky
+    factorisation keeps, the others' rows zero (:func:`nystroem_factors`).
+    A Cholesky factorisation (two where the bound does not
     decide) and a triangular inverse take a quarter of the
     eigendecomposition's time or less (2,048 landmarks: 0.28 s against
     1.13 s; 4,096: 0.82 s against 5.3 s, on 2 cores). The exact dual (of
@@ -305,16 +310,24 @@ def nystroem_normalization(kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL, basis="ei
         are dropped.
     basis : {"eigen", "cholesky", "leading"}, default="eigen"
         The basis of the features, as above.
+    semidefinite : bool, default=False
+        Whether ``kernel_matrix`` is a positive semi-definite kernel's: then
+        landmarks nearly in the others' span may be dropped, as above.
 
     Returns
     -------
     ndarray of shape (m, m), dtype float64
     """
-    return nystroem_factors(kernel_matrix, tol, basis)[0]
+    return nystroem_factors(kernel_matrix, tol, basis, semidefinite=semidefinite)[0]
 
 
 def nystroem_factors(
-    kernel_matrix, tol=NYSTROEM_EIGENVALUE_TOL, basis="eigen", overwrite=False, features=True
+    kernel_matrix,
+    tol=NYSTROEM_EIGENVALUE_TOL,
+    basis="eigen",
+    overwrite=False,
+    features=True,
+    semidefinite=False,
 ):
     """The normalisation ``N`` and the landmarks' own features ``phi(Z) = K N``.
 
@@ -332,16 +345,37 @@ def nystroem_factors(
     use it: 128 MB and, in the basis ``"leading"``, 0.4 s on 4,096
     landmarks).
 
+    ``semidefinite`` says that ``kernel_matrix`` is a positive semi-definite
+    kernel's (rbf, laplacian, linear, poly with ``coef0 >= 0``). Where the
+    Cholesky basis was asked for and some eigenvalue is at or below the
+    cutoff, it is then taken over the landmarks that a pivoted Cholesky
+    factorisation keeps (:func:`_independent_landmarks`), not replaced by
+    the eigenbasis: the others are nearly in their span, and their rows of
+    ``N`` are zero. Tabular data repeats rows (w8a, a9a, pendigits,
+    letter): their 2,048 landmarks took 0.78-1.05 s in the
+    eigendecomposition, 0.36-0.48 s this way (the pivoted factorisation
+    itself 0.11 s). ``phi(Z) phi(Z)^T`` is then ``K`` between the kept
+    landmarks, and within the largest pivot left elsewhere (the eigenbasis:
+    within the cutoff). The kernel SVM over the landmarks' span is then
+    reached a little less closely: 400 rows of 4 smooth features, 9 of 100
+    landmarks dropped, 1.1e-4 of the objective at ``C=10`` against 1.6e-5
+    in the eigenbasis. The rotation ``"leading"`` keeps the eigenbasis
+    there: over the kept landmarks it took 0.58-0.75 s, and the Newton
+    iterations it serves took longer (w8a's squared hinge: 10 iterations
+    against 9, its fit 5.5-6.2 s against 5.0-5.4 s).
+
     Returns
     -------
     normalization : ndarray of shape (m, m), dtype float64
     landmark_features : ndarray of shape (m, m), dtype float64, or None
         ``None`` without ``features``.
-    basis : {"eigen", "cholesky", "leading"}
+    basis : {"eigen", "cholesky", "leading", "pivoted"}
         The basis used: the eigenbasis where the Cholesky one (or its
         rotation) was asked for but some eigenvalue is at or below the
-        cutoff, and where the rotation was asked for on at most
-        ``4 * LEADING_FEATURES`` landmarks.
+        cutoff (``"pivoted"`` instead, the Cholesky basis over the kept
+        landmarks, where ``semidefinite`` allows it), and where the
+        rotation was asked for on at most ``4 * LEADING_FEATURES``
+        landmarks.
     """
     if basis not in ("eigen", "cholesky", "leading"):
         raise ValueError(f"basis must be 'eigen', 'cholesky' or 'leading', got {basis!r}.")
@@ -350,9 +384,11 @@ def nystroem_factors(
     if K.size == 0:
         return np.zeros(K.shape), np.zeros(K.shape) if features else None, basis
     _symmetrize(K)
-    diagonal = np.abs(np.diag(K))
-    reference = np.median(diagonal)
-    cutoff = tol * (reference if reference > 0 else np.max(diagonal))
+    return _factors(K, tol * _cutoff_reference(K), basis, features, semidefinite)
+
+
+def _factors(K, cutoff, basis, features, semidefinite=False):
+    """:func:`nystroem_factors` of symmetric ``K`` (this function's own), ``cutoff`` absolute."""
     if basis == "leading" and K.shape[0] <= 4 * LEADING_FEATURES:
         basis = "eigen"
     if basis != "eigen":
@@ -362,6 +398,10 @@ def nystroem_factors(
             if basis == "leading":
                 return (*_leading_rotation(K, factor, inverse, features), "leading")
             return np.ascontiguousarray(inverse.T), factor if features else None, "cholesky"
+        if semidefinite and basis == "cholesky":
+            pivoted = _pivoted_factors(K, cutoff, features)
+            if pivoted is not None:
+                return (*pivoted, "pivoted")
     # Divide and conquer on K, this function's own, overwritten; then
     # each (m, m) result written once, without temporaries. MNIST's 4,096
     # landmarks: 8.7-9.9 s -> 7.0-7.3 s against NumPy's eigh and the gathered,
@@ -382,6 +422,69 @@ def nystroem_factors(
     landmark_features = np.zeros(K.shape)
     np.multiply(kept, np.sign(eigenvalues[keep]) * roots, out=landmark_features[:, : keep.size])
     return normalization, landmark_features, "eigen"
+
+
+def _pivoted_factors(K, cutoff, features):
+    """``(N, phi(Z))`` in the Cholesky basis of the landmarks :func:`_independent_landmarks` keeps.
+
+    ``K`` is symmetric and left as it is. The other landmarks' rows of
+    ``N`` are zero, and their features ``k(z, Z) N``. ``None`` where no
+    landmark is dropped, or where the kept ones' matrix has no Cholesky
+    basis above the cutoff either (then the eigenbasis of all of ``K``).
+    """
+    m = K.shape[0]
+    kept = _independent_landmarks(K, cutoff)
+    if kept is None:
+        return None
+    normalization, kept_features, used = _factors(
+        K[np.ix_(kept, kept)], cutoff, "cholesky", features
+    )
+    if used != "cholesky":
+        return None
+    full = np.zeros((m, m))
+    full[kept, : kept.size] = normalization
+    if not features:
+        return full, None
+    landmark_features = np.zeros((m, m))
+    landmark_features[kept, : kept.size] = kept_features
+    dropped = np.setdiff1d(np.arange(m), kept)
+    landmark_features[dropped, : kept.size] = K[dropped][:, kept] @ normalization
+    return full, landmark_features
+
+
+def _cutoff_reference(K):
+    """The cutoff is a fraction of this: the median diagonal magnitude, else the largest."""
+    diagonal = np.abs(np.diag(K))
+    reference = np.median(diagonal)
+    return reference if reference > 0 else np.max(diagonal)
+
+
+def _independent_landmarks(K, cutoff):
+    """The landmarks a pivoted Cholesky factorisation takes while their eigenvalues pass ``cutoff``.
+
+    LAPACK's ``pstrf`` takes, one by one, the landmark of the largest
+    remaining pivot (the squared distance of its feature vector to the span
+    of those taken), until none is above ``cutoff``. The smallest
+    eigenvalue of the taken landmarks' kernel matrix can only fall as each
+    is taken (Cauchy's interlacing), so a Cholesky factorisation of that
+    matrix less the cutoff, in the order taken, fails at the first landmark
+    that brings it to the cutoff: those before it are kept. Each landmark
+    left out is within the largest pivot left of the span of those kept.
+    Returns them sorted; ``None`` where every landmark is kept (or a
+    factorisation fails).
+    """
+    _, pivots, rank, info = scipy.linalg.lapack.dpstrf(K, lower=1, tol=cutoff)
+    if info < 0 or rank == 0:
+        return None
+    taken = pivots[:rank] - 1
+    shifted = K[np.ix_(taken, taken)]
+    shifted.flat[:: rank + 1] -= cutoff
+    # (symmetric and C-ordered: its transpose is itself in Fortran order, factored in place)
+    _, info = scipy.linalg.lapack.dpotrf(shifted.T, lower=1, overwrite_a=1)
+    kept = rank if info == 0 else info - 1
+    if info < 0 or not 0 < kept < K.shape[0]:
+        return None
+    return np.sort(taken[:kept])
 
 
 #: Features of the basis "leading" that are the landmarks' leading eigen-directions,

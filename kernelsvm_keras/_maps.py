@@ -362,6 +362,7 @@ class LandmarkMap(FeatureMap):
             self.basis,
             overwrite=not callable(self.kernel),
             features=keep_fit_rows,
+            semidefinite=self._semidefinite(),
         )
         self.component_indices_ = indices
         self.components_ = components
@@ -372,6 +373,19 @@ class LandmarkMap(FeatureMap):
     @property
     def width(self):
         return self.components_.shape[0]
+
+    def _semidefinite(self):
+        """Whether the kernel is positive semi-definite (its Gram matrices are).
+
+        The sigmoid kernel is not, a callable is not known to be, and the
+        polynomial kernel is where ``coef0 >= 0`` (a power of a sum of
+        such kernels, with ``gamma >= 0``).
+        """
+        if callable(self.kernel):
+            return False
+        return self.kernel in ("rbf", "laplacian", "linear") or (
+            self.kernel == "poly" and self.coef0 >= 0
+        )
 
     def key(self):
         kernel = self.kernel if not callable(self.kernel) else id(self.kernel)
@@ -542,7 +556,9 @@ def _draw_landmarks(random_state, n_rows, m, first=None):
     return order[:m].copy()
 
 
-def _every_row_factors(kernel_matrix, indices, basis, overwrite=False, features=True):
+def _every_row_factors(
+    kernel_matrix, indices, basis, overwrite=False, features=True, semidefinite=False
+):
     """:func:`~kernelsvm_keras.layers.nystroem_factors` of the landmarks, ``kernel_matrix`` theirs.
 
     ``indices`` ``None``: ``kernel_matrix`` is in the landmarks' order.
@@ -552,12 +568,16 @@ def _every_row_factors(kernel_matrix, indices, basis, overwrite=False, features=
     without reordering it or its Gram matrix, two ``m^2`` copies), and
     ``k(x, Z) = k(x, X)[:, indices]`` takes the normalisation's rows in the
     draw's order. The same kernel as the factors of the drawn order, in a
-    rotated basis. ``overwrite`` as :func:`~kernelsvm_keras.layers.nystroem_factors`;
-    ``features`` too, where the landmarks are every fit row (they are of
-    no use otherwise).
+    rotated basis. ``overwrite`` and ``semidefinite`` as
+    :func:`~kernelsvm_keras.layers.nystroem_factors`; ``features`` too,
+    where the landmarks are every fit row (they are of no use otherwise).
     """
     normalization, landmark_features, basis = nystroem_factors(
-        kernel_matrix, basis=basis, overwrite=overwrite, features=features and indices is not None
+        kernel_matrix,
+        basis=basis,
+        overwrite=overwrite,
+        features=features and indices is not None,
+        semidefinite=semidefinite,
     )
     if indices is not None:
         normalization = np.take(normalization, indices, axis=0)

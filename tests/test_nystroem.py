@@ -328,6 +328,78 @@ def test_the_leading_basis_falls_back_to_the_eigenbasis():
     assert nystroem_factors(small, basis="cholesky")[2] == "cholesky"
 
 
+@pytest.mark.parametrize("near", [0.0, 1e-4])
+def test_repeated_landmarks_keep_the_cholesky_basis_over_those_a_pivoted_factorisation_keeps(near):
+    # a semi-definite kernel's landmarks that repeat others (exactly, or within 1e-4): they
+    # are dropped (rows of N zero) and the others keep the Cholesky basis; phi(Z) = K N,
+    # and phi(Z) phi(Z)^T is K but for the Schur complement of the kept landmarks, positive
+    # semi-definite, whose diagonal is the pivots left (their squared distances to the kept
+    # landmarks' span: here below the cutoff)
+    from kernelsvm_keras._kernels import NYSTROEM_EIGENVALUE_TOL
+
+    m = 60
+    rows = np.random.RandomState(0).permutation(len(digits_X))[: m + 50]
+    base = digits_X[rows] / 16.0 + 1e-3 * np.random.RandomState(0).normal(size=(m + 50, 64))
+    Z = np.vstack([base[:m], base[: m : m // 10] + near])  # (as _digits_kernel: distinct rows)
+    K = rbf_kernel(Z, gamma=0.05)
+    N, features, used = nystroem_factors(K, basis="cholesky", semidefinite=True)
+    assert used == "pivoted"
+    kept = np.flatnonzero(np.any(N != 0, axis=1))
+    assert m - 1 <= kept.size <= m  # a repeat or its original: one of each pair
+    np.testing.assert_allclose(features, K @ N, atol=1e-9)
+    cutoff = NYSTROEM_EIGENVALUE_TOL * np.median(np.diag(K))
+    left = K - features @ features.T
+    np.testing.assert_allclose(left[kept], 0.0, atol=1e-9)
+    assert np.abs(left).max() <= np.diag(left).max() + 1e-12 <= cutoff
+    if near == 0.0:  # the same kernel as the eigenbasis's, which drops only the repeats
+        eigen_N, _, _ = nystroem_factors(K, basis="eigen")
+        others = rbf_kernel(base[m:], Z, gamma=0.05)
+        np.testing.assert_allclose(
+            (others @ N) @ (others @ N).T, (others @ eigen_N) @ (others @ eigen_N).T, atol=1e-8
+        )
+    inner = np.linalg.inv(K[np.ix_(kept, kept)])  # the kept landmarks' exact RKHS norm
+    scale = np.abs(inner).max()
+    np.testing.assert_allclose(N[kept] @ N[kept].T, inner, rtol=1e-6, atol=1e-8 * scale)
+    assert nystroem_factors(K, basis="cholesky")[2] == "eigen"  # not known semi-definite
+
+
+def test_the_leading_basis_of_repeated_landmarks_stays_the_eigenbasis():
+    # its rotation over the kept landmarks served Newton's iterations less well
+    from kernelsvm_keras._kernels import LEADING_FEATURES
+
+    K = _digits_kernel(4 * LEADING_FEATURES + 100)
+    K = K[np.r_[np.arange(len(K)), 0, 1]][:, np.r_[np.arange(len(K)), 0, 1]]
+    assert nystroem_factors(K, basis="cholesky", semidefinite=True)[2] == "pivoted"
+    assert nystroem_factors(K, basis="leading", semidefinite=True)[2] == "eigen"
+
+
+def test_a_semidefinite_kernel_is_named_by_the_landmark_map():
+    assert LandmarkMap("rbf")._semidefinite() and LandmarkMap("laplacian")._semidefinite()
+    assert LandmarkMap("linear")._semidefinite() and LandmarkMap("poly", coef0=1)._semidefinite()
+    assert not LandmarkMap("poly", coef0=-1)._semidefinite()
+    assert not LandmarkMap("sigmoid")._semidefinite()
+    assert not LandmarkMap(lambda A, B: A @ B.T)._semidefinite()
+
+
+def test_a_fit_on_repeated_rows_reaches_the_eigenbasis_optimum(monkeypatch):
+    # rows that repeat (tabular data): the landmark map drops the repeated landmarks and
+    # the fit reaches the objective of the eigenbasis, which drops their directions
+    from kernelsvm_keras import _kernels
+
+    Xr = np.vstack([X_train[:300], X_train[:150]])
+    yr = np.r_[y_train[:300], y_train[:150]]
+    params = dict(C=10.0, n_components=350, loss="hinge", tol=1e-5, random_state=0)
+    pivoted = KerasSVC(**params).fit(Xr, yr)
+    assert np.count_nonzero(np.all(pivoted.normalization_ == 0, axis=1)) > 0
+    monkeypatch.setattr(_kernels, "_pivoted_factors", lambda *args: None)
+    eigen = KerasSVC(**params).fit(Xr, yr)
+    assert not np.any(np.all(eigen.normalization_ == 0, axis=1))
+    np.testing.assert_allclose(pivoted.objective_, eigen.objective_, rtol=1e-5)
+    np.testing.assert_allclose(
+        pivoted.decision_function(X_test), eigen.decision_function(X_test), atol=1e-3
+    )
+
+
 @pytest.mark.parametrize("basis", ["eigen", "cholesky"])
 @pytest.mark.parametrize("rows", [40, 60])
 def test_a_map_over_every_fit_row_keeps_their_features_once(basis, rows):
@@ -593,8 +665,10 @@ def test_the_draw_takes_the_given_rows_first_then_nystroem_s():
 def test_landmarks_on_few_support_vectors_solve_svc_s_problem(C, monkeypatch):
     # a landmark fit solves the kernel SVM over the landmarks' span; SVC's
     # solution is in the span of its support vectors: once they are landmarks,
-    # the fit reaches SVC's objective (to the landmarks' dropped eigenvalues).
-    # Each fit's distance to it is certified (_kernel_gap), and true.
+    # the fit reaches SVC's objective (to what the map drops: here 9 of the 100
+    # landmarks, nearly in the others' span, 1.1e-4 of the objective at C=10; the
+    # eigenbasis's dropped eigenvalues, 1.6e-5). Each fit's distance to it is
+    # certified (_kernel_gap), and true.
     gaps = []
     kernel_gap = _base._kernel_gap
 
@@ -611,13 +685,13 @@ def test_landmarks_on_few_support_vectors_solve_svc_s_problem(C, monkeypatch):
         X_sep, 2.0 * y_sep - 1, svc.support_, svc.dual_coef_[0], svc.intercept_[0], auto.gamma_, C
     )
     assert np.isin(drawn.support_, auto.component_indices_).all()
-    np.testing.assert_allclose(auto.objective_[0], optimum, rtol=1e-4)
+    np.testing.assert_allclose(auto.objective_[0], optimum, rtol=2e-4)
     assert drawn.objective_[0] > optimum * 1.005  # the drawn landmarks: 0.9-2.1% above
     assert np.mean(auto.predict(X_sep) == svc.predict(X_sep)) == 1.0
     # the first certificate is the drawn fit's (the same draw, before any move)
     true_distance = (drawn.objective_[0] - optimum) / drawn.objective_[0]
     assert true_distance <= gaps[0][0] <= 1.5 * true_distance + 1e-6  # 1.0-1.2 times
-    assert gaps[-1][0] < 1e-4
+    assert gaps[-1][0] < 2e-4
 
 
 def test_the_kernel_excess_is_zero_between_landmarks_and_positive_beyond():
