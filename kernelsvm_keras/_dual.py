@@ -160,6 +160,9 @@ _WORKING_SMO_TOL = 0.1
 # its 10 columns at most; letter's 325 one-vs-one pairs, 3.4 GB): the others
 # are computed in full again where their column needs another set.
 _WORKING_BYTES = 2**30
+# ... and the groups' own Gram blocks kept for the sets that hold them (_GroupGrams)
+# take at most this many bytes (letter's 26 classes of 15,000 rows: 35 MB in float32).
+_GROUP_BYTES = 2**28
 # ... and a column's set is complete when the rows outside it add at most
 # this fraction of tol to its objective.
 _WORKING_SLACK = 0.1
@@ -492,6 +495,8 @@ def solve_working_sets(
         if np.array_equal(first[k], first[k - 1]):
             first[k] = first[k - 1]  # the same object: one Gram matrix for both
     sets = [_WorkingSet(rows) for rows in first]
+    groups = _GroupGrams.of(weighted)
+    columns_rows = np.count_nonzero(weighted, axis=0)
     beta, intercept, n_iter = np.zeros((n, K)), np.zeros(K), 0
     column_iter = np.zeros(K, dtype=np.int64)
     coef = np.zeros((design.n_outputs, K))
@@ -504,7 +509,7 @@ def solve_working_sets(
         columns = np.flatnonzero(pending)
         # the sets' new rows projected in one product, where the design projects rows read
         design.read_ahead(np.concatenate([sets[k].rows for k in columns]))
-        tasks = _working_set_tasks(design, sets, columns)
+        tasks = _working_set_tasks(design, sets, columns, groups)
         with contextlib.closing(_solved_columns(problem, tasks, _WORKING_THREADS)) as solved:
             for k, rows, Phi, solution in solved:
                 if solution is None:
@@ -525,8 +530,12 @@ def solve_working_sets(
                     np.asarray(Phi[nonzero], dtype=np.float64).T, beta[rows[nonzero], k]
                 )
                 held = {id(w.Q): w.Q.nbytes for w in sets if w.Q is not None}  # shared: once
-                if sum(held.values()) > _WORKING_BYTES:
-                    sets[k].Q = None  # not kept: computed in full if the column needs another set
+                if sum(held.values()) > _WORKING_BYTES or rows.size == columns_rows[k]:
+                    # not kept: computed in full if the column needs another set, and
+                    # a set of all its column's rows needs none (one-vs-one's pairs:
+                    # letter's held 1 GB, each new one in memory touched for the first
+                    # time, 12-25 ms a pair on this machine)
+                    sets[k].Q = None
                 support = np.count_nonzero(beta[rows, k])
                 if support > budget or (
                     round_ == 0
@@ -583,25 +592,99 @@ def _nearest_margins(problem, k, rows, predictions, count):
     return rows[np.argsort(inside, kind="stable")[: max(count, 0)]]
 
 
-def _working_set_tasks(design, sets, columns):
+def _working_set_tasks(design, sets, columns, groups=None):
     """The tasks of :func:`_solved_columns` for ``columns``' working sets, with their features.
 
     Each set's Gram matrix is formed when its task is drawn (between
     batches of solves); ``extra`` is the set's features (see
     :class:`_WorkingSet`).
     A column whose set has the previous column's rows (one-vs-rest's first
-    sets) shares its Gram matrix. ``Q`` is ``None`` where the features or
-    their products are beyond float64.
+    sets) shares its Gram matrix; a first set made of whole ``groups``
+    (:class:`_GroupGrams`: one-vs-one's pairs of classes) takes its Gram
+    matrix from theirs. ``Q`` is ``None`` where the features or their
+    products are beyond float64.
     """
     Phi = None
     for k in columns:
         work = sets[k]
         shared = k and work.rows is sets[k - 1].rows and sets[k - 1].Q is not None
+        whole = None if groups is None or work.Q is not None else groups.whole(work.rows)
         if shared and Phi is not None:
             work.Q = sets[k - 1].Q  # one Gram matrix for both
+        elif whole is not None and work.moved_from() is None:
+            work.rows, work.Q, Phi = groups.gram(design, whole)
         else:
             Phi = work.update(design)
         yield k, (None if Phi is None else work.Q), work.rows, Phi
+
+
+class _GroupGrams:
+    """Gram matrices of working sets made of whole groups of rows, from the groups' blocks.
+
+    A row's group is the set of columns that weigh it: one-vs-one's classes
+    (a class's rows are in the pairs of that class), where a pair's first
+    working set holds both its classes whole when they fit. Its Gram matrix
+    is then ``[[G_aa, G_ab], [G_ba, G_bb]]`` with ``G_ab = phi(X_a)
+    phi(X_b)^T``: each class's own block is computed once and kept for the
+    pairs that hold it (at most :data:`_GROUP_BYTES` of them), and only the
+    cross block is a pair's own, a quarter of the products of its whole
+    Gram matrix for classes of equal size.
+    """
+
+    def __init__(self, group_of, count):
+        self.group_of = group_of
+        order = np.argsort(group_of, kind="stable")
+        bounds = np.searchsorted(group_of[order], np.arange(count + 1))
+        self.rows = [order[bounds[g] : bounds[g + 1]] for g in range(count)]
+        self.sizes = np.diff(bounds)
+        self._own = {}
+
+    @classmethod
+    def of(cls, weighted):
+        """The groups of ``weighted`` rows (``(n, K)`` booleans), or ``None`` where there are none.
+
+        ``None`` where one group holds every row of positive weight
+        (one-vs-rest and binary problems: every row is in every column).
+        """
+        patterns, group_of = np.unique(weighted, axis=0, return_inverse=True)
+        if np.count_nonzero(np.any(patterns, axis=1)) < 2:
+            return None
+        return cls(np.ravel(group_of), patterns.shape[0])
+
+    def whole(self, rows):
+        """The groups whose rows ``rows`` (distinct) are, if they are all of them; else ``None``."""
+        groups = np.unique(self.group_of[rows])
+        return groups if np.sum(self.sizes[groups]) == rows.size else None
+
+    def gram(self, design, groups):
+        """``(rows, Q, Phi)`` of the set of ``groups``: its rows, group by group, their products.
+
+        ``Phi`` is ``None`` (and ``Q`` not to be used) where the features or
+        their products are not finite, as :meth:`_WorkingSet.update` says.
+        """
+        rows = np.concatenate([self.rows[g] for g in groups])
+        Phi = design.working_rows(rows)
+        edges = np.concatenate([[0], np.cumsum(self.sizes[groups])])
+        Q = np.empty((rows.size, rows.size))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i, a in enumerate(groups):
+                part = slice(edges[i], edges[i + 1])
+                Q[part, part] = self._own_block(a, Phi[part])
+                for j in range(i + 1, len(groups)):
+                    other = slice(edges[j], edges[j + 1])
+                    Q[part, other] = Phi[part] @ Phi[other].T
+                    Q[other, part] = Q[part, other].T
+        finite = np.all(np.isfinite(Phi)) and np.all(np.isfinite(Q))
+        return rows, Q, Phi if finite else None
+
+    def _own_block(self, group, Phi):
+        block = self._own.get(group)
+        if block is None:
+            block = Phi @ Phi.T
+            held = sum(kept.nbytes for kept in self._own.values())
+            if held + block.nbytes <= _GROUP_BYTES:
+                self._own[group] = block
+        return block
 
 
 def _outside_losses(problem, sets, coef, intercept, Z, rounding=0.0):
@@ -654,6 +737,10 @@ class _WorkingSet:
         work = _WorkingSet(rows)
         work._previous = self
         return work
+
+    def moved_from(self):
+        """The set whose products :meth:`update` reuses (``None`` for a first set)."""
+        return self._previous
 
     def update(self, design):
         """Compute the Gram matrix; returns the rows' features, or ``None`` if not finite.

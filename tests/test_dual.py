@@ -606,6 +606,45 @@ def test_working_sets_project_only_the_rows_they_read(monkeypatch):
     np.testing.assert_allclose(est.objective_, whole.objective_, rtol=1e-5)
 
 
+def test_groups_are_the_row_patterns_of_one_vs_one():
+    pairs = np.array([[1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 0], [0, 0, 0]], dtype=bool)
+    groups = _dual._GroupGrams.of(pairs)  # classes 0, 1, 2 of three pairs, a row of weight 0
+    assert [list(rows) for rows in groups.rows] == [[4], [2], [1], [0, 3]]
+    np.testing.assert_array_equal(groups.whole(np.array([3, 1, 0])), [2, 3])
+    assert groups.whole(np.array([0, 1])) is None  # row 3 of the first class is missing
+    assert _dual._GroupGrams.of(np.ones((5, 3), dtype=bool)) is None  # one-vs-rest
+    assert _dual._GroupGrams.of(pairs[:, :1]) is None  # binary: one group of positive weight
+
+
+def test_one_vs_one_pairs_take_their_gram_matrices_from_their_classes(monkeypatch):
+    # digits' pairs on working sets (Gram products beyond a lowered limit of the small
+    # dual), each pair whole in its first set: its Gram matrix is its classes' own blocks
+    # (one per class) and its cross block, the same optimum as the products of its rows
+    Xd, yd = _digits()
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 1000)  # (sets of up to 1,000 rows, pairs of 370)
+    monkeypatch.setattr(_dual, "_MAX_GRAM_FLOPS", 1e8)
+    made = []
+    gram = _dual._GroupGrams.gram
+
+    def recorded(self, design, groups):
+        rows, Q, Phi = gram(self, design, groups)
+        np.testing.assert_allclose(Q, Phi.astype(np.float64) @ Phi.T, rtol=1e-5, atol=1e-4)
+        made.append(groups)
+        return rows, Q, Phi
+
+    monkeypatch.setattr(_dual._GroupGrams, "gram", recorded)
+    make = lambda: KerasSVC(  # noqa: E731
+        loss="hinge", multi_class="ovo", n_components=64, tol=1e-6, random_state=0
+    )
+    results = recording_working_sets(monkeypatch)
+    est = fit_quietly(make(), Xd, yd)
+    assert certified(est) and results[0] is not None and len(made) == 45
+    assert all(len(groups) == 2 for groups in made)
+    monkeypatch.setattr(_dual._GroupGrams, "of", classmethod(lambda cls, weighted: None))
+    pairwise = fit_quietly(make(), Xd, yd)
+    np.testing.assert_allclose(est.objective_, pairwise.objective_, rtol=1e-6)
+
+
 def test_working_sets_beyond_their_memory_compute_their_gram_matrices_again(monkeypatch):
     # no Gram matrix kept between rounds: the same optimum, every set in full
     Xd, yd = _digits()
