@@ -608,10 +608,11 @@ def _working_set_tasks(design, sets, columns, groups=None):
     for k in columns:
         work = sets[k]
         shared = k and work.rows is sets[k - 1].rows and sets[k - 1].Q is not None
-        whole = None if groups is None or work.Q is not None else groups.whole(work.rows)
+        first = groups is not None and work.Q is None and work.moved_from() is None
+        whole = groups.whole(work.rows) if first and not shared else None
         if shared and Phi is not None:
             work.Q = sets[k - 1].Q  # one Gram matrix for both
-        elif whole is not None and work.moved_from() is None:
+        elif whole is not None:
             work.rows, work.Q, Phi = groups.gram(design, whole)
         else:
             Phi = work.update(design)
