@@ -38,7 +38,7 @@ from ._loss import get_loss, margin_intervals
 from ._maps import APPROXIMATIONS, IdentityMap, make_feature_map, map_from_attributes
 from ._progress import Progress
 from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
-from ._solver import RowBlocks, device_report, input_scale, solve_svm
+from ._solver import NewtonStart, RowBlocks, device_report, input_scale, solve_svm
 from ._version import __version__
 
 # Elements (rows x columns of the feature matrix) per block when batch_size=None:
@@ -428,6 +428,14 @@ class _BaseSVM(BaseEstimator):
                 shrinking=shrinking,
                 intercept_cost=intercept_cost,
             )
+        smoothing = None
+        if isinstance(dual, NewtonStart):
+            # working sets that gave up after a first set, a sample of the rows: its
+            # solution (where the user's warm start gives none) and a narrow smoothing
+            if coef_init is None:
+                coef_init, intercept_init = dual.coef, dual.intercept
+                smoothing = dual.smoothing()
+            dual = None
         if dual is not None and dual.converged:
             result = dual
         else:
@@ -449,6 +457,7 @@ class _BaseSVM(BaseEstimator):
                 coef_init=coef_init,
                 intercept_init=intercept_init,
                 cg_iter_init=cg_iter,
+                smoothing_init=smoothing,
                 # (the small dual's certificate has tried the float64 finish)
                 finish=not (dual is not None and exact is solve_dual),
             )

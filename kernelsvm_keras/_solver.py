@@ -39,7 +39,8 @@ products over ``K`` columns instead of ``K`` separate passes over the data):
 * the squared hinge is piecewise quadratic and is solved directly. The hinge is
   not differentiable: it is approached through a Huber-smoothed hinge whose
   quadratic zone ``delta`` shrinks (continuation) while the iterate is already
-  good for the current ``delta``;
+  good for the current ``delta`` (from a start that another route found near
+  the optimum, :class:`NewtonStart`, it begins narrow);
 * at a large ``C`` (a sample's curvature ``C s_i ||phi(x_i)||^2`` above
   ``_CONTINUATION_FROM``) the fit follows a path of ``C`` values growing
   tenfold, each from the previous solution (:func:`_continuation`);
@@ -100,7 +101,14 @@ from ._kernels import LEADING_FEATURES
 from ._loss import _feasible_scales, summed_to
 from ._progress import SILENT
 
-__all__ = ["RowBlocks", "SolverResult", "device_report", "input_scale", "solve_svm"]
+__all__ = [
+    "NewtonStart",
+    "RowBlocks",
+    "SolverResult",
+    "device_report",
+    "input_scale",
+    "solve_svm",
+]
 
 # Hessian damping of the (unpenalised) intercept in the Newton model only: it
 # keeps the linear system definite when no sample is in a curved zone of the
@@ -190,6 +198,16 @@ _CG_MAX_ITER = 100
 _DELTA_START = 1.0
 _DELTA_SHRINK = 0.1
 _DELTA_MIN = 1e-8
+# ... and the width a start near the optimum begins at (NewtonStart: a working set's
+# solution on a sample of the rows). The hinge at C=1 from a9a's first working set
+# (2,500 of its 32,561 rows, 2,048 landmarks; fit seconds, one run each), at widths
+# 1 / 0.1 / 0.03 / 0.01 / 0.003: 10.8 / 9.2 / 11.0 / 7.3 / 12.9 s (from zero, at 1:
+# 10.4-10.9 s); LightGBM's 7,000 HIGGS rows 2.70 / 2.75 / 2.08 / 2.30 / 3.67 s
+# (2.66); 20,000 noisy make_classification rows 5.41 / 4.80 / 3.37 / 4.22 / 7.23 s
+# (5.85) (benchmarks/RESULTS.md, "Newton from the first working set"). Wider, the
+# continuation's stages move the iterate away from the start first; narrower, the
+# Newton steps are short (rows cross the narrow curved zone at every step).
+_DELTA_WARM = 0.01
 # Stop when no column's gap nor primal has improved by _STALL_PROGRESS (relative)
 # for _STALL_ITER iterations: the iterate no longer moves at float32 precision.
 _STALL_ITER = 20
@@ -991,6 +1009,36 @@ class SolverResult:
         self.gap = gap
         self.cg_iter = cg_iter
         self.precision_limited = precision_limited
+
+
+class NewtonStart:
+    """A starting point for :func:`solve_svm` that another route found, and how to start from it.
+
+    The working sets of a hinge problem whose support vectors will not fit
+    (:func:`~kernelsvm_keras._dual.solve_working_sets`) give up after their
+    first set, whose solution, on a sample of the rows, is already near the
+    whole problem's: Newton starts there (``coef_init``, ``intercept_init``),
+    and, in its columns (``warm``), with the hinge's smoothing at
+    :data:`_DELTA_WARM` rather than :data:`_DELTA_START`, since the
+    continuation's wide stages would first move it away again.
+
+    Attributes
+    ----------
+    coef : ndarray of shape (K, n_outputs)
+        In the units of ``X`` (as :class:`SolverResult`'s); zero in the columns not ``warm``.
+    intercept : ndarray of shape (K,)
+    warm : ndarray of shape (K,) of bool
+        The columns the point was found for.
+    """
+
+    def __init__(self, coef, intercept, warm):
+        self.coef = coef
+        self.intercept = intercept
+        self.warm = warm
+
+    def smoothing(self):
+        """Each column's first smoothing width of the hinge (``smoothing_init``)."""
+        return np.where(self.warm, _DELTA_WARM, _DELTA_START)
 
 
 def device_report():
@@ -2035,6 +2083,7 @@ def solve_svm(
     coef_init=None,
     intercept_init=None,
     cg_iter_init=None,
+    smoothing_init=None,
     finish=True,
 ):
     """Minimise the SVM primal objective of every column to a certified tolerance.
@@ -2086,6 +2135,10 @@ def solve_svm(
         (``SolverResult.cg_iter`` of a previous solve, for instance at a
         smaller ``C``); it decides which columns are solved directly until a
         step of this solve has measured it.
+    smoothing_init : ndarray of shape (K,) or None
+        Each column's first smoothing width of the hinge (ignored for a
+        smooth loss); ``_DELTA_START`` by default. A start near the optimum
+        begins narrower (:meth:`NewtonStart.smoothing`).
     finish : bool, default=True
         Whether the float64 finish (the hinge's interior point, the squared
         losses' finite Newton method) may solve a column the float32
@@ -2124,7 +2177,10 @@ def solve_svm(
             (np.asarray(coef_init, dtype=np.float64).T / scale).astype(np.float32)
         )
         b = ops.convert_to_tensor(np.asarray(intercept_init, dtype=np.float32))
-    delta = ops.full((K,), _DELTA_START, dtype="float32")
+    if smoothing_init is None:
+        delta = ops.full((K,), _DELTA_START, dtype="float32")
+    else:
+        delta = ops.convert_to_tensor(np.asarray(smoothing_init, dtype=np.float32))
     damping = _intercept_damping(C_scaled, sample_weight) if fit_intercept else 0.0
     # the most conjugate-gradient iterations a Newton step has needed
     cg_iter = _CG_TYPICAL_ITER if cg_iter_init is None else cg_iter_init

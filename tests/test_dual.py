@@ -7,6 +7,7 @@ reference is the independent finite Newton method of ``oracles``.
 """
 
 import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -21,8 +22,11 @@ from kernelsvm_keras import (
     KerasSVC,
     KerasSVCCV,
     KerasSVR,
+    _base,
     _dual,
+    _solver,
 )
+from kernelsvm_keras._solver import NewtonStart
 
 from oracles import reference_optimum
 from routes import recording_working_sets, route
@@ -354,15 +358,61 @@ def test_working_sets_reach_the_whole_dual_s_optimum(monkeypatch, Est, params, l
     assert not np.any(results[0].dual_coef[weights == 0])
 
 
-def test_working_sets_give_up_where_the_support_vectors_are_many(monkeypatch):
+def _newton_starts(monkeypatch):
+    """Record the starting point of each :func:`solve_svm` call of the fits that follow."""
+    starts = []
+    solve = _base.solve_svm
+
+    def recording(*args, **kwargs):
+        names = ("coef_init", "intercept_init", "smoothing_init")
+        starts.append({name: kwargs.get(name) for name in names})
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(_base, "solve_svm", recording)
+    return starts
+
+
+@pytest.mark.parametrize(
+    "flip_y, n_classes, C, n_components, rounds",
+    [(0.8, 2, 1.0, 32, 1), (0.8, 3, 1.0, 32, 1), (0.05, 2, 10.0, 64, 4)],
+)
+def test_working_sets_that_give_up_start_newton_from_their_solution(
+    monkeypatch, flip_y, n_classes, C, n_components, rounds
+):
     # flip_y=0.8 (about 40% of the labels wrong): most rows are support vectors,
-    # more than a set of 200 takes; the first set's share says so, and Newton
-    # solves the problem
-    Xn, yn = make_classification(1000, 5, flip_y=0.8, random_state=0)
-    results = recording_working_sets(monkeypatch)
+    # more than a set of 200 takes, and the first set's share says so (three
+    # classes: the first column says so, the others have no solution yet).
+    # flip_y=0.05 at C=10: the first set foretells fewer, but the sets fill up
+    # with rows still outside them. Newton starts from the sets' solution, with
+    # the narrow smoothing in the columns that have one, and reaches the optimum
+    # it reaches from zero.
+    Xn, yn = make_classification(
+        1000, 5, n_informative=3, n_classes=n_classes, flip_y=flip_y, random_state=0
+    )
     monkeypatch.setattr(_dual, "_MAX_ROWS", 200)
-    est = fit_quietly(KerasSVC(loss="hinge", n_components=32, random_state=0), Xn, yn)
-    assert results == [None] and certified(est)
+    make = lambda: KerasSVC(loss="hinge", C=C, n_components=n_components, random_state=0)  # noqa: E731
+    with mock.patch.object(_base, "serves_working_sets", lambda *args, **kwargs: None):
+        cold = fit_quietly(make(), Xn, yn)  # Newton from zero
+    results = recording_working_sets(monkeypatch)
+    starts = _newton_starts(monkeypatch)
+    passes, outside = [], _dual._outside_losses  # a pass over all rows after each round
+
+    def counted(*args, **kwargs):
+        passes.append(1)
+        return outside(*args, **kwargs)
+
+    monkeypatch.setattr(_dual, "_outside_losses", counted)
+    est = fit_quietly(make(), Xn, yn)
+    (start,) = results
+    assert isinstance(start, NewtonStart) and len(passes) == rounds - 1
+    warm = np.arange(start.warm.size) < 1 if rounds == 1 else np.ones(start.warm.size, bool)
+    np.testing.assert_array_equal(start.warm, warm)  # (one column per class beyond two)
+    assert np.all(start.coef[~start.warm] == 0) and np.any(start.coef[start.warm] != 0)
+    ((coef, intercept, smoothing),) = [tuple(call.values()) for call in starts]
+    assert coef is start.coef and intercept is start.intercept
+    np.testing.assert_array_equal(smoothing, np.where(warm, _solver._DELTA_WARM, 1.0))
+    assert certified(est) and certified(cold)
+    np.testing.assert_allclose(est.objective_, cold.objective_, rtol=2 * est.tol)
 
 
 def test_working_sets_give_up_when_libsvm_runs_out_of_steps(monkeypatch):
