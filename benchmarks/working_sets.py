@@ -72,7 +72,7 @@ def _commit():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=("digits", "breast_cancer"), default="digits")
+    parser.add_argument("--dataset", choices=("digits", "breast_cancer", "noisy"), default="digits")
     parser.add_argument("--train")
     parser.add_argument("--train-labels")
     parser.add_argument("--test")
