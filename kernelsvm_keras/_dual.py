@@ -506,8 +506,16 @@ def solve_working_sets(
     pending = np.ones(K, dtype=bool)
     has_point = np.zeros(K, dtype=bool)  # the columns with a solution
     # the rows outside the sets, found by float32 products (w8a's hinge: 28
-    # rounds of 0.10 s in float64, 0.02 s so) until float64 decides the end
-    products, exact = design.float32_products, (lambda V: design.exact_products(V)[0])
+    # rounds of 0.10 s in float64, 0.02 s so) until float64 decides the end, in
+    # the pass that begins the certificate (MNIST's hinge: 0.7 s a pass)
+    first_pass = None
+
+    def exact(V):
+        nonlocal first_pass
+        first_pass = problem.exact_products(V, beta)
+        return first_pass[0]  # (read only, here and in the certificate)
+
+    products = design.float32_products
     for round_ in range(_WORKING_ROUNDS):
         iterations = 0
         columns = np.flatnonzero(pending)
@@ -570,7 +578,9 @@ def solve_working_sets(
                 f"exact dual (libsvm, float64) on working sets of {n} rows ({round_ + 1} "
                 f"rounds, at most {max(work.rows.size for work in sets)} rows)"
             )
-            return problem.certified(coef, intercept, beta, n_iter, what, report, column_iter)
+            return problem.certified(
+                coef, intercept, beta, n_iter, what, report, column_iter, first_pass
+            )
         for k in np.flatnonzero(pending):
             rows = sets[k].rows
             held = beta[rows, k] != 0
@@ -1052,21 +1062,45 @@ class _Dual:
         beta[libsvm.support_] = libsvm.dual_coef_[0]
         return beta, libsvm.intercept_[0], n_iter, its < steps
 
-    def certified(self, coef, intercept, beta, n_iter, what, report, column_iter=None):
+    def intervals(self):
+        """The problem as the certificate sees it (:class:`~kernelsvm_keras._solver._Intervals`)."""
+        floor = _gap_floor(self.design, self.sample_weight) * self.cost**2 if self.cost else 0.0
+        return _Intervals(
+            self.lower, self.upper, self.sample_weight, self.C, self.loss, True, self.cost, floor
+        )
+
+    def exact_products(self, coef, beta):
+        """The float64 pass that begins the certificate of ``(coef, beta)``: ``first_pass``.
+
+        ``phi(X) @ coef`` and ``phi(X)^T`` times the feasible point of ``beta``
+        (:func:`~kernelsvm_keras._solver._certify`'s first pass), so that a
+        point the caller certifies next needs no pass of its own.
+        """
+        best = self.intervals().feasible(np.asarray(beta, dtype=np.float64))
+        return self.design.exact_products(coef, best)
+
+    def certified(
+        self, coef, intercept, beta, n_iter, what, report, column_iter=None, first_pass=None
+    ):
         """The :class:`~kernelsvm_keras._solver.SolverResult` of the point, certified in float64.
 
-        ``n_iter`` is reported; ``column_iter`` are each column's iterations.
-        With the problem's ``finish``, a column above ``tol`` is solved again
-        in float64 where it fits (``finish`` of
+        ``n_iter`` is reported; ``column_iter`` are each column's iterations;
+        ``first_pass`` is :meth:`exact_products` of the point where the caller
+        has it. With the problem's ``finish``, a column above ``tol`` is
+        solved again in float64 where it fits (``finish`` of
         :func:`~kernelsvm_keras._solver._certify`).
         """
         design, scale = self.design, self.scale
-        floor = _gap_floor(design, self.sample_weight) * self.cost**2 if self.cost else 0.0
-        problem = _Intervals(
-            self.lower, self.upper, self.sample_weight, self.C, self.loss, True, self.cost, floor
-        )
+        problem = self.intervals()
         primal, gap, beta, dual = _certify(
-            design, problem, coef, intercept, beta, self.tol, finish=self.finish
+            design,
+            problem,
+            coef,
+            intercept,
+            beta,
+            self.tol,
+            finish=self.finish,
+            first_pass=first_pass,
         )
         report.line(
             f"{what}: {n_iter} iterations; certified gap {gap.max():.2e} (tol {self.tol:.0e}), "
@@ -1083,6 +1117,6 @@ class _Dual:
             cg_iter=None,
             dual_coef=beta,
             dual=dual * scale**2,
-            gap_floor=floor * scale**2,
+            gap_floor=problem.floor * scale**2,
             column_iter=column_iter,
         )

@@ -2489,7 +2489,7 @@ def relative_gap(primal, dual, floor=0.0):
     return np.where((scale == 0) & (dual < 0), np.inf, gap)
 
 
-def _certify(design, problem, coef, intercept, beta, tol, finish=False):
+def _certify(design, problem, coef, intercept, beta, tol, finish=False, first_pass=None):
     """The primal objective and the certified relative duality gap, in float64.
 
     The iterations compute in float32, whose round-off (about 1e-7 of each
@@ -2512,6 +2512,10 @@ def _certify(design, problem, coef, intercept, beta, tol, finish=False):
     iterate, it replaces the column of ``coef`` and ``intercept`` (in place):
     a float64 polish of the float32 solution.
 
+    ``first_pass`` is the certificate's first pass, ``design.exact_products(coef,
+    problem.feasible(beta))``, where the caller has it (the working sets'
+    last round takes it to decide that no row is left outside).
+
     With ``finish`` (the float32 iterations ended short of ``tol`` without
     reaching ``max_iter``, or libsvm's dual did), a column still above
     ``tol`` is solved again in float64 where its features are few enough
@@ -2533,10 +2537,11 @@ def _certify(design, problem, coef, intercept, beta, tol, finish=False):
     dual : ndarray of shape (K,)
         Its dual objective: the lower bound of the gap.
     """
-    # one pass for the predictions and the best point's dual vector
+    # one pass for the predictions and the best point's dual vector (the caller's
+    # ``first_pass``, ``design.exact_products(coef, best)``, where it has it)
     best = problem.feasible(np.asarray(beta, dtype=np.float64))
-    Z, u = design.exact_products(coef, best)
-    Z += intercept
+    Z, u = design.exact_products(coef, best) if first_pass is None else first_pass
+    Z = Z + intercept
     primal = problem.primal(Z, coef, intercept)
     dual = problem.dual(best, u)
     gap = problem.relative_gap(primal, dual)

@@ -358,6 +358,31 @@ def test_working_sets_reach_the_whole_dual_s_optimum(monkeypatch, Est, params, l
     assert not np.any(results[0].dual_coef[weights == 0])
 
 
+def test_the_working_sets_last_pass_begins_their_certificate(monkeypatch):
+    # The float64 pass that finds no row left outside the sets is the
+    # certificate's first (MNIST's hinge: one pass of 0.7 s fewer); the
+    # certificate is the one its own pass gives.
+    Xd, yd = _digits()
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
+    passes, certify = [], _dual._certify
+
+    def compared(design, problem, coef, intercept, beta, tol, finish=False, first_pass=None):
+        passes.append(first_pass is not None)
+        own = certify(design, problem, coef.copy(), intercept.copy(), beta, tol, finish=finish)
+        given = certify(
+            design, problem, coef, intercept, beta, tol, finish=finish, first_pass=first_pass
+        )
+        for mine, theirs in zip(own, given, strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+        return given
+
+    monkeypatch.setattr(_dual, "_certify", compared)
+    results = recording_working_sets(monkeypatch)
+    est = KerasSVC(loss="hinge", multi_class="ovr", n_components=64, random_state=0)
+    fit_quietly(est, Xd, yd)
+    assert passes == [True] and results[0].converged and certified(est)
+
+
 def _newton_starts(monkeypatch):
     """Record the starting point of each :func:`solve_svm` call of the fits that follow."""
     starts = []
