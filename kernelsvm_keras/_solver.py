@@ -2138,7 +2138,10 @@ def solve_svm(
     smoothing_init : ndarray of shape (K,) or None
         Each column's first smoothing width of the hinge (ignored for a
         smooth loss); ``_DELTA_START`` by default. A start near the optimum
-        begins narrower (:meth:`NewtonStart.smoothing`).
+        begins narrower (:meth:`NewtonStart.smoothing`). With it, the start
+        is another route's, and at a ``C`` that takes the path of ``C``
+        values (:func:`_continuation`) the solve starts from zero instead,
+        on that path.
     finish : bool, default=True
         Whether the float64 finish (the hinge's interior point, the squared
         losses' finite Newton method) may solve a column the float32
@@ -2169,6 +2172,20 @@ def solve_svm(
     cost_scaled = intercept_cost / scale**2
     problem = _Problem(loss, lower, upper, sample_weight, cost_scaled)
     s, cb = problem.s, problem.intercept_cost
+    # Continuation in C: at a large C a Newton step from a point far from the
+    # optimum overshoots (nearly every row leaves the loss's curved zone) and
+    # the iterations then add back a row or two at a time. A path of C values
+    # growing tenfold, each solved loosely from the previous one, keeps the
+    # curved zone close to the optimum's.
+    if coef_init is not None and smoothing_init is None:
+        stages = [(C_scaled, tol)]  # (a warm start near the optimum: no path)
+    else:
+        stages = _continuation(C_scaled, sample_weight, design, tol)
+        if smoothing_init is not None and len(stages) > 1:
+            # another route's start (NewtonStart) at a C that takes the path: the
+            # path from zero (w8a's hinge at C=100 from its working sets' last
+            # solution stalled at a gap of 34; from zero it converges)
+            coef_init = intercept_init = smoothing_init = None
     if coef_init is None:
         W = ops.zeros((D, K), dtype="float32")
         b = ops.zeros((K,), dtype="float32")
@@ -2199,16 +2216,6 @@ def solve_svm(
     n_iter = 0
     # the iterations each column took part in, counted on the device (read once)
     column_iter = ops.zeros((K,), dtype="int32")
-    # Continuation in C: at a large C a Newton step from a point far from the
-    # optimum overshoots (nearly every row leaves the loss's curved zone) and
-    # the iterations then add back a row or two at a time. A path of C values
-    # growing tenfold, each solved loosely from the previous one, keeps the
-    # curved zone close to the optimum's.
-    stages = (
-        [(C_scaled, tol)]
-        if coef_init is not None
-        else _continuation(C_scaled, sample_weight, design, tol)
-    )
     for C, stage_tol in stages:
         if len(stages) > 1:
             report.line(f"C path: C={C * scale**2:.3g}, to a gap of {stage_tol:.1e}", level=2)

@@ -702,3 +702,50 @@ def test_the_best_intercept_is_exact_on_boxes_of_either_sign(seed):
     values = [primal(b) for b in q - margins]
     b = best_intercept(margins, q, low, high, cost)
     assert primal(b) <= min(values) + 1e-12 * max(1.0, abs(min(values)))
+
+
+@pytest.mark.parametrize("C", [1.0, 1e4])
+def test_another_route_s_start_is_taken_unless_c_takes_the_path(C):
+    # A start that another route found (NewtonStart: coef_init with
+    # smoothing_init) is Newton's at a moderate C; at a C whose continuation
+    # takes a path of C values, the path from zero is taken instead, as if
+    # there were no start (from w8a's working sets' last solution at C=100,
+    # Newton stalled at a gap of 34).
+    from kernelsvm_keras import _solver
+    from kernelsvm_keras._loss import get_loss, margin_intervals
+
+    rng = np.random.RandomState(0)
+    Phi = rng.normal(size=(300, 6)).astype(np.float32)
+    labels = np.where(Phi[:, 0] + 0.5 * rng.normal(size=300) > 0, 1.0, -1.0)[:, None]
+    lower, upper = margin_intervals(labels)
+
+    def design():  # (a fresh one each: a design keeps the Gram products it formed)
+        return _solver.RowBlocks(Phi, None, 6, batch_size=64, cache_bytes=10**9)
+
+    path = _solver._continuation(C, np.ones(300), design(), 1e-3)
+    assert (len(path) > 1) == (C > 1.0)
+
+    def solve(**start):
+        return _solver.solve_svm(
+            design(),
+            lower,
+            upper,
+            np.ones(300),
+            C=C,
+            loss=get_loss("hinge"),
+            fit_intercept=True,
+            tol=1e-3,
+            max_iter=500,
+            **start,
+        )
+
+    cold = solve()
+    start = {"coef_init": rng.normal(size=(1, 6)), "intercept_init": np.zeros(1)}
+    warm = solve(**start, smoothing_init=np.array([_solver._DELTA_WARM]))
+    assert cold.converged and warm.converged
+    if len(path) > 1:  # the start dropped: the same iterations as from zero
+        assert warm.n_iter == cold.n_iter
+        np.testing.assert_array_equal(warm.coef, cold.coef)
+    else:
+        assert warm.n_iter != cold.n_iter
+        np.testing.assert_allclose(warm.primal, cold.primal, rtol=2e-3)
