@@ -121,7 +121,9 @@ def load(args):
     """Return X_train, X_test, y_train, y_test, a dataset name and the scaling used."""
     if args.train is None and args.dataset == "noisy":
         X_train, X_test, y_train, y_test = noisy()
-        return X_train, X_test, y_train, y_test, "noisy", "standard"
+        if args.max_train is not None:
+            X_train, y_train = X_train[: args.max_train], y_train[: args.max_train]
+        return X_train, X_test, y_train, y_test, "noisy", args.scale or "standard"
     if args.train is None:
         loader = {"digits": load_digits, "breast_cancer": load_breast_cancer}[args.dataset]
         X, y = loader(return_X_y=True)

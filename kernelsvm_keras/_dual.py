@@ -460,11 +460,12 @@ def solve_working_sets(
     :data:`_WORKING_SLACK` times ``tol`` to its objective. Working sets give
     up (``None``: Newton takes the problem) after :data:`_WORKING_ROUNDS`
     rounds, when libsvm runs out of steps on a set, when a column's support
-    vectors fill the budget, or when those of its first set foretell more on
+    vectors fill the budget, when those of its first set foretell more on
     all its rows (:func:`_expected_support`; giving up then costs one small
-    dual and no pass over the rows, and returns a
-    :class:`~kernelsvm_keras._solver.NewtonStart`: the first sets' solutions
-    so far, from which Newton starts). libsvm solves a set to
+    dual and no pass over the rows), or when a full set has more rows
+    outside than it can take. The last two return a
+    :class:`~kernelsvm_keras._solver.NewtonStart`, the sets' solutions so
+    far, from which Newton starts. libsvm solves a set to
     :data:`_WORKING_SMO_TOL` times ``tol``.
     Parameters and result are those of :func:`solve_dual`; ``n_iter`` sums
     the rounds' largest libsvm iteration counts.
@@ -988,6 +989,7 @@ class _Dual:
         self.C = C / self.scale**2
         self.cost = intercept_cost / self.scale**2
         self.weight = np.broadcast_to(_per_column(sample_weight), (n, K))
+        self._intervals = None
 
     def diagonal_shift(self, k, rows):
         """What column ``k``'s loss adds to the diagonal of its rows' Gram matrix.
@@ -1063,11 +1065,17 @@ class _Dual:
         return beta, libsvm.intercept_[0], n_iter, its < steps
 
     def intervals(self):
-        """The problem as the certificate sees it (:class:`~kernelsvm_keras._solver._Intervals`)."""
-        floor = _gap_floor(self.design, self.sample_weight) * self.cost**2 if self.cost else 0.0
-        return _Intervals(
-            self.lower, self.upper, self.sample_weight, self.C, self.loss, True, self.cost, floor
-        )
+        """The problem as the certificate sees it (:class:`~kernelsvm_keras._solver._Intervals`).
+
+        Formed once: with an intercept cost its floor takes a pass over the rows.
+        """
+        if self._intervals is None:
+            cost = self.cost
+            floor = _gap_floor(self.design, self.sample_weight) * cost**2 if cost else 0.0
+            self._intervals = _Intervals(
+                self.lower, self.upper, self.sample_weight, self.C, self.loss, True, cost, floor
+            )
+        return self._intervals
 
     def exact_products(self, coef, beta):
         """The float64 pass that begins the certificate of ``(coef, beta)``: ``first_pass``.

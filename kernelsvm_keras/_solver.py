@@ -1015,9 +1015,9 @@ class NewtonStart:
     """A starting point for :func:`solve_svm` that another route found, and how to start from it.
 
     The working sets of a hinge problem whose support vectors will not fit
-    (:func:`~kernelsvm_keras._dual.solve_working_sets`) give up after their
-    first set, whose solution, on a sample of the rows, is already near the
-    whole problem's: Newton starts there (``coef_init``, ``intercept_init``),
+    (:func:`~kernelsvm_keras._dual.solve_working_sets`) give up, often after
+    their first set, whose solution, on a sample of the rows, is already
+    near the whole problem's: Newton starts there (``coef_init``, ``intercept_init``),
     and, in its columns (``warm``), with the hinge's smoothing at
     :data:`_DELTA_WARM` rather than :data:`_DELTA_START`, since the
     continuation's wide stages would first move it away again.
