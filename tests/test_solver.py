@@ -591,6 +591,28 @@ def test_curved_subset_holds_the_masked_rows_once_and_pads_with_zero_weight(cach
         assert np.sum(np.all(rows == Phi[i], axis=1) & taken.any(axis=1)) == 1
 
 
+@pytest.mark.parametrize("cache_bytes", [10**9, 0])  # gathered, or two passes (not cached)
+@pytest.mark.parametrize("count", [0, 1, 29, 60])  # few curved rows, or most of them
+def test_a_woodbury_step_s_products_on_its_curved_rows_are_the_whole_design_s(cache_bytes, count):
+    # The products of a direct step, phi @ V on the curved rows and phi.T @ Y
+    # for Y zero elsewhere, are those of the whole design, whether the curved
+    # rows are gathered (few, cached) or not (many, or streamed).
+    from kernelsvm_keras import _solver
+
+    rng = np.random.RandomState(5)
+    Phi = rng.normal(size=(70, 5)).astype(np.float32)
+    mask = np.zeros(70, dtype=bool)
+    mask[rng.permutation(70)[:count]] = True
+    design = _solver.RowBlocks(Phi, None, 5, batch_size=16, cache_bytes=cache_bytes)
+    curved = _solver._CurvedRows(design, mask)
+    assert (curved._taken is not None) == (count < 35 and design.fits_in_cache(count))
+    V = rng.normal(size=(5, 3))
+    Y = np.where(mask[:, None], rng.normal(size=(70, 3)), 0.0)
+    Phi64 = Phi.astype(np.float64)
+    np.testing.assert_allclose(curved.matmul(V)[mask], (Phi64 @ V)[mask], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(curved.rmatmul(Y), Phi64.T @ Y, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
 def test_direct_steps_on_cached_grams_reach_the_optimum(monkeypatch, loss, newton):
     # Every Newton step direct, on Gram matrices kept from step to step (the
