@@ -173,7 +173,9 @@ def test_the_hinge_at_a_large_C_is_finished_in_float64(monkeypatch):
     assert stalled.dual_gap_[0] > 10 * est.tol and warned
     # the warning says what is out of range for the float64 finish
     assert "interior point" in str(warned[0].message), warned[0].message
-    assert est.objective_[0] < stalled.objective_[0] * (1 - 1e-3)
+    # (lower: float32 stops 1e-4 above it since its line search sums in NumPy,
+    # 1e-3 and more before)
+    assert est.objective_[0] < stalled.objective_[0]
 
 
 def _without_newton(monkeypatch):

@@ -437,8 +437,9 @@ def test_a_streamed_landmark_design_keeps_its_factor_apart(kernel):
     np.testing.assert_array_equal(cached.exact_rows(taken), Phi[taken])
 
 
+@pytest.mark.parametrize("on_host", [True, False])  # in NumPy, or with the backend's ops
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
-def test_line_search_never_accepts_a_step_that_raises_the_objective(loss):
+def test_line_search_never_accepts_a_step_that_raises_the_objective(loss, on_host):
     # One row far past the margin after a unit step, a long direction: at t=1
     # the derivative (t * |dW|^2 = 40) is within 5% of its value at 0 (-1000,
     # hinge), yet the objective is 40 times its start. w8a, standardised, hinge,
@@ -455,6 +456,7 @@ def test_line_search_never_accepts_a_step_that_raises_the_objective(loss):
     # label +1 at prediction 0, moving up by 1000 per unit step
     lower, upper = margin_intervals(np.ones((1, 1)))
     problem = _solver._Problem(get_loss(loss), lower, upper, np.ones(1), 0.0)
+    problem.on_host = on_host
     Z, Zd = tensor([[0.0]]), tensor([[1000.0]])
     W, dW = tensor([[0.0]]), tensor([[np.sqrt(40.0)]])
     b, db = tensor([0.0]), tensor([0.0])
@@ -469,6 +471,42 @@ def test_line_search_never_accepts_a_step_that_raises_the_objective(loss):
         return float(ops.convert_to_numpy(value)[0])
 
     assert objective(t) < objective(tensor([0.0]))
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_the_line_search_in_numpy_is_the_backend_s(loss):
+    # On CPUs the line search runs in NumPy: the same steps as the backend's
+    # ops, column by column, in float32 (a NumPy float64 C made them float64),
+    # and a tensor for the iterate's update.
+    from keras import ops
+
+    from kernelsvm_keras import _solver
+    from kernelsvm_keras._loss import get_loss, margin_intervals
+
+    rng = np.random.RandomState(6)
+    n, D, K = 300, 8, 3
+    Phi = rng.normal(size=(n, D)).astype(np.float32)
+    lower, upper = margin_intervals(np.where(rng.rand(n, K) < 0.5, 1.0, -1.0))
+    weights = rng.uniform(0.5, 2.0, size=n)
+    W, b = rng.normal(size=(D, K)).astype(np.float32), rng.normal(size=K).astype(np.float32)
+    smoothing = np.float32([1.0, 0.1, 0.01])
+    # steepest descent: the gradient from -loss' (derivatives' second output)
+    slope = get_loss(loss).derivatives(Phi @ W + b, lower, upper, smoothing)[1]
+    beta = 2.0 * weights[:, None] * slope
+    dW = (Phi.T @ beta - W).astype(np.float32)
+    db = beta.sum(axis=0).astype(np.float32)
+    steps = []
+    for on_host in (True, False):
+        problem = _solver._Problem(get_loss(loss), lower, upper, weights, 0.0)
+        problem.on_host = on_host
+        tensors = [ops.convert_to_tensor(a) for a in (Phi @ W + b, Phi @ dW + db, W, dW, b, db)]
+        Z, Zd, W_, dW_, b_, db_ = tensors
+        delta = ops.convert_to_tensor(smoothing)
+        t = _solver._line_search(problem, Z, Zd, np.float64(2.0), delta, W_, dW_, b_, db_)
+        assert ops.convert_to_numpy(t).dtype == np.float32
+        steps.append(ops.convert_to_numpy(t))
+    np.testing.assert_allclose(steps[0], steps[1], rtol=1e-4)
+    assert np.all(steps[0] > 0)
 
 
 @pytest.mark.parametrize("cache_bytes", [10**9, 0])  # cached or streamed features
