@@ -797,7 +797,7 @@ class RowBlocks:
         return ops.concatenate(parts, axis=0)
 
     def gram(self, rows, key, exact=False):
-        """``phi(X)[rows] @ phi(X)[rows].T`` as NumPy, for sorted row indices.
+        """``phi(X)[rows] @ phi(X)[rows].T`` as a new NumPy array, for sorted row indices.
 
         The products of the rows met before under the same ``key`` are kept
         (within ``_GRAM_CACHE_BYTES`` for all keys) and only those of new rows
@@ -843,7 +843,7 @@ class RowBlocks:
         if used + where.nbytes + G.nbytes <= _GRAM_CACHE_BYTES:
             self._grams[key] = (known, where, G)
         positions = where[rows]
-        return G[np.ix_(positions, positions)]
+        return G[np.ix_(positions, positions)]  # (a new array)
 
     def new_gram_rows(self, rows, key, exact=False):
         """How many of ``rows`` :meth:`gram` would compute products for."""
@@ -1489,10 +1489,10 @@ def _definite_solve(M, rhs, jitter):
     and converged without it).
     """
     for shift in (0.0, jitter):
+        system = M.copy()  # (factored in its place)
+        system[np.diag_indices_from(system)] += shift
         try:
-            return scipy.linalg.cho_solve(
-                _cho_factor(M + shift * np.eye(len(M))), rhs, check_finite=False
-            )
+            return scipy.linalg.cho_solve(_cho_factor(system), rhs, check_finite=False)
         except np.linalg.LinAlgError:
             continue
     return np.linalg.lstsq(M, rhs, rcond=None)[0]
@@ -1541,14 +1541,17 @@ def _direct_directions(design, columns, zone, curv, gW, gb, damping, use_hessian
         # the diagonal 1 / c (a large C), the Gram matrix in float64
         diagonal = 1.0 / curv[rows, j]
         G = design.gram(rows, key=j).astype(np.float64)
-        if _jitter(G) > _EXACT_GRAM_RATIO * diagonal.min():
+        jitter = _jitter(G)
+        if jitter > _EXACT_GRAM_RATIO * diagonal.min():
             G = design.gram(rows, key=j, exact=True)
-        M = G + np.diag(diagonal)
+            jitter = _jitter(G)
+        M = G  # (a new array: the system is formed in its place)
+        M[np.diag_indices_from(M)] += diagonal
         rhs = products[rows, j].astype(np.float64)
         if damping:
             M += 1.0 / rho
             rhs += gb[j] / rho
-        Y[rows, j] = _definite_solve(M, rhs, _jitter(G))
+        Y[rows, j] = _definite_solve(M, rhs, jitter)
     correction = curved.rmatmul(Y)
     dW[:, columns] = -(gW[:, columns] - correction[:, columns])
     db[columns] = -(gb[columns] - Y[:, columns].sum(axis=0)) / rho if damping else 0.0
