@@ -163,10 +163,10 @@ class Hinge(IntervalLoss):
 
     def _penalty(self, v, delta, xp):
         if delta is None:  # the hinge and a subgradient
-            return v, xp.where(v > 0, 1.0, 0.0), xp.zeros_like(v)
+            return v, _indicator(v > 0, v, xp), xp.zeros_like(v)
         inside = xp.logical_and(v > 0, v < delta)
         value = xp.where(v < delta, xp.square(v) / (2.0 * delta), v - delta / 2.0)
-        return value, xp.clip(v / delta, 0.0, 1.0), xp.where(inside, 1.0, 0.0) / delta
+        return value, xp.clip(v / delta, 0.0, 1.0), _indicator(inside, v, xp) / delta
 
     def _conjugate_curvature(self, weight, delta, xp):
         if delta is None:
@@ -181,7 +181,7 @@ class SquaredHinge(IntervalLoss):
     name = "squared_hinge"
 
     def _penalty(self, v, delta, xp):
-        return xp.square(v), 2.0 * v, 2.0 * xp.where(v > 0, 1.0, 0.0)
+        return xp.square(v), 2.0 * v, 2.0 * _indicator(v > 0, v, xp)
 
     def _conjugate_curvature(self, weight, delta, xp):
         return 1.0 / (4.0 * _positive(weight, xp))
@@ -189,6 +189,15 @@ class SquaredHinge(IntervalLoss):
     def free_diagonal(self, weight):
         with np.errstate(divide="ignore"):
             return np.where(weight > 0, 1.0 / (2.0 * np.maximum(weight, 1e-300)), 0.0)
+
+
+def _indicator(mask, like, xp):
+    """Ones where ``mask`` holds, else zeros, of the type of ``like``.
+
+    NumPy's ``where`` of two Python floats is float64, which the solver's
+    float32 arithmetic on the host must not meet.
+    """
+    return xp.where(mask, xp.ones_like(like), xp.zeros_like(like))
 
 
 def _positive(weight, xp):

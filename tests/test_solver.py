@@ -509,6 +509,67 @@ def test_the_line_search_in_numpy_is_the_backend_s(loss):
     assert np.all(steps[0] > 0)
 
 
+@pytest.mark.parametrize("with_cost", [False, True])  # the one-class SVM's intercept cost
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_the_rows_side_in_numpy_is_the_backend_s(loss, with_cost):
+    # On CPUs the loss's terms at the iterate and the signed dual points of a
+    # pass run in NumPy: the same float32 values as the backend's ops, and
+    # tensors of its type back (a NumPy float64 C kept them float32).
+    from keras import ops
+
+    from kernelsvm_keras import _solver
+    from kernelsvm_keras._loss import get_loss, margin_intervals
+
+    rng = np.random.RandomState(7)
+    n, D, K = 200, 6, 3
+    Phi = rng.normal(size=(n, D)).astype(np.float32)
+    lower, upper = margin_intervals(np.where(rng.rand(n, K) < 0.5, 1.0, -1.0))
+    problem = _solver._Problem(get_loss(loss), lower, upper, rng.uniform(0.5, 2, n), 0.0)
+    W = rng.normal(size=(D, K)).astype(np.float32)
+    b = rng.normal(size=K).astype(np.float32)
+    Z = ops.convert_to_tensor(Phi @ W + b)
+    cap = ops.convert_to_tensor(np.ones((n, K), np.float32))
+    delta = ops.convert_to_tensor(np.float32([1.0, 0.1, 0.01])) if loss == "hinge" else None
+    C, cb = np.float64(2.0), 0.5 if with_cost else 0.0
+    rows = (problem.lower, problem.upper, problem.s)
+    bounds = cap if with_cost else None
+    kwargs = dict(loss=problem.loss)
+    outputs = []
+    for side in (_solver._on_host, _solver._on_device):
+        halves = side(_solver._signed_betas, Z, *rows, bounds, C, delta, **kwargs)
+        halves = ops.convert_to_tensor(Phi.T) @ halves
+        outputs.append(
+            (halves,)
+            + side(
+                _solver._iterate,
+                Z,
+                halves,
+                *rows,
+                cap,
+                ops.convert_to_tensor(W),
+                ops.convert_to_tensor(b),
+                C,
+                cb,
+                delta,
+                with_cost=with_cost,
+                fit_intercept=True,
+                **kwargs,
+            )  # fmt: skip
+        )
+    host, device = (ops.convert_to_numpy(ops.concatenate(
+        [ops.reshape(ops.convert_to_tensor(a), (-1,)) for a in _flat(out) if a is not None], 0,
+    )) for out in outputs)  # fmt: skip
+    assert host.dtype == np.float32
+    np.testing.assert_allclose(host, device, rtol=1e-5, atol=1e-4)
+
+
+def _flat(tree):
+    """The leaves of nested tuples."""
+    if isinstance(tree, tuple):
+        return [leaf for part in tree for leaf in _flat(part)]
+    return [tree]
+
+
 @pytest.mark.parametrize("cache_bytes", [10**9, 0])  # cached or streamed features
 def test_gram_reuses_the_products_of_rows_met_before(monkeypatch, cache_bytes):
     # The direct Newton steps ask for Gram matrices of curved zones that change
