@@ -1282,12 +1282,10 @@ def _line_search(problem, Z, Zd, C, delta, W, dW, b, db):
     start, step, xp = _line_start, _line_step, ops
     data = (Z, Zd, problem.lower, problem.upper, problem.s, C, problem.intercept_cost)
     vectors = (delta, W, dW, b, db)
-    if problem.on_host:
+    if problem.on_host:  # (the arrays read once, for every step of the search)
         start, step, xp = _line_start.__wrapped__, _line_step.__wrapped__, np
-        lower, upper, s = problem.host
-        # (Python floats: a NumPy float64 C would make the search float64)
-        data = (_host(Z), _host(Zd), lower, upper, s, float(C), problem.intercept_cost)
-        vectors = tuple(None if v is None else _host(v) for v in vectors)
+        data = (Z, Zd, *problem.host, C, problem.intercept_cost)
+        data, vectors = (tuple(_read_on_host(a) for a in group) for group in (data, vectors))
     delta, W, dW, b, db = vectors
     fixed, limits, bracket, t = start(*data, delta, W, dW, b, db, loss=problem.loss, xp=xp)
     for _ in range(_LS_MAX_ITER):
@@ -1315,8 +1313,7 @@ def _on_device(function, *args, **kwargs):
 def _on_host(function, *args, **kwargs):
     """A compiled function of the solver run in NumPy on the host (``xp=np``).
 
-    Its tensors are read as float32 NumPy arrays (a NumPy float C as a
-    Python float, so that the arithmetic stays float32), and its arrays
+    Its arguments are read by :func:`_read_on_host`, and its arrays
     returned as tensors, in the structure it returns. For an eager backend
     on CPUs (``_Problem.on_host``), where elementwise work on the rows costs
     more in the backend's dispatch than in NumPy (TensorFlow: 17 ms for
@@ -1324,17 +1321,23 @@ def _on_host(function, *args, **kwargs):
     :func:`_signed_betas`).
     """
 
-    def read(a):
-        if isinstance(a, np.floating):
-            return float(a)
-        return _host(a) if ops.is_tensor(a) else a
-
     def back(out):
         if isinstance(out, tuple):
             return tuple(back(part) for part in out)
         return ops.convert_to_tensor(out) if isinstance(out, np.ndarray) else out
 
-    return back(function.__wrapped__(*(read(a) for a in args), **kwargs, xp=np))
+    return back(function.__wrapped__(*(_read_on_host(a) for a in args), **kwargs, xp=np))
+
+
+def _read_on_host(a):
+    """An argument of a function run in NumPy (:func:`_on_host`, :func:`_line_search`).
+
+    A tensor as a float32 NumPy array; a NumPy float as a Python float (a
+    float64 ``C`` would make the arithmetic float64); anything else as it is.
+    """
+    if isinstance(a, np.floating):
+        return float(a)
+    return _host(a) if ops.is_tensor(a) else a
 
 
 @compiled(static=("fit_intercept",))

@@ -144,7 +144,7 @@ def test_large_C_kernel_is_a_real_model_with_a_true_gap(solver, loss):
 def test_the_hinge_at_a_large_C_is_finished_in_float64(monkeypatch):
     # Not separable (5% of the labels flipped), C=1e6, the hinge, on the
     # Newton route: the float32 iterations stop improving at a certified gap
-    # of 0.04 (a ConvergenceWarning). The float64 interior point solves the
+    # above tol (a ConvergenceWarning). The float64 interior point solves the
     # same problem again and certifies it. (libsvm, the other tests' oracle,
     # does not solve it in 5 million steps.)
     from kernelsvm_keras import _solver
@@ -170,7 +170,10 @@ def test_the_hinge_at_a_large_C_is_finished_in_float64(monkeypatch):
     assert est.dual_gap_[0] <= est.tol and not warned
     monkeypatch.setattr(_solver, "_INTERIOR_FLOPS", 0)  # without the interior point
     stalled, warned = fit()
-    assert stalled.dual_gap_[0] > 10 * est.tol and warned
+    # (float32 stalls at gaps of 4e-3 to 7e-3 on TensorFlow and JAX; 0.04 before
+    # the line search summed in NumPy and the Woodbury products ran on the
+    # curved rows alone)
+    assert stalled.dual_gap_[0] > est.tol and warned
     # the warning says what is out of range for the float64 finish
     assert "interior point" in str(warned[0].message), warned[0].message
     # (lower: float32 stops 1e-4 above it since its line search sums in NumPy,
