@@ -98,7 +98,7 @@ from ._finite_newton import bisect_slope, solve_squared_primal
 from ._interior import solve_hinge_dual
 from ._keras import keras, ops
 from ._kernels import LEADING_FEATURES
-from ._loss import _feasible_scales, summed_to
+from ._loss import _feasible_scales, _indicator, summed_to
 from ._progress import SILENT
 
 __all__ = [
@@ -1120,7 +1120,7 @@ def _iterate(
     beta_pos, beta_neg = xp.maximum(beta, 0.0), xp.maximum(-beta, 0.0)
     sum_pos, sum_neg = xp.sum(beta_pos, axis=0), xp.sum(beta_neg, axis=0)
     if with_cost:  # the positive rows' bounds, and their room
-        bound = C * cap * _as_float32(beta_pos > 0, xp)
+        bound = C * cap * _indicator(beta_pos > 0, beta_pos, xp)
         capacity = xp.sum(bound - beta_pos, axis=0)
     else:
         capacity = xp.zeros_like(sum_pos)
@@ -1163,13 +1163,8 @@ def _signed_betas(Z, lower, upper, s, cap, C, delta, *, loss, xp=ops):
     beta = C * s * loss.derivatives(Z, lower, upper, delta, xp)[1]
     parts = [xp.maximum(beta, 0.0), xp.maximum(-beta, 0.0)]
     if cap is not None:
-        parts.append(C * cap * _as_float32(beta > 0, xp))
+        parts.append(C * cap * _indicator(beta > 0, beta, xp))
     return xp.concatenate(parts, axis=1)
-
-
-def _as_float32(mask, xp):
-    """A boolean array as float32 ones and zeros, in NumPy or the backend."""
-    return mask.astype(np.float32) if xp is np else ops.cast(mask, "float32")
 
 
 @compiled()
@@ -1287,16 +1282,17 @@ def _line_search(problem, Z, Zd, C, delta, W, dW, b, db):
         data = (Z, Zd, *problem.host, C, problem.intercept_cost)
         data, vectors = (tuple(_read_on_host(a) for a in group) for group in (data, vectors))
     delta, W, dW, b, db = vectors
-    fixed, limits, bracket, t = start(*data, delta, W, dW, b, db, loss=problem.loss, xp=xp)
-    for _ in range(_LS_MAX_ITER):
-        done, bracket, t = step(
-            *data, delta, b, db, fixed, limits, bracket, t, loss=problem.loss, xp=xp
-        )
-        if bool(xp.all(done)):
-            break  # (the accepted t of every column: a column done keeps its t)
-    else:
-        # Not within tolerance: the left end of the bracket still decreases the objective.
-        t = xp.where(done, t, bracket[0])
+    with _silent_overflow():
+        fixed, limits, bracket, t = start(*data, delta, W, dW, b, db, loss=problem.loss, xp=xp)
+        for _ in range(_LS_MAX_ITER):
+            done, bracket, t = step(
+                *data, delta, b, db, fixed, limits, bracket, t, loss=problem.loss, xp=xp
+            )
+            if bool(xp.all(done)):
+                break  # (the accepted t of every column: a column done keeps its t)
+        else:
+            # Not within tolerance: the left end of the bracket still decreases the objective.
+            t = xp.where(done, t, bracket[0])
     return ops.convert_to_tensor(t.astype(np.float32)) if xp is np else t
 
 
@@ -1326,7 +1322,19 @@ def _on_host(function, *args, **kwargs):
             return tuple(back(part) for part in out)
         return ops.convert_to_tensor(out) if isinstance(out, np.ndarray) else out
 
-    return back(function.__wrapped__(*(_read_on_host(a) for a in args), **kwargs, xp=np))
+    with _silent_overflow():
+        return back(function.__wrapped__(*(_read_on_host(a) for a in args), **kwargs, xp=np))
+
+
+def _silent_overflow():
+    """NumPy's float32 arithmetic as the backends do it: overflow to ``inf``, without a warning.
+
+    The solver's functions handle values that are not finite themselves (a
+    dual point that overflows is no bound, a line-search step that overflows
+    is too far); NumPy would also warn (an error where warnings are: a fit at
+    extreme values, tests/test_reliability.py).
+    """
+    return np.errstate(over="ignore", divide="ignore", invalid="ignore")
 
 
 def _read_on_host(a):
