@@ -167,11 +167,12 @@ _GROUP_BYTES = 2**28
 # ... and a column's set is complete when the rows outside it add at most
 # this fraction of tol to its objective.
 _WORKING_SLACK = 0.1
-# ... and the sets solve their columns one at a time: on threads (_solved_columns), MNIST's
-# hinge was no faster (31.9-33.4 s against 33.6-34.4 s), letter's one-vs-one 1-2 s
-# slower, and the peak memory 75 MB (w8a) to 300 MB (letter) higher
-# (benchmarks/RESULTS.md, "Two OpenBLAS libraries").
-_WORKING_THREADS = 1
+# ... and one-vs-rest's sets (as many Gram matrices as columns, kept between rounds all
+# the same) are formed in one batch of at most _WORKING_BYTES and solved side by side on
+# scikit-learn's share of threads: MNIST's hinge 23.3 / 22.8 s -> 21.7 / 21.7 s, its peak
+# memory 330 MB higher. One-vs-one's pairs stay on one thread: their solves are short
+# (pendigits: 0.14 s of libsvm in 4.3 s), and on two threads its fit took 4.9 s with
+# batches of two, 6.6-7.4 s with one batch (1.2 GB more); letter's one-vs-one likewise.
 # The relative round-off of float32 products phi(X) @ coef, generously: 16
 # float32 epsilons (w8a's 2,048 landmarks: 0.6e-6 at most, measured)
 _FLOAT32_ROUNDING = 16 * float(np.finfo(np.float32).eps)
@@ -466,7 +467,9 @@ def solve_working_sets(
     outside than it can take. The last two return a
     :class:`~kernelsvm_keras._solver.NewtonStart`, the sets' solutions so
     far, from which Newton starts. libsvm solves a set to
-    :data:`_WORKING_SMO_TOL` times ``tol``.
+    :data:`_WORKING_SMO_TOL` times ``tol``. A round's columns without
+    groups of rows (one-vs-rest) are solved side by side on
+    :func:`_libsvm_threads`, their Gram matrices formed first.
     Parameters and result are those of :func:`solve_dual`; ``n_iter`` sums
     the rounds' largest libsvm iteration counts.
     """
@@ -523,7 +526,8 @@ def solve_working_sets(
         # the sets' new rows projected in one product, where the design projects rows read
         design.read_ahead(np.concatenate([sets[k].rows for k in columns]))
         tasks = _working_set_tasks(design, sets, columns, groups)
-        with contextlib.closing(_solved_columns(problem, tasks, _WORKING_THREADS)) as solved:
+        threads = min(_libsvm_threads(), columns.size) if groups is None else 1
+        with contextlib.closing(_solved_columns(problem, tasks, threads, _WORKING_BYTES)) as solved:
             for k, rows, Phi, solution in solved:
                 if solution is None:
                     return None
@@ -849,13 +853,15 @@ def _libsvm_threads():
     return max(1, int(_openmp_effective_n_threads()))
 
 
-def _solved_columns(problem, tasks, threads):
+def _solved_columns(problem, tasks, threads, batch_bytes=0):
     """libsvm on each task's column, ``threads`` at once; the solutions in task order.
 
     ``tasks`` yields ``(k, Q, rows, extra)``: column ``k`` on ``rows``, ``Q``
     their Gram matrix (``None``: a task that failed, passed on as it is),
     ``extra`` anything the caller wants back with the solution. Tasks are
-    drawn ``threads`` at a time and their columns solved together (libsvm
+    drawn ``threads`` at a time, or more while their Gram matrices hold at
+    most ``batch_bytes`` (a caller that keeps them all the same: working
+    sets), and their columns solved together (libsvm
     releases the GIL); the next tasks are drawn once those are done, so
     that forming a working set's Gram matrix (a BLAS product on every core)
     never competes with a solve for the cores (MNIST's hinge: the updates
@@ -902,7 +908,9 @@ def _solved_columns(problem, tasks, threads):
                 continue
             shift = problem.diagonal_shift(k, rows)
             joins = id(Q) in shifted and np.array_equal(shifted[id(Q)][2], shift)
-            if not joins and (id(Q) in shifted or len(batch) >= threads):
+            held = sum(kept.nbytes for kept, _, _ in shifted.values()) + Q.nbytes
+            full = len(batch) >= threads and (pool is None or held > batch_bytes)
+            if not joins and (id(Q) in shifted or full):
                 yield from solved()  # Q's other shift, or a full batch, first
             if id(Q) not in shifted:
                 shifted[id(Q)] = [Q, Q.diagonal().copy(), shift]

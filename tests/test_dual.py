@@ -855,8 +855,8 @@ def test_working_sets_on_threads_are_the_sets_one_at_a_time(monkeypatch):
     monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
     results = recording_working_sets(monkeypatch)
     fits = []
-    for threads in (1, 2):  # (one by default: _WORKING_THREADS)
-        monkeypatch.setattr(_dual, "_WORKING_THREADS", threads)
+    for threads in (1, 2):
+        monkeypatch.setattr(_dual, "_libsvm_threads", lambda threads=threads: threads)
         est = KerasSVC(loss="hinge", n_components=200, random_state=0)
         fits.append(fit_quietly(est, Xd, yd))
     assert len(results) == 2 and all(result is not None for result in results)
@@ -895,6 +895,33 @@ def test_shared_gram_matrices_see_their_own_shift_and_are_restored():
     for k, shift in enumerate(problem.shifts):
         np.testing.assert_array_equal(problem.seen[k], 1.0 + shift)
     np.testing.assert_array_equal(Q, np.eye(4))  # restored
+
+
+@pytest.mark.parametrize("batch_bytes, size", [(0, 2), (300, 2), (400, 3), (10**6, 6)])
+def test_a_batch_draws_tasks_while_their_gram_matrices_fit_its_bytes(batch_bytes, size):
+    # six sets with Gram matrices of their own, 128 bytes each: a batch takes `threads`
+    # of them, or more while they hold at most `batch_bytes`; the task after a batch is
+    # drawn before it is solved (that task's matrix tells that the batch is full)
+    rows = np.arange(4)
+    grams = [np.eye(4) for _ in range(6)]
+    problem = _ShiftRecorder([0.0] * 6)
+    count = []
+
+    def tasks():
+        for k, Q in enumerate(grams):
+            count.append(k)
+            yield k, Q, rows, None
+
+    def column(k, Q, rows):
+        problem.seen[k] = len(count)  # the tasks drawn when column k is solved
+        return k
+
+    problem.column = column
+    out = list(_dual._solved_columns(problem, tasks(), threads=2, batch_bytes=batch_bytes))
+    assert [solution for *_, solution in out] == list(range(6))
+    assert problem.seen[0] == min(size + 1, 6)
+    for Q in grams:
+        np.testing.assert_array_equal(Q, np.eye(4))
 
 
 def test_a_failed_task_or_solve_stops_the_columns_and_restores_every_diagonal():
