@@ -474,6 +474,38 @@ def test_libsvm_out_of_steps_at_its_tolerance_runs_again_at_a_looser_one(monkeyp
     np.testing.assert_allclose(est.objective_, exact.objective_, rtol=1e-5)
 
 
+def test_a_next_set_keeps_the_rows_on_their_margins_beyond_its_share_up_to_its_growth(
+    monkeypatch,
+):
+    # a set's rows without beta: 30 on their margins (inside by 0.005, within a
+    # hundredth of the largest prediction, 2.0), 30 further inside; the next set
+    # holds 20 support vectors and 8 new rows besides, and keeps a quarter as many
+    # others as new rows within its budget, and every row on its margin within
+    # _WORKING_GROWTH times the budget, the nearest first
+    from types import SimpleNamespace
+
+    from kernelsvm_keras._loss import margin_intervals
+
+    labels = np.where(np.arange(60) % 2, 1.0, -1.0)[:, None]
+    lower, upper = margin_intervals(labels)
+    problem = SimpleNamespace(lower=lower, upper=upper)
+    others = np.arange(60)[::-1]
+    inside = np.where(np.arange(60) < 30, 0.005 + 1e-4 * np.arange(60), 0.5)
+    predictions = (labels[:, 0] * (1.0 + inside))[others]
+
+    def kept(budget):
+        rows = _dual._kept_others(problem, 0, others, predictions, 20, 8, budget, 2.0)
+        assert np.unique(rows).size == rows.size
+        return rows
+
+    np.testing.assert_array_equal(np.sort(kept(budget=100)), np.arange(30))  # all of them
+    growth = int(_dual._WORKING_GROWTH * 30) - 28  # 20 rows
+    np.testing.assert_array_equal(np.sort(kept(budget=30)), np.arange(growth))  # the nearest
+    monkeypatch.setattr(_dual, "_WORKING_BAND", 0.0)  # no row on its margin: the share only
+    np.testing.assert_array_equal(np.sort(kept(budget=100)), np.arange(2))
+    np.testing.assert_array_equal(kept(budget=28), [])  # (no room in the budget)
+
+
 def test_the_first_working_set_holds_both_sides_of_a_rare_class():
     from kernelsvm_keras._loss import margin_intervals
 
