@@ -158,8 +158,8 @@ _WORKING_NEAR = 0.25
 # rows, and the fit took 14.4-14.7 s. Noisy rows (20,000 of make_classification,
 # flip_y=0.1, C=10), whose sets fill with margin errors rather than margin rows,
 # keep the budget: with every set allowed 1.6 times the rows they succeeded, in
-# 20.5 s against Newton's 11.1 s (benchmarks/RESULTS.md, "Working sets that keep
-# the rows on their margins").
+# 20.5 s against Newton's 11.1 s (benchmarks/RESULTS.md, "The hinge at a large C
+# on working sets that keep their margin rows").
 _WORKING_BAND = 1e-2
 _WORKING_GROWTH = 1.6
 # ... and libsvm solves their sets to this times tol, not _SMO_TOL: the rows
@@ -186,7 +186,8 @@ _WORKING_SLACK = 0.1
 # scikit-learn's share of threads: MNIST's hinge 23.3 / 22.8 s -> 21.7 / 21.7 s, its peak
 # memory 330 MB higher. One-vs-one's pairs stay on one thread: their solves are short
 # (pendigits: 0.14 s of libsvm in 4.3 s), and on two threads its fit took 4.9 s with
-# batches of two, 6.6-7.4 s with one batch (1.2 GB more); letter's one-vs-one likewise.
+# batches of two, 6.6-7.4 s with one batch (1.2 GB more); letter's one-vs-one likewise
+# (benchmarks/RESULTS.md, "The hinge at a large C on working sets ...").
 # The relative round-off of float32 products phi(X) @ coef, generously: 16
 # float32 epsilons (w8a's 2,048 landmarks: 0.6e-6 at most, measured)
 _FLOAT32_ROUNDING = 16 * float(np.finfo(np.float32).eps)
@@ -472,8 +473,9 @@ def solve_working_sets(
     support vectors (:data:`_WORKING_STEP` at least), keeps a quarter as many
     of its other rows, those nearest their margins (:data:`_WORKING_NEAR` per
     new row), and every row on its margin up to :data:`_WORKING_GROWTH` times
-    the budget (:func:`_kept_others`), and a column is done when the rows outside its set add at most
-    :data:`_WORKING_SLACK` times ``tol`` to its objective. Working sets give
+    the budget (:func:`_kept_others`), and a column is done when the rows
+    outside its set add at most :data:`_WORKING_SLACK` times ``tol`` to its
+    objective. Working sets give
     up (``None``: Newton takes the problem) after :data:`_WORKING_ROUNDS`
     rounds, when libsvm runs out of steps on a set, when a column's support
     vectors fill the budget, when those of its first set foretell more on
@@ -622,17 +624,10 @@ def solve_working_sets(
                 return NewtonStart(coef.T * design.scale, intercept.copy(), has_point)
             taken = outside[np.argsort(-losses[outside, k], kind="stable")[:room]]
             others = rows[~held]
-            scale = np.max(np.abs(Z[:, k] + intercept[k]), initial=0.0)
-            near = _kept_others(
-                problem,
-                k,
-                others,
-                Z[others, k] + intercept[k],
-                support.size,
-                taken.size,
-                budget,
-                scale,
-            )
+            predictions = Z[:, k] + intercept[k]
+            scale = np.max(np.abs(predictions), initial=0.0)
+            sizes = (support.size, taken.size, budget)
+            near = _kept_others(problem, k, others, predictions[others], *sizes, scale)
             sets[k] = sets[k].moved_to(np.concatenate([support, near, taken]))
     return None
 
