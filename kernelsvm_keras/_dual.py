@@ -625,7 +625,7 @@ def solve_working_sets(
             taken = outside[np.argsort(-losses[outside, k], kind="stable")[:room]]
             others = rows[~held]
             predictions = Z[:, k] + intercept[k]
-            scale = np.max(np.abs(predictions), initial=0.0)
+            scale = np.max(np.abs(predictions[weighted[:, k]]), initial=0.0)  # (its own rows)
             sizes = (support.size, taken.size, budget)
             near = _kept_others(problem, k, others, predictions[others], *sizes, scale)
             sets[k] = sets[k].moved_to(np.concatenate([support, near, taken]))
@@ -639,7 +639,7 @@ def _kept_others(problem, k, others, predictions, support, taken, budget, scale)
     theirs; the next set holds ``support`` support vectors and ``taken`` new
     rows besides. It keeps :data:`_WORKING_NEAR` of them per new row within
     ``budget``, and every one at its margin (within :data:`_WORKING_BAND`
-    times ``scale``, the column's largest prediction) up to
+    times ``scale``, the largest prediction on the column's rows) up to
     :data:`_WORKING_GROWTH` times ``budget``.
     """
     count = min(int(_WORKING_NEAR * taken), budget - support - taken)
