@@ -138,7 +138,7 @@ _WORKING_ROUNDS = 50
 _SIDE_ROWS = 20
 _WORKING_STEP = 100
 # ... and a set keeps, beside its support vectors, this many of its other rows
-# per new row, those nearest their margins (_nearest_margins). Dropped, they
+# per new row, those nearest their margins (_by_margin). Dropped, they
 # were the rows the next set's solution put outside (w8a's hinge: a first set
 # of 2,500 rows held 227 support vectors, and the next, those and 227 new
 # rows, left 35,856 of the 37,311 rows outside their margins; such swings
@@ -642,26 +642,23 @@ def _kept_others(problem, k, others, predictions, support, taken, budget, scale)
     times ``scale``, the largest prediction on the column's rows) up to
     :data:`_WORKING_GROWTH` times ``budget``.
     """
+    nearest, inside = _by_margin(problem, k, others, predictions)
     count = min(int(_WORKING_NEAR * taken), budget - support - taken)
-    at_margin = np.count_nonzero(_inside(problem, k, others, predictions) <= _WORKING_BAND * scale)
+    at_margin = np.searchsorted(inside, _WORKING_BAND * scale, side="right")
     count = max(count, min(at_margin, int(_WORKING_GROWTH * budget) - support - taken))
-    return _nearest_margins(problem, k, others, predictions, count)
+    return nearest[: max(count, 0)]
 
 
-def _inside(problem, k, rows, predictions):
-    """How far inside their intervals the ``predictions`` of column ``k``'s ``rows`` are."""
-    return np.minimum(predictions - problem.lower[rows, k], problem.upper[rows, k] - predictions)
-
-
-def _nearest_margins(problem, k, rows, predictions, count):
-    """The ``count`` rows of ``rows`` whose ``predictions`` are nearest their margins.
+def _by_margin(problem, k, rows, predictions):
+    """``rows`` nearest their margins first, and how far inside their intervals they are.
 
     ``rows`` are column ``k``'s, inside their margins (no loss): the
     nearest are those whose prediction is closest to an end of their
     interval ``[lower, upper]`` (a class's margin, a regression's tube).
     """
-    inside = _inside(problem, k, rows, predictions)
-    return rows[np.argsort(inside, kind="stable")[: max(count, 0)]]
+    inside = np.minimum(predictions - problem.lower[rows, k], problem.upper[rows, k] - predictions)
+    order = np.argsort(inside, kind="stable")
+    return rows[order], inside[order]
 
 
 def _working_set_tasks(design, sets, columns, groups=None):

@@ -574,10 +574,10 @@ def test_a_set_keeps_the_rows_nearest_their_margins():
     rows = np.array([0, 1, 2, 3, 4, 5, 6])
     predictions = np.array([3.0, 1.2, -1.1, -4.0, 1.0, 3.0, 0.45])
     # inside by 2, 0.2, 0.1, 3, 0 (on its margin), 0.5 (the tube's middle), 0.05
-    nearest = _dual._nearest_margins(problem, 0, rows, predictions, 4)
-    assert nearest.tolist() == [4, 6, 2, 1]
-    assert _dual._nearest_margins(problem, 0, rows[[3, 5]], predictions[[3, 5]], 1).tolist() == [5]
-    assert _dual._nearest_margins(problem, 0, rows, predictions, 0).size == 0
+    nearest, inside = _dual._by_margin(problem, 0, rows, predictions)
+    assert nearest.tolist() == [4, 6, 2, 1, 5, 0, 3]
+    np.testing.assert_allclose(inside, [0.0, 0.05, 0.1, 0.2, 0.5, 2.0, 3.0], atol=1e-12)
+    assert _dual._by_margin(problem, 0, rows[[3, 5]], predictions[[3, 5]])[0].tolist() == [5, 3]
 
 
 def test_working_sets_keeping_their_rows_near_the_margin_take_fewer_rounds(monkeypatch):
