@@ -184,8 +184,8 @@ class _BaseSVM(BaseEstimator):
 
         Landmarks take the Cholesky basis where the problem may go to the
         exact dual, which does not see the basis: small problems
-        (:func:`~kernelsvm_keras._dual.may_serve`) and the hinge's working
-        sets (:func:`~kernelsvm_keras._dual.may_serve_working_sets`). Its
+        (:func:`~kernelsvm_keras._dual.may_serve`) and working sets
+        (:func:`~kernelsvm_keras._dual.may_serve_working_sets`). Its
         factorisation takes a fraction of the eigendecomposition's time
         (MNIST's hinge on 4,096 landmarks: the map 3.5 s against 8.8 s). The
         Newton solver's leading-block preconditioner needs the landmarks'
@@ -222,7 +222,7 @@ class _BaseSVM(BaseEstimator):
         :meth:`~kernelsvm_keras._maps.FeatureMap.fit_rows`), the design holds
         those, and the exact dual gets them with their Gram matrix; else
         :meth:`_design`, which projects only the rows it reads where the
-        hinge's working sets may take the problem (they read a fraction of the
+        working sets may take the problem (they read a fraction of the
         rows; ``read_few_rows`` of :class:`~kernelsvm_keras._solver.RowBlocks`).
         """
         kept = feature_map.fit_rows()
@@ -393,7 +393,7 @@ class _BaseSVM(BaseEstimator):
         ``problem`` overrides parameters of the intervals (a search's
         ``epsilon``); ``report`` prints the iterations (the estimator's
         ``verbose`` by default); ``likely_support`` are rows the working sets
-        of a large hinge problem start from (:func:`~kernelsvm_keras._dual.solve_working_sets`).
+        of a large problem start from (:func:`~kernelsvm_keras._dual.solve_working_sets`).
         ``C=inf`` is the hard margin (:meth:`_hard_margin`).
         """
         report = self._report() if report is None else report
@@ -406,13 +406,13 @@ class _BaseSVM(BaseEstimator):
         form = serves_dual(design, lower, upper, weights, fit_intercept, intercept_cost)
         exact = solve_dual
         if form is None:
-            # a large hinge problem: the exact dual on working sets, where they suffice
+            # a larger problem: the exact dual on working sets, where they suffice
             form = serves_working_sets(
                 design, lower, upper, weights, fit_intercept, intercept_cost, loss
             )
             exact = functools.partial(solve_working_sets, likely_support=likely_support)
         if form is not None:
-            # a small problem (or a hinge one of few support vectors): its
+            # a small problem (or a larger one of few support vectors): its
             # exact dual in float64 (libsvm), certified
             shrinking = bool(getattr(self, "shrinking", True))
             dual = exact(

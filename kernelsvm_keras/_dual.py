@@ -170,6 +170,20 @@ _WORKING_GROWTH = 1.6
 # 6.4e-5 / 8.3e-5 / 8.7e-5 at tol 1e-3 (benchmarks/RESULTS.md, "Working sets
 # that keep their rows near the margin").
 _WORKING_SMO_TOL = 0.1
+# The squared losses take working sets too, on at most this many rows: their
+# support vectors are the rows with a positive loss, every one free (their box
+# is open), so a first set foretells them as it does the hinge's free ones. The
+# default KerasSVC (squared hinge), this machine, fit seconds, Newton against
+# working sets: pendigits (7,494 rows) 2.7-3.0 -> 1.3-1.5, letter's one-vs-one
+# (15,000) 7.7-8.1 -> 6.5-6.8; above, the sets often give up, and Newton then
+# runs in the basis the sets took, not the one its preconditioner wants
+# (MNIST, 60,000 rows on 4,096 landmarks: 36.7 -> 52.5; a9a, 32,561 rows:
+# 3.5 -> 3.7-4.1; benchmarks/RESULTS.md, "The squared hinge on working sets").
+_WORKING_SQUARED_ROWS = 15000
+# ... and on features at least this wide: on fewer, Newton's iterations are cheap
+# (KerasLinearSVC on 10,000 rows of 20 / 300 features: 0.14 / 0.25 s, against
+# 2.1 / 3.4 s on working sets).
+_WORKING_SQUARED_WIDTH = 1024
 # ... and the Gram matrices kept for the next round take at most this many
 # bytes (MNIST's sets on all 60,000 rows held at most 2,241 rows: 400 MB for
 # its 10 columns at most; letter's 325 one-vs-one pairs, 3.4 GB): the others
@@ -407,16 +421,18 @@ def solve_dual(
 
 
 def serves_working_sets(design, lower, upper, sample_weight, fit_intercept, intercept_cost, loss):
-    """The form of a hinge problem too large for :func:`serves` that working sets may take.
+    """The form of a problem too large for :func:`serves` that working sets may take.
 
-    The hinge only (the squared hinge's Newton iterations are few), with an
-    intercept, on more rows than :func:`serves` takes; ``None`` otherwise. See
-    :func:`solve_working_sets`.
+    With an intercept, on more rows than :func:`serves` takes: the hinge, and
+    the squared losses on at most :data:`_WORKING_SQUARED_ROWS` rows (the
+    one-class SVM: the hinge only, as in :func:`solve_dual`); ``None``
+    otherwise. See :func:`solve_working_sets`.
     """
     if not may_serve_working_sets(design.n_samples, design.n_outputs, fit_intercept, loss):
         return None
     weight = np.broadcast_to(_per_column(sample_weight), lower.shape)
-    return _form(lower, upper, weight, intercept_cost)
+    form = _form(lower, upper, weight, intercept_cost)
+    return None if form == "one_class" and not loss.bounded else form
 
 
 def may_serve_working_sets(n_samples, width, fit_intercept, loss):
@@ -425,8 +441,12 @@ def may_serve_working_sets(n_samples, width, fit_intercept, loss):
     Its tests but the form's, as :func:`may_serve` has those of :func:`serves`: what a
     landmark map's basis is chosen by (:meth:`~kernelsvm_keras._base._BaseSVM._map_for`).
     """
+    squared = n_samples <= _WORKING_SQUARED_ROWS and width >= _WORKING_SQUARED_WIDTH
     return bool(
-        fit_intercept and loss.bounded and n_samples > _MAX_ROWS and _working_budget(width) >= 2
+        fit_intercept
+        and (loss.bounded or squared)
+        and n_samples > _MAX_ROWS
+        and _working_budget(width) >= 2
     )
 
 
@@ -450,7 +470,7 @@ def solve_working_sets(
     intercept_cost=0.0,
     likely_support=None,
 ):
-    """The exact dual of a large hinge problem whose support vectors are few (chunking).
+    """The exact dual of a large problem whose support vectors are few (chunking).
 
     The rows that are not support vectors at the optimum (``beta_i = 0``)
     can be left out of the dual without changing its solution: the solution
@@ -491,7 +511,7 @@ def solve_working_sets(
     the rounds' largest libsvm iteration counts.
     """
     n, K = lower.shape
-    _check_range(C, sample_weight, design.scale)  # the loss is the hinge (serves_working_sets)
+    _check_range(C, sample_weight, design.scale)  # (the same range at every size)
     problem = _Dual(
         design,
         lower,
@@ -972,10 +992,14 @@ def _expected_support(problem, k, rows, beta):
     rows), the free ones grow more slowly (MNIST at C=10 on 4,096 landmarks:
     at most 24 of 298 on 1,767 rows; on all 60,000 rows no set needed more
     than 2,241 rows); so the first count scales with the rows, the second
-    with their square root. The one-class SVM's count (about ``nu n``) is
-    not a sample's share.
+    with their square root. A squared loss's support vectors are the rows
+    of a positive loss, ``y f(x) < 1``, none on the margin: a share of the
+    rows, which scales with them. The one-class SVM's count (about ``nu n``)
+    is not a sample's share.
     """
     share = np.count_nonzero(problem.weight[:, k] > 0) / rows.size
+    if not problem.loss.bounded:
+        return np.count_nonzero(beta) * share
     box = problem.C * problem.weight[rows, k]
     bound = np.count_nonzero(np.abs(beta) >= box * (1 - 1e-6))
     free = np.count_nonzero(beta) - bound

@@ -330,12 +330,16 @@ def _digits():
         (KerasSVC, {"loss": "hinge", "multi_class": "ovo"}, 300),
         (KerasSVR, {"loss": "epsilon_insensitive", "epsilon": 0.5}, 800),
         (KerasOneClassSVM, {"nu": 0.05}, 400),
+        (KerasSVC, {"loss": "squared_hinge", "multi_class": "ovr"}, 800),
+        (KerasSVR, {"loss": "squared_epsilon_insensitive", "epsilon": 0.5}, 800),
     ],
 )
 def test_working_sets_reach_the_whole_dual_s_optimum(monkeypatch, Est, params, limit):
     # digits (1,797 rows) above a row limit: one-vs-rest columns on all rows
     # (up to 230 support vectors), one-vs-one pairs of about 360 rows, a
-    # regression (470), a one-class SVM (95)
+    # regression (470), a one-class SVM (95); the squared losses too, on
+    # features this narrow once their width limit is lowered
+    monkeypatch.setattr(_dual, "_WORKING_SQUARED_WIDTH", 64)
     Xd, yd = _digits()
     weights = np.random.RandomState(0).uniform(0.5, 2.0, len(yd))
     weights[::50] = 0.0  # rows that no column holds
@@ -356,6 +360,38 @@ def test_working_sets_reach_the_whole_dual_s_optimum(monkeypatch, Est, params, l
     assert agree >= 0.99
     # the sets never held the rows of weight zero, and they are no support vectors
     assert not np.any(results[0].dual_coef[weights == 0])
+
+
+def test_squared_losses_take_working_sets_on_wide_features_and_moderate_rows():
+    from kernelsvm_keras._loss import get_loss
+
+    hinge, squared = get_loss("hinge"), get_loss("squared_hinge")
+    rows, wide = _dual._WORKING_SQUARED_ROWS, _dual._WORKING_SQUARED_WIDTH
+    for loss in (hinge, squared):
+        assert _dual.may_serve_working_sets(rows, wide, True, loss)
+        assert not _dual.may_serve_working_sets(_dual._MAX_ROWS, wide, True, loss)  # small dual
+        assert not _dual.may_serve_working_sets(rows, wide, False, loss)  # no intercept
+    # beyond them, Newton (whose iterations on few features are cheap)
+    assert _dual.may_serve_working_sets(rows + 1, wide, True, hinge)
+    assert not _dual.may_serve_working_sets(rows + 1, wide, True, squared)
+    assert _dual.may_serve_working_sets(rows, wide - 1, True, hinge)
+    assert not _dual.may_serve_working_sets(rows, wide - 1, True, squared)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_a_first_set_foretells_a_squared_loss_s_support_vectors_in_proportion_to_the_rows(loss):
+    from types import SimpleNamespace
+
+    from kernelsvm_keras._loss import get_loss
+
+    # 100 rows of 400: 30 support vectors, 10 of them at the hinge's box (C s = 2)
+    problem = SimpleNamespace(weight=np.ones((400, 1)), C=2.0, loss=get_loss(loss))
+    beta = np.zeros(100)
+    beta[:10], beta[10:30] = 2.0, 0.5
+    expected = _dual._expected_support(problem, 0, np.arange(100), beta)
+    # the hinge's free ones grow with the square root of the rows; a squared loss
+    # has no box, and its support vectors (y f(x) < 1) are a share of the rows
+    assert expected == (10 * 4 + 20 * 2 if loss == "hinge" else 30 * 4)
 
 
 def test_the_working_sets_last_pass_begins_their_certificate(monkeypatch):
