@@ -338,8 +338,11 @@ def test_working_sets_reach_the_whole_dual_s_optimum(monkeypatch, Est, params, l
     # digits (1,797 rows) above a row limit: one-vs-rest columns on all rows
     # (up to 230 support vectors), one-vs-one pairs of about 360 rows, a
     # regression (470), a one-class SVM (95); the squared losses too, on
-    # features this narrow once their width limit is lowered
+    # features this narrow once their width limit is lowered (and from a first
+    # set of half the budget, as the hinge's, whose share of support vectors
+    # digits' columns take)
     monkeypatch.setattr(_dual, "_WORKING_SQUARED_WIDTH", 64)
+    monkeypatch.setattr(_dual, "_WORKING_SQUARED_FIRST", 2)
     Xd, yd = _digits()
     weights = np.random.RandomState(0).uniform(0.5, 2.0, len(yd))
     weights[::50] = 0.0  # rows that no column holds
@@ -392,6 +395,25 @@ def test_a_first_set_foretells_a_squared_loss_s_support_vectors_in_proportion_to
     # the hinge's free ones grow with the square root of the rows; a squared loss
     # has no box, and its support vectors (y f(x) < 1) are a share of the rows
     assert expected == (10 * 4 + 20 * 2 if loss == "hinge" else 30 * 4)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_a_squared_loss_s_first_working_set_is_a_smaller_share_of_the_budget(monkeypatch, loss):
+    # at C=0.01 most rows have a positive loss: the squared hinge's first set,
+    # an eighth of the budget, foretells more support vectors than a set takes,
+    # and Newton starts from its solution after that one small dual
+    Xd, yd = _digits()
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 800)
+    monkeypatch.setattr(_dual, "_WORKING_SQUARED_WIDTH", 64)
+    columns = _recording_columns(monkeypatch)
+    results = recording_working_sets(monkeypatch)
+    est = fit_quietly(KerasSVC(loss=loss, C=0.01, n_components=64, random_state=0), Xd, yd > 4)
+    first = columns[0][0].size  # (beta on the first set's rows)
+    divisor = 2 if loss == "hinge" else _dual._WORKING_SQUARED_FIRST
+    assert first == 800 // divisor
+    if loss == "squared_hinge":
+        assert len(columns) == 1 and isinstance(results[0], NewtonStart)
+    assert certified(est)
 
 
 def test_the_working_sets_last_pass_begins_their_certificate(monkeypatch):
