@@ -173,8 +173,9 @@ _WORKING_SMO_TOL = 0.1
 # The squared losses take working sets too, on at most this many rows: their
 # support vectors are the rows with a positive loss, a share of the rows that a
 # first set foretells (_expected_support). The default KerasSVC (squared hinge,
-# one-vs-rest), this machine, fit seconds, Newton against working sets:
-# pendigits (7,494 rows) 2.6-3.0 -> 1.3-1.5, letter (15,000) 7.7-8.1 -> 6.5-6.8.
+# one-vs-rest), this machine, fit seconds, Newton against working sets (from a
+# first set of half the budget; of an eighth, below): pendigits (7,494 rows)
+# 2.6-3.0 -> 1.3-1.5, letter (15,000) 7.7-8.1 -> 6.5-6.8.
 # Above, the sets often give up, and Newton then runs in the basis the sets
 # took, not the one its preconditioner wants (MNIST, 60,000 rows on 4,096
 # landmarks: 36.7 -> 52.5; a9a, 32,561 rows: 3.5 -> 3.7-4.1;
