@@ -170,6 +170,30 @@ _WORKING_GROWTH = 1.6
 # 6.4e-5 / 8.3e-5 / 8.7e-5 at tol 1e-3 (benchmarks/RESULTS.md, "Working sets
 # that keep their rows near the margin").
 _WORKING_SMO_TOL = 0.1
+# ... and where libsvm runs out of steps there (a large C: on an ill-conditioned
+# set SMO's steps grow about threefold for every threefold tighter tolerance),
+# once more at this times tol with _WORKING_LOOSE_STEPS times the steps, and
+# every later set of that column at it, where the column's first set
+# foretells at most 1 / _WORKING_LOOSE_SHARE of the budget in support vectors
+# (_expected_support). One set of w8a's hinge at C=1000 (1,571 rows on 2,048
+# landmarks) took 4.8M steps to a tenth of tol (14.9 s), 576k to tol, 89k to
+# three times tol (0.37 s): the sets gave up there, and Newton took 140-162 s
+# (SVC: 35 s). The certificate judges the point (Newton takes a column still
+# above tol): at ten times tol w8a's sets ended at a gap of 1.36 times tol, at
+# three times at 0.9 times. Where the support vectors are many (20,000 noisy
+# make_classification rows, flip_y=0.1, at C=100 and 1000: 2,772 and 2,469
+# foretold from the first set, against w8a's 1,153 of a budget of 5,000), the
+# sets grow to the budget before they give up, and SMO's steps at large C with
+# them: 30.2 -> 40.1 s and 58.6 -> 65.9 s, so they keep the tenth
+# (benchmarks/RESULTS.md, "The hinge at C=1000 on working sets").
+_WORKING_LOOSE_TOL = 3.0
+_WORKING_LOOSE_STEPS = 2
+_WORKING_LOOSE_SHARE = 3
+# ... and a loose column whose sets end above tol has its last set solved
+# again on its float64 Gram matrix, at the tolerance that would bring its gap
+# to this times tol (_Dual.polished): w8a's at C=1000 ended at 0.90, 0.96 and
+# 1.13 times tol (three draws of landmarks).
+_POLISH_TARGET = 0.3
 # The squared losses take working sets too, on at most this many rows: their
 # support vectors are the rows with a positive loss, a share of the rows that a
 # first set foretells (_expected_support). The default KerasSVC (squared hinge,
@@ -532,7 +556,10 @@ def solve_working_sets(
         shrinking,
         intercept_cost,
         smo_tol=_WORKING_SMO_TOL,
+        loose_tol=_WORKING_LOOSE_TOL,
+        loose_steps=_WORKING_LOOSE_STEPS,
     )
+    problem.may_loosen[:] = False  # (decided on each column's first set)
     weighted = problem.weight > 0
     budget = _working_budget(design.n_outputs)
     size = budget // (2 if loss.bounded else _WORKING_SQUARED_FIRST)
@@ -602,16 +629,16 @@ def solve_working_sets(
                 support = np.count_nonzero(beta[rows, k])
                 if support > budget:
                     return None  # more support vectors than a set takes
-                if (
-                    round_ == 0
-                    and form != "one_class"
-                    and likely_support is None  # (a seeded set is not a sample)
-                    and _expected_support(problem, k, rows, beta[rows, k]) > budget
-                ):
-                    # foreseen from the first set, a sample of the rows, whose
-                    # solution is then Newton's start (a9a's hinge: 10.4-10.9 s from
-                    # zero, 7.3 s from there; _solver._DELTA_WARM)
-                    return NewtonStart(coef.T * design.scale, intercept.copy(), has_point)
+                if round_ == 0 and form != "one_class":
+                    foretold = support  # (a seeded set is not a sample: it holds them)
+                    if likely_support is None:
+                        foretold = _expected_support(problem, k, rows, beta[rows, k])
+                    if foretold > budget:
+                        # foreseen from the first set, a sample of the rows, whose
+                        # solution is then Newton's start (a9a's hinge: 10.4-10.9 s
+                        # from zero, 7.3 s from there; _solver._DELTA_WARM)
+                        return NewtonStart(coef.T * design.scale, intercept.copy(), has_point)
+                    problem.may_loosen[k] = foretold <= budget / _WORKING_LOOSE_SHARE
         n_iter += iterations
         rounding = 0.0 if products is exact else _FLOAT32_ROUNDING
         Z = products(coef)
@@ -628,9 +655,10 @@ def solve_working_sets(
                 f"exact dual (libsvm, float64) on working sets of {n} rows ({round_ + 1} "
                 f"rounds, at most {max(work.rows.size for work in sets)} rows)"
             )
-            return problem.certified(
+            result = problem.certified(
                 coef, intercept, beta, n_iter, what, report, column_iter, first_pass
             )
+            return problem.polished(result, sets, coef, intercept, beta, report)
         for k in np.flatnonzero(pending):
             rows = sets[k].rows
             held = beta[rows, k] != 0
@@ -1055,10 +1083,20 @@ class _Dual:
         intercept_cost,
         finish=False,
         smo_tol=None,
+        loose_tol=None,
+        loose_steps=1 / _SMO_LOOSE_SHARE,
     ):
         n, K = lower.shape
         self.finish = finish
         self.smo_tol = _SMO_TOL if smo_tol is None else smo_tol
+        self.loose_tol = _SMO_LOOSE_TOL if loose_tol is None else loose_tol
+        self.loose_steps = loose_steps
+        # the columns that may run at loose_tol (working sets: see may_loosen), and
+        # those whose libsvm ran out of steps at smo_tol (later calls start loose)
+        self.may_loosen = np.ones(K, dtype=bool)
+        self.loose = np.zeros(K, dtype=bool)
+        # a column's tolerance for its last set once loose, where nonzero (polished)
+        self.polish = np.zeros(K)
         self.design, self.lower, self.upper = design, lower, upper
         self.sample_weight = sample_weight
         self.form, self.loss, self.tol, self.shrinking = form, loss, tol, shrinking
@@ -1099,8 +1137,13 @@ class _Dual:
         more (:meth:`finished_cheaply`). It
         runs at ``smo_tol`` times ``tol`` (:data:`_SMO_TOL`, or
         :data:`_WORKING_SMO_TOL` on working sets), and where it runs out of
-        steps once more at ``_SMO_LOOSE_TOL`` times ``tol``, if that is
-        looser (see the constants).
+        steps once more at ``loose_tol`` times ``tol`` with ``loose_steps``
+        times the steps (:data:`_SMO_LOOSE_TOL` with a tenth, or
+        :data:`_WORKING_LOOSE_TOL` with :data:`_WORKING_LOOSE_STEPS` times
+        on working sets), if that is looser (see the constants) and
+        ``may_loosen[k]``; the column's later calls then start there
+        (``loose[k]``). Where ``polish[k]`` is set, one run at that
+        tolerance with ``loose_steps`` times the steps (:meth:`polished`).
         Returns ``(beta, intercept, n_iter, solved)``, ``beta`` on ``rows``;
         ``n_iter`` counts the steps of every run; ``solved`` is false where
         libsvm stopped at its step limit at every tolerance. Safe to run on
@@ -1124,8 +1167,11 @@ class _Dual:
             libsvm = _QuietSVR(kernel="precomputed", C=1.0, epsilon=epsilon)
         n_iter = 0
         runs = [(self.smo_tol, limit)]
-        if _SMO_LOOSE_TOL > self.smo_tol:
-            runs.append((_SMO_LOOSE_TOL, max(limit // _SMO_LOOSE_SHARE, 1)))
+        if self.polish[k]:
+            runs = [(self.polish[k], max(int(limit * self.loose_steps), 1))]
+        elif self.loose_tol > self.smo_tol and self.may_loosen[k]:
+            loose = (self.loose_tol, max(int(limit * self.loose_steps), 1))
+            runs = [loose] if self.loose[k] else [*runs, loose]
         # Q was checked finite once (_gram, _WorkingSet.update), not at every column
         for tolerance, steps in runs:
             libsvm.set_params(
@@ -1137,9 +1183,59 @@ class _Dual:
             n_iter += its
             if its < steps:
                 break
+            # out of steps where a looser run follows: the column's later solves start there
+            self.loose[k] |= len(runs) > 1
         beta = np.zeros(n)
         beta[libsvm.support_] = libsvm.dual_coef_[0]
         return beta, libsvm.intercept_[0], n_iter, its < steps
+
+    def polished(self, result, sets, coef, intercept, beta, report):
+        """``result`` of the working sets, with loose columns above ``tol`` solved again in float64.
+
+        A column that ran at ``loose_tol`` (``loose``: a large ``C``) may end
+        above ``tol``, and a tighter tolerance alone does not help: the sets'
+        Gram matrices are float32 products, whose round-off, times ``C``
+        squared in ``beta^T Q beta``, is then of the order of ``tol`` (w8a's
+        hinge at C=1000 ended at 0.90 to 1.13 times tol, and its last set
+        solved again at 0.8 times tol on the same matrix left 1.16). So its
+        last set, to which no row outside adds, is solved once more on its
+        float64 Gram matrix, at the tolerance that would bring its gap to
+        :data:`_POLISH_TARGET` times ``tol`` were the gap in proportion to
+        the tolerance (not tighter than ``smo_tol``), and the point is
+        certified again. Where libsvm runs out of steps there, or the gap
+        stays above ``tol``, the result says so and Newton takes the problem.
+        ``coef``, ``intercept`` and ``beta`` (the sets' point) are updated in
+        place.
+        """
+        over = np.flatnonzero(self.loose & (result.gap > self.tol))
+        if not over.size:
+            return result
+        self.polish[over] = np.maximum(
+            self.smo_tol, self.loose_tol * _POLISH_TARGET * self.tol / result.gap[over]
+        )
+
+        def tasks():
+            for k in over:
+                rows = np.sort(sets[k].rows)
+                Phi = self.design.exact_rows(rows)
+                yield k, matmul(Phi, Phi.T), rows, Phi
+
+        column_iter = result.column_iter.copy()
+        threads = min(_libsvm_threads(), over.size)
+        with contextlib.closing(_solved_columns(self, tasks(), threads)) as solved:
+            for k, rows, Phi, solution in solved:
+                if solution is None or not solution[3]:
+                    return result  # (above tol: Newton takes it)
+                beta[:, k] = 0.0
+                beta[rows, k], intercept[k] = solution[0], solution[1]
+                nonzero = np.flatnonzero(beta[rows, k])
+                coef[:, k] = matmul(Phi[nonzero].T, beta[rows[nonzero], k])
+                column_iter[k] += solution[2]
+        what = (
+            f"the loose columns' last sets in float64 (libsvm at "
+            f"{self.polish[over].min():.2g} times tol)"
+        )
+        return self.certified(coef, intercept, beta, result.n_iter, what, report, column_iter)
 
     def intervals(self):
         """The problem as the certificate sees it (:class:`~kernelsvm_keras._solver._Intervals`).

@@ -532,6 +532,150 @@ def test_libsvm_out_of_steps_at_its_tolerance_runs_again_at_a_looser_one(monkeyp
     np.testing.assert_allclose(est.objective_, exact.objective_, rtol=1e-5)
 
 
+@pytest.mark.parametrize("may_loosen", [True, False])
+def test_a_column_out_of_steps_at_its_tolerance_starts_its_later_solves_loose(
+    monkeypatch, may_loosen
+):
+    # libsvm on one column, at a tolerance it cannot reach (SMO's crawl at a
+    # large C): once more at loose_tol with loose_steps times the steps, and the
+    # column's later solves start there; a column that may not loosen stops
+    from kernelsvm_keras._loss import get_loss
+    from kernelsvm_keras._solver import RowBlocks
+
+    design = RowBlocks(X.astype(np.float64), None, X.shape[1], batch_size=64, cache_bytes=0)
+    positive = (y == 1)[:, None]
+    lower = np.where(positive, 1.0, -np.inf)
+    upper = np.where(positive, np.inf, -1.0)
+    problem = _dual._Dual(
+        design, lower, upper, np.ones(len(y)), "classification", 1.0, get_loss("hinge"),
+        1e-3, True, 0.0, smo_tol=1e-300, loose_tol=3.0, loose_steps=2,
+    )  # fmt: skip
+    problem.may_loosen[0] = may_loosen
+    calls = []
+    fit = _dual._QuietSVC.fit
+
+    def recorded(self, *args, **kwargs):
+        calls.append((self.tol, self.max_iter))
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(_dual._QuietSVC, "fit", recorded)
+    monkeypatch.setattr(_dual, "_SMO_WORK", 0)  # 100 steps per row
+    rows = np.arange(len(y))
+    Q = X.astype(np.float64) @ X.T.astype(np.float64)
+    tight, loose, limit = 1e-300 * 1e-3, 3.0 * 1e-3, 100 * len(y)
+    first = problem.column(0, Q, rows)
+    if not may_loosen:
+        assert calls == [(tight, limit)] and not first[3] and not problem.loose[0]
+        return
+    assert calls == [(tight, limit), (loose, 2 * limit)]
+    assert first[3] and problem.loose[0]
+    calls.clear()
+    second = problem.column(0, Q, rows)
+    assert calls == [(loose, 2 * limit)] and second[3]
+    np.testing.assert_array_equal(second[0], first[0])
+
+
+def _crawling_after_the_first_sets(monkeypatch, columns):
+    """libsvm's ``fit`` after the first ``columns`` calls: a tenth of tol made unreachable.
+
+    Stands in for SMO's crawl at a large C (w8a's hinge at C=1000: 4.8M steps to
+    a tenth of tol on a set of 1,571 rows, 89k to three times tol). Returns the
+    tolerances of every call, as libsvm was asked for them.
+    """
+    tolerances = []
+    fit = _dual._QuietSVC.fit
+
+    def crawling(self, *args, **kwargs):
+        tolerances.append(self.tol)
+        if len(tolerances) > columns and self.tol == _dual._WORKING_SMO_TOL * 1e-3:
+            self.tol = 1e-300
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(_dual._QuietSVC, "fit", crawling)
+    return tolerances
+
+
+@pytest.mark.parametrize("may_loosen", [True, False])
+def test_a_set_out_of_steps_after_a_first_set_of_few_support_vectors_goes_on_loosely(
+    monkeypatch, may_loosen
+):
+    # digits' ten one-vs-rest columns above a row limit of 500: where libsvm runs
+    # out of steps on a later set at a tenth of tol, it runs once more at
+    # _WORKING_LOOSE_TOL times tol, and the column's later sets start there,
+    # where its first set foretold at most 1 / _WORKING_LOOSE_SHARE of the
+    # budget in support vectors (here 162-387 of 500: a share of 1 lets every
+    # column loosen, 1e9 none); elsewhere the sets give up, and Newton takes it
+    Xd, yd = _digits()
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
+    monkeypatch.setattr(_dual, "_SMO_WORK", 0)  # 100 steps per row
+    monkeypatch.setattr(_dual, "_WORKING_LOOSE_SHARE", 1.0 if may_loosen else 1e9)
+    results = recording_working_sets(monkeypatch)
+    tolerances = _crawling_after_the_first_sets(monkeypatch, columns=10)
+    make = lambda: KerasSVC(loss="hinge", n_components=64, random_state=0)  # noqa: E731
+    est = fit_quietly(make(), Xd, yd)
+    assert certified(est)
+    tight, loose = _dual._WORKING_SMO_TOL * 1e-3, _dual._WORKING_LOOSE_TOL * 1e-3
+    later = tolerances[10:]
+    if not may_loosen:
+        assert results == [None] and loose not in tolerances
+        return
+    (result,) = results
+    assert result is not None and result.converged  # the sets' point, certified
+    assert set(later) == {tight, loose} and later[0] == tight  # loose once out of steps
+    with route("newton"):
+        exact = fit_quietly(make(), Xd, yd)
+    np.testing.assert_allclose(est.objective_, exact.objective_, rtol=2e-3)
+
+
+def test_loose_columns_above_tol_at_the_end_solve_their_last_sets_again_in_float64(monkeypatch):
+    # at a tolerance loose enough for the sets to end above tol, each such
+    # column's last set is solved again on its float64 Gram matrix (float32's
+    # round-off, times C squared, is of the order of tol at a large C), at the
+    # tolerance that would bring its gap to _POLISH_TARGET times tol, and the
+    # point is certified again
+    Xd, yd = _digits()
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
+    monkeypatch.setattr(_dual, "_SMO_WORK", 0)  # 100 steps per row
+    monkeypatch.setattr(_dual, "_WORKING_LOOSE_SHARE", 1.0)
+    monkeypatch.setattr(_dual, "_WORKING_LOOSE_TOL", 100.0)  # sets' ends: gaps to 1.8 tol
+    certificates = []
+    certified_ = _dual._Dual.certified
+
+    def recorded(self, *args, **kwargs):
+        certificates.append(certified_(self, *args, **kwargs))
+        return certificates[-1]
+
+    monkeypatch.setattr(_dual._Dual, "certified", recorded)
+    grams = []
+    column = _dual._Dual.column
+
+    def polishing(self, k, Q, rows):
+        if self.polish[k]:
+            features = self.design.exact_rows(rows)
+            grams.append((Q.dtype, np.max(np.abs(Q - features @ features.T))))
+        return column(self, k, Q, rows)
+
+    monkeypatch.setattr(_dual._Dual, "column", polishing)
+    results = recording_working_sets(monkeypatch)
+    tolerances = _crawling_after_the_first_sets(monkeypatch, columns=10)
+    make = lambda: KerasSVC(loss="hinge", n_components=64, random_state=0)  # noqa: E731
+    est = fit_quietly(make(), Xd, yd)
+    loose, polished = certificates
+    assert grams and all(dtype == np.float64 and error < 1e-12 for dtype, error in grams)
+    assert not loose.converged and polished.converged and results == [polished]
+    assert certified(est) and np.all(est.dual_gap_ == polished.gap)
+    over = loose.gap > 1e-3
+    # the polished columns' tolerances, and only theirs: below the loose one
+    polish = [t for t in tolerances if t not in (_dual._WORKING_SMO_TOL * 1e-3, 100.0 * 1e-3)]
+    assert len(polish) == np.count_nonzero(over) > 0
+    expected = np.maximum(0.1, 100.0 * _dual._POLISH_TARGET * 1e-3 / loose.gap[over]) * 1e-3
+    np.testing.assert_allclose(sorted(polish), sorted(expected))
+    np.testing.assert_array_equal(polished.gap[~over], loose.gap[~over])
+    with route("newton"):
+        exact = fit_quietly(make(), Xd, yd)
+    np.testing.assert_allclose(est.objective_, exact.objective_, rtol=2e-3)
+
+
 def test_a_next_set_keeps_the_rows_on_their_margins_beyond_its_share_up_to_its_growth(
     monkeypatch,
 ):
