@@ -7,6 +7,12 @@ lines with ``--json``).
 
     python benchmarks/search.py --mnist ../shared/data/mnist      # 20k MNIST rows
     python benchmarks/search.py --quick                           # digits, ~1 minute
+    python benchmarks/search.py --libsvm ../shared/data/w8a/w8a --n-features 300 \
+        --Cs 1 10 100 1000 --gammas 0.003333 --approximation auto --loss hinge \
+        --systems "GridSearchCV(KerasSVC),GridSearchCV(SVC)"  # a grid taken over from SVC
+
+A LIBSVM-format file (``--libsvm``) is split and standardised as
+``compare.py`` does it (a quarter held out, stratified).
 
 ``GridSearchCV(SVC)`` runs with ``n_jobs=2`` (libsvm is single-threaded; this
 gives it both cores of the project's machine, as Keras's backends use them);
@@ -26,6 +32,7 @@ import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 
 import kernelsvm_keras  # noqa: E402
@@ -38,6 +45,16 @@ SYSTEMS = ("KerasSVCCV", "GridSearchCV(KerasSVC)", "GridSearchCV(SVC)")
 
 
 def load(args):
+    if args.libsvm is not None:
+        from compare import read_svmlight
+
+        X, y = read_svmlight(args.libsvm, args.n_features)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=0.25, random_state=0, stratify=y
+        )
+        scaler = StandardScaler().fit(X_train)
+        name = os.path.basename(args.libsvm)
+        return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test, name
     if args.mnist is None:
         X, y = load_digits(return_X_y=True)
         X_train, X_test, y_train, y_test = train_test_split(
@@ -59,6 +76,7 @@ def make_search(name, args, folds):
     common = {
         "n_components": args.n_components,
         "approximation": args.approximation,
+        "loss": args.loss,
         "random_state": 0,
     }
     if name == "KerasSVCCV":
@@ -71,12 +89,19 @@ def make_search(name, args, folds):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mnist", help="folder with the MNIST IDX files (default: digits)")
+    parser.add_argument("--libsvm", help="a LIBSVM-format file instead (w8a, a9a, ...)")
+    parser.add_argument("--n-features", type=int, help="its number of features")
     parser.add_argument("--n-train", type=int, default=20000)
     parser.add_argument("--Cs", type=float, nargs="+", default=[0.3, 1, 3, 10, 30, 100])
     parser.add_argument("--gammas", type=float, nargs="+", default=[0.01, 0.02, 0.04])
     parser.add_argument("--n-components", type=int, default=2048)
     parser.add_argument(
-        "--approximation", choices=("random_fourier", "nystroem"), default="random_fourier"
+        "--approximation",
+        choices=("auto", "random_fourier", "nystroem"),
+        default="random_fourier",
+    )
+    parser.add_argument(
+        "--loss", choices=("auto", "hinge", "squared_hinge"), default="auto", help="KerasSVC's"
     )
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--systems", default=",".join(SYSTEMS))
@@ -96,9 +121,10 @@ def main(argv=None):
     print(
         f"{dataset}: {len(X_train)} train / {len(X_test)} test rows; {len(args.Cs)} Cs x "
         f"{len(args.gammas)} gammas x {args.folds} folds = {n_candidates * args.folds} fits; "
-        f"{args.n_components} features ({args.approximation}); keras {keras.__version__} on "
-        f"{keras.backend.backend()}, kernelsvm_keras {kernelsvm_keras.__version__}, "
-        f"scikit-learn {sklearn.__version__}, {cpu()}, {os.cpu_count()} CPUs",
+        f"{args.n_components} features ({args.approximation}), loss {args.loss}; "
+        f"keras {keras.__version__} on {keras.backend.backend()}, "
+        f"kernelsvm_keras {kernelsvm_keras.__version__}, scikit-learn {sklearn.__version__}, "
+        f"{cpu()}, {os.cpu_count()} CPUs",
         flush=True,
     )
     rows = []
