@@ -1204,13 +1204,14 @@ class _Dual:
         :data:`_POLISH_TARGET` times ``tol`` were the gap in proportion to
         the tolerance (not tighter than ``smo_tol``), and the point is
         certified again. Where libsvm runs out of steps there, or the gap
-        stays above ``tol``, the result says so and Newton takes the problem.
-        ``coef``, ``intercept`` and ``beta`` (the sets' point) are updated in
-        place.
+        stays above ``tol``, the result with the lower gap says so, and Newton
+        takes the problem. ``coef``, ``intercept`` and ``beta`` are the sets'
+        point (``result``'s), left as they are.
         """
         over = np.flatnonzero(self.loose & (result.gap > self.tol))
         if not over.size:
             return result
+        coef, intercept, beta = coef.copy(), intercept.copy(), beta.copy()
         self.polish[over] = np.maximum(
             self.smo_tol, self.loose_tol * _POLISH_TARGET * self.tol / result.gap[over]
         )
@@ -1236,7 +1237,8 @@ class _Dual:
             f"the loose columns' last sets in float64 (libsvm at "
             f"{self.polish[over].min():.2g} times tol)"
         )
-        return self.certified(coef, intercept, beta, result.n_iter, what, report, column_iter)
+        again = self.certified(coef, intercept, beta, result.n_iter, what, report, column_iter)
+        return again if again.gap.max() <= result.gap.max() else result
 
     def intervals(self):
         """The problem as the certificate sees it (:class:`~kernelsvm_keras._solver._Intervals`).
