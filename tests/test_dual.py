@@ -575,13 +575,20 @@ def test_a_column_out_of_steps_at_its_tolerance_starts_its_later_solves_loose(
     np.testing.assert_array_equal(second[0], first[0])
 
 
-def _crawling_after_the_first_sets(monkeypatch, columns):
-    """libsvm's ``fit`` after the first ``columns`` calls: a tenth of tol made unreachable.
+def _digits_whose_later_sets_crawl(monkeypatch, share):
+    """digits on working sets (a row limit of 500), libsvm crawling after the first sets.
 
-    Stands in for SMO's crawl at a large C (w8a's hinge at C=1000: 4.8M steps to
-    a tenth of tol on a set of 1,571 rows, 89k to three times tol). Returns the
+    After the ten one-vs-rest columns' first sets, a tenth of tol is made
+    unreachable for libsvm (100 steps per row): it stands in for SMO's crawl
+    at a large C (w8a's hinge at C=1000: 4.8M steps to a tenth of tol on a set
+    of 1,571 rows, 89k to three times tol). ``share`` is
+    ``_WORKING_LOOSE_SHARE``. Returns the rows, their labels, and the
     tolerances of every call, as libsvm was asked for them.
     """
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
+    monkeypatch.setattr(_dual, "_SMO_WORK", 0)  # 100 steps per row
+    monkeypatch.setattr(_dual, "_WORKING_LOOSE_SHARE", share)
+    columns = 10
     tolerances = []
     fit = _dual._QuietSVC.fit
 
@@ -592,7 +599,7 @@ def _crawling_after_the_first_sets(monkeypatch, columns):
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(_dual._QuietSVC, "fit", crawling)
-    return tolerances
+    return (*_digits(), tolerances)
 
 
 @pytest.mark.parametrize("may_loosen", [True, False])
@@ -605,12 +612,8 @@ def test_a_set_out_of_steps_after_a_first_set_of_few_support_vectors_goes_on_loo
     # where its first set foretold at most 1 / _WORKING_LOOSE_SHARE of the
     # budget in support vectors (here 162-387 of 500: a share of 1 lets every
     # column loosen, 1e9 none); elsewhere the sets give up, and Newton takes it
-    Xd, yd = _digits()
-    monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
-    monkeypatch.setattr(_dual, "_SMO_WORK", 0)  # 100 steps per row
-    monkeypatch.setattr(_dual, "_WORKING_LOOSE_SHARE", 1.0 if may_loosen else 1e9)
+    Xd, yd, tolerances = _digits_whose_later_sets_crawl(monkeypatch, 1.0 if may_loosen else 1e9)
     results = recording_working_sets(monkeypatch)
-    tolerances = _crawling_after_the_first_sets(monkeypatch, columns=10)
     make = lambda: KerasSVC(loss="hinge", n_components=64, random_state=0)  # noqa: E731
     est = fit_quietly(make(), Xd, yd)
     assert certified(est)
@@ -637,10 +640,7 @@ def test_loose_columns_above_tol_at_the_end_solve_their_last_sets_again_in_float
     # tolerance that would bring its gap to _POLISH_TARGET times tol, and the
     # point is certified again; where libsvm runs out of steps there, the sets'
     # result goes to Newton as it was (no array of it changed)
-    Xd, yd = _digits()
-    monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
-    monkeypatch.setattr(_dual, "_SMO_WORK", 0)  # 100 steps per row
-    monkeypatch.setattr(_dual, "_WORKING_LOOSE_SHARE", 1.0)
+    Xd, yd, tolerances = _digits_whose_later_sets_crawl(monkeypatch, 1.0)
     monkeypatch.setattr(_dual, "_WORKING_LOOSE_TOL", 100.0)  # sets' ends: gaps to 1.8 tol
     certificates = []
     certified_ = _dual._Dual.certified
@@ -669,7 +669,6 @@ def test_loose_columns_above_tol_at_the_end_solve_their_last_sets_again_in_float
     polished_columns = []
     monkeypatch.setattr(_dual._Dual, "column", polishing)
     results = recording_working_sets(monkeypatch)
-    tolerances = _crawling_after_the_first_sets(monkeypatch, columns=10)
     make = lambda: KerasSVC(loss="hinge", n_components=64, random_state=0)  # noqa: E731
     est = fit_quietly(make(), Xd, yd)
     if fails:
