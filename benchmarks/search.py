@@ -16,7 +16,8 @@ A LIBSVM-format file (``--libsvm``) is split and standardised as
 
 ``GridSearchCV(SVC)`` runs with ``n_jobs=2`` (libsvm is single-threaded; this
 gives it both cores of the project's machine, as Keras's backends use them);
-``GridSearchCV(KerasSVC)`` with ``n_jobs=1``.
+``GridSearchCV(KerasSVC)`` with ``n_jobs=1`` (one fit on both cores), or once
+for each of ``--n-jobs 1 2`` (each of two workers' fits on one core).
 """
 
 import argparse
@@ -71,7 +72,7 @@ def load(args):
     return X_train, X_test, y_train[:n], y_test, f"MNIST[:{len(X_train)}]"
 
 
-def make_search(name, args, folds):
+def make_search(name, args, folds, n_jobs=1):
     grid = {"C": args.Cs, "gamma": args.gammas}
     common = {
         "n_components": args.n_components,
@@ -82,7 +83,7 @@ def make_search(name, args, folds):
     if name == "KerasSVCCV":
         return KerasSVCCV(Cs=args.Cs, gammas=args.gammas, cv=folds, **common)
     if name == "GridSearchCV(KerasSVC)":
-        return GridSearchCV(KerasSVC(**common), grid, cv=folds, n_jobs=1)
+        return GridSearchCV(KerasSVC(**common), grid, cv=folds, n_jobs=n_jobs)
     return GridSearchCV(SVC(), grid, cv=folds, n_jobs=2)
 
 
@@ -104,6 +105,13 @@ def main(argv=None):
         "--loss", choices=("auto", "hinge", "squared_hinge"), default="auto", help="KerasSVC's"
     )
     parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="GridSearchCV(KerasSVC)'s n_jobs; one search for each",
+    )
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--quick", action="store_true", help="digits, a small grid")
     parser.add_argument("--json", help="append one JSON object per system to this file")
@@ -127,16 +135,22 @@ def main(argv=None):
         f"{cpu()}, {os.cpu_count()} CPUs",
         flush=True,
     )
+    runs = [
+        (name, n_jobs)
+        for name in systems
+        for n_jobs in (args.n_jobs if name == "GridSearchCV(KerasSVC)" else [None])
+    ]
     rows = []
-    for name in systems:
-        print(f"[{time.strftime('%H:%M:%S')}] {name} ...", file=sys.stderr, flush=True)
-        search = make_search(name, args, folds)
+    for name, n_jobs in runs:
+        label = name if n_jobs is None or args.n_jobs == [1] else f"{name}, n_jobs={n_jobs}"
+        print(f"[{time.strftime('%H:%M:%S')}] {label} ...", file=sys.stderr, flush=True)
+        search = make_search(name, args, folds, n_jobs)
         start = time.perf_counter()
         search.fit(X_train, y_train)
         fit_s = time.perf_counter() - start
         best = {k: float(v) for k, v in search.best_params_.items() if k != "n_components"}
         row = {
-            "system": name,
+            "system": label,
             "dataset": dataset,
             "search_s": round(fit_s, 2),
             "best_C": best["C"],
