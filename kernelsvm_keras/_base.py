@@ -35,8 +35,15 @@ from ._dual import remember as remember_features
 from ._dual import serves as serves_dual
 from ._keras import keras, set_weights_exactly
 from ._loss import get_loss, margin_intervals
-from ._maps import APPROXIMATIONS, IdentityMap, make_feature_map, map_from_attributes
+from ._maps import (
+    APPROXIMATIONS,
+    IdentityMap,
+    make_feature_map,
+    map_from_attributes,
+    resolve_gamma,
+)
 from ._progress import Progress
+from ._rows import RepeatedRows
 from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
 from ._solver import NewtonStart, RowBlocks, device_report, input_scale, solve_svm
 from ._version import __version__
@@ -52,6 +59,13 @@ _NO_LIMIT = 2**31 - 1
 # more than the first's); w8a's hinge one, after which its support vectors no
 # longer fit.
 _SUPPORT_ROUNDS = 3
+
+
+def _draw_groups(feature_map, repeats):
+    """The keywords of ``feature_map.fit`` for a draw over merged repeats (``{}`` if none)."""
+    if repeats is None or not feature_map.draws_landmarks:
+        return {}
+    return {"groups": repeats.group}
 
 
 def check_keras_dtype(dtype):
@@ -241,19 +255,26 @@ class _BaseSVM(BaseEstimator):
         """The progress lines of one fit or call (:class:`~kernelsvm_keras._progress.Progress`)."""
         return Progress(type(self).__name__, self.verbose)
 
-    def _features(self, X, same_problem=True):
+    def _features(self, X, same_problem=True, repeats=None, overrides=None):
         """A fit's feature map, fitted on ``X``, its design and starting point.
 
         The map is the fitted one and the start its solution where
-        ``warm_start`` allows (:meth:`_warm_start`). Returns ``(report,
-        feature_map, design, coef_init, intercept_init)``; ``report`` has
-        timed both phases.
+        ``warm_start`` allows (:meth:`_warm_start`). ``X`` holds the merged
+        rows where ``repeats`` (:class:`~kernelsvm_keras._rows.RepeatedRows`)
+        is given, and ``overrides`` are the map's parameters resolved on the
+        rows given (:meth:`_map_for`). Returns ``(report, feature_map, design,
+        coef_init, intercept_init)``; ``report`` has timed both phases.
         """
         report = self._report()
-        fresh = self._map_for(X.shape[0])
+        if repeats is not None:
+            report.line(
+                f"{repeats.n_samples} rows, {repeats.n_groups} distinct with their targets: "
+                "solved as that many weighted rows"
+            )
+        fresh = self._map_for(X.shape[0], **(overrides or {}))
         with report.phase(f"feature map: {type(fresh).__name__}"):
             random_state = check_random_state(getattr(self, "random_state", None))
-            fresh.fit(X, random_state, keep_fit_rows=True)
+            fresh.fit(X, random_state, keep_fit_rows=True, **_draw_groups(fresh, repeats))
         feature_map, coef_init, intercept_init = self._warm_start(fresh, same_problem)
         if feature_map is not fresh:
             fresh.fit_rows()  # a warm start's fitted map: its rows' features are dropped now
@@ -265,19 +286,34 @@ class _BaseSVM(BaseEstimator):
             report.line(f"({recomputed} recomputed at every pass: more than cache_size MB)")
         return report, feature_map, design, coef_init, intercept_init
 
-    def _fit_and_solve(self, X, targets, weights, C, same_problem=True):
+    def _fit_and_solve(self, X, targets, weights, C, same_problem=True, labels=None):
         """A fit's feature map and solution: :meth:`_features`, then :meth:`_solve`.
 
         A fit from zero may then move its landmarks onto its support vectors
-        (:meth:`_on_support`). Returns ``(feature_map, result)``.
+        (:meth:`_on_support`). With ``labels`` (one per row: a class index or
+        a regression target), equal rows with equal labels are solved as one
+        row of their summed weight (:class:`~kernelsvm_keras._rows.RepeatedRows`:
+        the same objective; w8a's 49,749 rows are 34,780), and the solution's
+        dual variables and landmark indices are those of the rows given.
+        Returns ``(feature_map, result)``.
         """
+        repeats = self._repeats(X, labels)
+        overrides = {}
+        rows_weights = weights
+        if repeats is not None:
+            # gamma="scale" is the variance of the rows given, repeats included (SVC's)
+            if getattr(self, "gamma", None) == "scale":
+                overrides["gamma"] = resolve_gamma("scale", X)
+            X, targets, weights = repeats.rows(X), repeats.take(targets), repeats.weights(weights)
         # a small fit on landmarks alternates products with SciPy's factorisations: its BLAS
         # for both (digits: 0.19 s -> 0.14 s); without a factorisation NumPy's is faster
         # (KerasLinearSVC on digits: 0.10 s against 0.13 s)
         n = X.shape[0]
-        factors = self._may_serve_dual(n) and self._map_for(n).draws_landmarks
+        factors = self._may_serve_dual(n) and self._map_for(n, **overrides).draws_landmarks
         with scipy_products() if factors else contextlib.nullcontext():
-            report, feature_map, design, coef_init, intercept_init = self._features(X, same_problem)
+            report, feature_map, design, coef_init, intercept_init = self._features(
+                X, same_problem, repeats, overrides
+            )
             result = self._solve(
                 design,
                 targets,
@@ -290,11 +326,26 @@ class _BaseSVM(BaseEstimator):
             del design  # its features are released before another map's are computed
             if coef_init is None:
                 feature_map, result = self._on_support(
-                    X, feature_map, result, targets, weights, C, report
+                    X, feature_map, result, targets, weights, C, report, repeats, overrides
                 )
+        if repeats is not None:
+            if result.dual_coef is not None:
+                result.dual_coef = repeats.spread(result.dual_coef, rows_weights)
+            if coef_init is None and hasattr(feature_map, "component_indices_"):
+                # (a fresh map: a warm start's is the fitted estimator's, left as it is)
+                feature_map.component_indices_ = repeats.original(feature_map.component_indices_)
         return feature_map, result
 
-    def _on_support(self, X, feature_map, result, targets, weights, C, report):
+    def _repeats(self, X, labels):
+        """The repeated rows a fit on ``X`` solves once, or ``None`` (see :meth:`_fit_and_solve`).
+
+        Never for ``kernel="precomputed"``, whose rows are also columns.
+        """
+        if labels is None or getattr(self, "kernel", None) == "precomputed":
+            return None
+        return RepeatedRows.find(X, labels)
+
+    def _on_support(self, X, feature_map, result, targets, weights, C, report, repeats, overrides):
         """The fit again on landmarks that hold its support vectors, until within tol of SVC's.
 
         A landmark fit is the kernel SVM solved over the functions
@@ -316,7 +367,8 @@ class _BaseSVM(BaseEstimator):
         times. Every objective is the kernel SVM's at that fit's solution:
         the lowest is kept. w8a's hinge on 2,048 landmarks: 97.69% ->
         98.61%, SVC 98.64% (benchmarks/RESULTS.md, "Landmarks on the
-        support vectors"). Returns ``(feature_map, result)``.
+        support vectors"). ``repeats`` and ``overrides`` are those of the
+        first map (:meth:`_features`). Returns ``(feature_map, result)``.
         """
         if (
             getattr(self, "approximation", None) != "auto"
@@ -325,6 +377,7 @@ class _BaseSVM(BaseEstimator):
         ):
             return feature_map, result
         met = np.zeros(0, dtype=np.intp)
+        draw = _draw_groups(feature_map, repeats)
         for _ in range(_SUPPORT_ROUNDS):
             if result.dual_coef is None:
                 break
@@ -336,10 +389,10 @@ class _BaseSVM(BaseEstimator):
             report.line(f"certified within {np.max(gap):.2e} of the kernel SVM's optimum")
             if np.all(gap <= float(self.tol)):
                 break
-            moved = self._map_for(X.shape[0])
+            moved = self._map_for(X.shape[0], **overrides)
             with report.phase(f"feature map on the {met.size} support vectors met"):
                 random_state = check_random_state(getattr(self, "random_state", None))
-                moved.fit(X, random_state, keep_fit_rows=True, first=met)
+                moved.fit(X, random_state, keep_fit_rows=True, first=met, **draw)
             design = self._fit_design(X, moved)
             again = self._solve(design, targets, weights, C=C, report=report, likely_support=met)
             del design
@@ -916,7 +969,9 @@ class BaseKerasSVM(ClassifierMixin, _BaseSVM):
         same_problem = fitted_problems == self._problems and np.array_equal(
             getattr(self, "classes_", None), classes
         )
-        feature_map, result = self._fit_and_solve(X, targets, weights, float(self.C), same_problem)
+        feature_map, result = self._fit_and_solve(
+            X, targets, weights, float(self.C), same_problem, labels=np.searchsorted(classes, y)
+        )
         self._set_feature_map(feature_map)
         self.classes_ = classes
         self.class_weight_ = class_weight

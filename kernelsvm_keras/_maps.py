@@ -68,7 +68,8 @@ class FeatureMap:
         With ``keep_fit_rows``, a map that has the features of ``X`` from its
         own fit keeps them for one call of :meth:`fit_rows`. Maps that
         :attr:`draws_landmarks` also take ``first``: rows of ``X`` that are
-        landmarks ahead of the draw (:func:`_draw_landmarks`).
+        landmarks ahead of the draw, and ``groups``: where ``X`` holds merged
+        repeats, the merged row of each row given (:func:`_draw_landmarks`).
         """
         raise NotImplementedError
 
@@ -336,10 +337,10 @@ class LandmarkMap(FeatureMap):
         self.n_components = n_components
         self.basis = basis
 
-    def fit(self, X, random_state, keep_fit_rows=False, first=None):
+    def fit(self, X, random_state, keep_fit_rows=False, first=None, groups=None):
         self.gamma_ = resolve_gamma(self.gamma, X)
         m = min(self.n_components, X.shape[0])
-        indices = _draw_landmarks(random_state, X.shape[0], m, first)
+        indices = _draw_landmarks(random_state, X.shape[0], m, first, groups)
         components = _dense(X[indices])
         every_row = m == X.shape[0]
         # every row a landmark: their kernel in the rows' own order (_every_row_factors)
@@ -490,14 +491,14 @@ class PrecomputedMap(FeatureMap):
         self.n_components = n_components
         self.basis = basis
 
-    def fit(self, X, random_state, keep_fit_rows=False, first=None):
+    def fit(self, X, random_state, keep_fit_rows=False, first=None, groups=None):
         if X.shape[0] != X.shape[1]:
             raise ValueError(
                 "Precomputed matrix must be a square matrix. Input is a "
                 f"{X.shape[0]}x{X.shape[1]} matrix."
             )
         m = min(self.n_components, X.shape[0])
-        indices = _draw_landmarks(random_state, X.shape[0], m, first)
+        indices = _draw_landmarks(random_state, X.shape[0], m, first, groups)
         every_row = m == X.shape[0]
         # every row a landmark: the kernel as given, in the rows' order (_every_row_factors)
         landmark_kernel = _dense(X if every_row else X[indices][:, indices])
@@ -541,15 +542,26 @@ class PrecomputedMap(FeatureMap):
         return [columns, dense]
 
 
-def _draw_landmarks(random_state, n_rows, m, first=None):
+def _draw_landmarks(random_state, n_rows, m, first=None, groups=None):
     """The rows of ``m`` landmarks: ``first`` (distinct rows, at most ``m``), then the draw's.
 
     The draw is :class:`~sklearn.kernel_approximation.Nystroem`'s, the first
     rows of a permutation, so that without ``first`` and for an integer seed
     the landmarks are its ``components_``; the rows of ``first`` come ahead
     of it, in their order, and the permutation's other rows fill the rest.
+
+    ``groups`` maps the rows given to a fit onto the ``n_rows`` rows it
+    solves (repeats merged, :class:`~kernelsvm_keras._rows.RepeatedRows`):
+    the permutation is then of the rows given, each taken at its first
+    place, so that a row is as likely to be drawn as it is frequent, as
+    without the merge, but never twice.
     """
-    order = random_state.permutation(n_rows)
+    if groups is None:
+        order = random_state.permutation(n_rows)
+    else:
+        order = groups[random_state.permutation(groups.size)]
+        _, at = np.unique(order, return_index=True)
+        order = order[np.sort(at)]
     if first is not None:
         first = np.asarray(first, dtype=order.dtype)
         order = np.concatenate([first, order[~np.isin(order, first)]])

@@ -73,7 +73,7 @@ class _BaseSVR(RegressorMixin, _BaseSVM):
     def _fit(self, X, y, sample_weight):
         self._check_params()
         X, y, weights = self._check_targets(X, y, sample_weight)
-        feature_map, result = self._fit_and_solve(X, y[:, None], weights, float(self.C))
+        feature_map, result = self._fit_and_solve(X, y[:, None], weights, float(self.C), labels=y)
         self._set_feature_map(feature_map)
         self._set_solution(result, X)
         return self
