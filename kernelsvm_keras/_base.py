@@ -61,7 +61,7 @@ _NO_LIMIT = 2**31 - 1
 _SUPPORT_ROUNDS = 3
 
 
-def _draw_groups(feature_map, repeats):
+def draw_groups(feature_map, repeats):
     """The keywords of ``feature_map.fit`` for a draw over merged repeats (``{}`` if none)."""
     if repeats is None or not feature_map.draws_landmarks:
         return {}
@@ -274,7 +274,7 @@ class _BaseSVM(BaseEstimator):
         fresh = self._map_for(X.shape[0], **(overrides or {}))
         with report.phase(f"feature map: {type(fresh).__name__}"):
             random_state = check_random_state(getattr(self, "random_state", None))
-            fresh.fit(X, random_state, keep_fit_rows=True, **_draw_groups(fresh, repeats))
+            fresh.fit(X, random_state, keep_fit_rows=True, **draw_groups(fresh, repeats))
         feature_map, coef_init, intercept_init = self._warm_start(fresh, same_problem)
         if feature_map is not fresh:
             fresh.fit_rows()  # a warm start's fitted map: its rows' features are dropped now
@@ -297,14 +297,8 @@ class _BaseSVM(BaseEstimator):
         dual variables and landmark indices are those of the rows given.
         Returns ``(feature_map, result)``.
         """
-        repeats = self._repeats(X, labels)
-        overrides = {}
         rows_weights = weights
-        if repeats is not None:
-            # gamma="scale" is the variance of the rows given, repeats included (SVC's)
-            if getattr(self, "gamma", None) == "scale":
-                overrides["gamma"] = resolve_gamma("scale", X)
-            X, targets, weights = repeats.rows(X), repeats.take(targets), repeats.weights(weights)
+        repeats, X, targets, weights, overrides = self._merged(X, targets, weights, labels)
         # a small fit on landmarks alternates products with SciPy's factorisations: its BLAS
         # for both (digits: 0.19 s -> 0.14 s); without a factorisation NumPy's is faster
         # (KerasLinearSVC on digits: 0.10 s against 0.13 s)
@@ -336,14 +330,26 @@ class _BaseSVM(BaseEstimator):
                 feature_map.component_indices_ = repeats.original(feature_map.component_indices_)
         return feature_map, result
 
-    def _repeats(self, X, labels):
-        """The repeated rows a fit on ``X`` solves once, or ``None`` (see :meth:`_fit_and_solve`).
+    def _merged(self, X, targets, weights, labels, overrides=None):
+        """A fit's rows with their repeats merged (see :meth:`_fit_and_solve`).
 
-        Never for ``kernel="precomputed"``, whose rows are also columns.
+        Returns ``(repeats, X, targets, weights, overrides)``: ``repeats``
+        (:class:`~kernelsvm_keras._rows.RepeatedRows`, ``None`` where
+        nothing merges: the arguments come back as they are), the merged
+        rows, their targets and summed weights, and ``overrides`` (the
+        map's parameters, as for :meth:`_map_for`) with ``gamma="scale"``
+        resolved on the rows given, repeats included, as ``SVC`` resolves
+        it. Never for ``kernel="precomputed"``, whose rows are also columns.
         """
+        overrides = dict(overrides or {})
         if labels is None or getattr(self, "kernel", None) == "precomputed":
-            return None
-        return RepeatedRows.find(X, labels)
+            return None, X, targets, weights, overrides
+        repeats = RepeatedRows.find(X, labels)
+        if repeats is None:
+            return None, X, targets, weights, overrides
+        if overrides.get("gamma", getattr(self, "gamma", None)) == "scale":
+            overrides["gamma"] = resolve_gamma("scale", X)
+        return repeats, repeats.rows(X), repeats.take(targets), repeats.weights(weights), overrides
 
     def _on_support(self, X, feature_map, result, targets, weights, C, report, repeats, overrides):
         """The fit again on landmarks that hold its support vectors, until within tol of SVC's.
@@ -377,7 +383,7 @@ class _BaseSVM(BaseEstimator):
         ):
             return feature_map, result
         met = np.zeros(0, dtype=np.intp)
-        draw = _draw_groups(feature_map, repeats)
+        draw = draw_groups(feature_map, repeats)
         for _ in range(_SUPPORT_ROUNDS):
             if result.dual_coef is None:
                 break

@@ -27,6 +27,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import draw_groups
 from ._classes import KerasLinearSVC, KerasSVC
 from ._regression import KerasLinearSVR, KerasSVR
 
@@ -115,14 +116,21 @@ class _SearchMixin:
         """The feature-map parameters of the grid: dicts of the non-C parameters."""
         raise NotImplementedError
 
-    def _fold_map(self, X, params):
+    def _fold_map(self, X, params, repeats=None):
         """The feature map of ``params`` (non-C parameters), fitted on training rows ``X``.
 
         Every fold draws from a fresh copy of ``random_state``, as a clone
-        under ``GridSearchCV`` would.
+        under ``GridSearchCV`` would. ``X`` holds merged rows where
+        ``repeats`` is given (:meth:`_merged`; ``params`` then as it returns
+        them).
         """
         feature_map = self._map_for(X.shape[0], **params)
-        return feature_map.fit(X, _fresh_random_state(self.random_state), keep_fit_rows=True)
+        return feature_map.fit(
+            X,
+            _fresh_random_state(self.random_state),
+            keep_fit_rows=True,
+            **draw_groups(feature_map, repeats),
+        )
 
     @staticmethod
     def _single_estimator_class():
@@ -158,6 +166,7 @@ class _SearchMixin:
                 f"positive finite numbers, got {self.Cs!r}."
             )
         X, y, classes, targets, weights = self._search_data(X, y, sample_weight)
+        labels = y if classes is None else np.searchsorted(classes, y)  # (for merged repeats)
         for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
             if name not in ("n_features_in_", "feature_names_in_"):
                 delattr(self, name)  # a refit=False search must not keep an old model
@@ -190,7 +199,11 @@ class _SearchMixin:
                 if getattr(self, "kernel", None) == "precomputed":
                     # a kernel matrix: the fold's rows against its training rows
                     X_train, X_test = X_train[:, train], X_test[:, train]
-                feature_map = self._fold_map(X_train, map_params)
+                # the fold's repeated rows solved once, as a fit on its rows would
+                repeats, X_train, fold_targets, fold_weights, fold_params = self._merged(
+                    X_train, targets[train], weights[train], labels[train], map_params
+                )
+                feature_map = self._fold_map(X_train, fold_params, repeats)
                 arrays = feature_map.arrays()
                 form = feature_map.training_form()
                 design = self._fit_design(X_train, feature_map, form=form)
@@ -211,8 +224,8 @@ class _SearchMixin:
                         start = time.perf_counter()
                         result = self._solve(
                             design,
-                            targets[train],
-                            weights[train],
+                            fold_targets,
+                            fold_weights,
                             C,
                             coef,
                             intercept,

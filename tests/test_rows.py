@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.svm import SVC
 
-from kernelsvm_keras import KerasLinearSVC, KerasSVC, KerasSVR, _rows
+from kernelsvm_keras import KerasLinearSVC, KerasSVC, KerasSVCCV, KerasSVR, _rows
 from kernelsvm_keras._maps import _draw_landmarks
 from kernelsvm_keras._rows import RepeatedRows
 
@@ -196,3 +196,27 @@ def test_sparse_rows_of_every_container_are_grouped(container):
     np.testing.assert_array_equal(rows.group, dense.group)
     model = KerasSVC(loss="hinge", gamma=0.5).fit(container(X), y)
     np.testing.assert_array_equal(X[model.support_], model.support_vectors_.toarray())
+
+
+def test_a_search_solves_each_fold_on_its_merged_rows(unmerged, monkeypatch):
+    X, y = make_classification(300, 3, n_informative=3, n_redundant=0, random_state=0)
+    X = np.round(X * 2) / 2 + 0.0
+    params = dict(Cs=[0.1, 1, 10], gammas=[0.5], cv=3, loss="hinge", random_state=0)
+    plain = KerasSVCCV(**params).fit(X, y)
+    merged_sizes = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RepeatedRows, "find", classmethod(_find))
+        solve = KerasSVCCV._solve
+
+        def recording(self, design, *args, **kwargs):
+            merged_sizes.append(design.n_samples)
+            return solve(self, design, *args, **kwargs)
+
+        monkeypatch.setattr(KerasSVCCV, "_solve", recording)
+        merged = KerasSVCCV(**params).fit(X, y)
+    assert max(merged_sizes) < 200  # each fold's 200 training rows, merged
+    # every distinct row a landmark: the folds' exact kernels, the same scores
+    np.testing.assert_allclose(
+        merged.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"], atol=0.01
+    )
+    assert merged.best_params_ == plain.best_params_
