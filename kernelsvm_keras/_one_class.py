@@ -232,7 +232,9 @@ random_offset_
         X = self._check_data(X, reset=True)
         weights = _sample_weights(sample_weight, X)
         scale = float(self.nu) * float(weights.sum())  # libsvm's scale of the dual
-        feature_map, result = self._fit_and_solve(X, np.ones((X.shape[0], 1)), weights, 1.0 / scale)
+        feature_map, result = self._fit_and_solve(
+            X, np.ones((X.shape[0], 1)), weights, 1.0 / scale, labels=np.zeros(X.shape[0])
+        )
         self._set_feature_map(feature_map)
         self._scale = scale
         self._weight_seen = float(weights.sum())

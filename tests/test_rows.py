@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.svm import SVC
 
-from kernelsvm_keras import KerasLinearSVC, KerasSVC, KerasSVCCV, KerasSVR, _rows
+from kernelsvm_keras import KerasLinearSVC, KerasOneClassSVM, KerasSVC, KerasSVCCV, KerasSVR, _rows
 from kernelsvm_keras._maps import _draw_landmarks
 from kernelsvm_keras._rows import RepeatedRows
 
@@ -220,3 +220,20 @@ def test_a_search_solves_each_fold_on_its_merged_rows(unmerged, monkeypatch):
         merged.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"], atol=0.01
     )
     assert merged.best_params_ == plain.best_params_
+
+
+def test_a_one_class_fit_on_merged_rows_reaches_the_same_optimum(unmerged):
+    X, _ = make_classification(300, 3, n_informative=3, n_redundant=0, random_state=0)
+    X = np.round(X * 2) / 2 + 0.0
+    plain = KerasOneClassSVM(nu=0.2, gamma=0.5).fit(X)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RepeatedRows, "find", classmethod(_find))
+        assert RepeatedRows.find(X, np.zeros(len(X))) is not None
+        merged = KerasOneClassSVM(nu=0.2, gamma=0.5).fit(X)
+    np.testing.assert_allclose(merged.objective_, plain.objective_, rtol=2e-3)
+    np.testing.assert_allclose(
+        merged.decision_function(X),
+        plain.decision_function(X),
+        atol=2e-2 * np.ptp(plain.decision_function(X)),
+    )
+    np.testing.assert_array_equal(X[merged.support_], merged.support_vectors_)
