@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.svm import SVC
 
@@ -237,3 +239,32 @@ def test_a_one_class_fit_on_merged_rows_reaches_the_same_optimum(unmerged):
         atol=2e-2 * np.ptp(plain.decision_function(X)),
     )
     np.testing.assert_array_equal(X[merged.support_], merged.support_vectors_)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    loss=st.sampled_from(["hinge", "squared_hinge"]),
+    multi_class=st.sampled_from(["ovr", "ovo"]),
+    C=st.sampled_from([0.1, 1.0, 100.0]),
+)
+def test_merged_and_unmerged_fits_reach_one_optimum(seed, loss, multi_class, C):
+    # small integer rows with many repeats, weights of every sign: every distinct row is a
+    # landmark, so both fits solve the exact kernel SVM and must meet within their gaps
+    rng = np.random.RandomState(seed)
+    n, d = rng.randint(60, 250), rng.randint(1, 5)
+    X = rng.randint(-2, 3, size=(n, d)).astype(np.float64) + 0.0
+    y = rng.randint(0, rng.randint(2, 5), size=n)
+    y[:2] = [0, 1]  # two classes at least
+    weights = rng.choice([0.0, 0.5, 1.0, 2.0, -1.0], size=n, p=[0.1, 0.2, 0.5, 0.15, 0.05])
+    weights[:2] = 1.0
+    params = dict(loss=loss, multi_class=multi_class, C=C, gamma=0.3)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RepeatedRows, "find", classmethod(lambda cls, X, labels: None))
+        plain = KerasSVC(**params).fit(X, y, sample_weight=weights)
+    merged = KerasSVC(**params).fit(X, y, sample_weight=weights)
+    assert np.all(np.isfinite(merged.coef_))
+    gaps = np.maximum(plain.dual_gap_, merged.dual_gap_)
+    np.testing.assert_array_less(
+        np.abs(merged.objective_ - plain.objective_), 2 * gaps * np.abs(plain.objective_) + 1e-9
+    )
