@@ -349,7 +349,7 @@ class _BaseSVM(BaseEstimator):
             return None, X, targets, weights, overrides
         if overrides.get("gamma", getattr(self, "gamma", None)) == "scale":
             overrides["gamma"] = resolve_gamma("scale", X)
-        return repeats, repeats.rows(X), repeats.take(targets), repeats.weights(weights), overrides
+        return repeats, repeats.take(X), repeats.take(targets), repeats.weights(weights), overrides
 
     def _on_support(self, X, feature_map, result, targets, weights, C, report, repeats, overrides):
         """The fit again on landmarks that hold its support vectors, until within tol of SVC's.
@@ -975,13 +975,14 @@ class BaseKerasSVM(ClassifierMixin, _BaseSVM):
         same_problem = fitted_problems == self._problems and np.array_equal(
             getattr(self, "classes_", None), classes
         )
+        groups = np.searchsorted(classes, y)  # each row's class
         feature_map, result = self._fit_and_solve(
-            X, targets, weights, float(self.C), same_problem, labels=np.searchsorted(classes, y)
+            X, targets, weights, float(self.C), same_problem, labels=groups
         )
         self._set_feature_map(feature_map)
         self.classes_ = classes
         self.class_weight_ = class_weight
-        self._set_solution(result, X, groups=np.searchsorted(classes, y), n_groups=len(classes))
+        self._set_solution(result, X, groups=groups, n_groups=len(classes))
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)

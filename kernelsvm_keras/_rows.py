@@ -121,7 +121,7 @@ class RepeatedRows:
     ----------
     first : ndarray of shape (n_groups,)
         The first row of each group, ascending: the merged rows are
-        ``X[first]`` in the rows' own order.
+        ``X[first]`` (:meth:`take`) in the rows' own order.
     group : ndarray of shape (n_samples,)
         Each row's group.
     """
@@ -173,12 +173,12 @@ class RepeatedRows:
             return None
         return cls(first, group)
 
-    def rows(self, X):
-        """The merged rows: each group's first."""
-        return X[self.first]
-
     def take(self, values):
-        """Per-row ``values`` (equal within a group, as the targets) for the merged rows."""
+        """Per-row ``values`` (the rows themselves, their targets) for the merged rows.
+
+        Each group's first row's: the rows of a group are equal, and so are
+        their targets.
+        """
         return values[self.first]
 
     def weights(self, weights):

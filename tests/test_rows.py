@@ -45,7 +45,7 @@ def test_groups_are_the_equal_rows_with_equal_labels_dense_or_sparse():
     rows = RepeatedRows.find(X, y)
     distinct = np.unique(np.column_stack([X, y]), axis=0)
     assert rows.n_groups == len(distinct) and rows.n_samples == 600
-    np.testing.assert_array_equal(rows.rows(X)[rows.group], X)
+    np.testing.assert_array_equal(rows.take(X)[rows.group], X)
     np.testing.assert_array_equal(rows.take(y)[rows.group], y)
     assert np.all(np.diff(rows.first) > 0)  # the first of each group, in the rows' order
     for other in (sp.csr_matrix(X), X.astype(np.float32)):
@@ -75,7 +75,7 @@ def test_a_hash_collision_splits_off_and_merges_nothing_else(monkeypatch):
     rows = RepeatedRows.find(X, np.zeros(100))
     # every row collides with row 0: only its equals join it
     assert rows.n_groups == 96
-    np.testing.assert_array_equal(rows.rows(X)[rows.group], X)
+    np.testing.assert_array_equal(rows.take(X)[rows.group], X)
 
 
 def test_weights_sum_over_a_group_and_its_dual_spreads_back_by_weight():
