@@ -437,6 +437,61 @@ def test_a_streamed_landmark_design_keeps_its_factor_apart(kernel):
     np.testing.assert_array_equal(cached.exact_rows(taken), Phi[taken])
 
 
+@pytest.mark.parametrize(
+    "basis, repeated", [("cholesky", False), ("cholesky", True), ("eigen", False)]
+)
+def test_a_factor_multiplies_over_the_rows_its_columns_use(basis, repeated, monkeypatch):
+    # The Cholesky basis's N = L^-T is upper triangular; over the landmarks a
+    # pivoted factorisation keeps (repeated rows), columns of zeros besides.
+    # B @ N by blocks of columns, each over its rows, is B @ N; the
+    # eigenbasis's dense N is multiplied whole.
+    from keras import ops
+
+    from kernelsvm_keras import _solver
+    from kernelsvm_keras._maps import make_feature_map
+
+    monkeypatch.setattr(_solver, "_FACTOR_SMALLEST", 8)
+    rows = X[:100].astype(np.float64)
+    if repeated:
+        rows = np.vstack([X[:40], X[:20], X[40:80]]).astype(np.float64)  # 20 rows twice
+    feature_map = make_feature_map(kernel="rbf", gamma=0.1, n_components=60, basis=basis)
+    feature_map.fit(rows, np.random.RandomState(0))
+    transform, N = feature_map.training_form()
+    nonzero = N != 0
+    if repeated:
+        assert not np.all(np.any(nonzero, axis=0))  # landmarks left out: the pivoted basis
+    elif basis == "cholesky":
+        assert not np.any(np.tril(nonzero, -1))  # upper triangular
+    factor = _solver.FactorBlocks(N.astype(np.float32))
+    if not repeated:
+        assert (factor.blocks is None) == (basis == "eigen")
+    B = transform(ops.convert_to_tensor(X[100:].astype(np.float32)))
+    expected = ops.convert_to_numpy(B).astype(np.float64) @ N.astype(np.float32)
+    got = ops.convert_to_numpy(factor.right(B))
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    # a cached design's features, projected by blocks
+    design = _solver.RowBlocks(rows, transform, 60, batch_size=32, cache_bytes=10**9, factor=N)
+    np.testing.assert_allclose(
+        design.numpy(), feature_map.features(rows), rtol=1e-4, atol=1e-4 * np.abs(N).max()
+    )
+
+
+def test_a_landmark_map_s_transposed_products_are_those_of_its_features():
+    from kernelsvm_keras._maps import make_feature_map
+
+    U = np.random.RandomState(0).normal(size=(50, 3))
+    for basis in ("cholesky", "eigen"):
+        feature_map = make_feature_map(kernel="rbf", gamma=0.1, n_components=40, basis=basis)
+        feature_map.fit(X[:100].astype(np.float64), np.random.RandomState(0))
+        np.testing.assert_allclose(
+            feature_map.transposed_products(X[100:], U),
+            feature_map.features(X[100:]).T @ U,
+            rtol=1e-9,
+            atol=1e-12,
+        )
+
+
 @pytest.mark.parametrize("on_host", [True, False])  # in NumPy, or with the backend's ops
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
 def test_line_search_never_accepts_a_step_that_raises_the_objective(loss, on_host):
