@@ -387,12 +387,16 @@ def nystroem_factors(
     return _factors(K, tol * _cutoff_reference(K), basis, features, semidefinite)
 
 
-def _factors(K, cutoff, basis, features, semidefinite=False):
-    """:func:`nystroem_factors` of symmetric ``K`` (this function's own), ``cutoff`` absolute."""
+def _factors(K, cutoff, basis, features, semidefinite=False, above=False):
+    """:func:`nystroem_factors` of symmetric ``K`` (this function's own), ``cutoff`` absolute.
+
+    ``above``: every eigenvalue of ``K`` is known to exceed ``cutoff`` (see
+    :func:`_cholesky_above`).
+    """
     if basis == "leading" and K.shape[0] <= 4 * LEADING_FEATURES:
         basis = "eigen"
     if basis != "eigen":
-        factors = _cholesky_above(K, cutoff)
+        factors = _cholesky_above(K, cutoff, above)
         if factors is not None:
             factor, inverse = factors
             if basis == "leading":
@@ -439,8 +443,9 @@ def _pivoted_factors(K, cutoff, features):
     # factored again in the landmarks' own order, not taken from pstrf's factor (its
     # order of pivots): a9a's hinge, whose Newton runs in this basis, took 246
     # conjugate-gradient steps in that one against 126 (benchmarks/RESULTS.md)
+    # (their matrix less the cutoff was factored there: its eigenvalues are above it)
     normalization, kept_features, used = _factors(
-        K[np.ix_(kept, kept)], cutoff, "cholesky", features
+        K[np.ix_(kept, kept)], cutoff, "cholesky", features, above=True
     )
     if used != "cholesky":
         return None
@@ -520,10 +525,16 @@ def _symmetrize(K):
             lower[...] = upper.T
 
 
-def _cholesky_above(K, cutoff):
+def _cholesky_above(K, cutoff, above=False):
     """``(L, L^-1)``, ``L L^T = K``, if every eigenvalue of ``K`` exceeds ``cutoff``; else ``None``.
 
-    ``K`` is symmetric. The answers, cheapest first:
+    ``K`` is symmetric. With ``above``, that is known (the landmarks
+    :func:`_independent_landmarks` keeps, whose matrix less the cutoff it
+    factored): only the factor and its inverse are computed. Their smallest
+    eigenvalue lies close to the cutoff, where the bound below does not
+    answer, and the factorisation of ``K - cutoff I`` said yes again (w8a's
+    hinge: 0.16-0.17 s of each of its three maps, against 0.04-0.06 s so).
+    Otherwise the answers, cheapest first:
 
     - Two landmarks that nearly repeat each other answer no, without a
       factorisation: ``e_i - e_j`` has the Rayleigh quotient ``(K_ii +
@@ -543,7 +554,7 @@ def _cholesky_above(K, cutoff):
     LAPACK's ``potrf`` on the transpose of the symmetric C-ordered ``K``,
     which is ``K`` in Fortran order: no copy of ``K`` beyond LAPACK's own.
     """
-    if _close_pair(K, cutoff):
+    if not above and _close_pair(K, cutoff):
         return None
     factor, info = scipy.linalg.lapack.dpotrf(K.T, lower=1, clean=1)
     if info != 0 or np.min(np.square(np.diag(factor))) <= cutoff:
@@ -551,6 +562,8 @@ def _cholesky_above(K, cutoff):
     inverse, info = scipy.linalg.lapack.dtrtri(factor, lower=1)
     if info != 0:
         return None
+    if above:
+        return factor, inverse
     # (a margin far above the products' round-off; a bound that holds is finite, and so is
     # the inverse)
     if _squared_norm_bound(inverse) * cutoff * (1.0 + 1e-6) < 1.0:

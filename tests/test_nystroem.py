@@ -363,6 +363,34 @@ def test_repeated_landmarks_keep_the_cholesky_basis_over_those_a_pivoted_factori
     assert nystroem_factors(K, basis="cholesky")[2] == "eigen"  # not known semi-definite
 
 
+def test_the_kept_landmarks_are_factored_without_checking_their_eigenvalues_again(monkeypatch):
+    # _independent_landmarks factored the kept landmarks' matrix less the cutoff: its
+    # eigenvalues are above it, so their factorisation skips the checks that would say
+    # so again (the close pairs, the norm bound, a second factorisation), with the same
+    # factor and inverse
+    from kernelsvm_keras import _kernels
+
+    K = rbf_kernel(np.vstack([digits_X[:80], digits_X[:10]]) / 16.0, gamma=0.05)
+    cutoff = _kernels.NYSTROEM_EIGENVALUE_TOL * np.median(np.diag(K))
+    kept = _kernels._independent_landmarks(K, cutoff)
+    assert kept is not None and kept.size < len(K)
+    Kk = K[np.ix_(kept, kept)]
+    checked = _kernels._cholesky_above(Kk.copy(), cutoff)
+    assert checked is not None
+    N, _, used = nystroem_factors(K, basis="cholesky", semidefinite=True)
+    assert used == "pivoted"
+    np.testing.assert_array_equal(np.flatnonzero(np.any(N != 0, axis=1)), kept)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("checked again")
+
+    monkeypatch.setattr(_kernels, "_close_pair", refused)
+    monkeypatch.setattr(_kernels, "_squared_norm_bound", refused)
+    known = _kernels._cholesky_above(Kk.copy(), cutoff, above=True)
+    for a, b in zip(known, checked, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_the_leading_basis_of_repeated_landmarks_stays_the_eigenbasis():
     # its rotation over the kept landmarks served Newton's iterations less well
     from kernelsvm_keras._kernels import LEADING_FEATURES
