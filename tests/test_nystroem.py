@@ -455,6 +455,23 @@ def test_a_map_over_every_fit_row_keeps_their_features_once(basis, rows):
     assert unasked.fit_rows() is None
 
 
+def test_every_fit_row_over_landmarks_a_pivoted_factorisation_keeps_has_its_gram_matrix():
+    # some rows repeat others: the pivoted basis leaves them out; their Gram matrix is
+    # the kernel but between the rows left out, and the fit on it is the fit on the
+    # features' own products
+    Xf = np.vstack([X[:30], X[:10]])
+    landmark = LandmarkMap("rbf", 0.5, n_components=40, basis="cholesky")
+    landmark.fit(Xf, np.random.RandomState(0), keep_fit_rows=True)
+    dropped = landmark.component_indices_[~np.any(landmark.normalization_, axis=1)]
+    assert dropped.size >= 10
+    features, gram = landmark.fit_rows()
+    np.testing.assert_allclose(features, landmark.features(Xf), atol=1e-9)
+    np.testing.assert_allclose(gram, features @ features.T, atol=1e-10)
+    K = rbf_kernel(Xf, gamma=0.5)
+    kept = np.setdiff1d(np.arange(len(Xf)), dropped)
+    np.testing.assert_allclose(gram[kept], K[kept], atol=1e-12)
+
+
 def test_layer_adapt_draws_the_landmarks_of_sklearn():
     layer = NystroemFeatures(n_components=60, gamma=0.3, seed=4)
     layer.adapt(X)
