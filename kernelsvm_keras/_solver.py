@@ -451,7 +451,7 @@ class RowBlocks:
 
         ``bounds`` of the row blocks (sharded where a distribution asks),
         ``cache`` (the feature blocks, or ``None`` when :attr:`streamed`),
-        ``factor`` (the factor's tensor when :attr:`factored`),
+        ``factor`` (a :class:`FactorBlocks` when :attr:`factored`),
         ``transform`` (rows to stored blocks), ``layout`` and ``shards``. A
         design whose rows go only to the exact dual in NumPy
         (:mod:`kernelsvm_keras._dual`, through :meth:`exact_products`,
@@ -493,7 +493,7 @@ class RowBlocks:
 
     @property
     def _factor(self):
-        """The factor's tensor where :attr:`factored`, else ``None``."""
+        """The factor (a :class:`FactorBlocks`) where :attr:`factored`, else ``None``."""
         return self._on_device()["factor"] if self.factored else None
 
     def _project(self, block):
