@@ -387,7 +387,8 @@ class LandmarkMap(FeatureMap):
         self.components_ = components
         self.normalization_ = normalization
         # (the rows a pivoted factorisation left out: zero rows of N, in the draw's order)
-        dropped = indices[~np.any(normalization, axis=1)] if basis == "pivoted" else None
+        pivoted = basis == "pivoted" and every_row and keep_fit_rows
+        dropped = indices[~np.any(normalization, axis=1)] if pivoted else None
         self._keep_fit_rows(
             keep_fit_rows, every_row, landmark_features, landmark_kernel, basis, dropped
         )
