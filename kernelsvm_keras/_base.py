@@ -69,8 +69,17 @@ def draw_groups(feature_map, repeats):
 
 
 def check_keras_dtype(dtype):
-    """Refuse a float64 Keras model where the backend would compute it in float32."""
-    if keras.backend.backend() == "jax" and keras.backend.standardize_dtype(dtype) == "float64":
+    """Refuse a float64 Keras model where the backend would compute it in float32.
+
+    JAX without its float64; and PyTorch where Keras multiplies float64
+    matrices in float32 (Keras 3.15: ``ops.matmul`` of two float64 tensors,
+    and so a float64 ``Dense``, returns float32; keras-team/keras#23704),
+    found by one product of two float64 tensors.
+    """
+    if keras.backend.standardize_dtype(dtype) != "float64":
+        return
+    backend = keras.backend.backend()
+    if backend == "jax":
         import jax
 
         if not jax.config.jax_enable_x64:
@@ -79,6 +88,17 @@ def check_keras_dtype(dtype):
                 "off: JAX would silently compute in float32. Set JAX_ENABLE_X64=1 (or "
                 "jax.config.update('jax_enable_x64', True)) before JAX starts, or use "
                 "dtype='float32'."
+            )
+    if backend == "torch":
+        ops = keras.ops
+        probe = ops.convert_to_tensor(np.ones((1, 1)), "float64")
+        product = keras.backend.standardize_dtype(ops.matmul(probe, probe).dtype)
+        if product != "float64":
+            raise ValueError(
+                f"to_keras(dtype='float64') on the torch backend: this Keras "
+                f"({keras.__version__}) multiplies float64 matrices in {product} there "
+                "(keras-team/keras#23704), so the model would silently lose float64's "
+                "precision. Use dtype='float32', or the TensorFlow or JAX backend."
             )
 
 
@@ -838,7 +858,9 @@ class _BaseSVM(BaseEstimator):
             (float32) first on the TensorFlow and torch backends, which costs
             about 1e-7 relative. On JAX, enable float64 first with
             ``JAX_ENABLE_X64=1``, without which JAX truncates it to float32
-            (``ValueError`` then).
+            (``ValueError`` then). On torch, Keras 3.15 multiplies float64
+            matrices in float32 (keras-team/keras#23704): ``ValueError``
+            there too, while it does.
 
         Returns
         -------

@@ -211,6 +211,8 @@ def kernel_matrix(inputs, components, kernel="rbf", gamma=1.0, degree=3, coef0=0
     tensor of shape (n, m)
     """
     _check_kernel(kernel)
+    # (NumPy arrays too: PyTorch's tensors take no part in NumPy's arithmetic)
+    inputs, components = ops.convert_to_tensor(inputs), ops.convert_to_tensor(components)
     if kernel == "rbf":
         center = ops.mean(components, axis=0)
         x = inputs - center

@@ -1110,14 +1110,28 @@ class NewtonStart:
         return np.where(self.warm, _DELTA_WARM, _DELTA_START)
 
 
+def backend_devices():
+    """The devices the Keras backend computes on: ``keras.distribution.list_devices()``.
+
+    Keras has no distribution module for PyTorch, whose ``list_devices``
+    fails (Keras 3.15: ``AttributeError``); there, the device of a tensor
+    the backend makes, where Keras puts every tensor, named as the others
+    name theirs (``cpu:0``, ``cuda:0``).
+    """
+    if keras.backend.backend() == "torch":
+        device = ops.convert_to_tensor(np.zeros(1, dtype=np.float32)).device
+        return [f"{device.type}:{device.index or 0}"]
+    return list(keras.distribution.list_devices())
+
+
 def device_report():
     """Where training computes, in a few words: ``"float32 on tensorflow cpu:0"``.
 
-    The Keras backend and the devices it sees (``keras.distribution.list_devices``):
+    The Keras backend and the devices it sees (:func:`backend_devices`):
     the features and the Newton iterations run there in float32 (the
     certificate in float64 on the host).
     """
-    devices = ", ".join(keras.distribution.list_devices())
+    devices = ", ".join(backend_devices())
     return f"float32 on {keras.backend.backend()} {devices}"
 
 
@@ -1154,7 +1168,7 @@ class _Problem:
         # (an eager backend on CPUs; JAX compiles each step of the search into one
         # program, and its CPU stands for a device in tests/test_backends.py)
         self.on_host = keras.backend.backend() != "jax" and all(
-            d.lower().startswith("cpu") for d in keras.distribution.list_devices()
+            d.lower().startswith("cpu") for d in backend_devices()
         )
 
     def smoothing(self, delta):

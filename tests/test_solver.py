@@ -925,3 +925,15 @@ def test_another_route_s_start_is_taken_unless_c_takes_the_path(C):
     else:
         assert warm.n_iter != cold.n_iter
         np.testing.assert_allclose(warm.primal, cold.primal, rtol=2e-3)
+
+
+def test_the_backend_s_devices_are_named_on_every_backend():
+    # keras.distribution.list_devices fails on PyTorch (Keras has no distribution
+    # module there): the Newton solver and verbose fits ask for the devices all the same
+    import keras
+
+    from kernelsvm_keras._solver import backend_devices, device_report
+
+    devices = backend_devices()
+    assert devices and all(isinstance(d, str) and d for d in devices)
+    assert device_report() == f"float32 on {keras.backend.backend()} {', '.join(devices)}"
