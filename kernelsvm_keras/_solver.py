@@ -310,7 +310,7 @@ class FactorBlocks:
     this project's 2-core AMD EPYC machines, Zen 4; the column slices of
     ``B`` are copies), 8,192 rows on 2,048 landmarks 222 ms against 304 ms.
     A dense factor (the eigenbasis, the basis ``"leading"``) is multiplied
-    whole.
+    whole, and so is every factor on JAX (see ``__init__``).
 
     Parameters
     ----------
@@ -328,7 +328,12 @@ class FactorBlocks:
         rows = [int(used[start:stop].max(initial=0)) for start, stop in spans]
         work = sum(r * (stop - start) for r, (start, stop) in zip(rows, spans, strict=True))
         self.blocks = None
-        if width >= _FACTOR_SMALLEST and work <= (1.0 - _FACTOR_SAVING) * m * width:
+        # (not on JAX, which compiles a program for every shape of B: the blocks'
+        # program, whether op by op or jitted whole, took 0.14-0.3 s per shape of
+        # w8a's hinge (eight shapes), more than its products saved on a CPU:
+        # 11.0 s op by op, 7.8-8.2 s jitted, 7.3-8.3 s dense)
+        useful = keras.backend.backend() != "jax" and width >= _FACTOR_SMALLEST
+        if useful and work <= (1.0 - _FACTOR_SAVING) * m * width:
             self.blocks = [
                 (r, stop - start, ops.convert_to_tensor(factor[:r, start:stop]) if r else None)
                 for r, (start, stop) in zip(rows, spans, strict=True)
