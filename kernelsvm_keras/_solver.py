@@ -319,21 +319,22 @@ class FactorBlocks:
 
     def __init__(self, factor):
         self.tensor = ops.convert_to_tensor(factor)
-        m, width = factor.shape
-        nonzero = factor != 0
-        # one past each column's last nonzero row (0 for a zero column)
-        used = np.where(nonzero.any(axis=0), m - np.argmax(nonzero[::-1], axis=0), 0)
-        step = -(-width // _FACTOR_BLOCKS) if width else 1
-        spans = [(start, min(width, start + step)) for start in range(0, width, step)]
-        rows = [int(used[start:stop].max(initial=0)) for start, stop in spans]
-        work = sum(r * (stop - start) for r, (start, stop) in zip(rows, spans, strict=True))
         self.blocks = None
+        m, width = factor.shape
         # (not on JAX, which compiles a program for every shape of B: the blocks'
         # program, whether op by op or jitted whole, took 0.14-0.3 s per shape of
         # w8a's hinge (eight shapes), more than its products saved on a CPU:
         # 11.0 s op by op, 7.8-8.2 s jitted, 7.3-8.3 s dense)
-        useful = keras.backend.backend() != "jax" and width >= _FACTOR_SMALLEST
-        if useful and work <= (1.0 - _FACTOR_SAVING) * m * width:
+        if keras.backend.backend() == "jax" or width < _FACTOR_SMALLEST:
+            return
+        nonzero = factor != 0
+        # one past each column's last nonzero row (0 for a zero column)
+        used = np.where(nonzero.any(axis=0), m - np.argmax(nonzero[::-1], axis=0), 0)
+        step = -(-width // _FACTOR_BLOCKS)
+        spans = [(start, min(width, start + step)) for start in range(0, width, step)]
+        rows = [int(used[start:stop].max(initial=0)) for start, stop in spans]
+        work = sum(r * (stop - start) for r, (start, stop) in zip(rows, spans, strict=True))
+        if work <= (1.0 - _FACTOR_SAVING) * m * width:
             self.blocks = [
                 (r, stop - start, ops.convert_to_tensor(factor[:r, start:stop]) if r else None)
                 for r, (start, stop) in zip(rows, spans, strict=True)
