@@ -9,6 +9,7 @@ Newton solver never imports it. The public names are those of
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -379,18 +380,27 @@ def nystroem_factors(
         rotation was asked for on at most ``4 * LEADING_FEATURES``
         landmarks.
     """
+    return _nystroem_factors(kernel_matrix, tol, basis, overwrite, features, semidefinite)[:3]
+
+
+def _nystroem_factors(kernel_matrix, tol, basis, overwrite, features, semidefinite):
+    """:func:`nystroem_factors`, and the :class:`RotatedFactor` of the basis ``"leading"``.
+
+    Returns ``(normalization, landmark_features, basis, rotation)``, ``rotation``
+    ``None`` in the other bases.
+    """
     if basis not in ("eigen", "cholesky", "leading"):
         raise ValueError(f"basis must be 'eigen', 'cholesky' or 'leading', got {basis!r}.")
     own = np.asarray if overwrite else np.array  # (np.array copies)
     K = own(kernel_matrix, dtype=np.float64)
     if K.size == 0:
-        return np.zeros(K.shape), np.zeros(K.shape) if features else None, basis
+        return np.zeros(K.shape), np.zeros(K.shape) if features else None, basis, None
     _symmetrize(K)
     return _factors(K, tol * _cutoff_reference(K), basis, features, semidefinite)
 
 
 def _factors(K, cutoff, basis, features, semidefinite=False, above=False):
-    """:func:`nystroem_factors` of symmetric ``K`` (this function's own), ``cutoff`` absolute.
+    """:func:`_nystroem_factors` of symmetric ``K`` (this function's own), ``cutoff`` absolute.
 
     ``above``: every eigenvalue of ``K`` is known to exceed ``cutoff`` (see
     :func:`_cholesky_above`).
@@ -402,12 +412,15 @@ def _factors(K, cutoff, basis, features, semidefinite=False, above=False):
         if factors is not None:
             factor, inverse = factors
             if basis == "leading":
-                return (*_leading_rotation(K, factor, inverse, features), "leading")
-            return np.ascontiguousarray(inverse.T), factor if features else None, "cholesky"
+                normalization, landmark_features, rotation = _leading_rotation(
+                    K, factor, inverse, features
+                )
+                return normalization, landmark_features, "leading", rotation
+            return np.ascontiguousarray(inverse.T), factor if features else None, "cholesky", None
         if semidefinite and basis == "cholesky":
             pivoted = _pivoted_factors(K, cutoff, features)
             if pivoted is not None:
-                return (*pivoted, "pivoted")
+                return (*pivoted, "pivoted", None)
     # Divide and conquer on K, this function's own, overwritten; then
     # each (m, m) result written once, without temporaries. MNIST's 4,096
     # landmarks: 8.7-9.9 s -> 7.0-7.3 s against NumPy's eigh and the gathered,
@@ -424,10 +437,10 @@ def _factors(K, cutoff, basis, features, semidefinite=False, above=False):
     normalization = np.zeros(K.shape)
     np.divide(kept, roots, out=normalization[:, : keep.size])
     if not features:
-        return normalization, None, "eigen"
+        return normalization, None, "eigen", None
     landmark_features = np.zeros(K.shape)
     np.multiply(kept, np.sign(eigenvalues[keep]) * roots, out=landmark_features[:, : keep.size])
-    return normalization, landmark_features, "eigen"
+    return normalization, landmark_features, "eigen", None
 
 
 def _pivoted_factors(K, cutoff, features):
@@ -446,7 +459,7 @@ def _pivoted_factors(K, cutoff, features):
     # order of pivots): a9a's hinge, whose Newton runs in this basis, took 246
     # conjugate-gradient steps in that one against 126 (benchmarks/RESULTS.md)
     # (their matrix less the cutoff was factored there: its eigenvalues are above it)
-    normalization, kept_features, used = _factors(
+    normalization, kept_features, used, _ = _factors(
         K[np.ix_(kept, kept)], cutoff, "cholesky", features, above=True
     )
     if used != "cholesky":
@@ -578,8 +591,50 @@ def _cholesky_above(K, cutoff, above=False):
     return (factor, inverse) if info == 0 else None
 
 
+class RotatedFactor(NamedTuple):
+    """The normalisation of the basis ``"leading"``, with its two factors.
+
+    ``N = L^-T Q`` (:func:`_leading_rotation`), the orthogonal ``Q`` in the
+    compact WY form of its ``k`` reflectors (Schreiber and Van Loan, 1989):
+    ``Q = I - W T W^T``, ``W`` unit lower trapezoidal, ``T`` upper
+    triangular. Rows ``B`` of a kernel block are projected as ``(B L^-T) -
+    ((B L^-T) W) T W^T``: the triangle's product over the rows each column
+    uses (:class:`~kernelsvm_keras._solver.FactorBlocks`), then two products
+    of width ``k``, instead of the dense ``B @ N``.
+    """
+
+    dense: np.ndarray
+    """``N``, float64, of shape (m, m): the map's ``normalization_``."""
+    triangle: np.ndarray
+    """``L^-T``, float32, upper triangular."""
+    reflectors: np.ndarray
+    """``W``, float32, of shape (m, k)."""
+    coupling: np.ndarray
+    """``T``, float32, of shape (k, k)."""
+
+
+def _compact_wy(reflectors, tau):
+    """``(W, T)`` of ``Q = H_1 ... H_k = I - W T W^T`` from ``dgeqrf``'s output, or ``None``.
+
+    ``T^-1 = diag(1 / tau) + striu(W^T W)`` (Puglisi, 1992; Joffrain et al.,
+    2006). ``None`` where some ``tau`` is zero (a reflector that is the
+    identity) or ``T`` is not finite.
+    """
+    k = tau.size
+    if not np.all(tau != 0):
+        return None
+    W = np.tril(reflectors[:, :k], -1)
+    W[np.arange(k), np.arange(k)] = 1.0
+    inverse = np.triu(W.T @ W, 1)
+    inverse[np.arange(k), np.arange(k)] = 1.0 / tau
+    T, info = scipy.linalg.lapack.dtrtri(inverse, lower=0)
+    if info != 0 or not np.all(np.isfinite(T)):
+        return None
+    return W, T
+
+
 def _leading_rotation(K, factor, inverse, features=True):
-    """``(N, phi(Z))`` of the basis ``"leading"``: ``N = L^-T Q``, ``phi(Z) = K N = L Q``.
+    """``(N, phi(Z), rotation)`` of the basis ``"leading"``: ``N = L^-T Q``, ``phi(Z) = K N = L Q``.
 
     ``factor`` is ``L`` (``L L^T = K``) and ``inverse`` ``L^-1``, both
     lower triangular and Fortran-ordered; both are overwritten. The leading
@@ -592,7 +647,8 @@ def _leading_rotation(K, factor, inverse, features=True):
     however close ``V`` is (``N N^T = K^-1`` to round-off) and its first
     ``j`` columns span those of ``L^T V`` for every ``j``. ``Q`` is applied
     as its reflectors (LAPACK's ``ormqr``), never formed. ``phi(Z)`` is
-    ``None`` without ``features``.
+    ``None`` without ``features``. ``rotation`` is the :class:`RotatedFactor`
+    of ``N`` (``None`` where its compact WY form is not finite).
     """
     m = K.shape[0]
     lead = LEADING_FEATURES
@@ -612,6 +668,9 @@ def _leading_rotation(K, factor, inverse, features=True):
     if info != 0:
         raise RuntimeError(f"LAPACK dgeqrf failed with info={info}.")
     work = max(1, 64 * m)
+    # (before ormqr overwrites L^-1 with N^T)
+    wy = _compact_wy(reflectors, tau)
+    triangle = inverse.T.astype(np.float32) if wy is not None else None
     # N^T = Q^T L^-1 and phi(Z) = L Q
     normalization_t, _, info = lapack.dormqr("L", "T", reflectors, tau, inverse, work, 1)
     landmark_features = None
@@ -619,7 +678,12 @@ def _leading_rotation(K, factor, inverse, features=True):
         landmark_features, _, info = lapack.dormqr("R", "N", reflectors, tau, factor, work, 1)
     if info != 0:
         raise RuntimeError(f"LAPACK dormqr failed with info={info}.")
-    return normalization_t.T, landmark_features
+    normalization = normalization_t.T
+    rotation = None
+    if wy is not None:
+        W, T = (part.astype(np.float32) for part in wy)
+        rotation = RotatedFactor(normalization, triangle, W, T)
+    return normalization, landmark_features, rotation
 
 
 def _close_pair(K, cutoff):

@@ -37,10 +37,11 @@ from ._kernels import (
     HOST_CHUNK_ELEMENTS,
     KERNELS,
     LANDMARK_KERNELS,
+    NYSTROEM_EIGENVALUE_TOL,
+    _nystroem_factors,
     draw_random_fourier_weights,
     kernel_matrix,
     kernel_matrix_numpy,
-    nystroem_factors,
     random_fourier_features,
 )
 
@@ -83,7 +84,7 @@ class FeatureMap:
         transform, factor = self.training_form()
         if factor is None:
             return transform
-        factor = _float32_tensor(factor)
+        factor = _float32_tensor(getattr(factor, "dense", factor))
         return lambda rows: ops.matmul(transform(rows), factor)
 
     def fit_rows(self):
@@ -132,8 +133,10 @@ class FeatureMap:
     def training_form(self):
         """``(transform, factor)``: ``phi(rows) = transform(rows) @ factor``.
 
-        ``factor`` is a NumPy array, or ``None`` where ``transform`` gives the
-        features themselves (``transform`` ``None``: the identity).
+        ``factor`` is a NumPy array, a
+        :class:`~kernelsvm_keras._kernels.RotatedFactor` (the array and its
+        factors), or ``None`` where ``transform`` gives the features
+        themselves (``transform`` ``None``: the identity).
         """
         return self.transform(), None
 
@@ -375,7 +378,7 @@ class LandmarkMap(FeatureMap):
             )
         # (the kernel matrix is the map's own unless a callable returned it; factored in
         # place, it is the kept Gram matrix in the Cholesky basis, and dropped otherwise)
-        normalization, landmark_features, basis = _every_row_factors(
+        normalization, landmark_features, basis, rotation = _every_row_factors(
             landmark_kernel,
             indices if every_row else None,
             self.basis,
@@ -386,6 +389,7 @@ class LandmarkMap(FeatureMap):
         self.component_indices_ = indices
         self.components_ = components
         self.normalization_ = normalization
+        self._rotation = rotation
         # (the rows a pivoted factorisation left out: zero rows of N, in the draw's order)
         pivoted = basis == "pivoted" and every_row and keep_fit_rows
         dropped = indices[~np.any(normalization, axis=1)] if pivoted else None
@@ -448,7 +452,20 @@ class LandmarkMap(FeatureMap):
         def block(rows):
             return _kernel_block(rows, components, gamma, coef0, **static)
 
-        return block, self.normalization_
+        return block, self._factor()
+
+    def _factor(self):
+        """``normalization_``, as its :class:`~kernelsvm_keras._kernels.RotatedFactor` where the
+        fit kept one (the basis ``"leading"``; not pickled: see ``__getstate__``)."""
+        rotation = getattr(self, "_rotation", None)
+        return self.normalization_ if rotation is None else rotation
+
+    def __getstate__(self):
+        # the rotation's factors speed up a fit's projections only (m^2 floats):
+        # a pickled or copied map projects by normalization_ itself
+        state = self.__dict__.copy()
+        state.pop("_rotation", None)
+        return state
 
     def features(self, X):
         return matmul(self._kernel(_dense(X), self.components_), self.normalization_)
@@ -532,7 +549,7 @@ class PrecomputedMap(FeatureMap):
         # every row a landmark: the kernel as given, in the rows' order (_every_row_factors)
         landmark_kernel = _dense(X if every_row else X[indices][:, indices])
         # (every row: the user's matrix itself, not to be overwritten)
-        self.normalization_, landmark_features, basis = _every_row_factors(
+        self.normalization_, landmark_features, basis, _ = _every_row_factors(
             landmark_kernel,
             indices if every_row else None,
             self.basis,
@@ -612,17 +629,22 @@ def _every_row_factors(
     rotated basis. ``overwrite`` and ``semidefinite`` as
     :func:`~kernelsvm_keras.layers.nystroem_factors`; ``features`` too,
     where the landmarks are every fit row (they are of no use otherwise).
+    Returns ``(normalization, landmark_features, basis, rotation)``:
+    ``rotation`` the :class:`~kernelsvm_keras._kernels.RotatedFactor` of
+    the basis ``"leading"`` over drawn landmarks, else ``None``.
     """
-    normalization, landmark_features, basis = nystroem_factors(
+    normalization, landmark_features, basis, rotation = _nystroem_factors(
         kernel_matrix,
-        basis=basis,
-        overwrite=overwrite,
-        features=features and indices is not None,
-        semidefinite=semidefinite,
+        NYSTROEM_EIGENVALUE_TOL,
+        basis,
+        overwrite,
+        features and indices is not None,
+        semidefinite,
     )
     if indices is not None:
-        normalization = np.take(normalization, indices, axis=0)
-    return normalization, landmark_features, basis
+        # (rows taken in the draw's order: the triangle of the rotation's factors is lost)
+        normalization, rotation = np.take(normalization, indices, axis=0), None
+    return normalization, landmark_features, basis, rotation
 
 
 def _keras_dense(width, dtype):

@@ -478,6 +478,50 @@ def test_a_factor_multiplies_over_the_rows_its_columns_use(basis, repeated, monk
     )
 
 
+def test_the_leading_basis_projects_by_its_triangle_and_reflectors(monkeypatch):
+    # N = L^-T Q with Q = I - W T W^T (its reflectors' compact WY form): the rows are
+    # projected by the triangle's blocks, then by the reflectors, as by N itself
+    import pickle
+
+    import keras
+    from keras import ops
+
+    from kernelsvm_keras import _kernels, _solver
+    from kernelsvm_keras._maps import make_feature_map
+
+    monkeypatch.setattr(_kernels, "LEADING_FEATURES", 4)  # (60 landmarks: blocks that save)
+    monkeypatch.setattr(_solver, "_FACTOR_SMALLEST", 8)
+    rows = X[:100].astype(np.float64)
+    feature_map = make_feature_map(kernel="rbf", gamma=0.1, n_components=60, basis="leading")
+    feature_map.fit(rows, np.random.RandomState(0))
+    transform, rotation = feature_map.training_form()
+    assert isinstance(rotation, _kernels.RotatedFactor)
+    N = feature_map.normalization_
+    assert rotation.dense is N
+    assert not np.any(np.tril(rotation.triangle, -1))
+    W, T = rotation.reflectors.astype(np.float64), rotation.coupling.astype(np.float64)
+    assert W.shape == (60, 4) and T.shape == (4, 4)
+    Q = np.eye(60) - W @ T @ W.T
+    np.testing.assert_allclose(Q.T @ Q, np.eye(60), atol=1e-5)
+    np.testing.assert_allclose(rotation.triangle @ Q, N, atol=1e-5 * np.abs(N).max())
+    factor = _solver.FactorBlocks(N.astype(np.float32), rotation)
+    assert (factor.blocks is None) == (keras.backend.backend() == "jax")
+    B = transform(ops.convert_to_tensor(X[100:].astype(np.float32)))
+    expected = ops.convert_to_numpy(B).astype(np.float64) @ N
+    got = ops.convert_to_numpy(factor.right(B))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    design = _solver.RowBlocks(
+        rows, transform, 60, batch_size=32, cache_bytes=10**9, factor=rotation
+    )
+    np.testing.assert_allclose(
+        design.numpy(), feature_map.features(rows), rtol=1e-4, atol=1e-4 * np.abs(N).max()
+    )
+    # a pickled map holds normalization_ alone, and projects by it
+    copied = pickle.loads(pickle.dumps(feature_map))
+    assert not hasattr(copied, "_rotation")
+    np.testing.assert_array_equal(copied.training_form()[1], N)
+
+
 def test_a_landmark_map_s_transposed_products_are_those_of_its_features():
     from kernelsvm_keras._maps import make_feature_map
 
