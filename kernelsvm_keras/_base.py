@@ -788,7 +788,7 @@ class _BaseSVM(BaseEstimator):
         for name in getattr(previous, "attributes", ()):
             self.__dict__.pop(name, None)
         self.__dict__.update(feature_map.fitted_attributes())
-        self._map = feature_map
+        self._map = feature_map.training_done()
 
     def _same_map(self, feature_map):
         """Whether the fitted model was trained on the same features as ``feature_map``."""

@@ -140,6 +140,14 @@ class FeatureMap:
         """
         return self.transform(), None
 
+    def training_done(self):
+        """The map as a fitted estimator holds it: without what only its fit's training used.
+
+        Returns the map itself. (The factors of the basis ``"leading"``,
+        which :meth:`training_form` gives until then.)
+        """
+        return self
+
     def features(self, X):
         """``phi(X)`` in float64 NumPy, for a batch of rows (dense or sparse)."""
         raise NotImplementedError
@@ -456,16 +464,16 @@ class LandmarkMap(FeatureMap):
 
     def _factor(self):
         """``normalization_``, as its :class:`~kernelsvm_keras._kernels.RotatedFactor` where the
-        fit kept one (the basis ``"leading"``; not pickled: see ``__getstate__``)."""
+        fit kept one (the basis ``"leading"``, until :meth:`training_done`)."""
         rotation = getattr(self, "_rotation", None)
         return self.normalization_ if rotation is None else rotation
 
-    def __getstate__(self):
-        # the rotation's factors speed up a fit's projections only (m^2 floats):
-        # a pickled or copied map projects by normalization_ itself
-        state = self.__dict__.copy()
-        state.pop("_rotation", None)
-        return state
+    def training_done(self):
+        # the rotation's factors speed up the fit's projections only (m^2 float32
+        # numbers, 64 MB on 4,096 landmarks): a fitted estimator's map projects by
+        # normalization_ itself
+        self._rotation = None
+        return self
 
     def features(self, X):
         return matmul(self._kernel(_dense(X), self.components_), self.normalization_)
