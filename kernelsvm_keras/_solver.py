@@ -352,10 +352,12 @@ class FactorBlocks:
                 (r, stop - start, ops.convert_to_tensor(triangle[:r, start:stop]) if r else None)
                 for r, (start, stop) in zip(rows, spans, strict=True)
             ]
-            if rotation is not None:
+            if rotation is not None:  # W, and T W^T formed once (not at every product)
+                W = rotation.reflectors.astype(np.float64)
+                coupled = (rotation.coupling.astype(np.float64) @ W.T).astype(np.float32)
                 self._wy = (
                     ops.convert_to_tensor(rotation.reflectors),
-                    ops.convert_to_tensor(rotation.coupling),
+                    ops.convert_to_tensor(coupled),
                 )
 
     @property
@@ -378,8 +380,8 @@ class FactorBlocks:
         product = ops.concatenate(parts, axis=1)
         if self._wy is None:
             return product
-        W, T = self._wy
-        return product - ops.matmul(ops.matmul(ops.matmul(product, W), T), ops.transpose(W))
+        W, coupled = self._wy
+        return product - ops.matmul(ops.matmul(product, W), coupled)
 
 
 def _read_whole(X, scale):
