@@ -27,7 +27,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _solver
-from ._blas import scipy_products
+from ._blas import matmul, scipy_products
 from ._compiled import full_float32
 from ._dual import may_serve as may_serve_dual
 from ._dual import may_serve_working_sets, serves_working_sets, solve_dual, solve_working_sets
@@ -59,6 +59,15 @@ _NO_LIMIT = 2**31 - 1
 # more than the first's); w8a's hinge one, after which its support vectors no
 # longer fit.
 _SUPPORT_ROUNDS = 3
+# The certificate is taken again on the fitted model's own float64 features
+# (_BaseSVM._on_model_features) where computing them costs at most this many
+# multiply-adds (rows x width x input features): one float64 pass of the kernel
+# against the landmarks, a fraction of the fit's own work there.
+_MODEL_CERTIFICATE_WORK = 2e10
+# Where the model's certificate does not meet tol though training's did, the
+# problem is solved again on the model's own float64 features where they hold at
+# most this many numbers (128 MiB; pendigits' 7,494 rows on 2,048 landmarks).
+_MODEL_FEATURES_ELEMENTS = 2**24
 
 
 def draw_groups(feature_map, repeats):
@@ -265,10 +274,14 @@ class _BaseSVM(BaseEstimator):
             few = not self._may_serve_dual(n, width) and may_serve_working_sets(
                 n, width, self._fit_intercept(), self._loss()
             )
-            return self._design(X, feature_map, form=form, read_few_rows=few)
-        features, gram = kept
-        design = self._design(features, feature_map, scaled=False, form=(None, None))
-        remember_features(design, features, gram)
+            design = self._design(X, feature_map, form=form, read_few_rows=few)
+        else:
+            features, gram = kept
+            design = self._design(features, feature_map, scaled=False, form=(None, None))
+            remember_features(design, features, gram)
+        if not isinstance(feature_map, IdentityMap):
+            # (the identity trains on X itself, exactly: its certificate is the model's)
+            design.model = (feature_map, X, None if kept is None else kept[0])
         return design
 
     def _report(self):
@@ -477,6 +490,9 @@ class _BaseSVM(BaseEstimator):
         """
         report = self._report() if report is None else report
         if math.isinf(C):
+            # (libsvm's dual, certified on the model's own features where they fit)
+            exact = self._model_design(design)
+            design = design if exact is None else exact
             return self._hard_margin(design, targets, weights, problem, report)
         lower, upper = self._intervals(targets, **(problem or {}))
         fit_intercept, intercept_cost = self._fit_intercept(), self._intercept_cost()
@@ -548,8 +564,36 @@ class _BaseSVM(BaseEstimator):
             raise FloatingPointError(  # never returned as a model (the solver guards it)
                 f"{type(self).__name__}: the solver produced a non-finite model at C={C:g}."
             )
+        model_limited = self._on_model_features(design, result, lower, upper, weights, C, tol)
+        if model_limited:
+            report.line(
+                f"on the fitted model's float64 features: certified gap {result.gap.max():.2e}, "
+                f"objective {np.sum(result.primal):.6e}"
+            )
+            exact = self._model_design(design)
+            if exact is not None:
+                report.line("solved again on those features")
+                return self._solve(
+                    exact,
+                    targets,
+                    weights,
+                    C,
+                    coef_init=result.coef,
+                    intercept_init=result.intercept,
+                    cg_iter=cg_iter,
+                    problem=problem,
+                    report=report,
+                    likely_support=likely_support,
+                )
         if not result.converged:
-            if result.precision_limited:
+            if model_limited:
+                reason = (
+                    "met tol on the float32 features that training computes, but the fitted "
+                    "model computes its features in float64, and the two differ by more than "
+                    "this problem tolerates (X is badly scaled for the kernel: rescale it, for "
+                    "instance with StandardScaler, or use a smaller gamma or C)"
+                )
+            elif result.precision_limited:
                 reason = (
                     "met tol in float32, but the float64 certificate does not: tol is below "
                     "what float32 training can certify on this problem (use tol >= "
@@ -571,6 +615,93 @@ class _BaseSVM(BaseEstimator):
                 stacklevel=4,
             )
         return result
+
+    def _on_model_features(self, design, result, lower, upper, weights, C, tol):
+        """Certify ``result`` again on the fitted model's own features, where they are cheap.
+
+        Training, and the float64 certificate of the solvers, use the float32
+        features of the training rows (cast exactly); the fitted model
+        computes its features in float64 (``decision_function``). They differ
+        by float32's rounding, amplified by the map's conditioning: on
+        well-scaled data the objective moves by about 1e-6 of itself, but a
+        polynomial kernel on raw features of magnitude 1e3 moved the model's
+        margins by 1e-5 off their optimum of 1 and, with ``C=100``, its
+        objective from 5e-13 to 2e-3, while the gap certified on the training
+        features was 2e-12. So where the model's features of the rows cost at
+        most :data:`_MODEL_CERTIFICATE_WORK` multiply-adds (a kernel block in
+        float64), the primal objective is evaluated at the model's own float64
+        predictions and the dual objective at the same dual point with the
+        model's features: ``objective_`` and ``dual_gap_`` are then those of
+        the model ``fit`` returns. ``result`` is updated in place. Returns
+        whether this took a fit that met ``tol`` above it.
+        """
+        feature_map, X, features = getattr(design, "model", (None, None, None))
+        if feature_map is None or result.dual_coef is None or X.shape[0] == 0:
+            return False
+        work = X.shape[0] * feature_map.width * max(X.shape[1], 1)
+        if features is None and work > _MODEL_CERTIFICATE_WORK:
+            return False
+        problem = _solver._Intervals(
+            lower,
+            upper,
+            weights,
+            C,
+            self._loss(),
+            self._fit_intercept(),
+            self._intercept_cost(),
+            floor=result.gap_floor,
+        )
+        beta = np.asarray(result.dual_coef, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            if features is None:
+                predictions, u = self._model_products(feature_map, X, result, beta)
+            else:  # every row a landmark: the map kept their float64 features
+                predictions = matmul(features, result.coef.T) + result.intercept
+                u = matmul(features.T, beta)
+            primal = problem.primal(predictions, result.coef.T, result.intercept)
+            dual = problem.dual(beta, u)
+            gap = np.maximum(problem.relative_gap(primal, dual), 0.0)
+        if not (np.all(np.isfinite(primal)) and np.all(np.isfinite(dual))):
+            return False  # (the model's features overflow where float32's did not: kept as is)
+        limited = bool(result.converged and np.any(gap > tol))
+        result.primal, result.dual, result.gap = primal, dual, gap
+        result.converged = bool(result.converged and np.all(gap <= tol))
+        return limited
+
+    def _model_products(self, feature_map, X, result, beta):
+        """:meth:`~kernelsvm_keras._maps.FeatureMap.model_products`, a batch of rows at a time."""
+        rows = self._rows_per_batch(max(X.shape[1], feature_map.width))
+        predictions = np.empty((X.shape[0], beta.shape[1]))
+        u = np.zeros((feature_map.width, beta.shape[1]))
+        for start in range(0, X.shape[0], rows):
+            stop = start + rows
+            part = feature_map.model_products(
+                X[start:stop], result.coef, result.intercept, beta[start:stop]
+            )
+            predictions[start:stop] = part[0]
+            u += part[1]
+        return predictions, u
+
+    def _model_design(self, design):
+        """The design of the fitted model's own float64 features of ``design``'s rows, or ``None``.
+
+        Its certificate, float64 passes and finish are then on the features
+        the model computes (:meth:`_on_model_features`). ``None`` where
+        ``design`` holds them already (landmarks at every row: their float64
+        features, kept) or they would exceed :data:`_MODEL_FEATURES_ELEMENTS`.
+        """
+        feature_map, X, features = getattr(design, "model", (None, None, None))
+        if feature_map is None or features is not None:
+            return None
+        if X.shape[0] * feature_map.width > _MODEL_FEATURES_ELEMENTS:
+            return None
+        rows = self._rows_per_batch(max(X.shape[1], feature_map.width))
+        features = np.empty((X.shape[0], feature_map.width))
+        for start in range(0, X.shape[0], rows):
+            features[start : start + rows] = feature_map.features(X[start : start + rows])
+        if not np.all(np.isfinite(features)):
+            return None
+        return self._design(features, feature_map, scaled=False, form=(None, None))
 
     def _hard_margin(self, design, targets, weights, problem, report):
         """``C=inf``, as ``SVC`` and ``SVR`` take it: no margin (or tube) violated, ``||w||`` least.

@@ -186,6 +186,16 @@ class FeatureMap:
         """``phi(X)^T @ U`` in float64, for a batch of rows and ``U`` of shape (len(X), K)."""
         return matmul(self.features(X).T, U)
 
+    def model_products(self, X, coef, intercept, beta):
+        """``phi(X) @ coef.T + intercept`` and ``phi(X).T @ beta``, in float64, in one pass.
+
+        The fitted model's own decision values at its training rows, and its
+        features' products with a dual point ``beta`` of shape (len(X), K):
+        what a certificate on the model's features needs (each row's
+        features computed once).
+        """
+        return _two_products(X, self.width, self.features, coef.T, intercept, beta)
+
     def fitted_attributes(self):
         """The public fitted attributes: name to array (or number)."""
         return {name: getattr(self, name) for name in self.attributes}
@@ -211,6 +221,26 @@ def _by_row_chunks(X, width, scores):
     if X.shape[0] <= rows:
         return scores(X)
     return np.vstack([scores(X[start : start + rows]) for start in range(0, X.shape[0], rows)])
+
+
+def _two_products(X, width, columns, weights, intercept, beta):
+    """``columns(X) @ weights + intercept`` and ``columns(X).T @ beta``, a chunk of rows at a time.
+
+    ``columns(rows)`` is a float64 ``(len(rows), width)`` block (features or
+    kernel columns), computed once per chunk for both products; chunks where
+    ``beta`` is zero add nothing to the second.
+    """
+    n = X.shape[0]
+    decision = np.empty((n, weights.shape[1]))
+    products = np.zeros((width, beta.shape[1]))
+    rows = max(1, HOST_CHUNK_ELEMENTS // max(1, width))
+    for start in range(0, n, rows):
+        block = columns(X[start : start + rows])
+        decision[start : start + rows] = matmul(block, weights) + intercept
+        part = beta[start : start + rows]
+        if np.any(part):
+            products += matmul(block.T, part)
+    return decision, products
 
 
 def resolve_gamma(gamma, X):
@@ -484,6 +514,15 @@ class LandmarkMap(FeatureMap):
         kernel = self._kernel(_dense(X), self.components_)
         return matmul(self.normalization_.T, matmul(kernel.T, U))
 
+    def model_products(self, X, coef, intercept, beta):
+        # the kernel block once for both, and N on the coefficients' side
+        def kernel(rows):
+            return self._kernel(_dense(rows), self.components_)
+
+        weights = matmul(self.normalization_, coef.T)
+        decision, products = _two_products(X, self.width, kernel, weights, intercept, beta)
+        return decision, matmul(self.normalization_.T, products)
+
     def decision(self, X, coef, intercept):
         # k(X, Z) @ (N @ coef^T): never the (n, m) @ (m, m) product of the features
         weights = matmul(self.normalization_, coef.T)
@@ -585,6 +624,14 @@ class PrecomputedMap(FeatureMap):
     def decision(self, X, coef, intercept):
         weights = matmul(self.normalization_, coef.T)
         return matmul(_dense(X[:, self.component_indices_]), weights) + intercept
+
+    def model_products(self, X, coef, intercept, beta):
+        def columns(rows):
+            return _dense(rows[:, self.component_indices_])
+
+        weights = matmul(self.normalization_, coef.T)
+        decision, products = _two_products(X, self.width, columns, weights, intercept, beta)
+        return decision, matmul(self.normalization_.T, products)
 
     def layers(self, n_features_in, dtype):
         from .layers import LandmarkColumns

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
 
 from kernelsvm_keras import KerasLinearSVC, KerasLinearSVCCV, KerasSVC, KerasSVCCV
@@ -35,20 +34,16 @@ X, y = make_classification(
 
 
 def training_features(est, X):
-    """The features training used, in float64: ``X`` itself, or the map's design of ``X``.
+    """The features of the fitted model, in float64: ``X`` itself, or the map's of ``X``.
 
-    The map drawn again as the fit drew it (same basis, the fitted landmarks:
-    a fit may have moved them onto its support vectors), and its design as
-    the fit built it: the float32 features, or a landmark map's own float64
-    features of its fit rows where the landmarks are every row.
+    What ``objective_`` and ``dual_gap_`` are certified on: the features that
+    ``decision_function`` computes, not the float32 ones training computed
+    (``_BaseSVM._on_model_features``; the problems here are all within its
+    budget).
     """
     if isinstance(est, KerasLinearSVC):
         return np.asarray(X, dtype=np.float64)
-    fresh = est._make_feature_map(basis=getattr(est._map, "basis", "eigen"))
-    held = {"first": est._map.component_indices_} if fresh.draws_landmarks else {}
-    fresh.fit(X, check_random_state(est.random_state), keep_fit_rows=True, **held)
-    design = est._fit_design(X, fresh)
-    return np.vstack([block for _, _, block in design.exact_blocks()])
+    return est._map.features(np.asarray(X, dtype=np.float64))
 
 
 def primal(Phi, t, s, C, loss, coef, intercept):
@@ -179,6 +174,44 @@ def test_the_hinge_at_a_large_C_is_finished_in_float64(monkeypatch):
     # (lower: float32 stops 1e-4 above it since its line search sums in NumPy,
     # 1e-3 and more before)
     assert est.objective_[0] < stalled.objective_[0]
+
+
+def test_the_certificate_is_the_fitted_model_s_own(monkeypatch):
+    # A polynomial kernel on raw rows of magnitude 1e3: kernel values near 1e14,
+    # landmark features near 1e7, weights near 1e-6. The float32 features training
+    # computes differ from the model's float64 ones enough to move its margins 1e-5
+    # off 1: certified on the training features (a gap of 1e-12), the model itself
+    # stood orders of magnitude above its optimum (objective 1e-13 reported, 1e-3
+    # true). The gap is now the model's, and where the training features' point
+    # fails it, the problem is solved again on the model's features.
+    from kernelsvm_keras import _base
+
+    rng = np.random.RandomState(0)
+    Xp = rng.standard_normal((40, 8)) * 1e3
+    yp = rng.randint(2, size=40)
+    t, s = np.where(yp == 1, 1.0, -1.0), np.ones(40)
+
+    def fit():
+        est = KerasSVC(kernel="poly", gamma=0.01, coef0=0.0, loss="hinge", C=100.0)
+        est.set_params(n_components=32, random_state=0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            est.fit(Xp, yp)
+        Phi = training_features(est, Xp)  # the model's own features
+        coef, intercept = est.coef_[0], est.intercept_[0]
+        P = primal(Phi, t, s, 100.0, "hinge", coef, intercept)
+        rounding = primal_rounding(Phi, s, 100.0, "hinge", coef, intercept)
+        assert abs(est.objective_[0] - P) <= 1e-7 * P + rounding  # the model's objective
+        return est, [w for w in caught if w.category is ConvergenceWarning]
+
+    est, warned = fit()
+    assert est.dual_gap_[0] <= est.tol and not warned
+    assert np.min(t * est.decision_function(Xp)) >= 1.0 - 1e-9  # separated, as certified
+    # where the model's features are not held, the fit says what stopped it
+    monkeypatch.setattr(_base, "_MODEL_FEATURES_ELEMENTS", 0)
+    limited, warned = fit()
+    assert limited.dual_gap_[0] > limited.tol and warned
+    assert "computes its features in float64" in str(warned[0].message), warned[0].message
 
 
 def _without_newton(monkeypatch):
