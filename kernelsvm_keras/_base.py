@@ -258,7 +258,7 @@ class _BaseSVM(BaseEstimator):
             width = min(getattr(self, "n_components", n_samples), n_samples)
         return may_serve_dual(n_samples, width, self._fit_intercept(), self._intercept_cost())
 
-    def _fit_design(self, X, feature_map, form=None):
+    def _fit_design(self, X, feature_map, form=None, published=True):
         """The design of the rows ``X`` that ``feature_map`` was just fitted on.
 
         Where the map kept their features (landmarks at every row,
@@ -267,6 +267,10 @@ class _BaseSVM(BaseEstimator):
         :meth:`_design`, which projects only the rows it reads where the
         working sets may take the problem (they read a fraction of the
         rows; ``read_few_rows`` of :class:`~kernelsvm_keras._solver.RowBlocks`).
+        With ``published``, the solutions on it are models the estimator
+        publishes: their certificate is taken on the model's own features
+        (:meth:`_on_model_features`); a search's candidates, scored on the
+        training features, are not.
         """
         kept = feature_map.fit_rows()
         if kept is None:
@@ -279,7 +283,7 @@ class _BaseSVM(BaseEstimator):
             features, gram = kept
             design = self._design(features, feature_map, scaled=False, form=(None, None))
             remember_features(design, features, gram)
-        if not isinstance(feature_map, IdentityMap):
+        if published and not isinstance(feature_map, IdentityMap):
             # (the identity trains on X itself, exactly: its certificate is the model's)
             design.model = (feature_map, X, None if kept is None else kept[0])
         return design

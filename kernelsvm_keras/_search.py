@@ -206,7 +206,7 @@ class _SearchMixin:
                 feature_map = self._fold_map(X_train, fold_params, repeats)
                 arrays = feature_map.arrays()
                 form = feature_map.training_form()
-                design = self._fit_design(X_train, feature_map, form=form)
+                design = self._fit_design(X_train, feature_map, form=form, published=False)
                 shared_fit = (time.perf_counter() - start) / len(path) / len(problems)
                 start = time.perf_counter()
                 features_test = X_test

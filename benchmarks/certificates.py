@@ -1,0 +1,153 @@
+"""Fuzz the certificates: each fitted ``KerasSVC``'s objective and gap against a float64 optimum.
+
+Draws small problems (12-400 rows, 1-8 features at scales 1e-4, 1 and 1e3,
+repeated rows, imbalanced classes, zero and unequal sample weights), fits
+``KerasSVC`` with a random kernel (rbf, linear, poly, sigmoid), loss, ``C``
+(1e-3 to 1e4), width and approximation, and checks every one-vs-rest column
+on the fitted model's own features (``decision_function``'s): ``objective_``
+is the model's primal objective, and the model is no further from the
+optimum than ``dual_gap_`` says. The optimum is libsvm's for the hinge
+(``SVC(kernel="precomputed")`` on the model's features, then the best
+intercept for its weights) and L-BFGS's for the squared hinge; where either
+stops short, the model may measure below it, which is not counted. Prints
+each wrong column and the count; ``ValueError`` refusals are printed, not
+counted. Exits with status 1 if any column is wrong.
+
+Examples
+--------
+::
+
+    python benchmarks/certificates.py --seed 0 --cases 40
+"""
+
+import argparse
+import os
+import sys
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+from scipy.optimize import minimize  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.svm import SVC  # noqa: E402
+
+from kernelsvm_keras import KerasSVC  # noqa: E402
+
+
+def primal(w, b, F, t, s, C, loss):
+    """The SVM primal objective of ``(w, b)`` on features ``F``, labels ``t``, weights ``s``."""
+    v = np.maximum(0.0, 1.0 - t * (F @ w + b))
+    return 0.5 * w @ w + C * np.sum(s * (v if loss == "hinge" else v * v))
+
+
+def optimum(F, t, s, C, loss):
+    """The least primal objective found by a float64 reference solver."""
+    if loss == "hinge":
+        keep = s > 0
+        ref = SVC(kernel="precomputed", C=C, tol=1e-10, max_iter=10**7)
+        ref.fit(F[keep] @ F[keep].T, t[keep], sample_weight=s[keep])
+        w = ref.dual_coef_[0] @ F[keep][ref.support_]
+        # libsvm's intercept, and every kink of the primal along b for that w
+        kinks = np.concatenate([[ref.intercept_[0]], t * (1.0 - t * (F @ w))])
+        return min(primal(w, b, F, t, s, C, loss) for b in kinks)
+    d = F.shape[1]
+
+    def value_and_gradient(z):
+        w, b = z[:d], z[d]
+        v = np.maximum(1.0 - t * (F @ w + b), 0.0)
+        g = -2.0 * C * s * v * t
+        return 0.5 * w @ w + C * np.sum(s * v * v), np.concatenate([w + F.T @ g, [g.sum()]])
+
+    options = {"maxiter": 20000, "ftol": 1e-15, "gtol": 1e-12, "maxcor": 50}
+    found = minimize(
+        value_and_gradient, np.zeros(d + 1), jac=True, method="L-BFGS-B", options=options
+    )
+    return found.fun
+
+
+def draw(rng):
+    """A problem: ``X, y, sample_weight`` and the parameters of ``KerasSVC``."""
+    n, d = int(rng.choice([12, 40, 150, 400])), int(rng.choice([1, 3, 8]))
+    X = rng.standard_normal((n, d)) * float(rng.choice([1e-4, 1.0, 1e3]))
+    if rng.rand() < 0.3:
+        X[: n // 3] = X[0]  # repeated rows
+    n_classes = int(rng.choice([2, 3]))
+    y = rng.randint(n_classes, size=n)
+    if rng.rand() < 0.3:
+        y[rng.rand(n) < 0.8] = 0  # imbalanced
+    y[:n_classes] = np.arange(n_classes)
+    weights = None
+    if rng.rand() < 0.4:
+        weights = rng.choice([0.0, 0.5, 1.0, 3.0], size=n)
+        weights[:n_classes] = 1.0
+    params = {
+        "kernel": str(rng.choice(["rbf", "linear", "poly", "sigmoid"])),
+        "loss": str(rng.choice(["hinge", "squared_hinge"])),
+        "C": float(rng.choice([1e-3, 0.1, 1.0, 100.0, 1e4])),
+        "n_components": int(rng.choice([8, 32, 256])),
+        "approximation": str(rng.choice(["auto", "nystroem"])),
+        "multi_class": "ovr",
+        "random_state": int(rng.randint(100)),
+    }
+    if params["kernel"] in ("poly", "sigmoid"):
+        params["gamma"] = float(rng.choice([0.01, 0.1, 1.0]))
+        params["coef0"] = float(rng.choice([0.0, 1.0]))
+    return X, y, weights, params
+
+
+def check(case, X, y, weights, params):
+    """Fit one problem; print each wrong column. Returns their number."""
+    est = KerasSVC(**params)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            est.fit(X, y, sample_weight=weights)
+        except ValueError as exc:
+            print(f"case {case}: refused: {str(exc)[:120]!r} {params}")
+            return 0
+    warned = [str(w.message)[:80] for w in caught if issubclass(w.category, ConvergenceWarning)]
+    if not (np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.intercept_))):
+        print(f"case {case}: NON-FINITE MODEL {params}")
+        return 1
+    F = est._map.features(X.astype(np.float64))
+    s = np.ones(len(y)) if weights is None else weights.astype(np.float64)
+    classes = est.classes_
+    columns = [classes[1]] if len(classes) == 2 else list(classes)
+    loss, C, wrong = est._loss().name, params["C"], 0
+    for k, label in enumerate(columns):
+        t = np.where(y == label, 1.0, -1.0)
+        ours = primal(est.coef_[k], est.intercept_[k], F, t, s, C, loss)
+        true_gap = (ours - optimum(F, t, s, C, loss)) / max(abs(ours), 1e-300)
+        reported = float(est.dual_gap_[k])
+        flags = []
+        if true_gap > reported * (1 + 1e-3) + 1e-7:
+            flags.append("FALSE CERTIFICATE")
+        if abs(est.objective_[k] - ours) > 1e-6 * max(1.0, abs(ours)):
+            flags.append("NOT THE MODEL'S OBJECTIVE")
+        if flags:
+            wrong += 1
+            print(
+                f"case {case} column {k}: {' and '.join(flags)}: true gap {true_gap:.3e}, "
+                f"reported {reported:.3e}; objective_ {est.objective_[k]:.6e}, the model's "
+                f"{ours:.6e}; warnings {warned}; {params}, {X.shape}, weights "
+                f"{weights is not None}"
+            )
+    return wrong
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0, help="seed of the problems drawn")
+    parser.add_argument("--cases", type=int, default=40, help="problems to fit")
+    args = parser.parse_args(argv)
+    rng = np.random.RandomState(args.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the references' step limits; ours are recorded)
+        wrong = sum(check(case, *draw(rng)) for case in range(args.cases))
+    print(f"seed {args.seed}: {wrong} wrong columns in {args.cases} fits")
+    return wrong
+
+
+if __name__ == "__main__":
+    sys.exit(1 if main() else 0)
