@@ -1,4 +1,4 @@
-"""Fuzz the certificates: each fitted ``KerasSVC``'s objective and gap against a float64 optimum.
+"""Fuzz the certificates: each fitted model's objective and gap against a float64 optimum.
 
 Draws small problems (12-400 rows, 1-8 features at scales 1e-4, 1 and 1e3,
 repeated rows, imbalanced classes, zero and unequal sample weights), fits
@@ -13,11 +13,18 @@ stops short, the model may measure below it, which is not counted. Prints
 each wrong column and the count; ``ValueError`` refusals are printed, not
 counted. Exits with status 1 if any column is wrong.
 
+``--estimator svr`` fuzzes ``KerasSVR(loss="epsilon_insensitive")`` alike
+(20-300 rows, 1 or 4 features at scales 1e-3, 1 and 1e3, the rbf, poly and
+linear kernels, ``C`` from 0.1 to 1e3, ``epsilon`` 0 or 0.1), against
+``SVR(kernel="precomputed")`` on the model's features, then the best
+intercept for its weights.
+
 Examples
 --------
 ::
 
     python benchmarks/certificates.py --seed 0 --cases 40
+    python benchmarks/certificates.py --estimator svr --seed 0 --cases 40
 """
 
 import argparse
@@ -30,9 +37,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.svm import SVC  # noqa: E402
+from sklearn.svm import SVC, SVR  # noqa: E402
 
-from kernelsvm_keras import KerasSVC  # noqa: E402
+from kernelsvm_keras import KerasSVC, KerasSVR  # noqa: E402
 
 
 def primal(w, b, F, t, s, C, loss):
@@ -136,16 +143,76 @@ def check(case, X, y, weights, params):
     return wrong
 
 
+def draw_regression(rng):
+    """A regression problem: ``X, y`` and the parameters of ``KerasSVR``."""
+    n, d = int(rng.choice([20, 80, 300])), int(rng.choice([1, 4]))
+    scale = float(rng.choice([1e-3, 1.0, 1e3]))
+    X = rng.standard_normal((n, d)) * scale
+    y = np.sin(X[:, 0] / scale) * float(rng.choice([1.0, 100.0])) + 0.1 * rng.standard_normal(n)
+    kernel = str(rng.choice(["rbf", "poly", "linear"]))
+    params = {
+        "kernel": kernel,
+        "loss": "epsilon_insensitive",
+        "C": float(rng.choice([0.1, 10.0, 1e3])),
+        "epsilon": float(rng.choice([0.0, 0.1])),
+        "n_components": int(rng.choice([16, 64])),
+        "random_state": 0,
+    }
+    if kernel == "poly":
+        params["gamma"] = 0.01
+    return X, y, params
+
+
+def check_regression(case, X, y, params):
+    """Fit one regression problem; print it if wrong. Returns 1 if wrong, else 0."""
+    try:
+        est = KerasSVR(**params).fit(X, y)
+    except ValueError as exc:
+        print(f"case {case}: refused: {str(exc)[:120]!r} {params}")
+        return 0
+    C, epsilon = params["C"], params["epsilon"]
+    F = est._map.features(X)
+    coef = np.ravel(est._model()[0][0])
+
+    def objective(w, residuals, b):
+        return 0.5 * w @ w + C * np.sum(np.maximum(0.0, np.abs(residuals - b) - epsilon))
+
+    ours = objective(coef, y - F @ coef, est.intercept_[0])
+    ref = SVR(kernel="precomputed", C=C, epsilon=epsilon, tol=1e-10, max_iter=10**7)
+    ref.fit(F @ F.T, y)
+    w = ref.dual_coef_[0] @ F[ref.support_]
+    residuals = y - F @ w
+    kinks = np.concatenate([residuals - epsilon, residuals + epsilon, [ref.intercept_[0]]])
+    best = min(objective(w, residuals, b) for b in kinks)
+    true_gap, reported = (ours - best) / max(abs(ours), 1e-300), float(est.dual_gap_[0])
+    flags = []
+    if true_gap > reported * (1 + 1e-3) + 1e-7:
+        flags.append("FALSE CERTIFICATE")
+    if abs(est.objective_[0] - ours) > 1e-6 * max(1.0, abs(ours)):
+        flags.append("NOT THE MODEL'S OBJECTIVE")
+    if flags:
+        print(
+            f"case {case}: {' and '.join(flags)}: true gap {true_gap:.3e}, reported "
+            f"{reported:.3e}; objective_ {est.objective_[0]:.6e}, the model's {ours:.6e}; "
+            f"{params}, {X.shape}"
+        )
+    return int(bool(flags))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--estimator", choices=["svc", "svr"], default="svc")
     parser.add_argument("--seed", type=int, default=0, help="seed of the problems drawn")
     parser.add_argument("--cases", type=int, default=40, help="problems to fit")
     args = parser.parse_args(argv)
     rng = np.random.RandomState(args.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (the references' step limits; ours are recorded)
-        wrong = sum(check(case, *draw(rng)) for case in range(args.cases))
-    print(f"seed {args.seed}: {wrong} wrong columns in {args.cases} fits")
+        if args.estimator == "svc":
+            wrong = sum(check(case, *draw(rng)) for case in range(args.cases))
+        else:
+            wrong = sum(check_regression(case, *draw_regression(rng)) for case in range(args.cases))
+    print(f"{args.estimator}, seed {args.seed}: {wrong} wrong columns in {args.cases} fits")
     return wrong
 
 
