@@ -243,6 +243,18 @@ def _two_products(X, width, columns, weights, intercept, beta):
     return decision, products
 
 
+def _factored_products(X, kernel, normalization, coef, intercept, beta):
+    """:meth:`FeatureMap.model_products` of features ``kernel(X) @ N``, never formed.
+
+    The kernel block is computed once for both products, and ``N`` applied on
+    the small sides: ``k (N coef^T)`` and ``N^T (k^T beta)``.
+    """
+    weights = matmul(normalization, coef.T)
+    width = normalization.shape[0]
+    decision, products = _two_products(X, width, kernel, weights, intercept, beta)
+    return decision, matmul(normalization.T, products)
+
+
 def resolve_gamma(gamma, X):
     """``gamma`` as SVC resolves it: ``"scale"``, ``"auto"`` or a number."""
     if gamma == "scale":
@@ -515,13 +527,10 @@ class LandmarkMap(FeatureMap):
         return matmul(self.normalization_.T, matmul(kernel.T, U))
 
     def model_products(self, X, coef, intercept, beta):
-        # the kernel block once for both, and N on the coefficients' side
         def kernel(rows):
             return self._kernel(_dense(rows), self.components_)
 
-        weights = matmul(self.normalization_, coef.T)
-        decision, products = _two_products(X, self.width, kernel, weights, intercept, beta)
-        return decision, matmul(self.normalization_.T, products)
+        return _factored_products(X, kernel, self.normalization_, coef, intercept, beta)
 
     def decision(self, X, coef, intercept):
         # k(X, Z) @ (N @ coef^T): never the (n, m) @ (m, m) product of the features
@@ -629,9 +638,7 @@ class PrecomputedMap(FeatureMap):
         def columns(rows):
             return _dense(rows[:, self.component_indices_])
 
-        weights = matmul(self.normalization_, coef.T)
-        decision, products = _two_products(X, self.width, columns, weights, intercept, beta)
-        return decision, matmul(self.normalization_.T, products)
+        return _factored_products(X, columns, self.normalization_, coef, intercept, beta)
 
     def layers(self, n_features_in, dtype):
         from .layers import LandmarkColumns

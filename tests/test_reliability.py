@@ -33,7 +33,7 @@ X, y = make_classification(
 )
 
 
-def training_features(est, X):
+def model_features(est, X):
     """The features of the fitted model, in float64: ``X`` itself, or the map's of ``X``.
 
     What ``objective_`` and ``dual_gap_`` are certified on: the features that
@@ -78,7 +78,7 @@ def true_excess(est, X, y, sample_weight=None, max_iter=-1):
     """Relative excess of the fitted binary model over the float64 optimum."""
     s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
     t = np.where(y == est.classes_[1], 1.0, -1.0)
-    Phi = training_features(est, X)
+    Phi = model_features(est, X)
     C = float(est.C)
     loss = est._loss().name  # KerasSVC's loss="auto" resolved
     P = primal(Phi, t, s, C, loss, est.coef_[0], est.intercept_[0])
@@ -129,7 +129,7 @@ def test_large_C_kernel_is_a_real_model_with_a_true_gap(solver, loss):
     if loss == "hinge":  # libsvm, the reference, does not solve C=1e8 to a certified gap
         return
     t = np.where(y2 == est.classes_[1], 1.0, -1.0)
-    Phi = training_features(est, X2)
+    Phi = model_features(est, X2)
     at_1e6 = primal(Phi, t, 1.0, 1e8, est._loss().name, other.coef_[0], other.intercept_[0])
     assert est.objective_[0] <= at_1e6 * (1 + 1e-3)
     P, excess = true_excess(est, X2, y2)
@@ -155,9 +155,7 @@ def test_the_hinge_at_a_large_C_is_finished_in_float64(monkeypatch):
         with warnings.catch_warnings(record=True) as caught, route("newton"):
             warnings.simplefilter("always", ConvergenceWarning)
             est.fit(X2, y2)
-        P = primal(
-            training_features(est, X2), t, 1.0, 1e6, "hinge", est.coef_[0], est.intercept_[0]
-        )
+        P = primal(model_features(est, X2), t, 1.0, 1e6, "hinge", est.coef_[0], est.intercept_[0])
         np.testing.assert_allclose(est.objective_[0], P, rtol=1e-9)  # the objective is true
         return est, [w for w in caught if w.category is ConvergenceWarning]
 
@@ -197,7 +195,7 @@ def test_the_certificate_is_the_fitted_model_s_own(monkeypatch):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             est.fit(Xp, yp)
-        Phi = training_features(est, Xp)  # the model's own features
+        Phi = model_features(est, Xp)  # the model's own features
         coef, intercept = est.coef_[0], est.intercept_[0]
         P = primal(Phi, t, s, 100.0, "hinge", coef, intercept)
         rounding = primal_rounding(Phi, s, 100.0, "hinge", coef, intercept)
@@ -239,7 +237,7 @@ def test_the_hard_margin_limit_is_certified_on_the_exact_dual(n_components, monk
     assert est.dual_gap_[0] <= est.tol and est.score(X, y) == 1.0
     t = np.where(y == est.classes_[1], 1.0, -1.0)
     s = np.ones(len(y))
-    Phi = training_features(est, X)
+    Phi = model_features(est, X)
     coef, intercept = est.coef_[0], est.intercept_[0]
     P = primal(Phi, t, s, 1e12, "hinge", coef, intercept)
     # the objective reported is the model's own, to the round-off of evaluating it
@@ -729,11 +727,11 @@ def test_every_model_is_finite_and_its_gap_is_true(solver, problem, loss, kind):
     except NotSolved:  # libsvm's reference out of reach (a hinge at a very large C)
         t = np.where(yp == est.classes_[1], 1.0, -1.0)
         s = np.ones(len(yp)) if weights is None else weights
-        P = primal(training_features(est, Xp), t, s, C, loss, est.coef_[0], est.intercept_[0])
+        P = primal(model_features(est, Xp), t, s, C, loss, est.coef_[0], est.intercept_[0])
         excess = 0.0
     # to float64's rounding of the objective's evaluation, large at a large C
     s = np.ones(len(yp)) if weights is None else weights
-    Phi = training_features(est, Xp)
+    Phi = model_features(est, Xp)
     rounding = primal_rounding(Phi, s, C, est._loss().name, est.coef_[0], est.intercept_[0])
     assert abs(est.objective_[0] - P) <= 1e-7 * P + rounding
     assert excess <= est.dual_gap_[0] * (1 + 1e-6) + 1e-9 + rounding / P
