@@ -19,12 +19,22 @@ linear kernels, ``C`` from 0.1 to 1e3, ``epsilon`` 0 or 0.1), against
 ``SVR(kernel="precomputed")`` on the model's features, then the best
 intercept for its weights.
 
+``--estimator oneclass`` fuzzes ``KerasOneClassSVM`` (12-400 rows, 1-8
+features at scales 1e-3, 1 and 1e3, centred or not, repeated rows, zero and
+unequal sample weights, the rbf, linear, poly and sigmoid kernels, ``nu``
+from 0.05 to 1) against ``OneClassSVM(kernel="precomputed")`` on the model's
+features (on the rows of positive weight; at ``nu=1``, where libsvm fails, the
+optimum's weighted mean of the features), then the best ``rho`` for its
+weights. The gap is relative to the floor the estimator documents
+(``1e-4 R^2 / 2``).
+
 Examples
 --------
 ::
 
     python benchmarks/certificates.py --seed 0 --cases 40
     python benchmarks/certificates.py --estimator svr --seed 0 --cases 40
+    python benchmarks/certificates.py --estimator oneclass --seed 0 --cases 40
 """
 
 import argparse
@@ -37,9 +47,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.svm import SVC, SVR  # noqa: E402
+from sklearn.svm import SVC, SVR, OneClassSVM  # noqa: E402
 
-from kernelsvm_keras import KerasSVC, KerasSVR  # noqa: E402
+from kernelsvm_keras import KerasOneClassSVM, KerasSVC, KerasSVR  # noqa: E402
+from kernelsvm_keras._solver import _GAP_FLOOR  # noqa: E402
 
 
 def primal(w, b, F, t, s, C, loss):
@@ -199,9 +210,84 @@ def check_regression(case, X, y, params):
     return int(bool(flags))
 
 
+def draw_one_class(rng):
+    """A novelty problem: ``X, sample_weight`` and the parameters of ``KerasOneClassSVM``."""
+    n, d = int(rng.choice([12, 40, 150, 400])), int(rng.choice([1, 3, 8]))
+    X = rng.standard_normal((n, d)) * float(rng.choice([1e-3, 1.0, 1e3]))
+    if rng.rand() < 0.5:
+        X += 2.0 * np.abs(X).max()  # away from the origin
+    if rng.rand() < 0.3:
+        X[: n // 3] = X[0]  # repeated rows
+    weights = None
+    if rng.rand() < 0.4:
+        weights = rng.choice([0.0, 0.5, 1.0, 3.0], size=n)
+        weights[:2] = 1.0
+    kernel = str(rng.choice(["rbf", "linear", "poly", "sigmoid"]))
+    params = {
+        "kernel": kernel,
+        "nu": float(rng.choice([0.05, 0.2, 0.5, 0.9, 1.0])),
+        "n_components": int(rng.choice([8, 32, 256])),
+        "approximation": str(rng.choice(["auto", "nystroem"])),
+        "random_state": int(rng.randint(100)),
+    }
+    if kernel in ("poly", "sigmoid"):
+        params["gamma"] = float(rng.choice([0.01, 0.1, 1.0]))
+        params["coef0"] = float(rng.choice([0.0, 1.0]))
+    return X, weights, params
+
+
+def check_one_class(case, X, weights, params):
+    """Fit one novelty problem; print it if wrong. Returns 1 if wrong, else 0."""
+    try:
+        est = KerasOneClassSVM(**params).fit(X, sample_weight=weights)
+    except ValueError as exc:
+        print(f"case {case}: refused: {str(exc)[:120]!r} {params}")
+        return 0
+    if not (np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.intercept_))):
+        print(f"case {case}: NON-FINITE MODEL {params}")
+        return 1
+    s = np.ones(len(X)) if weights is None else weights.astype(np.float64)
+    nu, total = params["nu"], float(s.sum())
+    F = est._map.features(X.astype(np.float64))
+    keep = s > 0
+
+    def objective(w):
+        """The primal at the best rho for ``w`` (a weighted quantile of the scores, a kink)."""
+        scores = F[keep] @ w
+        rhos = scores[:, None]
+        losses = np.sum(s[keep] * np.maximum(0.0, rhos - scores), axis=1) / (nu * total)
+        return 0.5 * w @ w + np.min(losses - scores)
+
+    w, rho = est.coef_[0] / (nu * total), -est.intercept_[0] / (nu * total)
+    scores = F[keep] @ w
+    ours = 0.5 * w @ w - rho + np.sum(s[keep] * np.maximum(0.0, rho - scores)) / (nu * total)
+    best = objective(w)  # the model's w at its best rho: a point of the problem too
+    if nu > 1.0 - 1e-9:  # every row at its bound (libsvm fails there): the mean
+        best = min(best, objective(s[keep] @ F[keep] / total))
+    else:  # libsvm's dual: 0 <= alpha_i <= s_i, sum(alpha) = nu sum(s), ours times nu sum(s)
+        ref = OneClassSVM(kernel="precomputed", nu=nu, tol=1e-10, max_iter=10**7)
+        ref.fit(F[keep] @ F[keep].T, sample_weight=s[keep])
+        best = min(best, objective(ref.dual_coef_[0] @ F[keep][ref.support_] / (nu * total)))
+    floor = _GAP_FLOOR * float(np.max(np.sum(F[keep] ** 2, axis=1))) / 2.0
+    true_gap = (ours - best) / max(abs(ours), floor, 1e-300)
+    reported = float(est.dual_gap_[0])
+    flags = []
+    if true_gap > reported * (1 + 1e-3) + 1e-7:
+        flags.append("FALSE CERTIFICATE")
+    if abs(est.objective_[0] - ours) > 1e-6 * max(1.0, abs(ours)):
+        flags.append("NOT THE MODEL'S OBJECTIVE")
+    if flags:
+        print(
+            f"case {case}: {' and '.join(flags)}: true gap {true_gap:.3e}, reported "
+            f"{reported:.3e}; objective_ {est.objective_[0]:.6e}, the model's {ours:.6e}; "
+            f"{params}, {X.shape}, weights {weights is not None}"
+        )
+    return int(bool(flags))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--estimator", choices=["svc", "svr"], default="svc")
+    parser.add_argument("--estimator", choices=["svc", "svr", "oneclass"], default="svc")
     parser.add_argument("--seed", type=int, default=0, help="seed of the problems drawn")
     parser.add_argument("--cases", type=int, default=40, help="problems to fit")
     args = parser.parse_args(argv)
@@ -210,8 +296,10 @@ def main(argv=None):
         warnings.simplefilter("ignore")  # (the references' step limits; ours are recorded)
         if args.estimator == "svc":
             wrong = sum(check(case, *draw(rng)) for case in range(args.cases))
-        else:
+        elif args.estimator == "svr":
             wrong = sum(check_regression(case, *draw_regression(rng)) for case in range(args.cases))
+        else:
+            wrong = sum(check_one_class(case, *draw_one_class(rng)) for case in range(args.cases))
     print(f"{args.estimator}, seed {args.seed}: {wrong} wrong columns in {args.cases} fits")
     return wrong
 

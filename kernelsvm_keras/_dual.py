@@ -925,6 +925,27 @@ class _QuietSVR(SVR):
         pass
 
 
+# libsvm's one-class start fills alpha up to nu sum(box) one box at a time;
+# where nu is 1 up to round-off that can run past the last row (a heap
+# overrun in scikit-learn's libsvm: a crash, or "not finite", at nu=1). Above
+# 1 - this, every variable is at its bound (_full_box) and libsvm is not run.
+_ONE_CLASS_FULL_BOX = 1e-9
+
+
+def _full_box(Q, box, nu):
+    """The one-class dual where its sum fills the boxes: ``beta = box min(nu, 1)``.
+
+    The feasible set is then that point (within ``1e-9`` of it), whose
+    intercept ``-rho`` takes the least ``rho`` of the optimum, the largest
+    score ``(Q beta)_i``: every row is on or inside the boundary, where the
+    primal no longer depends on ``rho``. Returns :meth:`_Dual.column`'s tuple.
+    A set whose boxes hold less than ``sum(beta)`` (``nu`` above 1) gets
+    every box full; the certificate then measures the point.
+    """
+    beta = box * min(nu, 1.0)
+    return beta, -float(np.max(Q @ beta, initial=0.0)), 0, True
+
+
 class _QuietOneClassSVM(OneClassSVM):
     """``OneClassSVM`` without the warning at its step limit (see :class:`_QuietSVC`)."""
 
@@ -1161,7 +1182,10 @@ class _Dual:
             libsvm = _QuietSVC(kernel="precomputed", C=1.0)
         elif self.form == "one_class":  # sum(alpha) = nu sum(box) = c_b
             y = None
-            libsvm = _QuietOneClassSVM(kernel="precomputed", nu=min(1.0, self.cost / np.sum(box)))
+            nu = self.cost / np.sum(box)
+            if nu > 1.0 - _ONE_CLASS_FULL_BOX:
+                return _full_box(Q, box, nu)
+            libsvm = _QuietOneClassSVM(kernel="precomputed", nu=nu)
         else:
             epsilon = float(np.mean(upper - lower)) / 2.0
             y = (lower + upper) / 2.0

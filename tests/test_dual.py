@@ -202,6 +202,29 @@ def test_the_one_class_svm_is_one_class_svm_s_dual(kernel, weighted):
         )
 
 
+@pytest.mark.parametrize("weights", [None, 1.0, 3.0, "uneven"])
+def test_the_one_class_svm_at_nu_one_fills_every_box(weights):
+    # At nu=1 the dual's sum fills every box: one feasible point, every row a
+    # support vector, w the weighted mean of the features. scikit-learn's
+    # libsvm fills its start past the last row there ("not finite" with unit
+    # weights, or a heap overrun that crashed the process, here with unit
+    # weights and weights of 3): the dual route takes that point without libsvm.
+    rng = np.random.RandomState(0)
+    Xo = rng.normal(size=(150, 8)) * 1e-3
+    Xo[:50] = Xo[0]
+    if isinstance(weights, float):
+        weights = np.full(len(Xo), weights)
+    elif weights == "uneven":
+        weights = rng.choice([0.5, 1.0, 3.0], size=len(Xo))
+    with route("dual"):
+        det = fit_quietly(KerasOneClassSVM(nu=1.0, kernel="linear"), Xo, sample_weight=weights)
+    s = np.ones(len(Xo)) if weights is None else weights
+    assert certified(det)
+    np.testing.assert_allclose(det.coef_[0], s @ Xo, rtol=1e-9)  # nu sum(s) w
+    assert np.all(det.decision_function(Xo) <= 1e-12 * np.abs(det.intercept_[0]))
+    assert det.n_support_[0] == len(Xo)
+
+
 def test_what_libsvm_does_not_serve_goes_to_newton(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the dual route took a problem it does not serve")
