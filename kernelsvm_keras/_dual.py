@@ -1166,7 +1166,8 @@ class _Dual:
         ``may_loosen[k]``; the column's later calls then start there
         (``loose[k]``). Where ``polish[k]`` is set, one run at that
         tolerance with ``loose_steps`` times the steps (:meth:`polished`).
-        Returns ``(beta, intercept, n_iter, solved)``, ``beta`` on ``rows``;
+        Returns ``(beta, intercept, n_iter, solved)``, ``beta`` on ``rows``
+        (``None`` where libsvm fails: the problem is declined);
         ``n_iter`` counts the steps of every run; ``solved`` is false where
         libsvm stopped at its step limit at every tolerance. Safe to run on
         several threads at once (see :class:`_QuietSVC`).
@@ -1202,8 +1203,15 @@ class _Dual:
             libsvm.set_params(
                 tol=tolerance * self.tol, max_iter=int(steps), shrinking=self.shrinking
             )
-            with config_context(assume_finite=True):  # (scikit-learn's config is per thread)
-                libsvm.fit(Q, y, sample_weight=_box(self.loss, box, lower, upper))
+            try:
+                with config_context(assume_finite=True):  # (scikit-learn's config is per thread)
+                    libsvm.fit(Q, y, sample_weight=_box(self.loss, box, lower, upper))
+            except ValueError:
+                # libsvm's own failure on a finite Q: its kernel cache is float32, and
+                # a Q beyond that range (the squared hinge's 1 / (2 C s) at a tiny C
+                # times the features' scale) ends in "not finite" coefficients. The
+                # column is declined: the Newton solver takes the problem.
+                return None
             its = int(np.max(libsvm.n_iter_))
             n_iter += its
             if its < steps:

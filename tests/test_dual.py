@@ -225,6 +225,27 @@ def test_the_one_class_svm_at_nu_one_fills_every_box(weights):
     assert det.n_support_[0] == len(Xo)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: KerasSVC(kernel="linear", loss="squared_hinge", C=1e-3),
+        lambda: KerasLinearSVR(loss="squared_epsilon_insensitive", C=1e-3),
+    ],
+    ids=["KerasSVC", "KerasLinearSVR"],
+)
+def test_where_libsvm_fails_newton_takes_the_problem(make):
+    # Rows of magnitude 1e-30: on the rescaled features the squared loss's
+    # diagonal 1 / (2 C s) is 1e62, beyond libsvm's float32 kernel cache, and
+    # libsvm ends in "not finite" coefficients (that ValueError reached the
+    # user); SVC and LinearSVR fit these rows. The column is declined instead.
+    rng = np.random.RandomState(0)
+    Xt = rng.normal(size=(3, 2)) * 1e-30
+    yt = np.array([0, 1, 1]) if isinstance(make(), KerasSVC) else np.array([-1.0, -1.2, 0.2])
+    est = fit_quietly(make(), Xt, yt)
+    assert certified(est)
+    assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.predict(Xt)))
+
+
 def test_what_libsvm_does_not_serve_goes_to_newton(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the dual route took a problem it does not serve")
