@@ -4,7 +4,8 @@ Draws small problems (12-400 rows, 1-8 features at scales 1e-4, 1 and 1e3,
 repeated rows, imbalanced classes, zero and unequal sample weights), fits
 ``KerasSVC`` with a random kernel (rbf, linear, poly, sigmoid), loss, ``C``
 (1e-3 to 1e4), width and approximation, and checks every one-vs-rest column
-on the fitted model's own features (``decision_function``'s): ``objective_``
+(``--multi-class ovo``: every one-vs-one pair, on its rows) on the fitted
+model's own features (``decision_function``'s): ``objective_``
 is the model's primal objective, and the model is no further from the
 optimum than ``dual_gap_`` says. The optimum is libsvm's for the hinge
 (``SVC(kernel="precomputed")`` on the model's features, then the best
@@ -13,11 +14,15 @@ stops short, the model may measure below it, which is not counted. Prints
 each wrong column and the count; ``ValueError`` refusals are printed, not
 counted. Exits with status 1 if any column is wrong.
 
-``--estimator svr`` fuzzes ``KerasSVR(loss="epsilon_insensitive")`` alike
-(20-300 rows, 1 or 4 features at scales 1e-3, 1 and 1e3, the rbf, poly and
-linear kernels, ``C`` from 0.1 to 1e3, ``epsilon`` 0 or 0.1), against
+``--estimator linearsvc`` fuzzes ``KerasLinearSVC`` on the same problems
+(its loss and ``C``; the features are ``X``).
+
+``--estimator svr`` fuzzes ``KerasSVR`` alike (20-300 rows, 1 or 4 features
+at scales 1e-3, 1 and 1e3, the rbf, poly and linear kernels, both losses,
+``C`` from 0.1 to 1e3, ``epsilon`` 0 or 0.1), against
 ``SVR(kernel="precomputed")`` on the model's features, then the best
-intercept for its weights.
+intercept for its weights (the epsilon-insensitive loss), or L-BFGS (the
+squared one). ``--estimator linearsvr``: ``KerasLinearSVR`` alike.
 
 ``--estimator oneclass`` fuzzes ``KerasOneClassSVM`` (12-400 rows, 1-8
 features at scales 1e-3, 1 and 1e3, centred or not, repeated rows, zero and
@@ -28,6 +33,11 @@ optimum's weighted mean of the features), then the best ``rho`` for its
 weights. The gap is relative to the floor the estimator documents
 (``1e-4 R^2 / 2``).
 
+``--input sparse`` gives ``X`` as a CSR matrix with half its entries zeroed;
+``--input precomputed`` gives the kernel estimators the rbf kernel matrix of
+``X`` (``gamma="scale"``) with ``kernel="precomputed"``. Either leaves the
+draws of a seed as they are.
+
 Examples
 --------
 ::
@@ -35,6 +45,7 @@ Examples
     python benchmarks/certificates.py --seed 0 --cases 40
     python benchmarks/certificates.py --estimator svr --seed 0 --cases 40
     python benchmarks/certificates.py --estimator oneclass --seed 0 --cases 40
+    python benchmarks/certificates.py --multi-class ovo --input sparse --seed 0 --cases 40
 """
 
 import argparse
@@ -45,12 +56,26 @@ import warnings
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.metrics.pairwise import rbf_kernel  # noqa: E402
 from sklearn.svm import SVC, SVR, OneClassSVM  # noqa: E402
 
-from kernelsvm_keras import KerasOneClassSVM, KerasSVC, KerasSVR  # noqa: E402
+from kernelsvm_keras import (  # noqa: E402
+    KerasLinearSVC,
+    KerasLinearSVR,
+    KerasOneClassSVM,
+    KerasSVC,
+    KerasSVR,
+)
 from kernelsvm_keras._solver import _GAP_FLOOR  # noqa: E402
+
+
+def model_features(est, X):
+    """The fitted model's float64 features of ``X`` (``decision_function``'s), dense."""
+    F = est._map.features(X.astype(np.float64))
+    return F.toarray() if sp.issparse(F) else np.asarray(F)
 
 
 def primal(w, b, F, t, s, C, loss):
@@ -84,8 +109,13 @@ def optimum(F, t, s, C, loss):
     return found.fun
 
 
-def draw(rng):
-    """A problem: ``X, y, sample_weight`` and the parameters of ``KerasSVC``."""
+def draw(rng, linear=False, multi_class="ovr"):
+    """A problem: ``X, y, sample_weight`` and the parameters of ``KerasSVC``.
+
+    With ``linear``, those of ``KerasLinearSVC`` (its loss and ``C``).
+    ``multi_class``: ``KerasSVC``'s, whose ``"ovo"`` pairs are checked on
+    their own rows.
+    """
     n, d = int(rng.choice([12, 40, 150, 400])), int(rng.choice([1, 3, 8]))
     X = rng.standard_normal((n, d)) * float(rng.choice([1e-4, 1.0, 1e3]))
     if rng.rand() < 0.3:
@@ -105,18 +135,20 @@ def draw(rng):
         "C": float(rng.choice([1e-3, 0.1, 1.0, 100.0, 1e4])),
         "n_components": int(rng.choice([8, 32, 256])),
         "approximation": str(rng.choice(["auto", "nystroem"])),
-        "multi_class": "ovr",
+        "multi_class": multi_class,
         "random_state": int(rng.randint(100)),
     }
     if params["kernel"] in ("poly", "sigmoid"):
         params["gamma"] = float(rng.choice([0.01, 0.1, 1.0]))
         params["coef0"] = float(rng.choice([0.0, 1.0]))
+    if linear:
+        params = {name: params[name] for name in ("loss", "C", "random_state")}
     return X, y, weights, params
 
 
-def check(case, X, y, weights, params):
+def check(case, X, y, weights, params, linear=False):
     """Fit one problem; print each wrong column. Returns their number."""
-    est = KerasSVC(**params)
+    est = (KerasLinearSVC if linear else KerasSVC)(**params)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -128,15 +160,21 @@ def check(case, X, y, weights, params):
     if not (np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.intercept_))):
         print(f"case {case}: NON-FINITE MODEL {params}")
         return 1
-    F = est._map.features(X.astype(np.float64))
+    F = model_features(est, X)
     s = np.ones(len(y)) if weights is None else weights.astype(np.float64)
     classes = est.classes_
-    columns = [classes[1]] if len(classes) == 2 else list(classes)
+    if len(classes) == 2:
+        columns = [(classes[1], None)]
+    elif params.get("multi_class") == "ovo":  # SVC's pairs: +1 for the first, on their rows
+        columns = [(a, b) for i, a in enumerate(classes) for b in classes[i + 1 :]]
+    else:
+        columns = [(label, None) for label in classes]
     loss, C, wrong = est._loss().name, params["C"], 0
-    for k, label in enumerate(columns):
+    for k, (label, other) in enumerate(columns):
         t = np.where(y == label, 1.0, -1.0)
-        ours = primal(est.coef_[k], est.intercept_[k], F, t, s, C, loss)
-        true_gap = (ours - optimum(F, t, s, C, loss)) / max(abs(ours), 1e-300)
+        s_k = s if other is None else s * np.isin(y, [label, other])
+        ours = primal(est.coef_[k], est.intercept_[k], F, t, s_k, C, loss)
+        true_gap = (ours - optimum(F, t, s_k, C, loss)) / max(abs(ours), 1e-300)
         reported = float(est.dual_gap_[k])
         flags = []
         if true_gap > reported * (1 + 1e-3) + 1e-7:
@@ -154,8 +192,11 @@ def check(case, X, y, weights, params):
     return wrong
 
 
-def draw_regression(rng):
-    """A regression problem: ``X, y`` and the parameters of ``KerasSVR``."""
+def draw_regression(rng, linear=False):
+    """A regression problem: ``X, y`` and the parameters of ``KerasSVR``.
+
+    With ``linear``, those of ``KerasLinearSVR`` (its loss, ``C`` and ``epsilon``).
+    """
     n, d = int(rng.choice([20, 80, 300])), int(rng.choice([1, 4]))
     scale = float(rng.choice([1e-3, 1.0, 1e3]))
     X = rng.standard_normal((n, d)) * scale
@@ -163,7 +204,7 @@ def draw_regression(rng):
     kernel = str(rng.choice(["rbf", "poly", "linear"]))
     params = {
         "kernel": kernel,
-        "loss": "epsilon_insensitive",
+        "loss": str(rng.choice(["epsilon_insensitive", "squared_epsilon_insensitive"])),
         "C": float(rng.choice([0.1, 10.0, 1e3])),
         "epsilon": float(rng.choice([0.0, 0.1])),
         "n_components": int(rng.choice([16, 64])),
@@ -171,30 +212,48 @@ def draw_regression(rng):
     }
     if kernel == "poly":
         params["gamma"] = 0.01
+    if linear:
+        params = {name: params[name] for name in ("loss", "C", "epsilon", "random_state")}
     return X, y, params
 
 
-def check_regression(case, X, y, params):
+def check_regression(case, X, y, params, linear=False):
     """Fit one regression problem; print it if wrong. Returns 1 if wrong, else 0."""
     try:
-        est = KerasSVR(**params).fit(X, y)
+        est = (KerasLinearSVR if linear else KerasSVR)(**params).fit(X, y)
     except ValueError as exc:
         print(f"case {case}: refused: {str(exc)[:120]!r} {params}")
         return 0
-    C, epsilon = params["C"], params["epsilon"]
-    F = est._map.features(X)
+    C, epsilon, squared = params["C"], params["epsilon"], params["loss"].startswith("squared")
+    F = model_features(est, X)
     coef = np.ravel(est._model()[0][0])
 
     def objective(w, residuals, b):
-        return 0.5 * w @ w + C * np.sum(np.maximum(0.0, np.abs(residuals - b) - epsilon))
+        v = np.maximum(0.0, np.abs(residuals - b) - epsilon)
+        return 0.5 * w @ w + C * np.sum(v * v if squared else v)
 
     ours = objective(coef, y - F @ coef, est.intercept_[0])
-    ref = SVR(kernel="precomputed", C=C, epsilon=epsilon, tol=1e-10, max_iter=10**7)
-    ref.fit(F @ F.T, y)
-    w = ref.dual_coef_[0] @ F[ref.support_]
-    residuals = y - F @ w
-    kinks = np.concatenate([residuals - epsilon, residuals + epsilon, [ref.intercept_[0]]])
-    best = min(objective(w, residuals, b) for b in kinks)
+    if squared:  # smooth: L-BFGS on (w, b)
+        d = F.shape[1]
+
+        def value_and_gradient(z):
+            r = F @ z[:d] + z[d] - y
+            v = np.maximum(np.abs(r) - epsilon, 0.0)
+            g = 2.0 * C * v * np.sign(r)
+            return 0.5 * z[:d] @ z[:d] + C * np.sum(v * v), np.concatenate(
+                [z[:d] + F.T @ g, [g.sum()]]
+            )
+
+        options = {"maxiter": 20000, "ftol": 1e-15, "gtol": 1e-12, "maxcor": 50}
+        start = np.zeros(d + 1)
+        best = minimize(value_and_gradient, start, jac=True, method="L-BFGS-B", options=options).fun
+    else:
+        ref = SVR(kernel="precomputed", C=C, epsilon=epsilon, tol=1e-10, max_iter=10**7)
+        ref.fit(F @ F.T, y)
+        w = ref.dual_coef_[0] @ F[ref.support_]
+        residuals = y - F @ w
+        kinks = np.concatenate([residuals - epsilon, residuals + epsilon, [ref.intercept_[0]]])
+        best = min(objective(w, residuals, b) for b in kinks)
     true_gap, reported = (ours - best) / max(abs(ours), 1e-300), float(est.dual_gap_[0])
     flags = []
     if true_gap > reported * (1 + 1e-3) + 1e-7:
@@ -246,9 +305,9 @@ def check_one_class(case, X, weights, params):
     if not (np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.intercept_))):
         print(f"case {case}: NON-FINITE MODEL {params}")
         return 1
-    s = np.ones(len(X)) if weights is None else weights.astype(np.float64)
+    s = np.ones(X.shape[0]) if weights is None else weights.astype(np.float64)
     nu, total = params["nu"], float(s.sum())
-    F = est._map.features(X.astype(np.float64))
+    F = model_features(est, X)
     keep = s > 0
 
     def objective(w):
@@ -285,21 +344,53 @@ def check_one_class(case, X, weights, params):
     return int(bool(flags))
 
 
+def as_input(X, params, kind, rng):
+    """``X`` and ``params`` for ``--input``: ``dense`` as drawn, ``sparse`` (CSR, half
+    the entries zeroed) or ``precomputed`` (the rbf kernel of ``X`` at ``gamma="scale"``)."""
+    if kind == "sparse":
+        X = X * (rng.rand(*X.shape) < 0.5)
+        return sp.csr_matrix(X), params
+    if kind == "precomputed":
+        params = {name: value for name, value in params.items() if name not in ("gamma", "coef0")}
+        variance = X.var()
+        K = rbf_kernel(X, gamma=1.0 / (X.shape[1] * variance) if variance > 0 else 1.0)
+        return K, {**params, "kernel": "precomputed"}
+    return X, params
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--estimator", choices=["svc", "svr", "oneclass"], default="svc")
+    parser.add_argument(
+        "--estimator", choices=["svc", "linearsvc", "svr", "linearsvr", "oneclass"], default="svc"
+    )
+    parser.add_argument("--multi-class", choices=["ovr", "ovo"], default="ovr", help="svc's")
+    parser.add_argument(
+        "--input", choices=["dense", "sparse", "precomputed"], default="dense", help="X's form"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the problems drawn")
     parser.add_argument("--cases", type=int, default=40, help="problems to fit")
     args = parser.parse_args(argv)
     rng = np.random.RandomState(args.seed)
+    linear = args.estimator.startswith("linear")
+    if linear and args.input == "precomputed":
+        parser.error("the linear estimators take no kernel")
+    wrong = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (the references' step limits; ours are recorded)
-        if args.estimator == "svc":
-            wrong = sum(check(case, *draw(rng)) for case in range(args.cases))
-        elif args.estimator == "svr":
-            wrong = sum(check_regression(case, *draw_regression(rng)) for case in range(args.cases))
-        else:
-            wrong = sum(check_one_class(case, *draw_one_class(rng)) for case in range(args.cases))
+        for case in range(args.cases):
+            own = np.random.RandomState([args.seed, case])  # (--input leaves the draws as they are)
+            if args.estimator.endswith("svc"):
+                X, y, weights, params = draw(rng, linear, args.multi_class)
+                X, params = as_input(X, params, args.input, own)
+                wrong += check(case, X, y, weights, params, linear=linear)
+            elif args.estimator.endswith("svr"):
+                X, y, params = draw_regression(rng, linear)
+                X, params = as_input(X, params, args.input, own)
+                wrong += check_regression(case, X, y, params, linear=linear)
+            else:
+                X, weights, params = draw_one_class(rng)
+                X, params = as_input(X, params, args.input, own)
+                wrong += check_one_class(case, X, weights, params)
     print(f"{args.estimator}, seed {args.seed}: {wrong} wrong columns in {args.cases} fits")
     return wrong
 

@@ -20,10 +20,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.svm import SVC
+from sklearn.svm import SVC, OneClassSVM
 from sklearn.utils._param_validation import InvalidParameterError
 
-from kernelsvm_keras import KerasLinearSVC, KerasLinearSVCCV, KerasSVC, KerasSVCCV
+from kernelsvm_keras import (
+    KerasLinearSVC,
+    KerasLinearSVCCV,
+    KerasOneClassSVM,
+    KerasSVC,
+    KerasSVCCV,
+)
 
 from oracles import NotSolved, reference_optimum
 from routes import ROUTES, route
@@ -735,6 +741,66 @@ def test_every_model_is_finite_and_its_gap_is_true(solver, problem, loss, kind):
     rounding = primal_rounding(Phi, s, C, est._loss().name, est.coef_[0], est.intercept_[0])
     assert abs(est.objective_[0] - P) <= 1e-7 * P + rounding
     assert excess <= est.dual_gap_[0] * (1 + 1e-6) + 1e-9 + rounding / P
+
+
+@st.composite
+def novelty_problems(draw):
+    n = draw(st.integers(12, 60))
+    rng = np.random.RandomState(draw(st.integers(0, 2**16)))
+    Xp = rng.normal(size=(n, 3)) * 10.0 ** draw(st.floats(-4, 3))
+    if draw(st.booleans()):
+        Xp += 2.0 * np.abs(Xp).max()  # away from the origin
+    if draw(st.booleans()):
+        Xp[: n // 3] = Xp[0]  # repeated rows
+    weights = rng.uniform(0.1, 3.0, size=n) if draw(st.booleans()) else None
+    nu = draw(st.one_of(st.sampled_from([1.0, 1.0 - 1e-12]), st.floats(0.01, 1.0)))
+    return Xp, weights, nu
+
+
+def one_class_objective(Phi, s, nu, w):
+    """The one-class primal at ``w`` (solver scale) and its best ``rho`` (a score's kink)."""
+    scores = Phi @ w
+    losses = np.sum(s * np.maximum(0.0, scores[:, None] - scores), axis=1) / (nu * s.sum())
+    return 0.5 * w @ w + np.min(losses - scores)
+
+
+@settings(
+    max_examples=int(os.environ.get("KERNELSVM_HYPOTHESIS_EXAMPLES", 15)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(problem=novelty_problems(), kind=st.sampled_from(["linear", "rbf"]))
+@pytest.mark.parametrize("solver", ROUTES)
+def test_every_one_class_model_is_finite_and_its_gap_is_true(solver, problem, kind):
+    # the one-class SVM's objective_ and dual_gap_ against libsvm's optimum on
+    # the model's features (nu = 1: every row at its bound, which libsvm's
+    # start overruns; the optimum is then the weighted mean)
+    Xp, weights, nu = problem
+    est = KerasOneClassSVM(kernel=kind, nu=nu, n_components=16, random_state=0, max_iter=40)
+    with warnings.catch_warnings(), route(solver):
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(Xp, sample_weight=weights)
+    assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.intercept_))
+    s = np.ones(len(Xp)) if weights is None else weights
+    Phi = model_features(est, Xp)
+    scale = nu * s.sum()  # OneClassSVM's scale of coef_ and intercept_
+    w, rho = est.coef_[0] / scale, -est.intercept_[0] / scale
+    P = 0.5 * w @ w - rho + np.sum(s * np.maximum(0.0, rho - Phi @ w)) / scale
+    if nu > 1.0 - 1e-9:
+        best = one_class_objective(Phi, s, nu, s @ Phi / s.sum())
+    else:
+        reference = OneClassSVM(kernel="precomputed", nu=nu, tol=1e-12, max_iter=10**6)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # (short of it: a weaker check)
+            reference.fit(Phi @ Phi.T, sample_weight=s)
+        best = one_class_objective(
+            Phi, s, nu, reference.dual_coef_[0] @ Phi[reference.support_] / scale
+        )
+    floor = 1e-4 * np.max(np.sum(Phi**2, axis=1)) / 2.0  # the gap's documented floor
+    magnitude = max(abs(P), floor)
+    assert abs(est.objective_[0] - P) <= 1e-7 * magnitude + 1e-12
+    assert (P - best) / magnitude <= est.dual_gap_[0] * (1 + 1e-6) + 1e-7
 
 
 # -- 6: all or nothing, deeply -------------------------------------------------
