@@ -560,7 +560,8 @@ class RowBlocks:
             rows = rows.toarray()
         if self.scale != 1.0:
             rows = _scaled_float32(rows, self.scale)
-        rows = ops.convert_to_tensor(np.asarray(rows, dtype=np.float32))
+        with np.errstate(over="ignore"):  # (beyond float32: the starting point's check says so)
+            rows = ops.convert_to_tensor(np.asarray(rows, dtype=np.float32))
         device = self._device
         if device["layout"] is not None and (stop - start) % device["shards"] == 0:
             rows = keras.distribution.distribute_tensor(rows, device["layout"])
@@ -2516,7 +2517,9 @@ def solve_svm(
                 raise ValueError(
                     "The SVM objective at the starting point is not finite in float32: the "
                     "features, X or y hold values beyond float32's range (about 3.4e38), or C "
-                    "times the sample weights is too large; rescale X (or y) or use a smaller C."
+                    "times the sample weights is too large; rescale X (or y) or use a smaller C. "
+                    "(gamma='scale' is 1 / (n_features X.var()): a constant X, whose variance "
+                    "is round-off, makes it huge, as in SVC; set gamma.)"
                 )
             floor = max(floor_per_cost * cb**2, 1e-30)
             best, gap, converged, shrink, progress = _track(
@@ -2673,8 +2676,8 @@ def _continuation(C, sample_weight, design, tol):
         return [(C, tol)]
     norm = float(np.mean(ops.convert_to_numpy(ops.sum(ops.square(first[2]), axis=1))))
     stiffness = C * float(np.mean(positive)) * norm
-    if not stiffness > _CONTINUATION_FROM:
-        return [(C, tol)]
+    if not _CONTINUATION_FROM < stiffness < math.inf:
+        return [(C, tol)]  # (features beyond float32: the starting point's check says so)
     count = math.ceil(math.log10(stiffness / _CONTINUATION_FROM))
     path = [C * 10.0**-k for k in range(count, 0, -1)]
     return [(c, max(tol, _CONTINUATION_TOL)) for c in path] + [(C, tol)]

@@ -551,6 +551,21 @@ def test_out_of_range_problems_are_refused_and_change_nothing(case, Est):
         assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.dual_gap_))
 
 
+def test_a_constant_x_s_round_off_gamma_is_refused_with_a_value_error():
+    # gamma="scale" of a constant column is 1 / its variance, round-off there
+    # (5e33; SVC resolves the same gamma_ and raises "not finite"): the
+    # polynomial features overflow float32, and the path over C, sized by
+    # their norm, raised OverflowError; now the ValueError that says why
+    Xc = np.full((10, 1), -0.08264044042635539)
+    yc = np.array([0, 1, 0, 0, 0, 1, 1, 0, 0, 0])
+    assert np.var(Xc) > 0  # (round-off)
+    est = KerasSVC(kernel="poly", C=1000.0, loss="hinge", n_components=4, random_state=0)
+    with warnings.catch_warnings(), pytest.raises(ValueError, match="gamma='scale'"):
+        warnings.simplefilter("error", RuntimeWarning)  # (nothing ahead of the error)
+        est.fit(Xc, yc)
+    assert not hasattr(est, "coef_")
+
+
 @pytest.mark.parametrize("seed", [0, 42])
 def test_infinite_c_is_svc_s_hard_margin(seed):
     from sklearn.datasets import make_regression
