@@ -33,6 +33,8 @@ optimum's weighted mean of the features), then the best ``rho`` for its
 weights. The gap is relative to the floor the estimator documents
 (``1e-4 R^2 / 2``).
 
+``--class-weight balanced`` fits the classifiers with
+``class_weight="balanced"`` (each row's ``C`` times its class's weight).
 ``--input sparse`` gives ``X`` as a CSR matrix with half its entries zeroed;
 ``--input precomputed`` gives the kernel estimators the rbf kernel matrix of
 ``X`` (``gamma="scale"``) with ``kernel="precomputed"``. Either leaves the
@@ -163,6 +165,8 @@ def check(case, X, y, weights, params, linear=False):
     F = model_features(est, X)
     s = np.ones(len(y)) if weights is None else weights.astype(np.float64)
     classes = est.classes_
+    if getattr(est, "class_weight_", None) is not None:  # C times the row's class weight
+        s = s * est.class_weight_[np.searchsorted(classes, y)]
     if len(classes) == 2:
         columns = [(classes[1], None)]
     elif params.get("multi_class") == "ovo":  # SVC's pairs: +1 for the first, on their rows
@@ -367,6 +371,9 @@ def main(argv=None):
     parser.add_argument(
         "--input", choices=["dense", "sparse", "precomputed"], default="dense", help="X's form"
     )
+    parser.add_argument(
+        "--class-weight", choices=["none", "balanced"], default="none", help="the classifiers'"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the problems drawn")
     parser.add_argument("--cases", type=int, default=40, help="problems to fit")
     args = parser.parse_args(argv)
@@ -382,6 +389,8 @@ def main(argv=None):
             if args.estimator.endswith("svc"):
                 X, y, weights, params = draw(rng, linear, args.multi_class)
                 X, params = as_input(X, params, args.input, own)
+                if args.class_weight == "balanced":
+                    params["class_weight"] = "balanced"
                 wrong += check(case, X, y, weights, params, linear=linear)
             elif args.estimator.endswith("svr"):
                 X, y, params = draw_regression(rng, linear)
