@@ -324,7 +324,7 @@ random_offset_
                 "(partial_fit needs a positive weight among the rows seen)."
             )
         self._scale = float(self.nu) * self._weight_seen
-        lower, upper = self._intervals(X)
+        lower, upper = self._intervals(np.zeros(X.shape[0]))  # (no targets: X may be sparse)
         # 1 / (C n), C = 1 / (nu sum(s))
         self._sgd_step(X, lower, upper, weights, lam=self._scale / self.n_samples_seen_)
         return self

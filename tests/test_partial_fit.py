@@ -4,12 +4,19 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from kernelsvm_keras import KerasLinearSVC, KerasSVC
+from kernelsvm_keras import (
+    KerasLinearSVC,
+    KerasLinearSVR,
+    KerasOneClassSVM,
+    KerasSVC,
+    KerasSVR,
+)
 
 digits_X, digits_y = load_digits(return_X_y=True)
 Xd_train, Xd_test, yd_train, yd_test = train_test_split(
@@ -130,3 +137,30 @@ def test_errors_leave_the_estimator_unchanged():
         KerasSVC(class_weight="balanced").partial_fit(Xd_train, yd_train, classes=np.arange(10))
     with pytest.raises(ValueError, match="C"):
         KerasLinearSVC(C=-1).partial_fit(Xc_train, yc_train, classes=[0, 1])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: KerasSVC(n_components=32, random_state=0),
+        lambda: KerasLinearSVC(random_state=0),
+        lambda: KerasSVR(n_components=32, random_state=0),
+        lambda: KerasLinearSVR(random_state=0),
+        lambda: KerasOneClassSVM(n_components=32, random_state=0),
+    ],
+    ids=["KerasSVC", "KerasLinearSVC", "KerasSVR", "KerasLinearSVR", "KerasOneClassSVM"],
+)
+def test_sparse_chunks_give_the_dense_chunks_model(make):
+    # every estimator's partial_fit takes CSR chunks (KerasOneClassSVM's took
+    # len() of them: TypeError) and learns what the same dense chunks teach
+    X, y = Xc_train[:120, :6], yc_train[:120]
+    target = {"KerasSVR": X[:, 0], "KerasLinearSVR": X[:, 0], "KerasOneClassSVM": None}
+    dense, sparse = make(), make()
+    t = target.get(type(dense).__name__, y)
+    for chunk in np.array_split(np.arange(len(X)), 3):
+        extra = {"classes": [0, 1]} if t is y else {}
+        args = () if t is None else (t[chunk],)
+        dense.partial_fit(X[chunk], *args, **extra)
+        sparse.partial_fit(sp.csr_matrix(X[chunk]), *args, **extra)
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-5, atol=1e-7)
