@@ -893,17 +893,26 @@ class _BaseSVM(BaseEstimator):
         and ``support_`` is dropped (SGD has no dual variables).
         """
         report = self._report()
-        state = sgd_pass(
-            self._design(X, self._map, scaled=False),
-            lower,
-            upper,
-            weights,
-            self._sgd_state,
-            lam=lam,
-            loss=self._loss(),
-            fit_intercept=self._fit_intercept(),
-            intercept_cost=self._intercept_cost(),
-        )
+        with np.errstate(over="ignore", invalid="ignore"):  # (checked below, saying why)
+            state = sgd_pass(
+                self._design(X, self._map, scaled=False),
+                lower,
+                upper,
+                weights,
+                self._sgd_state,
+                lam=lam,
+                loss=self._loss(),
+                fit_intercept=self._fit_intercept(),
+                intercept_cost=self._intercept_cost(),
+            )
+        arrays = (state.coef, state.intercept, state.average_coef, state.average_intercept)
+        if not all(np.all(np.isfinite(a)) for a in arrays):
+            raise ValueError(
+                "partial_fit's SGD pass left a model that is not finite in float32: the "
+                "features, X or y hold values beyond float32's range (about 3.4e38), or C "
+                "times the sample weights is too large for its steps; rescale X (or y) or use "
+                "a smaller C. The estimator is left as it was before this call."
+            )
         self._sgd_state = state
         seen = self.n_samples_seen_
         report.line(f"partial_fit: one SGD pass over {X.shape[0]} rows ({seen} seen)")

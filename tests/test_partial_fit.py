@@ -141,6 +141,26 @@ def test_errors_leave_the_estimator_unchanged():
 
 @pytest.mark.parametrize(
     "make",
+    [lambda: KerasLinearSVC(C=1e10), lambda: KerasOneClassSVM(kernel="linear")],
+    ids=["KerasLinearSVC", "KerasOneClassSVM"],
+)
+def test_a_chunk_beyond_float32_is_refused_and_changes_nothing(make):
+    # SGD on rows of magnitude 1e30 (or at C=1e10) overflowed float32 and
+    # published a NaN model; the pass is now refused, saying why, and the
+    # estimator keeps the model of the chunks before
+    est = make()
+    extra = {"classes": [0, 1]} if isinstance(est, KerasLinearSVC) else {}
+    args = (yc_train[:100],) if extra else ()
+    est.partial_fit(Xc_train[:100], *args, **extra)
+    before = pickle.dumps(est)
+    with pytest.raises(ValueError, match="not finite in float32"):
+        est.partial_fit(Xc_train[:100] * 1e30, *args)
+    assert pickle.dumps(est) == before
+    assert np.all(np.isfinite(est.coef_))
+
+
+@pytest.mark.parametrize(
+    "make",
     [
         lambda: KerasSVC(n_components=32, random_state=0),
         lambda: KerasLinearSVC(random_state=0),
