@@ -28,6 +28,8 @@ kernel mathematics (NumPy and ``keras.ops``) lives in :mod:`._kernels`, the laye
 in :mod:`.layers`.
 """
 
+import math
+
 import numpy as np
 
 from ._blas import matmul
@@ -495,11 +497,17 @@ class LandmarkMap(FeatureMap):
                 return ops.convert_to_tensor(values)
 
             return on_host, self.normalization_
-        components = _float32_tensor(self.components_)
         gamma, coef0 = self.gamma_, self.coef0
+        scale = _input_scale(self.kernel, gamma)
+        components = self.components_
+        if scale != 1.0:  # gamma folded into the rows: 1 left
+            components, gamma = components * scale, 1.0
+        components = _float32_tensor(components)
         static = {"kernel": self.kernel, "degree": self.degree}
 
         def block(rows):
+            if scale != 1.0:
+                rows = ops.multiply(rows, ops.cast(scale, rows.dtype))
             return _kernel_block(rows, components, gamma, coef0, **static)
 
         return block, self._factor()
@@ -562,6 +570,27 @@ class LandmarkMap(FeatureMap):
         layer.build((None, n_features_in))
         set_weights_exactly(layer, [self.components_, self.normalization_])
         return [layer]
+
+
+# Beyond these, gamma (or its product with the rows' squared distances or inner
+# products) leaves float32's range: gamma="scale" on rows of magnitude 1e-30 is
+# 1e59. The training rows are then scaled by gamma's root (its value for the
+# Laplacian kernel's L1 distance), so that the kernel's own gamma is 1.
+_GAMMA_RANGE = (1e-20, 1e20)
+
+
+def _input_scale(kernel, gamma):
+    """The factor the rows are multiplied by in float32 so that ``gamma`` becomes 1, or 1.
+
+    ``k(x, z; gamma) = k(s x, s z; 1)`` with ``s = sqrt(gamma)`` for the rbf,
+    polynomial and sigmoid kernels and ``s = gamma`` for the Laplacian; 1
+    (nothing done) where ``gamma`` is within :data:`_GAMMA_RANGE`, so
+    ordinary fits compute as they always have.
+    """
+    low, high = _GAMMA_RANGE
+    if callable(kernel) or kernel == "linear" or low <= gamma <= high:
+        return 1.0
+    return float(gamma) if kernel == "laplacian" else math.sqrt(gamma)
 
 
 @compiled(static=("kernel", "degree"))

@@ -551,6 +551,27 @@ def test_out_of_range_problems_are_refused_and_change_nothing(case, Est):
         assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.dual_gap_))
 
 
+@pytest.mark.parametrize("magnitude", [1e-30, 1e15])
+@pytest.mark.parametrize("kernel", ["rbf", "poly", "sigmoid"])
+def test_a_kernel_fit_does_not_depend_on_the_rows_magnitude(kernel, magnitude):
+    # gamma="scale" makes these kernels invariant to the rows' magnitude, as
+    # SVC is; rows of 1e-30 made gamma 1e59, beyond float32, and the fit (with
+    # fewer landmarks than rows) was refused; gamma is now folded into the rows
+    Xs, ys = X[:80], y[:80]
+    make = lambda: KerasSVC(kernel=kernel, n_components=16, random_state=0)  # noqa: E731
+    reference = make().fit(Xs, ys)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        scaled = make().fit(Xs * magnitude, ys)
+    assert scaled.gamma_ == pytest.approx(reference.gamma_ / magnitude**2)
+    np.testing.assert_allclose(
+        scaled.decision_function(Xs * magnitude),
+        reference.decision_function(Xs),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+
+
 def test_a_constant_x_s_round_off_gamma_is_refused_with_a_value_error():
     # gamma="scale" of a constant column is 1 / its variance, round-off there
     # (5e33; SVC resolves the same gamma_ and raises "not finite"): the
