@@ -33,6 +33,7 @@ optimum's weighted mean of the features), then the best ``rho`` for its
 weights. The gap is relative to the floor the estimator documents
 (``1e-4 R^2 / 2``).
 
+``--weights`` gives the regressors sample weights (0, 0.5, 1 or 3).
 ``--class-weight balanced`` fits the classifiers with
 ``class_weight="balanced"`` (each row's ``C`` times its class's weight).
 ``--input sparse`` gives ``X`` as a CSR matrix with half its entries zeroed;
@@ -221,20 +222,21 @@ def draw_regression(rng, linear=False):
     return X, y, params
 
 
-def check_regression(case, X, y, params, linear=False):
+def check_regression(case, X, y, params, linear=False, weights=None):
     """Fit one regression problem; print it if wrong. Returns 1 if wrong, else 0."""
     try:
-        est = (KerasLinearSVR if linear else KerasSVR)(**params).fit(X, y)
+        est = (KerasLinearSVR if linear else KerasSVR)(**params).fit(X, y, sample_weight=weights)
     except ValueError as exc:
         print(f"case {case}: refused: {str(exc)[:120]!r} {params}")
         return 0
     C, epsilon, squared = params["C"], params["epsilon"], params["loss"].startswith("squared")
     F = model_features(est, X)
     coef = np.ravel(est._model()[0][0])
+    s = np.ones(len(y)) if weights is None else weights
 
     def objective(w, residuals, b):
         v = np.maximum(0.0, np.abs(residuals - b) - epsilon)
-        return 0.5 * w @ w + C * np.sum(v * v if squared else v)
+        return 0.5 * w @ w + C * np.sum(s * (v * v if squared else v))
 
     ours = objective(coef, y - F @ coef, est.intercept_[0])
     if squared:  # smooth: L-BFGS on (w, b)
@@ -243,8 +245,8 @@ def check_regression(case, X, y, params, linear=False):
         def value_and_gradient(z):
             r = F @ z[:d] + z[d] - y
             v = np.maximum(np.abs(r) - epsilon, 0.0)
-            g = 2.0 * C * v * np.sign(r)
-            return 0.5 * z[:d] @ z[:d] + C * np.sum(v * v), np.concatenate(
+            g = 2.0 * C * s * v * np.sign(r)
+            return 0.5 * z[:d] @ z[:d] + C * np.sum(s * v * v), np.concatenate(
                 [z[:d] + F.T @ g, [g.sum()]]
             )
 
@@ -253,8 +255,9 @@ def check_regression(case, X, y, params, linear=False):
         best = minimize(value_and_gradient, start, jac=True, method="L-BFGS-B", options=options).fun
     else:
         ref = SVR(kernel="precomputed", C=C, epsilon=epsilon, tol=1e-10, max_iter=10**7)
-        ref.fit(F @ F.T, y)
-        w = ref.dual_coef_[0] @ F[ref.support_]
+        keep = s > 0
+        ref.fit(F[keep] @ F[keep].T, y[keep], sample_weight=s[keep])
+        w = ref.dual_coef_[0] @ F[keep][ref.support_]
         residuals = y - F @ w
         kinks = np.concatenate([residuals - epsilon, residuals + epsilon, [ref.intercept_[0]]])
         best = min(objective(w, residuals, b) for b in kinks)
@@ -268,7 +271,7 @@ def check_regression(case, X, y, params, linear=False):
         print(
             f"case {case}: {' and '.join(flags)}: true gap {true_gap:.3e}, reported "
             f"{reported:.3e}; objective_ {est.objective_[0]:.6e}, the model's {ours:.6e}; "
-            f"{params}, {X.shape}"
+            f"{params}, {X.shape}, weights {weights is not None}"
         )
     return int(bool(flags))
 
@@ -374,6 +377,9 @@ def main(argv=None):
     parser.add_argument(
         "--class-weight", choices=["none", "balanced"], default="none", help="the classifiers'"
     )
+    parser.add_argument(
+        "--weights", action="store_true", help="the regressors' rows weighted 0, 0.5, 1 or 3"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the problems drawn")
     parser.add_argument("--cases", type=int, default=40, help="problems to fit")
     args = parser.parse_args(argv)
@@ -395,7 +401,11 @@ def main(argv=None):
             elif args.estimator.endswith("svr"):
                 X, y, params = draw_regression(rng, linear)
                 X, params = as_input(X, params, args.input, own)
-                wrong += check_regression(case, X, y, params, linear=linear)
+                weights = None
+                if args.weights:  # (drawn apart: the seed's problems are unchanged)
+                    weights = own.choice([0.0, 0.5, 1.0, 3.0], size=len(y))
+                    weights[:2] = 1.0
+                wrong += check_regression(case, X, y, params, linear=linear, weights=weights)
             else:
                 X, weights, params = draw_one_class(rng)
                 X, params = as_input(X, params, args.input, own)
