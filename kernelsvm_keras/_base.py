@@ -1016,7 +1016,11 @@ class _BaseSVM(BaseEstimator):
             :class:`~kernelsvm_keras.layers.LandmarkColumns` layer and a
             ``Dense`` one; nothing for the linear SVM), and a ``Dense`` layer
             named ``"decision"`` holding ``coef_.T`` and ``intercept_``
-            (``coef_`` as a row for ``KerasLinearSVR``). A
+            (``coef_`` as a row for ``KerasLinearSVR``). Where landmarks'
+            ``gamma_`` is beyond ``[1e-20, 1e20]`` (``gamma="scale"`` on rows
+            of magnitude 1e-30), a ``Rescaling`` layer named ``"gamma_scale"``
+            multiplies the inputs by its root first and the features' own
+            ``gamma`` is 1, so that float32 can compute them. A
             callable kernel cannot be exported (``ValueError``).
         """
         check_is_fitted(self)

@@ -499,10 +499,10 @@ class LandmarkMap(FeatureMap):
             return on_host, self.normalization_
         gamma, coef0 = self.gamma_, self.coef0
         scale = _input_scale(self.kernel, gamma)
-        components = self.components_
-        if scale != 1.0:  # gamma folded into the rows: 1 left
-            components, gamma = components * scale, 1.0
-        components = _float32_tensor(components)
+        components = _float32_tensor(self.components_)
+        if scale != 1.0:  # gamma folded into rows and landmarks alike (a row that is a
+            # landmark scales to it exactly): 1 left
+            components, gamma = ops.multiply(components, ops.cast(scale, "float32")), 1.0
         static = {"kernel": self.kernel, "degree": self.degree}
 
         def block(rows):
@@ -558,9 +558,11 @@ class LandmarkMap(FeatureMap):
             )
         from .layers import NystroemFeatures
 
+        # gamma beyond float32's reach folded into the inputs, as in training_form
+        scale = _input_scale(self.kernel, self.gamma_)
         layer = NystroemFeatures(
             self.width,
-            gamma=self.gamma_,
+            gamma=self.gamma_ if scale == 1.0 else 1.0,
             kernel=self.kernel,
             degree=self.degree,
             coef0=self.coef0,
@@ -568,8 +570,14 @@ class LandmarkMap(FeatureMap):
             name="features",
         )
         layer.build((None, n_features_in))
-        set_weights_exactly(layer, [self.components_, self.normalization_])
-        return [layer]
+        components = self.components_
+        if scale != 1.0:  # scaled in the model's dtype, as Rescaling scales its inputs
+            components = components.astype(dtype) * np.asarray(scale, dtype=dtype)
+        set_weights_exactly(layer, [components, self.normalization_])
+        if scale == 1.0:
+            return [layer]
+        rescale = keras.layers.Rescaling(scale, dtype=dtype, name="gamma_scale")
+        return [rescale, layer]
 
 
 # Beyond these, gamma (or its product with the rows' squared distances or inner
@@ -585,12 +593,15 @@ def _input_scale(kernel, gamma):
     ``k(x, z; gamma) = k(s x, s z; 1)`` with ``s = sqrt(gamma)`` for the rbf,
     polynomial and sigmoid kernels and ``s = gamma`` for the Laplacian; 1
     (nothing done) where ``gamma`` is within :data:`_GAMMA_RANGE`, so
-    ordinary fits compute as they always have.
+    ordinary fits compute as they always have, and where ``s`` itself would
+    be beyond float32 (the Laplacian's at ``gamma > 1e30``: those fits are
+    refused as before, saying why).
     """
     low, high = _GAMMA_RANGE
     if callable(kernel) or kernel == "linear" or low <= gamma <= high:
         return 1.0
-    return float(gamma) if kernel == "laplacian" else math.sqrt(gamma)
+    scale = float(gamma) if kernel == "laplacian" else math.sqrt(gamma)
+    return scale if 1e-30 <= scale <= 1e30 else 1.0
 
 
 @compiled(static=("kernel", "degree"))

@@ -564,12 +564,13 @@ def test_a_kernel_fit_does_not_depend_on_the_rows_magnitude(kernel, magnitude):
         warnings.simplefilter("error", RuntimeWarning)
         scaled = make().fit(Xs * magnitude, ys)
     assert scaled.gamma_ == pytest.approx(reference.gamma_ / magnitude**2)
-    np.testing.assert_allclose(
-        scaled.decision_function(Xs * magnitude),
-        reference.decision_function(Xs),
-        rtol=1e-4,
-        atol=1e-4,
-    )
+    decision = scaled.decision_function(Xs * magnitude)
+    np.testing.assert_allclose(decision, reference.decision_function(Xs), rtol=1e-4, atol=1e-4)
+    # and its Keras model, whose Rescaling layer folds gamma into the inputs
+    model = scaled.to_keras()
+    assert [layer.name for layer in model.layers][1:3] == ["gamma_scale", "features"]
+    out = np.asarray(model.predict(Xs * magnitude, verbose=0)).ravel()
+    np.testing.assert_allclose(out, decision, rtol=1e-4, atol=1e-4)
 
 
 def test_a_constant_x_s_round_off_gamma_is_refused_with_a_value_error():
