@@ -66,7 +66,7 @@ from skl2onnx.proto import onnx_proto
 from sklearn.utils.validation import check_is_fitted
 
 from ._classes import KerasLinearSVC, KerasSVC
-from ._maps import IdentityMap, LandmarkMap, PrecomputedMap, RandomFourierMap
+from ._maps import IdentityMap, LandmarkMap, PrecomputedMap, RandomFourierMap, _input_scale
 from ._one_class import KerasOneClassSVM
 from ._regression import KerasLinearSVR, KerasSVR
 from ._search import KerasLinearSVCCV, KerasSVCCV, KerasSVRCV
@@ -117,6 +117,12 @@ def _kernel(feature_map, X, dtype, opv):
 
     def scalar(value):
         return np.array([value], dtype=dtype)
+
+    scale = _input_scale(kernel, gamma)
+    if scale != 1.0:  # gamma beyond float32 folded into rows and landmarks, as in training
+        X = OnnxMul(X, scalar(scale), op_version=opv)
+        Z = Z.astype(dtype) * np.asarray(scale, dtype=dtype)
+        gamma = 1.0
 
     if kernel == "rbf":
         center = Z.mean(axis=0)

@@ -115,6 +115,22 @@ def test_one_class_matches():
     np.testing.assert_array_equal(label[clear], model.predict(X)[clear])
 
 
+@pytest.mark.parametrize("kernel", ["rbf", "poly", "sigmoid"])
+def test_a_gamma_beyond_float32_is_folded_into_the_rows(kernel):
+    # rows of magnitude 1e-30: gamma="scale" is about 1e59, beyond float32, and
+    # the float32 graph gave NaN; gamma is folded into rows and landmarks
+    X, y = make_classification(80, 5, random_state=0)
+    X = X * 1e-30
+    model = ks.KerasSVC(kernel=kernel, n_components=16, random_state=0).fit(X, y)
+    assert model.gamma_ > 1e50
+    X32 = X.astype(np.float32)
+    label, scores = _run(skl2onnx.to_onnx(model, X32[:1], options=_no_zipmap(model)), X32)
+    decision = model.decision_function(X)
+    _close(scores[:, 1], decision)  # (two columns for two classes: -d and d)
+    clear = np.abs(decision) > 1e-4
+    np.testing.assert_array_equal(label[clear], model.predict(X)[clear])
+
+
 def test_search_exports_its_refit_model():
     X, y = make_classification(150, 4, random_state=0)
     search = ks.KerasLinearSVCCV(Cs=[0.1, 1.0], cv=2, random_state=0).fit(X, y)
