@@ -75,6 +75,22 @@ from kernelsvm_keras import (  # noqa: E402
 from kernelsvm_keras._solver import _GAP_FLOOR  # noqa: E402
 
 
+def verdict(what, true_gap, reported, objective, ours, context):
+    """Print a wrong column: a gap certified below the true one, or an objective not the
+    model's. Returns 1 if wrong, else 0."""
+    flags = []
+    if true_gap > float(reported) * (1 + 1e-3) + 1e-7:
+        flags.append("FALSE CERTIFICATE")
+    if abs(objective - ours) > 1e-6 * max(1.0, abs(ours)):
+        flags.append("NOT THE MODEL'S OBJECTIVE")
+    if flags:
+        print(
+            f"{what}: {' and '.join(flags)}: true gap {true_gap:.3e}, reported "
+            f"{float(reported):.3e}; objective_ {objective:.6e}, the model's {ours:.6e}; {context}"
+        )
+    return int(bool(flags))
+
+
 def model_features(est, X):
     """The fitted model's float64 features of ``X`` (``decision_function``'s), dense."""
     F = est._map.features(X.astype(np.float64))
@@ -180,20 +196,9 @@ def check(case, X, y, weights, params, linear=False):
         s_k = s if other is None else s * np.isin(y, [label, other])
         ours = primal(est.coef_[k], est.intercept_[k], F, t, s_k, C, loss)
         true_gap = (ours - optimum(F, t, s_k, C, loss)) / max(abs(ours), 1e-300)
-        reported = float(est.dual_gap_[k])
-        flags = []
-        if true_gap > reported * (1 + 1e-3) + 1e-7:
-            flags.append("FALSE CERTIFICATE")
-        if abs(est.objective_[k] - ours) > 1e-6 * max(1.0, abs(ours)):
-            flags.append("NOT THE MODEL'S OBJECTIVE")
-        if flags:
-            wrong += 1
-            print(
-                f"case {case} column {k}: {' and '.join(flags)}: true gap {true_gap:.3e}, "
-                f"reported {reported:.3e}; objective_ {est.objective_[k]:.6e}, the model's "
-                f"{ours:.6e}; warnings {warned}; {params}, {X.shape}, weights "
-                f"{weights is not None}"
-            )
+        what = f"case {case} column {k}"
+        context = f"warnings {warned}; {params}, {X.shape}, weights {weights is not None}"
+        wrong += verdict(what, true_gap, est.dual_gap_[k], est.objective_[k], ours, context)
     return wrong
 
 
@@ -261,19 +266,9 @@ def check_regression(case, X, y, params, linear=False, weights=None):
         residuals = y - F @ w
         kinks = np.concatenate([residuals - epsilon, residuals + epsilon, [ref.intercept_[0]]])
         best = min(objective(w, residuals, b) for b in kinks)
-    true_gap, reported = (ours - best) / max(abs(ours), 1e-300), float(est.dual_gap_[0])
-    flags = []
-    if true_gap > reported * (1 + 1e-3) + 1e-7:
-        flags.append("FALSE CERTIFICATE")
-    if abs(est.objective_[0] - ours) > 1e-6 * max(1.0, abs(ours)):
-        flags.append("NOT THE MODEL'S OBJECTIVE")
-    if flags:
-        print(
-            f"case {case}: {' and '.join(flags)}: true gap {true_gap:.3e}, reported "
-            f"{reported:.3e}; objective_ {est.objective_[0]:.6e}, the model's {ours:.6e}; "
-            f"{params}, {X.shape}, weights {weights is not None}"
-        )
-    return int(bool(flags))
+    true_gap = (ours - best) / max(abs(ours), 1e-300)
+    context = f"{params}, {X.shape}, weights {weights is not None}"
+    return verdict(f"case {case}", true_gap, est.dual_gap_[0], est.objective_[0], ours, context)
 
 
 def draw_one_class(rng):
@@ -336,19 +331,8 @@ def check_one_class(case, X, weights, params):
         best = min(best, objective(ref.dual_coef_[0] @ F[keep][ref.support_] / (nu * total)))
     floor = _GAP_FLOOR * float(np.max(np.sum(F[keep] ** 2, axis=1))) / 2.0
     true_gap = (ours - best) / max(abs(ours), floor, 1e-300)
-    reported = float(est.dual_gap_[0])
-    flags = []
-    if true_gap > reported * (1 + 1e-3) + 1e-7:
-        flags.append("FALSE CERTIFICATE")
-    if abs(est.objective_[0] - ours) > 1e-6 * max(1.0, abs(ours)):
-        flags.append("NOT THE MODEL'S OBJECTIVE")
-    if flags:
-        print(
-            f"case {case}: {' and '.join(flags)}: true gap {true_gap:.3e}, reported "
-            f"{reported:.3e}; objective_ {est.objective_[0]:.6e}, the model's {ours:.6e}; "
-            f"{params}, {X.shape}, weights {weights is not None}"
-        )
-    return int(bool(flags))
+    context = f"{params}, {X.shape}, weights {weights is not None}"
+    return verdict(f"case {case}", true_gap, est.dual_gap_[0], est.objective_[0], ours, context)
 
 
 def as_input(X, params, kind, rng):

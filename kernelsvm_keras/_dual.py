@@ -943,7 +943,7 @@ def _full_box(Q, box, nu):
     every box full; the certificate then measures the point.
     """
     beta = box * min(nu, 1.0)
-    return beta, -float(np.max(Q @ beta, initial=0.0)), 0, True
+    return beta, -float(np.max(Q @ beta)), 0, True
 
 
 class _QuietOneClassSVM(OneClassSVM):

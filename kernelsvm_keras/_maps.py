@@ -497,12 +497,8 @@ class LandmarkMap(FeatureMap):
                 return ops.convert_to_tensor(values)
 
             return on_host, self.normalization_
-        gamma, coef0 = self.gamma_, self.coef0
-        scale = _input_scale(self.kernel, gamma)
-        components = _float32_tensor(self.components_)
-        if scale != 1.0:  # gamma folded into rows and landmarks alike (a row that is a
-            # landmark scales to it exactly): 1 left
-            components, gamma = ops.multiply(components, ops.cast(scale, "float32")), 1.0
+        scale, gamma, components = self.folded_gamma("float32")
+        components, coef0 = _float32_tensor(components), self.coef0
         static = {"kernel": self.kernel, "degree": self.degree}
 
         def block(rows):
@@ -549,6 +545,23 @@ class LandmarkMap(FeatureMap):
 
         return _by_row_chunks(X, self.width, block) + intercept
 
+    def folded_gamma(self, dtype):
+        """``(scale, gamma, components)``: the kernel of inputs multiplied by ``scale``.
+
+        ``(1, gamma_, components_)`` where ``gamma_`` is within float32's reach
+        (:func:`_input_scale`); otherwise ``gamma_`` folded into inputs and
+        landmarks, ``gamma`` 1 and the landmarks multiplied by ``scale`` in
+        ``dtype``, the arithmetic that multiplies the inputs (training's
+        float32 rows, ``to_keras``'s ``Rescaling`` layer, the ONNX graph), so
+        that a row that is a landmark meets it exactly (scaled in float64, the
+        Laplacian's landmark rows at ``gamma`` 1.4e23 lost their kernel value
+        of 1).
+        """
+        scale = _input_scale(self.kernel, self.gamma_)
+        if scale == 1.0:
+            return 1.0, self.gamma_, self.components_
+        return scale, 1.0, self.components_.astype(dtype) * np.asarray(scale, dtype=dtype)
+
     def layers(self, n_features_in, dtype):
         if callable(self.kernel):
             raise ValueError(
@@ -558,11 +571,10 @@ class LandmarkMap(FeatureMap):
             )
         from .layers import NystroemFeatures
 
-        # gamma beyond float32's reach folded into the inputs, as in training_form
-        scale = _input_scale(self.kernel, self.gamma_)
+        scale, gamma, components = self.folded_gamma(dtype)
         layer = NystroemFeatures(
             self.width,
-            gamma=self.gamma_ if scale == 1.0 else 1.0,
+            gamma=gamma,
             kernel=self.kernel,
             degree=self.degree,
             coef0=self.coef0,
@@ -570,9 +582,6 @@ class LandmarkMap(FeatureMap):
             name="features",
         )
         layer.build((None, n_features_in))
-        components = self.components_
-        if scale != 1.0:  # scaled in the model's dtype, as Rescaling scales its inputs
-            components = components.astype(dtype) * np.asarray(scale, dtype=dtype)
         set_weights_exactly(layer, [components, self.normalization_])
         if scale == 1.0:
             return [layer]

@@ -66,7 +66,7 @@ from skl2onnx.proto import onnx_proto
 from sklearn.utils.validation import check_is_fitted
 
 from ._classes import KerasLinearSVC, KerasSVC
-from ._maps import IdentityMap, LandmarkMap, PrecomputedMap, RandomFourierMap, _input_scale
+from ._maps import IdentityMap, LandmarkMap, PrecomputedMap, RandomFourierMap
 from ._one_class import KerasOneClassSVM
 from ._regression import KerasLinearSVR, KerasSVR
 from ._search import KerasLinearSVCCV, KerasSVCCV, KerasSVRCV
@@ -112,17 +112,14 @@ def _kernel(feature_map, X, dtype, opv):
     With :func:`~kernelsvm_keras.layers.kernel_matrix_numpy`'s conventions: the
     RBF kernel is centred on the landmarks' mean, as there.
     """
-    kernel, gamma = feature_map.kernel, feature_map.gamma_
-    Z = feature_map.components_
+    kernel = feature_map.kernel
+    scale, gamma, Z = feature_map.folded_gamma(dtype)
 
     def scalar(value):
         return np.array([value], dtype=dtype)
 
-    scale = _input_scale(kernel, gamma)
     if scale != 1.0:  # gamma beyond float32 folded into rows and landmarks, as in training
         X = OnnxMul(X, scalar(scale), op_version=opv)
-        Z = Z.astype(dtype) * np.asarray(scale, dtype=dtype)
-        gamma = 1.0
 
     if kernel == "rbf":
         center = Z.mean(axis=0)

@@ -573,6 +573,19 @@ def test_a_kernel_fit_does_not_depend_on_the_rows_magnitude(kernel, magnitude):
     np.testing.assert_allclose(out, decision, rtol=1e-4, atol=1e-4)
 
 
+def test_a_folded_gamma_scales_the_landmarks_as_it_scales_the_rows():
+    # the Laplacian at gamma 1.4e23 (rows of magnitude 1e-12): scaled rows that
+    # are landmarks must meet them exactly, or their own kernel value of 1 is
+    # lost (landmarks scaled in float64 left the Keras model 0.67 off)
+    Xs, ys = X[:80] * 1e-12, y[:80]
+    est = KerasSVC(kernel="laplacian", n_components=16, random_state=0).fit(Xs, ys)
+    assert est.gamma_ > 1e20
+    decision = est.decision_function(Xs)
+    out = np.asarray(est.to_keras().predict(Xs, verbose=0)).ravel()
+    np.testing.assert_allclose(out, decision, rtol=1e-4, atol=1e-4)
+    assert est.dual_gap_[0] <= est.tol
+
+
 def test_a_constant_x_s_round_off_gamma_is_refused_with_a_value_error():
     # gamma="scale" of a constant column is 1 / its variance, round-off there
     # (5e33; SVC resolves the same gamma_ and raises "not finite"): the
