@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, compute_class_weight
-from sklearn.utils._param_validation import Interval, InvalidParameterError, Options, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
     _ovr_decision_function,
@@ -123,10 +123,8 @@ class _BaseSVM(BaseEstimator):
     _parameter_constraints: dict = {
         "C": [Interval(Real, 0.0, None, closed="neither")],
         "tol": [Interval(Real, 0.0, None, closed="neither")],
-        "max_iter": [
-            Options(Integral, {-1}),
-            Interval(Integral, 1, None, closed="left"),
-        ],
+        # (SVC's: -1 is no limit, 0 no iteration, the starting point)
+        "max_iter": [Interval(Integral, -1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "cache_size": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
@@ -502,9 +500,12 @@ class _BaseSVM(BaseEstimator):
         fit_intercept, intercept_cost = self._fit_intercept(), self._intercept_cost()
         loss, tol = self._loss(), float(self.tol)
         dual = None
-        form = serves_dual(design, lower, upper, weights, fit_intercept, intercept_cost)
+        # max_iter=0: no solver runs, as in SVC; Newton certifies its starting point
+        form = None
+        if self.max_iter != 0:
+            form = serves_dual(design, lower, upper, weights, fit_intercept, intercept_cost)
         exact = solve_dual
-        if form is None:
+        if form is None and self.max_iter != 0:
             # a larger problem: the exact dual on working sets, where they suffice
             form = serves_working_sets(
                 design, lower, upper, weights, fit_intercept, intercept_cost, loss

@@ -142,7 +142,9 @@ or callable, default="rbf"
         Maximum number of Newton iterations (``-1``: no limit, as ``SVC``); a
         :class:`~sklearn.exceptions.ConvergenceWarning` is raised when it is
         reached before ``tol``. A small problem's exact dual (see Notes) is
-        not bounded by it.
+        not bounded by it. ``0``, as in ``SVC``: no solver runs, and the fit
+        returns its starting point (zero weights, or the fitted ones with
+        ``warm_start``) with its certified gap.
     decision_function_shape : {"ovr", "ovo"}, default="ovr"
         Shape of :meth:`decision_function` for more than two classes:
         ``"ovr"`` ``(n_samples, n_classes)``, the one-vs-rest scores;
@@ -657,7 +659,8 @@ class KerasLinearSVC(BaseKerasSVM):
         Maximum number of Newton iterations (``-1``: no limit); a
         :class:`~sklearn.exceptions.ConvergenceWarning` is raised when it is
         reached before ``tol``. A small problem's exact dual (see
-        :class:`KerasSVC`'s Notes) is not bounded by it.
+        :class:`KerasSVC`'s Notes) is not bounded by it. ``0``: the starting
+        point, as in :class:`KerasSVC`.
     multi_class : {"ovr", "crammer_singer"}, default="ovr"
         One-vs-rest. ``"crammer_singer"`` (a joint multiclass objective) is
         refused at ``fit`` with the reason: it is not offered.

@@ -57,7 +57,8 @@ or callable, default="rbf"
         smoothing, and the stages of the ``C`` path. ``partial_fit`` prints a
         line per call.
     max_iter : int, default=1000
-        Maximum number of Newton iterations (``-1``: no limit).
+        Maximum number of Newton iterations (``-1``: no limit; ``0``: the
+        starting point, as in :class:`KerasSVC`).
     n_components : int, default=2048
         Number of landmarks or random features.
     approximation : {"auto", "nystroem", "random_fourier"}, default="auto"

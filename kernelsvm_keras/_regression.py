@@ -175,9 +175,10 @@ or callable, default="rbf"
         smoothing, and the stages of the ``C`` path. ``partial_fit`` prints a
         line per call.
     max_iter : int, default=1000
-        Maximum number of Newton iterations (``-1``: no limit, as ``SVR``);
-        a small problem's exact dual (see :class:`KerasSVC`'s Notes) is not
-        bounded by it.
+        Maximum number of Newton iterations (``-1``: no limit, as ``SVR``;
+        ``0``: the starting point, as in :class:`KerasSVC`); a small
+        problem's exact dual (see :class:`KerasSVC`'s Notes) is not bounded
+        by it.
     n_components : int, default=2048
         Number of landmarks (at most the number of training rows) or random
         features.
@@ -345,9 +346,9 @@ default="epsilon_insensitive"
     random_state : int, RandomState instance or None, default=None
         Accepted for compatibility; the solver draws no random numbers.
     max_iter : int, default=1000
-        Maximum number of Newton iterations (``-1``: no limit); a small
-        problem's exact dual (see :class:`KerasSVC`'s Notes) is not bounded
-        by it.
+        Maximum number of Newton iterations (``-1``: no limit; ``0``: the
+        starting point, as in :class:`KerasSVC`); a small problem's exact
+        dual (see :class:`KerasSVC`'s Notes) is not bounded by it.
     batch_size : int, default=None
         Rows per batch on the device.
     cache_size : float, default=1024

@@ -2595,6 +2595,7 @@ def solve_svm(
         # ended short of tol in float32 (stalled, or converged there only):
         # float64 may finish it
         finish=finish and n_iter < max_iter,
+        polish=max_iter > 0,
     )
     met = gap64 <= tol
     final = C == C_scaled
@@ -2761,7 +2762,9 @@ def relative_gap(primal, dual, floor=0.0):
     return np.where((scale == 0) & (dual < 0), np.inf, gap)
 
 
-def _certify(design, problem, coef, intercept, beta, tol, finish=False, first_pass=None):
+def _certify(
+    design, problem, coef, intercept, beta, tol, finish=False, first_pass=None, polish=True
+):
     """The primal objective and the certified relative duality gap, in float64.
 
     The iterations compute in float32, whose round-off (about 1e-7 of each
@@ -2796,7 +2799,10 @@ def _certify(design, problem, coef, intercept, beta, tol, finish=False, first_pa
     of these, a column still above
     ``tol`` takes the best scaled point ``t (w, b)`` where it is lower
     (:func:`_take_rescaled`): at a large ``C`` the rows on their margins are
-    off them by round-off, times ``C``.
+    off them by round-off, times ``C``. Without ``polish`` (a fit at
+    ``max_iter=0``, which returns its starting point) the point is certified
+    as it is: the candidates raise the dual bound only, and replace no
+    primal point.
 
     Returns
     -------
@@ -2840,10 +2846,10 @@ def _certify(design, problem, coef, intercept, beta, tol, finish=False, first_pa
             break
         found = candidate()
         if found is not None:
-            _take_better(design, problem, found, primal, dual, winner, coef, intercept)
+            _take_better(design, problem, found, primal, dual, winner, coef, intercept, polish)
             gap = problem.relative_gap(primal, dual)
             above = np.flatnonzero(gap > tol)
-        if above.size:  # (the candidate's point, or the iterate, off its margins by round-off)
+        if above.size and polish:  # (the candidate's point, or the iterate, off its margins)
             _take_rescaled(design, problem, above, primal, coef, intercept)
             gap = problem.relative_gap(primal, dual)
             above = np.flatnonzero(gap > tol)
@@ -2920,22 +2926,23 @@ def _best_scale(problem, j, z, norm2, b):
     return bisect_slope(slope, low, high, _RESCALE_BISECTIONS)
 
 
-def _take_better(design, problem, found, primal, dual, winner, coef, intercept):
+def _take_better(design, problem, found, primal, dual, winner, coef, intercept, replace=True):
     """Keep, per column, what improves in a candidate solution (arrays changed in place).
 
     ``found`` is ``(points, columns, coef, intercept)``: dual points of
     ``columns`` and their primal points. A higher dual value raises the
-    certificate's bound; a lower primal value is the solution returned.
+    certificate's bound; a lower primal value is the solution returned
+    (with ``replace``; without it, the point certified stays as it is).
     """
     points, cols, new_coef, new_intercept = found
     part = problem.columns(cols)
     feasible = part.feasible(points)
     values = _dual_values(design, part, feasible)
-    new_primal = _primal_values(design, part, new_coef, new_intercept)
+    new_primal = _primal_values(design, part, new_coef, new_intercept) if replace else primal
     for j, k in enumerate(cols):
         if values[j] > dual[k]:
             dual[k], winner[:, k] = values[j], feasible[:, j]
-        if new_primal[j] < primal[k]:
+        if replace and new_primal[j] < primal[k]:
             primal[k] = new_primal[j]
             coef[:, k] = new_coef[:, j]
             intercept[k] = new_intercept[j]

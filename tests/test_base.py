@@ -255,7 +255,7 @@ def test_max_iter_reached_warns(newton):
         dict(n_components=0),
         dict(loss="log"),
         dict(tol=0),
-        dict(max_iter=0),
+        dict(max_iter=-2),
         dict(batch_size=0),
         dict(class_weight="heavy"),
         dict(decision_function_shape="ovx"),

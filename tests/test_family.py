@@ -12,10 +12,17 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.svm import SVR, LinearSVR, OneClassSVM
+from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR, OneClassSVM
 from sklearn.utils._param_validation import InvalidParameterError
 
-from kernelsvm_keras import KerasLinearSVR, KerasOneClassSVM, KerasSVR, KerasSVRCV
+from kernelsvm_keras import (
+    KerasLinearSVC,
+    KerasLinearSVR,
+    KerasOneClassSVM,
+    KerasSVC,
+    KerasSVR,
+    KerasSVRCV,
+)
 
 from oracles import reference_one_class_optimum, reference_svr_optimum
 
@@ -46,6 +53,53 @@ def test_constructors_take_scikit_learns_parameters():
         assert {k: ours[k] for k in theirs if k != "tol"} == {
             k: v for k, v in theirs.items() if k != "tol"
         }
+
+
+FAMILY = [
+    (KerasSVC, SVC),
+    (KerasLinearSVC, LinearSVC),
+    (KerasSVR, SVR),
+    (KerasLinearSVR, LinearSVR),
+    (KerasOneClassSVM, OneClassSVM),
+]
+
+
+@pytest.mark.parametrize("Ours, Theirs", FAMILY, ids=lambda E: E.__name__)
+def test_max_iter_zero_is_the_certified_starting_point(friedman, Ours, Theirs):
+    # scikit-learn's SVMs take max_iter=0: no iteration, a ConvergenceWarning
+    X, y = friedman
+    if Ours is KerasOneClassSVM:
+        data = (X,)
+    elif Ours in (KerasSVC, KerasLinearSVC):
+        data = (X, y > np.median(y))
+    else:
+        data = (X, y)
+    with pytest.warns(ConvergenceWarning):
+        Theirs(max_iter=0).fit(*data)
+    landmarks = "n_components" in Ours().get_params()
+    params = {"n_components": 64, "random_state": 0} if landmarks else {}
+    # (300 rows: the exact dual's route, which max_iter=0 does not take either)
+    with pytest.warns(ConvergenceWarning, match="max_iter=0"):
+        start = Ours(max_iter=0, **params).fit(*data)
+    assert not np.any(start.coef_) and not np.any(start.intercept_)
+    assert not np.any(start.n_iter_)
+    # its certified gap is true: the optimum lies below its objective by at most that
+    # (the one-class SVM's objective at zero is 0, its gap relative to a floor)
+    fitted = Ours(**params).fit(*data)
+    assert np.all(start.objective_ > fitted.objective_) and np.all(start.dual_gap_ < np.inf)
+    if Ours is not KerasOneClassSVM:
+        drop = (start.objective_ - fitted.objective_) / np.abs(start.objective_)
+        assert np.all(drop <= start.dual_gap_ * (1 + 1e-9))
+    # with warm_start, the fitted model is certified again as it is (the float32
+    # iterate's rounding of it); without a solve its certificate may be looser
+    coef, objective = fitted.coef_.copy(), fitted.objective_.copy()
+    fitted.set_params(warm_start=True, max_iter=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted.fit(*data)
+    np.testing.assert_allclose(fitted.coef_, coef, rtol=1e-6)
+    np.testing.assert_allclose(fitted.objective_, objective, rtol=1e-6)
+    assert np.all((fitted.dual_gap_ >= 0) & (fitted.dual_gap_ < np.inf))
 
 
 @pytest.mark.parametrize("loss", LOSSES)
