@@ -951,8 +951,13 @@ class _BaseSVM(BaseEstimator):
         return max(1, _AUTO_BLOCK_ELEMENTS // max(1, width))
 
     def _model(self):
-        """The fitted hyperplanes as ``(coef, intercept)`` of shapes (K, width) and (K,)."""
-        return np.atleast_2d(self.coef_), np.atleast_1d(self.intercept_)
+        """The fitted hyperplanes as ``(coef, intercept)`` of shapes (K, width) and (K,).
+
+        ``coef`` is a NumPy array, also where ``coef_`` is sparse
+        (:meth:`~kernelsvm_keras.KerasLinearSVC.sparsify`).
+        """
+        coef = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
+        return np.atleast_2d(coef), np.atleast_1d(self.intercept_)
 
     def _problem_scores(self, X):
         """Decision values of every problem (column), ``(n_samples, n_problems)``."""

@@ -850,6 +850,37 @@ class KerasLinearSVC(BaseKerasSVM):
         )
         return _copy_hyperplanes(estimator, converted, "ovr")
 
+    def densify(self):
+        """Convert ``coef_`` to a dense array (undoes :meth:`sparsify`; as ``LinearSVC``).
+
+        Returns
+        -------
+        self : KerasLinearSVC
+            The fitted estimator, ``coef_`` a NumPy array.
+        """
+        check_is_fitted(self, msg="Estimator, %(name)s, must be fitted before densifying.")
+        if sp.issparse(self.coef_):
+            self.coef_ = self.coef_.toarray()
+        return self
+
+    def sparsify(self):
+        """Convert ``coef_`` to a CSR matrix, as ``LinearSVC.sparsify``.
+
+        Worth it where most weights are zero (the weights of an L2 SVM seldom
+        are: ``LinearSVC(penalty="l1")`` is the sparse model). Prediction,
+        ``partial_fit``, ``warm_start``, ``to_keras`` and ONNX export read
+        either form; a later ``fit`` or ``partial_fit`` stores a dense
+        ``coef_`` again.
+
+        Returns
+        -------
+        self : KerasLinearSVC
+            The fitted estimator, ``coef_`` a ``scipy.sparse.csr_matrix``.
+        """
+        check_is_fitted(self, msg="Estimator, %(name)s, must be fitted before sparsifying.")
+        self.coef_ = sp.csr_matrix(self.coef_)
+        return self
+
     def _make_feature_map(self, **overrides):
         return IdentityMap()
 

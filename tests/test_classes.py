@@ -1,10 +1,13 @@
 """Conversions: to_keras (fitted estimator -> Keras model) and from_sklearn."""
 
+import pickle
+
 import keras
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris
+from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
@@ -34,6 +37,31 @@ FITTED = {
 def as_decisions(outputs, est):
     outputs = keras.ops.convert_to_numpy(outputs)
     return outputs.ravel() if len(est.classes_) == 2 else outputs
+
+
+@pytest.mark.parametrize("X, y", [(digits_X, digits_y), (cancer_X, cancer_y)])
+def test_linear_svc_sparsify_and_densify_as_linear_svc(X, y):
+    # LinearSVC's SparseCoefMixin: code that sparsifies its coef_ runs unchanged
+    with pytest.raises(NotFittedError, match="must be fitted before sparsifying"):
+        KerasLinearSVC().sparsify()
+    with pytest.raises(NotFittedError, match="must be fitted before densifying"):
+        KerasLinearSVC().densify()
+    est = KerasLinearSVC(C=0.1).fit(X, y)
+    coef, decision = est.coef_.copy(), est.decision_function(X)
+    assert est.sparsify() is est and sp.isspmatrix_csr(est.coef_)
+    assert est.coef_.shape == coef.shape
+    np.testing.assert_allclose(est.decision_function(X), decision, rtol=0, atol=1e-12)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.decision_function(X), est.decision_function(X))
+    model = est.to_keras()
+    np.testing.assert_allclose(
+        as_decisions(model(X.astype("float32")), est), decision, rtol=1e-4, atol=1e-4
+    )
+    # warm_start continues from a sparse coef_ and stores a dense one
+    est.set_params(warm_start=True, max_iter=0).fit(X, y)
+    assert isinstance(est.coef_, np.ndarray)
+    np.testing.assert_allclose(est.coef_, coef, rtol=1e-6, atol=1e-7)
+    assert est.sparsify().densify() is est and isinstance(est.coef_, np.ndarray)
 
 
 @pytest.mark.parametrize("name", FITTED)
@@ -82,7 +110,6 @@ def test_to_keras_float64_is_exact():
 
 
 def test_to_keras_needs_a_fitted_estimator():
-    from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError):
         KerasSVC().to_keras()
@@ -185,7 +212,6 @@ def test_from_sklearn_refuses_what_cannot_be_exact():
         from sklearn.linear_model import LogisticRegression
 
         KerasLinearSVC.from_sklearn(LogisticRegression().fit(cancer_X, cancer_y))
-    from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError):
         KerasLinearSVC.from_sklearn(LinearSVC())

@@ -103,6 +103,14 @@ def test_regressors_match(model):
     _close(prediction[:, 0], pipe.predict(X))
 
 
+def test_a_sparsified_linear_svc_exports_its_model():
+    model = ks.KerasLinearSVC().fit(IRIS_X, IRIS_Y).sparsify()
+    X = IRIS_X.astype(np.float32)
+    label, scores = _run(skl2onnx.to_onnx(model, X[:1], options=_no_zipmap(model)), X)
+    np.testing.assert_array_equal(label, model.predict(IRIS_X))
+    _close(scores, model.decision_function(IRIS_X))
+
+
 def test_one_class_matches():
     X = np.random.RandomState(0).normal(size=(200, 3))
     model = ks.KerasOneClassSVM(nu=0.2, n_components=40, random_state=0).fit(X)
