@@ -499,18 +499,17 @@ class _BaseSVM(BaseEstimator):
         lower, upper = self._intervals(targets, **(problem or {}))
         fit_intercept, intercept_cost = self._fit_intercept(), self._intercept_cost()
         loss, tol = self._loss(), float(self.tol)
-        dual = None
-        # max_iter=0: no solver runs, as in SVC; Newton certifies its starting point
-        form = None
+        dual = form = None
+        exact = solve_dual
+        # (max_iter=0: no solver runs, as in SVC; Newton certifies its starting point)
         if self.max_iter != 0:
             form = serves_dual(design, lower, upper, weights, fit_intercept, intercept_cost)
-        exact = solve_dual
-        if form is None and self.max_iter != 0:
-            # a larger problem: the exact dual on working sets, where they suffice
-            form = serves_working_sets(
-                design, lower, upper, weights, fit_intercept, intercept_cost, loss
-            )
-            exact = functools.partial(solve_working_sets, likely_support=likely_support)
+            if form is None:
+                # a larger problem: the exact dual on working sets, where they suffice
+                form = serves_working_sets(
+                    design, lower, upper, weights, fit_intercept, intercept_cost, loss
+                )
+                exact = functools.partial(solve_working_sets, likely_support=likely_support)
         if form is not None:
             # a small problem (or a larger one of few support vectors): its
             # exact dual in float64 (libsvm), certified
