@@ -15,14 +15,23 @@ device, seconds, and the score where there is one):
   ``--rows`` MNIST training rows, fitted twice: the first fit compiles, the
   second reuses; test accuracy on the 10,000 test images.
 
+With ``--jax-cache DIR``, JAX runs the workloads twice more with its
+persistent compilation cache in ``DIR`` (``JAX_COMPILATION_CACHE_DIR``,
+every program kept: ``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0``,
+``JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=-1``): the first process fills
+it (``"cache": "cold"``, from an empty ``DIR``), the second reads it
+(``"warm"``), as a new session or a joblib worker would.
+
 Usage::
 
     python benchmarks/backends.py [--backends tensorflow jax] [--mnist PATH/mnist --rows 10000]
+    python benchmarks/backends.py --backends jax --mnist PATH/mnist --rows 20000 --jax-cache /tmp/c
 """
 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -52,6 +61,8 @@ def worker(args):
     from kernelsvm_keras._solver import device_report
 
     head = {"backend": keras.backend.backend(), "device": device_report()}
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR") and head["backend"] == "jax":
+        head["cache"] = args.cache
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
 
@@ -83,16 +94,35 @@ def main():
     parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax"])
     parser.add_argument("--mnist", help="folder of the MNIST IDX files")
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument(
+        "--jax-cache",
+        metavar="DIR",
+        help="also run JAX twice with its persistent compilation cache in DIR (emptied first)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cache", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args)
         return
-    for backend in args.backends:
-        env = {**os.environ, "KERAS_BACKEND": backend}
+    runs = [(backend, {}, None) for backend in args.backends]
+    if args.jax_cache:
+        shutil.rmtree(args.jax_cache, ignore_errors=True)
+        cache = {
+            "JAX_COMPILATION_CACHE_DIR": args.jax_cache,
+            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
+        }
+        runs += [("jax", cache, "cold"), ("jax", cache, "warm")]
+    for backend, extra, state in runs:
+        env = {**os.environ, "KERAS_BACKEND": backend, **extra}
+        if not extra:
+            env.pop("JAX_COMPILATION_CACHE_DIR", None)  # (the runs without a cache)
         command = [sys.executable, __file__, "--worker", "--rows", str(args.rows)]
         if args.mnist:
             command += ["--mnist", args.mnist]
+        if state:
+            command += ["--cache", state]
         subprocess.run(command, env=env, check=True)
 
 
