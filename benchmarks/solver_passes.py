@@ -5,7 +5,7 @@ by more between machines; the number of passes over the feature matrix does
 not. This script fits ``KerasSVC`` on the first ``--rows`` MNIST training rows
 (scaled to [0, 1]) and prints, as one JSON line, the fit and solver times,
 the Newton iterations, the certified gap and, per method of the design
-(:class:`kernelsvm_keras._solver.RowBlocks`), how many times it ran and for
+(:class:`kernelsvm_keras._design.RowBlocks`), how many times it ran and for
 how long. Run it from two checkouts (``git worktree add``) one after the
 other to tell a slower solver from a slower machine.
 
@@ -33,13 +33,18 @@ from kernelsvm_keras import (  # noqa: E402
 )
 from kernelsvm_keras.datasets import load_idx  # noqa: E402
 
+try:  # (a checkout from before the design left the solver's module)
+    from kernelsvm_keras._design import RowBlocks  # noqa: E402
+except ImportError:
+    RowBlocks = _solver.RowBlocks
+
 _METHODS = ("matmul", "matmul_rmatmul", "rmatmul", "gram", "new_gram_rows")
 
 
 def _count(counts, seconds):
     """Wrap the design's products and the solver entry point with counters."""
     for name in _METHODS:
-        method = getattr(_solver.RowBlocks, name)
+        method = getattr(RowBlocks, name)
 
         def counted(self, *args, _method=method, _name=name, **kwargs):
             start = time.perf_counter()
@@ -49,7 +54,7 @@ def _count(counts, seconds):
                 seconds[_name] += time.perf_counter() - start
                 counts[_name] += 1
 
-        setattr(_solver.RowBlocks, name, counted)
+        setattr(RowBlocks, name, counted)
     # solve_ovr_svm: its name before the losses became objects (commit f8f0e66)
     name = "solve_svm" if hasattr(_base, "solve_svm") else "solve_ovr_svm"
     solve = getattr(_base, name)

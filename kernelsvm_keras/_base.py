@@ -29,6 +29,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _solver
 from ._blas import matmul, scipy_products
 from ._compiled import full_float32
+from ._design import RowBlocks, input_scale
 from ._dual import may_serve as may_serve_dual
 from ._dual import may_serve_working_sets, serves_working_sets, solve_dual, solve_working_sets
 from ._dual import remember as remember_features
@@ -45,7 +46,7 @@ from ._maps import (
 from ._progress import Progress
 from ._rows import RepeatedRows
 from ._sgd import _BATCH_ROWS, SGDState, sgd_pass
-from ._solver import NewtonStart, RowBlocks, device_report, input_scale, solve_svm
+from ._solver import NewtonStart, device_report, solve_svm
 from ._version import __version__
 
 # Elements (rows x columns of the feature matrix) per block when batch_size=None:
@@ -199,11 +200,11 @@ class _BaseSVM(BaseEstimator):
         """The feature matrix ``phi(X)`` for the solver, batched and cached as set.
 
         With ``scaled``, the identity map's rows are scaled by a power of two
-        (:func:`~kernelsvm_keras._solver.input_scale`), which the Newton
+        (:func:`~kernelsvm_keras._design.input_scale`), which the Newton
         solver undoes; the SGD of ``partial_fit`` sees every chunk unscaled.
         ``form`` is ``feature_map.training_form()`` when the caller already
         holds it (its arrays then go to the device once for several designs).
-        ``read_few_rows`` as in :class:`~kernelsvm_keras._solver.RowBlocks`.
+        ``read_few_rows`` as in :class:`~kernelsvm_keras._design.RowBlocks`.
         """
         transform, factor = feature_map.training_form() if form is None else form
         return RowBlocks(
@@ -264,7 +265,7 @@ class _BaseSVM(BaseEstimator):
         those, and the exact dual gets them with their Gram matrix; else
         :meth:`_design`, which projects only the rows it reads where the
         working sets may take the problem (they read a fraction of the
-        rows; ``read_few_rows`` of :class:`~kernelsvm_keras._solver.RowBlocks`).
+        rows; ``read_few_rows`` of :class:`~kernelsvm_keras._design.RowBlocks`).
         With ``published``, the solutions on it are models the estimator
         publishes: their certificate is taken on the model's own features
         (:meth:`_on_model_features`); a search's candidates, scored on the

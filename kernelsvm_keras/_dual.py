@@ -849,7 +849,7 @@ class _WorkingSet:
     (rows times width, against the Gram matrix's rows squared times width),
     so that a set keeps only its Gram matrix between rounds. They are the
     rows as the design holds them
-    (:meth:`~kernelsvm_keras._solver.RowBlocks.working_rows`: on landmarks,
+    (:meth:`~kernelsvm_keras._design.RowBlocks.working_rows`: on landmarks,
     each row projected once), and their products are taken in that
     precision: float32 for the features a map computes, as libsvm's own
     kernel cache keeps them (its ``Qfloat``), at two and a half times

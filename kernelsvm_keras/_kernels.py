@@ -599,7 +599,7 @@ class RotatedFactor(NamedTuple):
     ``Q = I - W T W^T``, ``W`` unit lower trapezoidal, ``T`` upper
     triangular. Rows ``B`` of a kernel block are projected as ``(B L^-T) -
     ((B L^-T) W) T W^T``: the triangle's product over the rows each column
-    uses (:class:`~kernelsvm_keras._solver.FactorBlocks`), then two products
+    uses (:class:`~kernelsvm_keras._design.FactorBlocks`), then two products
     of width ``k``, instead of the dense ``B @ N``.
     """
 

@@ -109,6 +109,7 @@ RESIDENT_SCRIPT = textwrap.dedent(
     import os, jax, keras, numpy as np
     from sklearn.datasets import make_classification
     from kernelsvm_keras import KerasSVC
+    import kernelsvm_keras._design as design
     import kernelsvm_keras._solver as solver
 
     solver._DIRECT_MAX_ROWS = 0  # no direct steps: they factor on the host
@@ -120,7 +121,7 @@ RESIDENT_SCRIPT = textwrap.dedent(
     # every conversion to NumPy (what the solver reads from the device) and
     # every Newton iteration, written to stderr among JAX's transfer log
     convert, track = keras.ops.convert_to_numpy, solver._track
-    subset = solver.RowBlocks.curved_subset
+    subset = design.RowBlocks.curved_subset
     def logged_convert(x):
         os.write(2, f"@@ to host {int(np.prod(np.shape(x)))}\\n".encode())
         return convert(x)
@@ -131,7 +132,7 @@ RESIDENT_SCRIPT = textwrap.dedent(
         os.write(2, b"@@ subset\\n")
         return subset(*args)
     keras.ops.convert_to_numpy, solver._track = logged_convert, logged_track
-    solver.RowBlocks.curved_subset = logged_subset
+    design.RowBlocks.curved_subset = logged_subset
     with jax.transfer_guard_host_to_device("log"):
         jax.numpy.asarray(np.ones(7, np.float32))  # the log is seen: a transfer of 7
         fitted = KerasSVC(**params).fit(X, y)

@@ -30,7 +30,7 @@ SCRIPT = textwrap.dedent(
     import keras
     import numpy as np
     from sklearn.datasets import load_digits
-    import kernelsvm_keras._solver as solver
+    import kernelsvm_keras._design as design
     from kernelsvm_keras import KerasLinearSVC, KerasSVC
 
     X, y = load_digits(return_X_y=True)
@@ -50,12 +50,12 @@ SCRIPT = textwrap.dedent(
         one_device[name] = (est.decision_function(X), est.objective_)
 
     spans = []
-    compute = solver.RowBlocks._compute
+    compute = design.RowBlocks._compute
     def recording_compute(self, start, stop):
         block = compute(self, start, stop)
         spans.append(len(block.sharding.device_set))
         return block
-    solver.RowBlocks._compute = recording_compute
+    design.RowBlocks._compute = recording_compute
 
     keras.distribution.set_distribution(keras.distribution.DataParallel())
     result = {"devices": len(keras.distribution.list_devices())}

@@ -135,8 +135,8 @@ def test_large_C_is_the_hard_margin_svm_at_svc_s_speed():
 
 
 def test_libsvm_s_extra_steps_only_where_the_finish_would_cost_more():
+    from kernelsvm_keras._design import RowBlocks
     from kernelsvm_keras._loss import get_loss
-    from kernelsvm_keras._solver import RowBlocks
 
     def problem(width, form, loss, finish=True):
         design = RowBlocks(np.zeros((1, width)), None, width, batch_size=64, cache_bytes=0)
@@ -260,8 +260,8 @@ def test_what_libsvm_does_not_serve_goes_to_newton(monkeypatch):
 
 
 def test_the_row_limit_and_the_forms():
+    from kernelsvm_keras._design import RowBlocks
     from kernelsvm_keras._loss import margin_intervals, one_class_intervals, tube_intervals
-    from kernelsvm_keras._solver import RowBlocks
 
     design = RowBlocks(X, None, X.shape[1], batch_size=64, cache_bytes=2**20)
     ones = np.ones(len(y))
@@ -289,8 +289,8 @@ def test_a_low_rank_regression_of_many_rows_goes_to_newton():
     # 26 features ran libsvm to its step limit (1.8 s) before Newton solved it
     # (0.5 s). From _LOW_RANK_ROWS rows on, with at most 1 / _LOW_RANK as many
     # features, the regression goes to Newton; fewer rows or more features stay.
+    from kernelsvm_keras._design import RowBlocks
     from kernelsvm_keras._loss import tube_intervals
-    from kernelsvm_keras._solver import RowBlocks
 
     rng = np.random.RandomState(0)
     n = _dual._LOW_RANK_ROWS
@@ -583,8 +583,8 @@ def test_a_column_out_of_steps_at_its_tolerance_starts_its_later_solves_loose(
     # libsvm on one column, at a tolerance it cannot reach (SMO's crawl at a
     # large C): once more at loose_tol with loose_steps times the steps, and the
     # column's later solves start there; a column that may not loosen stops
+    from kernelsvm_keras._design import RowBlocks
     from kernelsvm_keras._loss import get_loss
-    from kernelsvm_keras._solver import RowBlocks
 
     design = RowBlocks(X.astype(np.float64), None, X.shape[1], batch_size=64, cache_bytes=0)
     positive = (y == 1)[:, None]
@@ -802,9 +802,9 @@ def test_a_first_working_set_starts_from_the_likely_support_vectors():
 
 
 def test_working_sets_seeded_with_the_support_vectors_reach_the_optimum_sooner(monkeypatch):
+    from kernelsvm_keras._design import RowBlocks
     from kernelsvm_keras._loss import get_loss, margin_intervals
     from kernelsvm_keras._progress import SILENT
-    from kernelsvm_keras._solver import RowBlocks
 
     rng = np.random.RandomState(0)
     A = rng.normal(size=(3000, 8))
@@ -888,7 +888,7 @@ def test_working_sets_solve_their_sets_to_a_tenth_of_tol(monkeypatch):
 
 
 def test_a_working_set_computes_only_the_products_of_its_new_rows():
-    from kernelsvm_keras._solver import RowBlocks
+    from kernelsvm_keras._design import RowBlocks
 
     A = np.random.RandomState(0).normal(size=(50, 4))
     design = RowBlocks(A, None, 4, batch_size=16, cache_bytes=0)
@@ -906,7 +906,7 @@ def test_a_working_set_computes_only_the_products_of_its_new_rows():
 
 
 def test_a_design_that_reads_few_rows_projects_each_row_once():
-    from kernelsvm_keras._solver import RowBlocks
+    from kernelsvm_keras._design import RowBlocks
 
     rng = np.random.RandomState(0)
     A, factor = rng.normal(size=(100, 6)), rng.normal(size=(6, 5))
@@ -949,7 +949,7 @@ def test_working_sets_project_only_the_rows_they_read(monkeypatch):
     # digits above a lowered row limit: the landmarks' design keeps its kernel
     # block, and the working sets project the rows they read, not all 1,797
     from kernelsvm_keras import _base
-    from kernelsvm_keras._solver import RowBlocks
+    from kernelsvm_keras._design import RowBlocks
 
     Xd, yd = _digits()
     designs = []
@@ -1041,7 +1041,7 @@ def _linear_problem(n=3000):
 
 
 def test_float32_products_are_the_exact_ones_to_float32_s_rounding():
-    from kernelsvm_keras._solver import RowBlocks
+    from kernelsvm_keras._design import RowBlocks
 
     A = np.random.RandomState(0).normal(size=(100, 8))
     V = np.random.RandomState(1).normal(size=(8, 3))
@@ -1063,9 +1063,9 @@ def test_float32_products_are_the_exact_ones_to_float32_s_rounding():
 
 @pytest.mark.parametrize("hide", [False, True])
 def test_working_sets_find_outside_rows_in_float32_and_end_where_float64_says(monkeypatch, hide):
+    from kernelsvm_keras._design import RowBlocks
     from kernelsvm_keras._loss import get_loss
     from kernelsvm_keras._progress import SILENT
-    from kernelsvm_keras._solver import RowBlocks
 
     A, lower, upper = _linear_problem()
     monkeypatch.setattr(_dual, "_MAX_ROWS", 1000)
@@ -1306,8 +1306,8 @@ def test_the_certificate_reads_a_float64_design_without_copies(order):
     # A landmark design of every row is the Cholesky factor, Fortran-ordered: its row
     # blocks were not contiguous, and every product of the certificate copied them.
     # It is read as one block of its own memory; C-ordered rows by blocks, as views.
-    from kernelsvm_keras import _solver
-    from kernelsvm_keras._solver import RowBlocks
+    from kernelsvm_keras import _design
+    from kernelsvm_keras._design import RowBlocks
 
     rng = np.random.RandomState(0)
     A = np.asarray(rng.normal(size=(3000, 400)), order=order)
@@ -1315,7 +1315,7 @@ def test_the_certificate_reads_a_float64_design_without_copies(order):
     blocks = list(design._exact_stored())
     assert all(np.shares_memory(part, A) for _, _, part in blocks)
     assert all(part.flags.c_contiguous or part.flags.f_contiguous for _, _, part in blocks)
-    assert len(blocks) == (1 if order == "F" else -(-3000 * 400 // _solver._EXACT_BLOCK_ELEMENTS))
+    assert len(blocks) == (1 if order == "F" else -(-3000 * 400 // _design._EXACT_BLOCK_ELEMENTS))
     V, U = rng.normal(size=(400, 3)), rng.normal(size=(3000, 2))
     Z, u = design.exact_products(V, U)
     np.testing.assert_allclose(Z, A @ V, rtol=1e-12, atol=1e-12)

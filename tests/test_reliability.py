@@ -342,7 +342,7 @@ def test_the_interior_point_keeps_its_digits_near_the_upper_bound(monkeypatch):
 def test_the_interior_point_solves_svr_s_dual():
     # The epsilon-insensitive loss's rows enter the interior point twice
     # (beta+ and -beta-): the same optimum as libsvm's SVR.
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design, _solver
     from kernelsvm_keras._loss import get_loss, tube_intervals
 
     from oracles import reference_svr_optimum
@@ -354,7 +354,7 @@ def test_the_interior_point_solves_svr_s_dual():
     C, epsilon = 10.0, 0.1
     lower, upper = tube_intervals(target[:, None], epsilon)
     problem = _solver._Intervals(lower, upper, s, C, get_loss("hinge"), True, 0.0)
-    design = _solver.RowBlocks(Phi, None, 3, batch_size=64, cache_bytes=2**20)
+    design = _design.RowBlocks(Phi, None, 3, batch_size=64, cache_bytes=2**20)
     found = _solver._interior_points(design, problem, np.array([0]), 1e-9)
     points, _, coef, intercept = found
     residual = np.abs(target - Phi @ coef[:, 0] - intercept[0])
@@ -479,7 +479,7 @@ def test_scaling_a_point_clears_the_round_off_on_its_margins():
     # A hard-margin solution whose margins are below 1 by 1e-11 (the round-off
     # of its predictions at a large C): the best scale of the ray lowers the
     # objective to the regulariser's, and the point kept is certified exactly.
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design, _solver
     from kernelsvm_keras._loss import get_loss, margin_intervals
 
     rng = np.random.default_rng(0)
@@ -490,7 +490,7 @@ def test_scaling_a_point_clears_the_round_off_on_its_margins():
     t = np.sign(Phi @ w_true)
     coef = w_true / np.min(np.abs(Phi @ w_true)) * (1 - 1e-11)  # margins 1 - 1e-11
     C = 1e12
-    design = _solver.RowBlocks(Phi, None, 3, batch_size=64, cache_bytes=2**20)
+    design = _design.RowBlocks(Phi, None, 3, batch_size=64, cache_bytes=2**20)
     lower, upper = margin_intervals(t[:, None])
     problem = _solver._Intervals(lower, upper, np.ones(40), C, get_loss("hinge"), True, 0.0)
     coef2, intercept = coef[:, None].copy(), np.zeros(1)
@@ -689,7 +689,7 @@ def test_sklearn_toy_problem(C, sparse, loss):
 def test_an_empty_design_has_zero_products():
     from keras import ops
 
-    from kernelsvm_keras._solver import RowBlocks
+    from kernelsvm_keras._design import RowBlocks
 
     empty = RowBlocks.from_blocks([], 3)
     U = ops.zeros((0, 2))

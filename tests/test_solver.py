@@ -161,14 +161,14 @@ def _hessian(Phi, curv, damping, intercept):
 @pytest.mark.parametrize("intercept", [True, False])
 def test_hessian_directions_solve_each_columns_own_newton_system(intercept):
     # each column's Hessian sums its own curved rows, with their curvatures
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design, _solver
 
     rng = np.random.RandomState(0)
     Phi = rng.normal(size=(70, 6)).astype(np.float32)
     curv = np.where(rng.uniform(size=(70, 3)) < 0.5, rng.uniform(0.5, 2.0, size=(70, 3)), 0.0)
     curv[:, 2] = 0.0
     curv[:5, 2] = 1.0  # a column with few curved rows
-    design = _solver.RowBlocks(Phi, None, 6, batch_size=16, cache_bytes=10**9)
+    design = _design.RowBlocks(Phi, None, 6, batch_size=16, cache_bytes=10**9)
     gW, gb = rng.normal(size=(6, 3)), rng.normal(size=3)
     damping = _solver._INTERCEPT_DAMPING if intercept else 0.0
     dW, db = np.zeros((6, 3)), np.zeros(3)
@@ -189,12 +189,12 @@ def test_centered_diagonal_preconditioner_is_its_formula(intercept):
     # Hessian's mean direction and the intercept's coupling, diagonal elsewhere.
     from keras import ops
 
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design, _solver
 
     rng = np.random.RandomState(0)
     Phi = (rng.normal(size=(60, 5)) + 2.0).astype(np.float32)  # features with a mean
     curv = np.where(rng.uniform(size=60) < 0.6, 2.0, 0.0).astype(np.float32)
-    design = _solver.RowBlocks(Phi, None, 5, batch_size=16, cache_bytes=10**9)
+    design = _design.RowBlocks(Phi, None, 5, batch_size=16, cache_bytes=10**9)
     precondition = _solver._centered_diagonal(
         design, ops.convert_to_tensor(curv[:, None]), 1.0 if intercept else 0.0
     )
@@ -224,11 +224,11 @@ def _leading_preconditioner(monkeypatch, Phi, curv, damping, rows):
     """The leading-block preconditioner of features ``Phi`` (width 4), from ``rows`` rows."""
     from keras import ops
 
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design, _solver
 
     monkeypatch.setattr(_solver, "_LEADING_WIDTH", 4)
     monkeypatch.setattr(_solver, "_LEADING_ROWS", rows)
-    design = _solver.RowBlocks(Phi, None, Phi.shape[1], batch_size=16, cache_bytes=10**9)
+    design = _design.RowBlocks(Phi, None, Phi.shape[1], batch_size=16, cache_bytes=10**9)
     curv = ops.convert_to_tensor(curv)
     squares = design.rmatmul(curv, squared=True)
     return _solver._LeadingBlock.build(design, curv, squares, damping, cg_iter=20)
@@ -343,13 +343,13 @@ def test_sampled_hessian_is_the_hessian_when_every_row_is_sampled(n_components, 
     # included, so that it inverts a Hessian product.
     from keras import ops
 
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design, _solver
 
     rng = np.random.RandomState(1)
     n = 40
     Phi = (rng.normal(size=(n, n_components)) + 1.0).astype(np.float32)
     curv = np.where(rng.uniform(size=n) < 0.5, 2.0, 0.0).astype(np.float32)[:, None]
-    design = _solver.RowBlocks(Phi, None, n_components, batch_size=16, cache_bytes=0)
+    design = _design.RowBlocks(Phi, None, n_components, batch_size=16, cache_bytes=0)
     precondition = _solver._SampledHessian(
         design, curv, curv[:, 0] > 0, skip=None, damping=1.0 if intercept else 0.0
     )
@@ -376,7 +376,7 @@ def test_a_streamed_landmark_design_keeps_its_factor_apart(kernel):
     # float32 to round-off, in float64 (the certificate) exactly.
     from keras import ops
 
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design
     from kernelsvm_keras._maps import make_feature_map
 
     rng = np.random.RandomState(3)
@@ -389,7 +389,7 @@ def test_a_streamed_landmark_design_keeps_its_factor_apart(kernel):
     assert factor is not None
 
     def design(cache_bytes):
-        return _solver.RowBlocks(
+        return _design.RowBlocks(
             rows, transform, 30, batch_size=32, cache_bytes=cache_bytes, factor=factor
         )
 
@@ -448,10 +448,10 @@ def test_a_factor_multiplies_over_the_rows_its_columns_use(basis, repeated, monk
     import keras
     from keras import ops
 
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design
     from kernelsvm_keras._maps import make_feature_map
 
-    monkeypatch.setattr(_solver, "_FACTOR_SMALLEST", 8)
+    monkeypatch.setattr(_design, "_FACTOR_SMALLEST", 8)
     rows = X[:100].astype(np.float64)
     if repeated:
         rows = np.vstack([X[:40], X[:20], X[40:80]]).astype(np.float64)  # 20 rows twice
@@ -463,7 +463,7 @@ def test_a_factor_multiplies_over_the_rows_its_columns_use(basis, repeated, monk
         assert not np.all(np.any(nonzero, axis=0))  # landmarks left out: the pivoted basis
     elif basis == "cholesky":
         assert not np.any(np.tril(nonzero, -1))  # upper triangular
-    factor = _solver.FactorBlocks(N.astype(np.float32))
+    factor = _design.FactorBlocks(N.astype(np.float32))
     if not repeated:  # (JAX multiplies every factor whole)
         assert (factor.blocks is None) == (basis == "eigen" or keras.backend.backend() == "jax")
     B = transform(ops.convert_to_tensor(X[100:].astype(np.float32)))
@@ -472,7 +472,7 @@ def test_a_factor_multiplies_over_the_rows_its_columns_use(basis, repeated, monk
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
     # a cached design's features, projected by blocks
-    design = _solver.RowBlocks(rows, transform, 60, batch_size=32, cache_bytes=10**9, factor=N)
+    design = _design.RowBlocks(rows, transform, 60, batch_size=32, cache_bytes=10**9, factor=N)
     np.testing.assert_allclose(
         design.numpy(), feature_map.features(rows), rtol=1e-4, atol=1e-4 * np.abs(N).max()
     )
@@ -484,11 +484,11 @@ def test_the_leading_basis_projects_by_its_triangle_and_reflectors(monkeypatch):
     import keras
     from keras import ops
 
-    from kernelsvm_keras import _kernels, _solver
+    from kernelsvm_keras import _design, _kernels
     from kernelsvm_keras._maps import make_feature_map
 
     monkeypatch.setattr(_kernels, "LEADING_FEATURES", 4)  # (60 landmarks: blocks that save)
-    monkeypatch.setattr(_solver, "_FACTOR_SMALLEST", 8)
+    monkeypatch.setattr(_design, "_FACTOR_SMALLEST", 8)
     rows = X[:100].astype(np.float64)
     feature_map = make_feature_map(kernel="rbf", gamma=0.1, n_components=60, basis="leading")
     feature_map.fit(rows, np.random.RandomState(0))
@@ -502,13 +502,13 @@ def test_the_leading_basis_projects_by_its_triangle_and_reflectors(monkeypatch):
     Q = np.eye(60) - W @ T @ W.T
     np.testing.assert_allclose(Q.T @ Q, np.eye(60), atol=1e-5)
     np.testing.assert_allclose(rotation.triangle @ Q, N, atol=1e-5 * np.abs(N).max())
-    factor = _solver.FactorBlocks(N.astype(np.float32), rotation)
+    factor = _design.FactorBlocks(N.astype(np.float32), rotation)
     assert (factor.blocks is None) == (keras.backend.backend() == "jax")
     B = transform(ops.convert_to_tensor(X[100:].astype(np.float32)))
     expected = ops.convert_to_numpy(B).astype(np.float64) @ N
     got = ops.convert_to_numpy(factor.right(B))
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
-    design = _solver.RowBlocks(
+    design = _design.RowBlocks(
         rows, transform, 60, batch_size=32, cache_bytes=10**9, factor=rotation
     )
     np.testing.assert_allclose(
@@ -673,11 +673,11 @@ def test_gram_reuses_the_products_of_rows_met_before(monkeypatch, cache_bytes):
     # by a few rows from step to step: new rows cost their products only, any
     # order of requests gives phi[rows] phi[rows]^T, and nothing is kept beyond
     # the byte budget.
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design
 
     rng = np.random.RandomState(2)
     Phi = rng.normal(size=(50, 7)).astype(np.float32)
-    design = _solver.RowBlocks(Phi, None, 7, batch_size=16, cache_bytes=cache_bytes)
+    design = _design.RowBlocks(Phi, None, 7, batch_size=16, cache_bytes=cache_bytes)
     requests = [np.arange(10, 30), np.arange(12, 35), np.arange(0, 50, 3), np.arange(12, 35)]
     expected_new = [20, 5, None, 0]
     for rows, new in zip(requests, expected_new, strict=True):
@@ -687,13 +687,13 @@ def test_gram_reuses_the_products_of_rows_met_before(monkeypatch, cache_bytes):
             design.gram(rows, key=1), Phi[rows] @ Phi[rows].T, rtol=1e-5, atol=1e-5
         )
     assert design.new_gram_rows(np.arange(5), key=2) == 5  # keys are apart
-    monkeypatch.setattr(_solver, "_GRAM_MAX_ROWS", 30)  # too many rows: start again
+    monkeypatch.setattr(_design, "_GRAM_MAX_ROWS", 30)  # too many rows: start again
     np.testing.assert_allclose(
         design.gram(np.arange(40, 50), key=1), Phi[40:] @ Phi[40:].T, atol=1e-5
     )
     assert design.new_gram_rows(np.arange(40, 50), key=1) == 0
     assert design.new_gram_rows(np.arange(10, 30), key=1) == 20
-    monkeypatch.setattr(_solver, "_GRAM_CACHE_BYTES", 0)
+    monkeypatch.setattr(_design, "_GRAM_CACHE_BYTES", 0)
     design.gram(np.arange(5), key=3)
     assert design.new_gram_rows(np.arange(5), key=3) == 5
 
@@ -722,10 +722,10 @@ def test_padded_sizes_are_few_and_hold_their_rows():
     # rows meet 7 sizes. The eager backends gather exactly the rows.
     import keras
 
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design
 
     k = np.arange(1, 4097)
-    sizes = np.array([_solver._padded_size(int(n)) for n in k])
+    sizes = np.array([_design._padded_size(int(n)) for n in k])
     if keras.backend.backend() == "jax":
         assert np.all(sizes >= k)
         assert np.all(sizes <= np.maximum(2 * k - 1, 64))
@@ -733,7 +733,7 @@ def test_padded_sizes_are_few_and_hold_their_rows():
         assert np.unique(sizes).size == 7
     else:
         np.testing.assert_array_equal(sizes, k)
-    assert _solver._padded_size(0) == 0
+    assert _design._padded_size(0) == 0
 
 
 @pytest.mark.parametrize("cache_bytes", [10**9, 0])  # cached or streamed features
@@ -743,17 +743,17 @@ def test_padded_parts_gather_every_set_in_one_pass(cache_bytes):
     # grid, and the subset design holds them where it says.
     from keras import ops
 
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design
 
     rng = np.random.RandomState(3)
     Phi = rng.normal(size=(70, 5)).astype(np.float32)
-    design = _solver.RowBlocks(Phi, None, 5, batch_size=16, cache_bytes=cache_bytes)
+    design = _design.RowBlocks(Phi, None, 5, batch_size=16, cache_bytes=cache_bytes)
     sets = [rng.permutation(70)[:23], np.array([69]), np.arange(0, 70, 7)[::-1]]
     for (parts, positions), rows in zip(design.padded_parts(sets), sets, strict=True):
         taken = np.concatenate([ops.convert_to_numpy(part) for part in parts])
         np.testing.assert_array_equal(taken[positions], Phi[rows])
         for part in parts:
-            assert part.shape[0] == _solver._padded_size(part.shape[0])
+            assert part.shape[0] == _design._padded_size(part.shape[0])
     subset, positions = design.subset(np.arange(3, 60, 2))
     np.testing.assert_array_equal(subset.numpy()[positions], Phi[3:60:2])
 
@@ -766,14 +766,14 @@ def test_curved_subset_holds_the_masked_rows_once_and_pads_with_zero_weight(cach
     # padding weighs nothing), over several blocks, whatever the count.
     from keras import ops
 
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design
 
     rng = np.random.RandomState(4)
     Phi = rng.normal(size=(70, 5)).astype(np.float32)
     weights = rng.uniform(1.0, 2.0, size=(70, 3)).astype(np.float32)
     mask = np.zeros(70, dtype=bool)
     mask[rng.permutation(70)[:count]] = True
-    design = _solver.RowBlocks(Phi, None, 5, batch_size=16, cache_bytes=cache_bytes)
+    design = _design.RowBlocks(Phi, None, 5, batch_size=16, cache_bytes=cache_bytes)
     subset, taken = design.curved_subset(
         ops.convert_to_tensor(mask), count, ops.convert_to_tensor(weights)
     )
@@ -793,13 +793,13 @@ def test_a_woodbury_step_s_products_on_its_curved_rows_are_the_whole_design_s(ca
     # The products of a direct step, phi @ V on the curved rows and phi.T @ Y
     # for Y zero elsewhere, are those of the whole design, whether the curved
     # rows are gathered (few, cached) or not (many, or streamed).
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design, _solver
 
     rng = np.random.RandomState(5)
     Phi = rng.normal(size=(70, 5)).astype(np.float32)
     mask = np.zeros(70, dtype=bool)
     mask[rng.permutation(70)[:count]] = True
-    design = _solver.RowBlocks(Phi, None, 5, batch_size=16, cache_bytes=cache_bytes)
+    design = _design.RowBlocks(Phi, None, 5, batch_size=16, cache_bytes=cache_bytes)
     curved = _solver._CurvedRows(design, mask)
     assert (curved._taken is not None) == (count < 35 and design.fits_in_cache(count))
     V = rng.normal(size=(5, 3))
@@ -813,17 +813,17 @@ def test_a_woodbury_step_s_products_on_its_curved_rows_are_the_whole_design_s(ca
 def test_direct_steps_on_cached_grams_reach_the_optimum(monkeypatch, loss, newton):
     # Every Newton step direct, on Gram matrices kept from step to step (the
     # curved zone changes by a few rows): the optimum of the dual QP.
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design, _solver
 
     monkeypatch.setattr(_solver, "_CG_TYPICAL_ITER", 10**6)  # direct whenever q allows
     computed = []
-    gram = _solver.RowBlocks.gram
+    gram = _design.RowBlocks.gram
 
     def counting_gram(self, rows, key, exact=False):
         computed.append(self.new_gram_rows(rows, key, exact))
         return gram(self, rows, key, exact)
 
-    monkeypatch.setattr(_solver.RowBlocks, "gram", counting_gram)
+    monkeypatch.setattr(_design.RowBlocks, "gram", counting_gram)
     C = 30.0
     est = KerasSVC(
         C=C,
@@ -929,7 +929,7 @@ def test_another_route_s_start_is_taken_unless_c_takes_the_path(C):
     # takes a path of C values, the path from zero is taken instead, as if
     # there were no start (from w8a's working sets' last solution at C=100,
     # Newton stalled at a gap of 34).
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _design, _solver
     from kernelsvm_keras._loss import get_loss, margin_intervals
 
     rng = np.random.RandomState(0)
@@ -938,7 +938,7 @@ def test_another_route_s_start_is_taken_unless_c_takes_the_path(C):
     lower, upper = margin_intervals(labels)
 
     def design():  # (a fresh one each: a design keeps the Gram products it formed)
-        return _solver.RowBlocks(Phi, None, 6, batch_size=64, cache_bytes=10**9)
+        return _design.RowBlocks(Phi, None, 6, batch_size=64, cache_bytes=10**9)
 
     path = _solver._continuation(C, np.ones(300), design(), 1e-3)
     assert (len(path) > 1) == (C > 1.0)
