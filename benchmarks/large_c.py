@@ -5,7 +5,7 @@ before the float64 certificate meets ``tol`` (a ``ConvergenceWarning``).
 Since then a float64 interior point solves such a problem again where its
 features are few enough (``kernelsvm_keras._interior``). Each case is fitted
 twice in this process, the second time with that finish switched off
-(``_solver._INTERIOR_FLOPS = 0``, as before it existed), and one markdown
+(``_certificate._INTERIOR_FLOPS = 0``, as before it existed), and one markdown
 row per fit is printed: the fit time, the Newton iterations, the certified
 gap, the objective and whether a ``ConvergenceWarning`` was raised.
 
@@ -26,7 +26,12 @@ import numpy as np  # noqa: E402
 from sklearn.datasets import make_classification  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
-from kernelsvm_keras import KerasLinearSVC, KerasSVC, _solver  # noqa: E402
+from kernelsvm_keras import KerasLinearSVC, KerasSVC  # noqa: E402
+
+try:  # the finish's budget, in the certificate's module (the solver's before it had one)
+    from kernelsvm_keras import _certificate as _FINISH  # noqa: E402
+except ImportError:
+    from kernelsvm_keras import _solver as _FINISH  # noqa: E402
 
 
 def _data(n, n_classes=2):
@@ -60,9 +65,9 @@ CASES = {
 
 def fit(case, finish):
     estimator, (X, y) = CASES[case]()
-    budget = _solver._INTERIOR_FLOPS
+    budget = _FINISH._INTERIOR_FLOPS
     if not finish:
-        _solver._INTERIOR_FLOPS = 0
+        _FINISH._INTERIOR_FLOPS = 0
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
@@ -70,7 +75,7 @@ def fit(case, finish):
             estimator.fit(X, y)
             seconds = time.perf_counter() - start
     finally:
-        _solver._INTERIOR_FLOPS = budget
+        _FINISH._INTERIOR_FLOPS = budget
     warned = any(w.category is ConvergenceWarning for w in caught)
     cells = [
         case,

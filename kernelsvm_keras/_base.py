@@ -26,7 +26,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _solver
+from . import _certificate, _solver
 from ._blas import matmul, scipy_products
 from ._compiled import full_float32
 from ._design import RowBlocks, input_scale
@@ -454,19 +454,20 @@ class _BaseSVM(BaseEstimator):
 
         The hinge's interior point (on a regression's rows twice) and the
         squared losses' finite Newton method run where
-        :func:`~kernelsvm_keras._solver.interior_fits` allows: then they ran
+        :func:`~kernelsvm_keras._certificate.interior_fits` allows: then they ran
         and stopped short too; else what they would need.
         """
         finish = "interior point" if loss.bounded else "finite Newton method"
         rows = int(np.count_nonzero(np.any(np.reshape(weights, (len(weights), -1)) > 0, axis=1)))
         rows *= 2 if loss.bounded and two_sided else 1
-        fits, work, size = _solver.interior_fits(rows, design.n_outputs, n_columns)
+        fits, work, size = _certificate.interior_fits(rows, design.n_outputs, n_columns)
         if fits:
             return f"; the float64 {finish} that finishes it did not reach tol either"
+        flops, budget = _certificate._INTERIOR_FLOPS, _certificate._INTERIOR_BYTES / 2**20
         return (
             f"; the float64 {finish} that finishes it would need {work:.1e} "
             f"multiply-adds per iteration and {size / 2**20:.3g} MiB of features here, beyond "
-            f"its {_solver._INTERIOR_FLOPS:.0e} and {_solver._INTERIOR_BYTES / 2**20:.0f} MiB "
+            f"its {flops:.0e} and {budget:.0f} MiB "
             "(fewer n_components, fewer rows or a smaller C would let it run)"
         )
 
@@ -646,7 +647,7 @@ class _BaseSVM(BaseEstimator):
         work = X.shape[0] * feature_map.width * max(X.shape[1], 1)
         if features is None and work > _MODEL_CERTIFICATE_WORK:
             return False
-        problem = _solver._Intervals(
+        problem = _certificate._Intervals(
             lower,
             upper,
             weights,
@@ -1432,7 +1433,7 @@ def _kernel_gap(X, feature_map, result, support):
     :meth:`_BaseSVM._on_support`.
     """
     excess = feature_map.kernel_excess(X, support, result.dual_coef[support])
-    return _solver.relative_gap(result.primal, result.dual - excess, result.gap_floor)
+    return _certificate.relative_gap(result.primal, result.dual - excess, result.gap_floor)
 
 
 def _certifiable(gap):

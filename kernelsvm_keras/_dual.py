@@ -32,7 +32,7 @@ the box opened (to a bound the optimum provably stays inside, see
 solved on its rows of positive weight only: a one-vs-one pair sees its own
 rows, and a problem of many rows whose pairs are each small is served too
 (:func:`serves`). The primal point is ``w = phi(X)^T beta`` with libsvm's intercept; the
-float64 certificate of the Newton solver (:func:`~kernelsvm_keras._solver._certify`)
+float64 certificate of the Newton solver (:func:`~kernelsvm_keras._certificate._certify`)
 then measures its duality gap. A problem libsvm does not serve (no
 intercept, a column with one class, an intercept cost other than the
 one-class SVM's) goes to Newton, and so does one whose certificate is above
@@ -49,16 +49,8 @@ from sklearn import config_context
 from sklearn.svm import SVC, SVR, OneClassSVM
 
 from ._blas import matmul
-from ._solver import (
-    NewtonStart,
-    SolverResult,
-    _certify,
-    _check_range,
-    _gap_floor,
-    _Intervals,
-    _per_column,
-    interior_fits,
-)
+from ._certificate import _certify, _Intervals, _per_column, interior_fits
+from ._solver import NewtonStart, SolverResult, _check_range, _gap_floor
 
 __all__ = [
     "may_serve",
@@ -102,7 +94,7 @@ _SMO_TOL = 1e-3
 # at 200 rows, 1.5M steps).
 _SMO_STEPS_PER_ROW = 100
 _SMO_WORK = 3 * 10**8
-# ... but where the float64 finish (_solver._finish_points) takes the column
+# ... but where the float64 finish (_certificate._finish_points) takes the column
 # and costs less than those extra steps (this many of its iterations: the
 # interior point took 36-54 on breast cancer's 569 rows at C=1e6-1e10), it
 # takes over after _SMO_STEPS_PER_ROW steps per row: a linear hinge at C=1e6
@@ -400,7 +392,7 @@ def solve_dual(
     by the rows where that is more (``max_iter`` bounds the Newton
     iterations that may follow, not these). With ``finish``, a column whose
     certificate is above ``tol`` is solved again in float64 where its size
-    allows (``finish`` of :func:`~kernelsvm_keras._solver._certify`); the
+    allows (``finish`` of :func:`~kernelsvm_keras._certificate._certify`); the
     hard margin does without, since it reads libsvm's variables at their
     bounds, which an interior point never reaches exactly.
 
@@ -1273,7 +1265,7 @@ class _Dual:
         return again if again.gap.max() <= result.gap.max() else result
 
     def intervals(self):
-        """The problem as the certificate sees it (:class:`~kernelsvm_keras._solver._Intervals`).
+        """The problem as the certificate sees it (``kernelsvm_keras._certificate._Intervals``).
 
         Formed once: with an intercept cost its floor takes a pass over the rows.
         """
@@ -1289,7 +1281,7 @@ class _Dual:
         """The float64 pass that begins the certificate of ``(coef, beta)``: ``first_pass``.
 
         ``phi(X) @ coef`` and ``phi(X)^T`` times the feasible point of ``beta``
-        (:func:`~kernelsvm_keras._solver._certify`'s first pass), so that a
+        (:func:`~kernelsvm_keras._certificate._certify`'s first pass), so that a
         point the caller certifies next needs no pass of its own.
         """
         best = self.intervals().feasible(np.asarray(beta, dtype=np.float64))
@@ -1304,7 +1296,7 @@ class _Dual:
         ``first_pass`` is :meth:`exact_products` of the point where the caller
         has it. With the problem's ``finish``, a column above ``tol`` is
         solved again in float64 where it fits (``finish`` of
-        :func:`~kernelsvm_keras._solver._certify`).
+        :func:`~kernelsvm_keras._certificate._certify`).
         """
         design, scale = self.design, self.scale
         problem = self.intervals()

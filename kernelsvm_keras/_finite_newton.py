@@ -16,7 +16,7 @@ At a large ``C`` the float32 Newton iterations of :mod:`kernelsvm_keras._solver`
 cannot resolve the margins (``C`` times float32's round-off swamps the
 objective); where the features are few, this solves the problem again in
 float64, and the solver's certificate judges the result like any other
-(``kernelsvm_keras._solver._finish_points``, the squared losses' side of
+(``kernelsvm_keras._certificate._finish_points``, the squared losses' side of
 the float64 finish; :mod:`kernelsvm_keras._interior` is the hinge's).
 """
 

@@ -7,7 +7,7 @@ errors), its iterates stop improving before the float64 certificate meets
 digits of the objective. Where the features are few enough, this module
 solves the same problem to float64 precision instead, from nothing, and the
 solver's certificate then judges the result like any other (the
-certificate's last stage, ``kernelsvm_keras._solver._interior_points``,
+certificate's last stage, ``kernelsvm_keras._certificate._interior_points``,
 calls :func:`solve_hinge_dual`).
 
 With ``A`` the rows' features (``n x D``), the hinge's dual of one column

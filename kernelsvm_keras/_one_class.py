@@ -7,8 +7,8 @@ from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
 from ._base import _KERNEL_CONSTRAINTS, _BaseSVM, _KernelMapMixin, _sample_weights
+from ._certificate import relative_gap
 from ._loss import Hinge, one_class_intervals
-from ._solver import relative_gap
 
 
 class KerasOneClassSVM(OutlierMixin, _KernelMapMixin, _BaseSVM):

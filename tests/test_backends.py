@@ -109,11 +109,13 @@ RESIDENT_SCRIPT = textwrap.dedent(
     import os, jax, keras, numpy as np
     from sklearn.datasets import make_classification
     from kernelsvm_keras import KerasSVC
+    import kernelsvm_keras._certificate as certificate
     import kernelsvm_keras._design as design
     import kernelsvm_keras._solver as solver
 
     solver._DIRECT_MAX_ROWS = 0  # no direct steps: they factor on the host
     solver._PRECOND_GRAM_BYTES = 0
+    certificate._SUPPORT_MAX_ROWS = certificate._SUPPORT_GRAM_BYTES = 0  # (the same bounds)
     X, y = make_classification(6000, 20, n_informative=10, n_classes=3, random_state=0)
     params = dict(C=100, n_components=256, batch_size=2000, random_state=0)
     KerasSVC(**params).fit(X, y)  # compiled once: the fit below sends no program

@@ -162,13 +162,13 @@ def test_libsvm_s_extra_steps_only_where_the_finish_would_cost_more():
 def test_a_short_solve_is_finished_in_float64_or_goes_to_newton(monkeypatch):
     # libsvm stopped at its step limit, short of tol: the float64 finish
     # solves the problem where its size allows, else Newton does
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _certificate
 
     monkeypatch.setattr(_dual, "_SMO_STEPS_PER_ROW", 0.02)
     monkeypatch.setattr(_dual, "_SMO_WORK", 0)
     finished = fit_quietly(KerasSVC(n_components=32, random_state=0), X, y)
     assert certified(finished)
-    monkeypatch.setattr(_solver, "_INTERIOR_FLOPS", 0)  # (the finish's budget)
+    monkeypatch.setattr(_certificate, "_INTERIOR_FLOPS", 0)  # (the finish's budget)
     est = fit_quietly(KerasSVC(n_components=32, random_state=0), X, y)
     assert certified(est)
     with route("declined"):

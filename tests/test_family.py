@@ -174,8 +174,8 @@ def test_one_class_certifies_an_optimum_at_zero(nu):
 
 
 def test_relative_gap_has_a_floor():
+    from kernelsvm_keras._certificate import _Intervals
     from kernelsvm_keras._loss import get_loss
-    from kernelsvm_keras._solver import _Intervals
 
     ones = np.ones((3, 2))
     problem = _Intervals(0 * ones, np.inf * ones, ones, 1.0, get_loss("hinge"), True, 1.0, 0.5)

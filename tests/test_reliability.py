@@ -148,7 +148,7 @@ def test_the_hinge_at_a_large_C_is_finished_in_float64(monkeypatch):
     # above tol (a ConvergenceWarning). The float64 interior point solves the
     # same problem again and certifies it. (libsvm, the other tests' oracle,
     # does not solve it in 5 million steps.)
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _certificate
 
     X2, y2 = make_classification(
         800, 5, n_informative=3, n_redundant=0, n_clusters_per_class=1, flip_y=0.05,
@@ -167,7 +167,7 @@ def test_the_hinge_at_a_large_C_is_finished_in_float64(monkeypatch):
 
     est, warned = fit()
     assert est.dual_gap_[0] <= est.tol and not warned
-    monkeypatch.setattr(_solver, "_INTERIOR_FLOPS", 0)  # without the interior point
+    monkeypatch.setattr(_certificate, "_INTERIOR_FLOPS", 0)  # without the interior point
     stalled, warned = fit()
     # (float32 stalls at gaps of 4e-3 to 7e-3 on TensorFlow and JAX; 0.04 before
     # the line search summed in NumPy and the Woodbury products ran on the
@@ -342,7 +342,7 @@ def test_the_interior_point_keeps_its_digits_near_the_upper_bound(monkeypatch):
 def test_the_interior_point_solves_svr_s_dual():
     # The epsilon-insensitive loss's rows enter the interior point twice
     # (beta+ and -beta-): the same optimum as libsvm's SVR.
-    from kernelsvm_keras import _design, _solver
+    from kernelsvm_keras import _certificate, _design
     from kernelsvm_keras._loss import get_loss, tube_intervals
 
     from oracles import reference_svr_optimum
@@ -353,9 +353,9 @@ def test_the_interior_point_solves_svr_s_dual():
     s = rng.uniform(0.5, 2.0, 60)
     C, epsilon = 10.0, 0.1
     lower, upper = tube_intervals(target[:, None], epsilon)
-    problem = _solver._Intervals(lower, upper, s, C, get_loss("hinge"), True, 0.0)
+    problem = _certificate._Intervals(lower, upper, s, C, get_loss("hinge"), True, 0.0)
     design = _design.RowBlocks(Phi, None, 3, batch_size=64, cache_bytes=2**20)
-    found = _solver._interior_points(design, problem, np.array([0]), 1e-9)
+    found = _certificate._interior_points(design, problem, np.array([0]), 1e-9)
     points, _, coef, intercept = found
     residual = np.abs(target - Phi @ coef[:, 0] - intercept[0])
     P = 0.5 * coef[:, 0] @ coef[:, 0] + C * np.sum(s * np.maximum(0.0, residual - epsilon))
@@ -439,7 +439,7 @@ def test_least_deviations_at_a_large_c_are_certified_by_the_interior_point(C):
 def test_newton_after_the_exact_dual_does_not_repeat_the_float64_finish(monkeypatch):
     # Where the interior point fails on the dual's route, Newton follows
     # without running it again.
-    from kernelsvm_keras import _base, _solver
+    from kernelsvm_keras import _base, _certificate
 
     calls, finishes = [], []
 
@@ -452,7 +452,7 @@ def test_newton_after_the_exact_dual_does_not_repeat_the_float64_finish(monkeypa
         return solve_svm(*args, **kwargs)
 
     solve_svm = _base.solve_svm
-    monkeypatch.setattr(_solver, "_interior_points", failing)
+    monkeypatch.setattr(_certificate, "_interior_points", failing)
     monkeypatch.setattr(_base, "solve_svm", newton)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -479,7 +479,7 @@ def test_scaling_a_point_clears_the_round_off_on_its_margins():
     # A hard-margin solution whose margins are below 1 by 1e-11 (the round-off
     # of its predictions at a large C): the best scale of the ray lowers the
     # objective to the regulariser's, and the point kept is certified exactly.
-    from kernelsvm_keras import _design, _solver
+    from kernelsvm_keras import _certificate, _design
     from kernelsvm_keras._loss import get_loss, margin_intervals
 
     rng = np.random.default_rng(0)
@@ -492,11 +492,11 @@ def test_scaling_a_point_clears_the_round_off_on_its_margins():
     C = 1e12
     design = _design.RowBlocks(Phi, None, 3, batch_size=64, cache_bytes=2**20)
     lower, upper = margin_intervals(t[:, None])
-    problem = _solver._Intervals(lower, upper, np.ones(40), C, get_loss("hinge"), True, 0.0)
+    problem = _certificate._Intervals(lower, upper, np.ones(40), C, get_loss("hinge"), True, 0.0)
     coef2, intercept = coef[:, None].copy(), np.zeros(1)
     before = primal(Phi, t, 1.0, C, "hinge", coef, 0.0)
     value = np.array([before])
-    _solver._take_rescaled(design, problem, np.array([0]), value, coef2, intercept)
+    _certificate._take_rescaled(design, problem, np.array([0]), value, coef2, intercept)
     after = primal(Phi, t, 1.0, C, "hinge", coef2[:, 0], intercept[0])
     assert before > 1.5 * 0.5 * coef @ coef  # C times the round-off: half the objective
     np.testing.assert_allclose(value[0], after, rtol=1e-12)
@@ -505,21 +505,21 @@ def test_scaling_a_point_clears_the_round_off_on_its_margins():
 
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
 def test_the_best_scale_minimises_the_primal_along_the_ray(loss):
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _certificate
     from kernelsvm_keras._loss import get_loss, margin_intervals
 
     rng = np.random.default_rng(1)
     z = rng.normal(size=60)
     t = np.where(rng.random(60) < 0.8, np.sign(z), -np.sign(z))
     lower, upper = margin_intervals(t[:, None])
-    problem = _solver._Intervals(lower, upper, np.ones(60), 3.0, get_loss(loss), True, 0.0)
+    problem = _certificate._Intervals(lower, upper, np.ones(60), 3.0, get_loss(loss), True, 0.0)
     norm2, b = 2.0, 0.3
 
     def along(scale):
         Z = (scale * (z + b))[:, None]
         return 0.5 * scale**2 * norm2 + 3.0 * problem.loss.value(Z, lower, upper).sum()
 
-    best = _solver._best_scale(problem, 0, z + b, norm2, b)
+    best = _certificate._best_scale(problem, 0, z + b, norm2, b)
     assert along(best) <= min(along(g) for g in np.linspace(0.01, 5, 20001)) + 1e-9
 
 

@@ -122,6 +122,7 @@ def test_streamed_features_reach_the_optimum(
     # Woodbury steps), for every one-vs-rest column. Landmarks are streamed as
     # their kernel block, the normalisation applied on the coefficients' side.
     monkeypatch.setattr("kernelsvm_keras._solver._DIRECT_MAX_ROWS", 0)
+    monkeypatch.setattr("kernelsvm_keras._certificate._SUPPORT_MAX_ROWS", 0)  # (the same bound)
     est = KerasSVC(
         C=10.0,
         gamma=0.1,
@@ -309,12 +310,14 @@ def test_landmark_fit_with_the_leading_block_reaches_the_same_optimum(monkeypatc
     # Conjugate gradients on the curved rows, preconditioned by the leading
     # block, end at the optimum the centred diagonal reaches: two certified
     # objectives within tol of each other.
-    from kernelsvm_keras import _solver
+    from kernelsvm_keras import _certificate, _solver
 
     monkeypatch.setattr(_solver, "_LEADING_WIDTH", 8)
     # every step by conjugate gradients
     monkeypatch.setattr(_solver, "_DIRECT_MAX_ROWS", 0)
     monkeypatch.setattr(_solver, "_PRECOND_GRAM_BYTES", 0)
+    monkeypatch.setattr(_certificate, "_SUPPORT_MAX_ROWS", 0)  # (the same bounds)
+    monkeypatch.setattr(_certificate, "_SUPPORT_GRAM_BYTES", 0)
     built = []
     build = _solver._LeadingBlock.build.__func__
 
