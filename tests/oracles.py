@@ -69,7 +69,10 @@ def _squared_hinge_optimum(Phi, t, s, C):
         S = viol > 0
         H = R + 2.0 * C * (A[S].T * s[S]) @ A[S] + 1e-300 * np.eye(D + 1)
         H[D, D] = max(H[D, D], 1e-12 * (1.0 + np.trace(H)))
-        step = -np.linalg.solve(H, grad)
+        try:
+            step = -np.linalg.solve(H, grad)
+        except np.linalg.LinAlgError as exc:  # (features whose Hessian float64 cannot hold)
+            raise NotSolved(f"the reference's Newton system is singular: {exc}") from exc
         f0, rate = objective(theta), 1.0
         while objective(theta + rate * step) > f0 + 1e-4 * rate * (grad @ step) and rate > 1e-12:
             rate *= 0.5

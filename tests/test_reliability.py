@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 import scipy.sparse as sp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -60,7 +60,7 @@ def primal(Phi, t, s, C, loss, coef, intercept):
     return 0.5 * coef @ coef + C * np.sum(s * viol)
 
 
-def primal_rounding(Phi, s, C, loss, coef, intercept):
+def primal_rounding(Phi, s, C, loss, coef, intercept, factors=None):
     """How far two float64 evaluations of :func:`primal` may differ: a bound on its rounding.
 
     Each ``phi_i . w + b`` is within ``gamma |phi_i| . |w| + |b|`` of exact, ``gamma = (m + 2)
@@ -69,15 +69,33 @@ def primal_rounding(Phi, s, C, loss, coef, intercept):
     ``2 v_i`` plus it, each times ``C s_i``; the sums round within ``n eps`` of their total. At
     a large ``C`` this is far above ``P``'s relative precision (``C = 1e11`` on twelve rows:
     two evaluations differed by 1e-6 of ``P``).
+
+    ``factors``, ``(k(X, Z), N)`` of a landmark map (:func:`landmark_factors`): the features
+    are themselves a product, which the model multiplies as ``k(X, Z) @ (N @ w)`` and
+    ``Phi`` as ``(k(X, Z) @ N) @ w``. Either rounds within ``2 gamma |k| . (|N| . |w|)``,
+    far above ``|phi| . |w|`` where ``N`` is large (a nearly singular landmark kernel:
+    the sigmoid kernel on twelve rows at ``C = 1e11`` moved ``P`` by 0.7 of 1.27e6).
     """
     eps = np.finfo(np.float64).eps
     gamma = (Phi.shape[1] + 2) * eps
     dz = gamma * (np.abs(Phi) @ np.abs(coef) + abs(intercept))
+    if factors is not None:
+        kernel, N = factors
+        dz += 2 * (kernel.shape[1] + 2) * eps * (np.abs(kernel) @ (np.abs(N) @ np.abs(coef)))
     z = Phi @ coef + intercept
     viol = 1.0 + np.abs(z)  # at least the violation max(0, 1 - t z)
     moved = dz if loss == "hinge" else dz * (2 * viol + dz)
     P_bound = 0.5 * coef @ coef + C * np.sum(s * (viol + dz) ** (1 if loss == "hinge" else 2))
     return C * np.sum(s * moved) + len(s) * eps * P_bound
+
+
+def landmark_factors(est, X):
+    """``(k(X, Z), N)`` of a landmark map's features ``k(X, Z) @ N``, else ``None``."""
+    mapping = getattr(est, "_map", None)
+    if not hasattr(mapping, "components_"):
+        return None
+    X = np.asarray(X, dtype=np.float64)
+    return mapping._kernel(X, mapping.components_), mapping.normalization_
 
 
 def true_excess(est, X, y, sample_weight=None, max_iter=-1):
@@ -750,6 +768,18 @@ def problems(draw):
     loss=st.sampled_from(["hinge", "squared_hinge"]),
     kind=st.sampled_from(["linear", "rbf", "poly", "sigmoid"]),
 )
+# separable at C=1e11 through a nearly singular sigmoid landmark kernel: the model's
+# k(X, Z) @ (N @ w) and the test's (k(X, Z) @ N) @ w differed by 0.7 of P (primal_rounding)
+@example(
+    problem=(
+        np.random.RandomState(0).normal(size=(12, 3)),
+        np.array([0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0]),
+        None,
+        1e11,
+    ),
+    loss="hinge",
+    kind="sigmoid",
+)
 @pytest.mark.parametrize("solver", ROUTES)
 def test_every_model_is_finite_and_its_gap_is_true(solver, problem, loss, kind):
     # (the polynomial kernel on raw rows: its float32 features can differ from the
@@ -788,7 +818,9 @@ def test_every_model_is_finite_and_its_gap_is_true(solver, problem, loss, kind):
     # to float64's rounding of the objective's evaluation, large at a large C
     s = np.ones(len(yp)) if weights is None else weights
     Phi = model_features(est, Xp)
-    rounding = primal_rounding(Phi, s, C, est._loss().name, est.coef_[0], est.intercept_[0])
+    factors = landmark_factors(est, Xp)
+    coef, intercept = est.coef_[0], est.intercept_[0]
+    rounding = primal_rounding(Phi, s, C, est._loss().name, coef, intercept, factors)
     assert abs(est.objective_[0] - P) <= 1e-7 * P + rounding
     assert excess <= est.dual_gap_[0] * (1 + 1e-6) + 1e-9 + rounding / P
 
