@@ -33,6 +33,10 @@ optimum's weighted mean of the features), then the best ``rho`` for its
 weights. The gap is relative to the floor the estimator documents
 (``1e-4 R^2 / 2``).
 
+``--route newton`` sends every problem to the float32 Newton solver (these
+small problems otherwise take libsvm's exact dual): the route of the problems
+too large for the dual, on the same draws.
+
 ``--weights`` gives the regressors sample weights (0, 0.5, 1 or 3).
 ``--class-weight balanced`` fits the classifiers with
 ``class_weight="balanced"`` (each row's ``C`` times its class's weight).
@@ -364,9 +368,16 @@ def main(argv=None):
     parser.add_argument(
         "--weights", action="store_true", help="the regressors' rows weighted 0, 0.5, 1 or 3"
     )
+    parser.add_argument(
+        "--route", choices=["auto", "newton"], default="auto", help="newton: no exact dual"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the problems drawn")
     parser.add_argument("--cases", type=int, default=40, help="problems to fit")
     args = parser.parse_args(argv)
+    if args.route == "newton":  # (as tests/routes.py: no problem is small enough for the dual)
+        from kernelsvm_keras import _dual
+
+        _dual._MAX_ROWS = 0
     rng = np.random.RandomState(args.seed)
     linear = args.estimator.startswith("linear")
     if linear and args.input == "precomputed":
@@ -394,7 +405,8 @@ def main(argv=None):
                 X, weights, params = draw_one_class(rng)
                 X, params = as_input(X, params, args.input, own)
                 wrong += check_one_class(case, X, weights, params)
-    print(f"{args.estimator}, seed {args.seed}: {wrong} wrong columns in {args.cases} fits")
+    route = ", Newton" if args.route == "newton" else ""
+    print(f"{args.estimator}{route}, seed {args.seed}: {wrong} wrong columns in {args.cases} fits")
     return wrong
 
 
