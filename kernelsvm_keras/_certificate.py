@@ -313,7 +313,7 @@ def _take_better(design, problem, found, primal, dual, winner, coef, intercept, 
     part = problem.columns(cols)
     feasible = part.feasible(points)
     values = _dual_values(design, part, feasible)
-    new_primal = _primal_values(design, part, new_coef, new_intercept) if replace else primal
+    new_primal = _primal_values(design, part, new_coef, new_intercept) if replace else None
     for j, k in enumerate(cols):
         if values[j] > dual[k]:
             dual[k], winner[:, k] = values[j], feasible[:, j]
