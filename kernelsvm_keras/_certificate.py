@@ -26,6 +26,7 @@ import numpy as np
 import scipy.linalg
 
 from ._blas import matmul
+from ._design import EXACT_MAX_BYTES, EXACT_MAX_ROWS
 from ._finite_newton import bisect_slope, solve_squared_primal
 from ._interior import solve_hinge_dual
 from ._loss import summed_to
@@ -48,10 +49,9 @@ _RESCALE_BISECTIONS = 60
 _RESCALE_STEPS = (1.0, 3.0, 10.0)
 # The exact dual on a column's free support vectors (_support_dual) takes at
 # most _SUPPORT_MAX_ROWS of them, and the columns' systems at most
-# _SUPPORT_GRAM_BYTES (the solver's bounds of its exact steps, _DIRECT_MAX_ROWS
-# and _PRECOND_GRAM_BYTES).
-_SUPPORT_MAX_ROWS = 2048
-_SUPPORT_GRAM_BYTES = 2**28
+# _SUPPORT_GRAM_BYTES: the bounds of the solver's exact steps.
+_SUPPORT_MAX_ROWS = EXACT_MAX_ROWS
+_SUPPORT_GRAM_BYTES = EXACT_MAX_BYTES
 
 
 def _cho_factor(system):

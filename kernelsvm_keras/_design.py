@@ -29,11 +29,17 @@ __all__ = ["FactorBlocks", "RowBlocks", "input_scale"]
 
 # Elements per float64 block of the certificate on the host (4 MiB).
 _EXACT_BLOCK_ELEMENTS = 2**19
+# Dense float64 systems on gathered rows, factored on the host: the solver's
+# exact (Woodbury) steps and the certificate's dual on a column's free support
+# vectors take at most EXACT_MAX_ROWS rows per column, and the systems of all
+# columns (or the preconditioner's sums) at most EXACT_MAX_BYTES.
+EXACT_MAX_ROWS = 2048
+EXACT_MAX_BYTES = 2**28
 # The Gram matrices of curved zones kept between Newton steps (RowBlocks.gram):
 # at most _GRAM_CACHE_BYTES in all, and at most _GRAM_MAX_ROWS rows per
-# column (twice the solver's _DIRECT_MAX_ROWS, the rows of an exact step).
+# column (twice the rows of an exact step).
 _GRAM_CACHE_BYTES = 2**30
-_GRAM_MAX_ROWS = 4096
+_GRAM_MAX_ROWS = 2 * EXACT_MAX_ROWS
 # Rows gathered on the device (curved zones, working sets) change in number
 # from one Newton step to the next. A backend that compiles a program per
 # shape (JAX compiles every eager operation, and on a GPU autotunes it) would

@@ -92,6 +92,7 @@ import scipy.linalg
 from ._blas import matmul
 from ._certificate import _certify, _cho_factor, _Intervals, _per_column
 from ._compiled import compiled
+from ._design import EXACT_MAX_BYTES, EXACT_MAX_ROWS
 from ._keras import keras, ops
 from ._kernels import LEADING_FEATURES
 from ._loss import _feasible_scales, _indicator
@@ -125,7 +126,7 @@ _DAMPING_FRACTION = 1e-2
 #   columns whose system costs less to form than CG (q^2 D <= 2 iterations n D)
 #   go exact: cheap, and more robust on narrowly smoothed hinges (class weights
 #   1000 : 1e-4, hinge: CG steps stall).
-_DIRECT_MAX_ROWS = 2048
+_DIRECT_MAX_ROWS = EXACT_MAX_ROWS
 _CG_TYPICAL_ITER = 20
 _INEXACT_STEPS = 2
 # The Gram matrices of those rows are kept between Newton steps (and between
@@ -151,7 +152,7 @@ _PRECOND_BLOCK_ROWS = 1024
 # ... or, when every column's D x D sum fits in _PRECOND_GRAM_BYTES on the
 # device, a larger sample summed block by block (never stored).
 _PRECOND_ROWS_SUMMED = 8
-_PRECOND_GRAM_BYTES = 2**28
+_PRECOND_GRAM_BYTES = EXACT_MAX_BYTES
 # Conjugate gradients on the rows of the curved zones are preconditioned by
 # the Hessian on the first _LEADING_WIDTH features and the intercept
 # (_LeadingBlock) where those hold _LEADING_SHARE of its trace, summed over at
