@@ -29,8 +29,10 @@ itself) and prints, then appends to ``--json``, one JSON line per figure:
     time, test accuracy on 100,000 held-out rows, peak GPU memory.
 
 For every fit: the wall time, the share of it the GPU was busy (NVML's
-utilisation, sampled every 20 ms in a thread; ``None`` without NVML) and the
-device's peak memory in use (JAX's ``memory_stats``; ``None`` elsewhere).
+utilisation, sampled every 20 ms in a thread; ``None`` without NVML), the
+programs JAX compiled during it and XLA's seconds on them (``None`` on other
+backends), and the device's peak memory in use (JAX's ``memory_stats``;
+``None`` elsewhere).
 
 ``--quick`` is a dry run of every stage at a small size (also on a CPU).
 """
@@ -38,7 +40,9 @@ device's peak memory in use (JAX's ``memory_stats``; ``None`` elsewhere).
 import argparse
 import contextlib
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -87,6 +91,52 @@ class BusyShare:
                 self.share = round(sum(self.samples) / len(self.samples) / 100, 3)
 
 
+class Compilations(logging.Handler):
+    """The programs JAX compiles in a ``with`` block, and XLA's seconds on them.
+
+    On a GPU compiling also autotunes: the first fit of new shapes may spend
+    most of its time here. ``count`` and ``seconds`` stay ``None`` on other
+    backends. JAX's own log lines (``jax_log_compiles``) are taken here, not
+    printed.
+    """
+
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.count = self.seconds = None
+        self._context = None
+
+    def emit(self, record):
+        message = record.getMessage()
+        found = re.search(r"Finished XLA compilation of .* in ([0-9.eE+-]+) sec", message)
+        if found:
+            self.count += 1
+            self.seconds += float(found.group(1))
+
+    def __enter__(self):
+        import keras
+
+        if keras.backend.backend() == "jax":
+            import jax
+
+            self.count, self.seconds = 0, 0.0
+            logger = logging.getLogger("jax")
+            self._saved = logger.level, logger.propagate
+            logger.addHandler(self)
+            logger.setLevel(logging.DEBUG)
+            logger.propagate = False
+            self._context = jax.log_compiles(True)
+            self._context.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._context is not None:
+            self._context.__exit__(*exc)
+            logger = logging.getLogger("jax")
+            logger.removeHandler(self)
+            logger.level, logger.propagate = self._saved
+            self.seconds = round(self.seconds, 2)
+
+
 def peak_device_bytes():
     """The JAX device's peak memory in use so far in this process (``None`` elsewhere)."""
     import keras
@@ -100,13 +150,15 @@ def peak_device_bytes():
 
 
 def timed_fit(est, X, y):
-    with BusyShare() as busy:
+    with BusyShare() as busy, Compilations() as compiled:
         start = time.perf_counter()
         est.fit(X, y)
         seconds = time.perf_counter() - start
     return {
         "fit_s": round(seconds, 3),
         "gpu_busy_share": busy.share,
+        "programs_compiled": compiled.count,
+        "compile_s": compiled.seconds,
         "n_iter": int(est.n_iter_.max()),
         "dual_gap_max": float(max(est.dual_gap_)),
     }
