@@ -54,6 +54,20 @@ _GRAM_MAX_ROWS = 2 * EXACT_MAX_ROWS
 _JAX_SMALLEST_GATHER = 64
 
 
+def _dtype(x):
+    """The dtype of a tensor, as Keras names it (``"float32"``)."""
+    return keras.backend.standardize_dtype(x.dtype)
+
+
+def _has_float64():
+    """Whether the backend computes in float64 (JAX only with ``jax_enable_x64``)."""
+    if keras.backend.backend() != "jax":
+        return True
+    import jax
+
+    return bool(jax.config.jax_enable_x64)
+
+
 def _data_layout():
     """The row layout of the global Keras distribution, and its number of shards.
 
@@ -777,20 +791,67 @@ class RowBlocks:
             out[start:stop] = ops.convert_to_numpy(B)
         return out
 
+    def _wide(self):
+        """The float64 factor on the device where streamed products take it, else ``None``.
+
+        A streamed factored design multiplies the kernel block by ``N V``,
+        whose entries cancel (the landmarks' kernel is nearly singular): in
+        float32 those products were not linear to float32's precision
+        (``Z(3 w) / 3 - Z(w)`` up to 1.9e-4 on margins of 1, against 4e-6
+        for cached features), and a large fit's Newton steps stalled on that
+        noise (``benchmarks/RESULTS.md``, "Streamed landmarks: products in
+        float64"). Its passes multiply the float32 blocks in float64 where
+        the backend has it (TensorFlow, torch; JAX with ``jax_enable_x64``).
+        """
+        if not (self.factored and self.streamed):
+            return None
+        device = self._on_device()
+        if "factor64" not in device:
+            device["factor64"] = None
+            if _has_float64():
+                device["factor64"] = ops.convert_to_tensor(self._factor_host, dtype="float64")
+        return device["factor64"]
+
     def _factor_left(self, V):
         """``V`` as stored blocks take it: ``factor @ V`` for a factored design."""
+        wide = self._wide()
+        if wide is not None:
+            return ops.matmul(wide, ops.cast(V, "float64"))
         return V if not self.factored else ops.matmul(self._factor.tensor, V)
 
     def _factor_right(self, total):
         """``factor.T @ total``: a sum over stored rows as one over feature rows."""
         if not self.factored:
             return total
+        wide = self._wide()
+        if wide is not None:
+            return ops.cast(ops.matmul(ops.transpose(wide), total), "float32")
         return ops.matmul(ops.transpose(self._factor.tensor), total)
+
+    @staticmethod
+    def _stored_product(B, V):
+        """``B @ V`` in ``V``'s precision, as float32 (``V`` from :meth:`_factor_left`)."""
+        dtype = _dtype(V)
+        if _dtype(B) != dtype:
+            B = ops.cast(B, dtype)
+        product = ops.matmul(B, V)
+        return product if dtype == "float32" else ops.cast(product, "float32")
+
+    @staticmethod
+    def _stored_sum(B, U, like):
+        """``B.T @ U`` in the precision of ``like`` (:meth:`_factor_left`'s result)."""
+        dtype = _dtype(like)
+        if _dtype(B) != dtype:
+            B = ops.cast(B, dtype)
+        if _dtype(U) != dtype:
+            U = ops.cast(U, dtype)
+        # (U^T B)^T: transposing B would copy the whole block on some backends
+        return ops.transpose(ops.matmul(ops.transpose(U), B))
 
     def matmul(self, V):
         """``phi(X) @ V`` for ``V`` of shape (n_outputs, K)."""
         V = self._factor_left(V)
-        parts = [ops.matmul(B, V) for _, _, B in self._raw_blocks()]
+        parts = [self._stored_product(B, V) for _, _, B in self._raw_blocks()]
         if not parts:
             return ops.zeros((0, V.shape[1]), dtype="float32")
         return ops.concatenate(parts, axis=0)
@@ -806,9 +867,11 @@ class RowBlocks:
         total = None
         V = self._factor_left(V)
         for start, stop, B in self._raw_blocks():
-            Zb = ops.matmul(B, V) + offset
+            if _dtype(B) != _dtype(V):  # (cast once for both products)
+                B = ops.cast(B, _dtype(V))
+            Zb = self._stored_product(B, V) + offset
             Z_parts.append(Zb)
-            part = ops.transpose(ops.matmul(ops.transpose(weigh(start, stop, Zb)), B))
+            part = self._stored_sum(B, weigh(start, stop, Zb), V)
             total = part if total is None else total + part
         if total is None:  # no rows: phi(X).T @ anything is zero
             Zb = ops.zeros((0, V.shape[1]), dtype="float32")
@@ -822,12 +885,13 @@ class RowBlocks:
             blocks, finish = self.blocks(), (lambda total: total)
         else:
             blocks, finish = self._raw_blocks(), self._factor_right
+        wide = None if squared else self._wide()
+        like = U if wide is None else wide
         total = None
         for start, stop, B in blocks:
             if squared:
                 B = ops.square(B)
-            # (U^T B)^T: transposing B would copy the whole block on some backends
-            part = ops.transpose(ops.matmul(ops.transpose(U[start:stop]), B))
+            part = self._stored_sum(B, U[start:stop], like)
             total = part if total is None else total + part
         if total is None:  # no rows (an empty curved zone): the sum is zero
             return ops.zeros((self.n_outputs, U.shape[1]), dtype="float32")
