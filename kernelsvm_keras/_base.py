@@ -34,7 +34,7 @@ from ._dual import may_serve as may_serve_dual
 from ._dual import may_serve_working_sets, serves_working_sets, solve_dual, solve_working_sets
 from ._dual import remember as remember_features
 from ._dual import serves as serves_dual
-from ._keras import keras, set_weights_exactly
+from ._keras import float64_products, keras, set_weights_exactly
 from ._loss import get_loss, margin_intervals
 from ._maps import (
     APPROXIMATIONS,
@@ -88,28 +88,22 @@ def check_keras_dtype(dtype):
     """
     if keras.backend.standardize_dtype(dtype) != "float64":
         return
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        if not jax.config.jax_enable_x64:
-            raise ValueError(
-                "to_keras(dtype='float64') on the JAX backend needs JAX's float64, which is "
-                "off: JAX would silently compute in float32. Set JAX_ENABLE_X64=1 (or "
-                "jax.config.update('jax_enable_x64', True)) before JAX starts, or use "
-                "dtype='float32'."
-            )
-    if backend == "torch":
-        ops = keras.ops
-        probe = ops.convert_to_tensor(np.ones((1, 1)), "float64")
-        product = keras.backend.standardize_dtype(ops.matmul(probe, probe).dtype)
-        if product != "float64":
-            raise ValueError(
-                f"to_keras(dtype='float64') on the torch backend: this Keras "
-                f"({keras.__version__}) multiplies float64 matrices in {product} there "
-                "(keras-team/keras#23704), so the model would silently lose float64's "
-                "precision. Use dtype='float32', or the TensorFlow or JAX backend."
-            )
+    product = float64_products()
+    if product == "float64":
+        return
+    if keras.backend.backend() == "jax":
+        raise ValueError(
+            "to_keras(dtype='float64') on the JAX backend needs JAX's float64, which is "
+            "off: JAX would silently compute in float32. Set JAX_ENABLE_X64=1 (or "
+            "jax.config.update('jax_enable_x64', True)) before JAX starts, or use "
+            "dtype='float32'."
+        )
+    raise ValueError(
+        f"to_keras(dtype='float64') on the torch backend: this Keras "
+        f"({keras.__version__}) multiplies float64 matrices in {product} there "
+        "(keras-team/keras#23704), so the model would silently lose float64's "
+        "precision. Use dtype='float32', or the TensorFlow or JAX backend."
+    )
 
 
 class _BaseSVM(BaseEstimator):

@@ -22,7 +22,7 @@ import numpy as np
 
 from ._blas import matmul
 from ._compiled import compiled
-from ._keras import keras, ops
+from ._keras import float64_products, keras, ops
 from ._kernels import RotatedFactor
 
 __all__ = ["FactorBlocks", "RowBlocks", "input_scale"]
@@ -57,15 +57,6 @@ _JAX_SMALLEST_GATHER = 64
 def _dtype(x):
     """The dtype of a tensor, as Keras names it (``"float32"``)."""
     return keras.backend.standardize_dtype(x.dtype)
-
-
-def _has_float64():
-    """Whether the backend computes in float64 (JAX only with ``jax_enable_x64``)."""
-    if keras.backend.backend() != "jax":
-        return True
-    import jax
-
-    return bool(jax.config.jax_enable_x64)
 
 
 def _data_layout():
@@ -801,14 +792,15 @@ class RowBlocks:
         for cached features), and a large fit's Newton steps stalled on that
         noise (``benchmarks/RESULTS.md``, "Streamed landmarks: products in
         float64"). Its passes multiply the float32 blocks in float64 where
-        the backend has it (TensorFlow, torch; JAX with ``jax_enable_x64``).
+        the backend's products keep it (:func:`~kernelsvm_keras._keras.float64_products`:
+        TensorFlow; JAX with ``jax_enable_x64``; not torch under Keras 3.15).
         """
         if not (self.factored and self.streamed):
             return None
         device = self._on_device()
         if "factor64" not in device:
             device["factor64"] = None
-            if _has_float64():
+            if float64_products() == "float64":
                 device["factor64"] = ops.convert_to_tensor(self._factor_host, dtype="float64")
         return device["factor64"]
 

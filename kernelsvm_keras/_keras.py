@@ -22,10 +22,12 @@ than a whole search of small fits. So the modules reach Keras through
 import importlib
 import sys
 
+import numpy as np
+
 from . import _workers
 from ._quiet import tensorflow_banner_filtered
 
-__all__ = ["deferred", "keras", "load", "ops", "set_weights_exactly"]
+__all__ = ["deferred", "float64_products", "keras", "load", "ops", "set_weights_exactly"]
 
 
 def deferred():
@@ -82,3 +84,21 @@ def set_weights_exactly(layer, arrays):
     """
     for variable, array in zip(layer.weights, arrays, strict=True):
         variable.assign(ops.convert_to_tensor(array, dtype=variable.dtype))
+
+
+def float64_products():
+    """The dtype of the backend's product of two float64 matrices (``"float64"`` where kept).
+
+    ``"float32"`` on JAX without ``jax_enable_x64`` (its float64 tensors are
+    float32); on torch what one product returns (Keras 3.15: ``ops.matmul`` of
+    two float64 tensors gives float32, keras-team/keras#23704).
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return "float64" if jax.config.jax_enable_x64 else "float32"
+    if backend == "torch":
+        probe = ops.convert_to_tensor(np.ones((1, 1)), "float64")
+        return keras.backend.standardize_dtype(ops.matmul(probe, probe).dtype)
+    return "float64"
