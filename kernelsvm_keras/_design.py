@@ -830,9 +830,8 @@ class RowBlocks:
         return product if dtype == "float32" else ops.cast(product, "float32")
 
     @staticmethod
-    def _stored_sum(B, U, like):
-        """``B.T @ U`` in the precision of ``like`` (:meth:`_factor_left`'s result)."""
-        dtype = _dtype(like)
+    def _stored_sum(B, U, dtype):
+        """``B.T @ U`` in ``dtype`` (that of :meth:`_factor_left`'s result)."""
         if _dtype(B) != dtype:
             B = ops.cast(B, dtype)
         if _dtype(U) != dtype:
@@ -863,7 +862,7 @@ class RowBlocks:
                 B = ops.cast(B, _dtype(V))
             Zb = self._stored_product(B, V) + offset
             Z_parts.append(Zb)
-            part = self._stored_sum(B, weigh(start, stop, Zb), V)
+            part = self._stored_sum(B, weigh(start, stop, Zb), _dtype(V))
             total = part if total is None else total + part
         if total is None:  # no rows: phi(X).T @ anything is zero
             Zb = ops.zeros((0, V.shape[1]), dtype="float32")
@@ -877,13 +876,12 @@ class RowBlocks:
             blocks, finish = self.blocks(), (lambda total: total)
         else:
             blocks, finish = self._raw_blocks(), self._factor_right
-        wide = None if squared else self._wide()
-        like = U if wide is None else wide
+        dtype = "float32" if squared or self._wide() is None else "float64"
         total = None
         for start, stop, B in blocks:
             if squared:
                 B = ops.square(B)
-            part = self._stored_sum(B, U[start:stop], like)
+            part = self._stored_sum(B, U[start:stop], dtype)
             total = part if total is None else total + part
         if total is None:  # no rows (an empty curved zone): the sum is zero
             return ops.zeros((self.n_outputs, U.shape[1]), dtype="float32")
