@@ -16,13 +16,14 @@ sizes (:func:`_padded_size`), so that a backend that compiles per shape
 compiles a fit's programs once.
 """
 
+import contextlib
 import math
 
 import numpy as np
 
 from ._blas import matmul
 from ._compiled import compiled
-from ._keras import float64_products, keras, ops
+from ._keras import float64_scope, keras, ops
 from ._kernels import RotatedFactor
 
 __all__ = ["FactorBlocks", "RowBlocks", "input_scale"]
@@ -792,23 +793,37 @@ class RowBlocks:
         for cached features), and a large fit's Newton steps stalled on that
         noise (``benchmarks/RESULTS.md``, "Streamed landmarks: products in
         float64"). Its passes multiply the float32 blocks in float64 where
-        the backend's products keep it (:func:`~kernelsvm_keras._keras.float64_products`:
-        TensorFlow; JAX with ``jax_enable_x64``; not torch under Keras 3.15).
+        the backend can (:func:`~kernelsvm_keras._keras.float64_scope`:
+        TensorFlow; JAX, inside its ``enable_x64`` context where
+        ``jax_enable_x64`` is off; not torch under Keras 3.15), rounding each
+        result to float32 once.
         """
         if not (self.factored and self.streamed):
             return None
         device = self._on_device()
         if "factor64" not in device:
             device["factor64"] = None
-            if float64_products() == "float64":
-                device["factor64"] = ops.convert_to_tensor(self._factor_host, dtype="float64")
+            scope = float64_scope()
+            if scope is not None:
+                with scope:
+                    device["factor64"] = ops.convert_to_tensor(self._factor_host, dtype="float64")
         return device["factor64"]
+
+    def _in_float64(self):
+        """The context of the float64 products (see :meth:`_wide`); a null one without them.
+
+        Only the products and casts of float64 tensors run inside it: on JAX
+        it is the ``enable_x64`` context, in which NumPy float64 scalars
+        would widen float32 arithmetic such as the kernel block's.
+        """
+        return float64_scope() if self._wide() is not None else contextlib.nullcontext()
 
     def _factor_left(self, V):
         """``V`` as stored blocks take it: ``factor @ V`` for a factored design."""
         wide = self._wide()
         if wide is not None:
-            return ops.matmul(wide, ops.cast(V, "float64"))
+            with self._in_float64():
+                return ops.matmul(wide, ops.cast(V, "float64"))
         return V if not self.factored else ops.matmul(self._factor.tensor, V)
 
     def _factor_right(self, total):
@@ -817,12 +832,16 @@ class RowBlocks:
             return total
         wide = self._wide()
         if wide is not None:
-            return ops.cast(ops.matmul(ops.transpose(wide), total), "float32")
+            with self._in_float64():
+                return ops.cast(ops.matmul(ops.transpose(wide), total), "float32")
         return ops.matmul(ops.transpose(self._factor.tensor), total)
 
     @staticmethod
     def _stored_product(B, V):
-        """``B @ V`` in ``V``'s precision, as float32 (``V`` from :meth:`_factor_left`)."""
+        """``B @ V`` in ``V``'s precision, as float32 (``V`` from :meth:`_factor_left`).
+
+        In float64, inside :meth:`_in_float64`.
+        """
         dtype = _dtype(V)
         if _dtype(B) != dtype:
             B = ops.cast(B, dtype)
@@ -831,7 +850,10 @@ class RowBlocks:
 
     @staticmethod
     def _stored_sum(B, U, dtype):
-        """``B.T @ U`` in ``dtype`` (that of :meth:`_factor_left`'s result)."""
+        """``B.T @ U`` in ``dtype`` (that of :meth:`_factor_left`'s result).
+
+        In float64, inside :meth:`_in_float64`.
+        """
         if _dtype(B) != dtype:
             B = ops.cast(B, dtype)
         if _dtype(U) != dtype:
@@ -842,7 +864,10 @@ class RowBlocks:
     def matmul(self, V):
         """``phi(X) @ V`` for ``V`` of shape (n_outputs, K)."""
         V = self._factor_left(V)
-        parts = [self._stored_product(B, V) for _, _, B in self._raw_blocks()]
+        parts = []
+        for _, _, B in self._raw_blocks():
+            with self._in_float64():
+                parts.append(self._stored_product(B, V))
         if not parts:
             return ops.zeros((0, V.shape[1]), dtype="float32")
         return ops.concatenate(parts, axis=0)
@@ -857,13 +882,18 @@ class RowBlocks:
         Z_parts = []
         total = None
         V = self._factor_left(V)
+        dtype = _dtype(V)
         for start, stop, B in self._raw_blocks():
-            if _dtype(B) != _dtype(V):  # (cast once for both products)
-                B = ops.cast(B, _dtype(V))
-            Zb = self._stored_product(B, V) + offset
+            with self._in_float64():
+                if _dtype(B) != dtype:  # (cast once for both products)
+                    B = ops.cast(B, dtype)
+                Zb = self._stored_product(B, V)
+            Zb = Zb + offset
             Z_parts.append(Zb)
-            part = self._stored_sum(B, weigh(start, stop, Zb), _dtype(V))
-            total = part if total is None else total + part
+            U = weigh(start, stop, Zb)
+            with self._in_float64():
+                part = self._stored_sum(B, U, dtype)
+                total = part if total is None else total + part
         if total is None:  # no rows: phi(X).T @ anything is zero
             Zb = ops.zeros((0, V.shape[1]), dtype="float32")
             width = weigh(0, 0, Zb).shape[1]
@@ -876,13 +906,15 @@ class RowBlocks:
             blocks, finish = self.blocks(), (lambda total: total)
         else:
             blocks, finish = self._raw_blocks(), self._factor_right
-        dtype = "float32" if squared or self._wide() is None else "float64"
+        wide = not squared and self._wide() is not None
+        dtype = "float64" if wide else "float32"
         total = None
         for start, stop, B in blocks:
             if squared:
                 B = ops.square(B)
-            part = self._stored_sum(B, U[start:stop], dtype)
-            total = part if total is None else total + part
+            with self._in_float64() if wide else contextlib.nullcontext():
+                part = self._stored_sum(B, U[start:stop], dtype)
+                total = part if total is None else total + part
         if total is None:  # no rows (an empty curved zone): the sum is zero
             return ops.zeros((self.n_outputs, U.shape[1]), dtype="float32")
         return finish(total)

@@ -19,6 +19,7 @@ than a whole search of small fits. So the modules reach Keras through
   imports it.
 """
 
+import contextlib
 import importlib
 import sys
 
@@ -27,7 +28,15 @@ import numpy as np
 from . import _workers
 from ._quiet import tensorflow_banner_filtered
 
-__all__ = ["deferred", "float64_products", "keras", "load", "ops", "set_weights_exactly"]
+__all__ = [
+    "deferred",
+    "float64_products",
+    "float64_scope",
+    "keras",
+    "load",
+    "ops",
+    "set_weights_exactly",
+]
 
 
 def deferred():
@@ -102,3 +111,22 @@ def float64_products():
         probe = ops.convert_to_tensor(np.ones((1, 1)), "float64")
         return keras.backend.standardize_dtype(ops.matmul(probe, probe).dtype)
     return "float64"
+
+
+def float64_scope():
+    """A context manager inside which the backend multiplies float64 matrices in float64.
+
+    ``None`` where there is none. TensorFlow: a null context. JAX: its
+    ``jax.enable_x64`` context where ``jax_enable_x64`` is off, so that a
+    product computed inside it keeps float64; the arrays it returns keep
+    their dtype outside it, but operations on float64 arrays must stay
+    inside it, where JAX would otherwise truncate them. torch: ``None`` while
+    Keras multiplies float64 matrices in float32 there (keras-team/keras#23704).
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return contextlib.nullcontext() if jax.config.jax_enable_x64 else jax.enable_x64(True)
+    if float64_products() == "float64":
+        return contextlib.nullcontext()
+    return None

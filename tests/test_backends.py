@@ -266,3 +266,54 @@ def test_full_float32_nests_and_restores_at_the_last_exit():
         assert _matmul_precision()[0] == full
         outer.__exit__(None, None, None)
         assert _matmul_precision()[0] == before
+
+
+def test_streamed_landmark_products_are_the_float64_products_of_their_parts():
+    # Nearly singular landmarks (many, on three features): N V has entries
+    # that cancel in k(X, Z) @ (N V). In float32 those passes were not linear
+    # to float32's precision (a 2M-row fit's Newton steps stalled on the
+    # noise); where the backend has float64, a streamed pass multiplies its
+    # float32 kernel block and factor in float64, rounding once to float32
+    # (on JAX without jax_enable_x64 too, inside its enable_x64 context).
+    from keras import ops
+
+    from kernelsvm_keras import _design, _keras
+    from kernelsvm_keras._maps import make_feature_map
+
+    if _keras.float64_scope() is None:
+        pytest.skip("the backend multiplies float64 matrices in float32: the passes stay so")
+    product_before = _keras.float64_products()
+    rng = np.random.RandomState(0)
+    rows = rng.normal(size=(600, 3))
+    feature_map = make_feature_map(kernel="rbf", gamma=0.05, n_components=200)
+    feature_map.fit(rows, np.random.RandomState(0))
+    transform, factor = feature_map.training_form()
+    width = feature_map.width
+    streamed = _design.RowBlocks(
+        rows, transform, width, batch_size=128, cache_bytes=0, factor=factor
+    )
+    assert streamed.streamed and streamed.factored
+    block = np.vstack([ops.convert_to_numpy(B) for _, _, B in streamed._raw_blocks()])
+    block, N = block.astype(np.float64), streamed._factor_host
+    V = rng.normal(size=(width, 2)).astype(np.float32)
+    U = rng.normal(size=(len(rows), 2)).astype(np.float32)
+    Z_exact, u_exact = block @ (N @ V), N.T @ (block.T @ U)
+    # (the cancellation: the terms are far larger than the sums)
+    assert (np.abs(block) @ np.abs(N @ V)).max() > 100 * np.abs(Z_exact).max()
+
+    Z = ops.convert_to_numpy(streamed.matmul(ops.convert_to_tensor(V)))
+    np.testing.assert_allclose(Z, Z_exact, rtol=1e-6, atol=1e-6 * np.abs(Z_exact).max())
+    u = ops.convert_to_numpy(streamed.rmatmul(ops.convert_to_tensor(U)))
+    np.testing.assert_allclose(u, u_exact, rtol=1e-6, atol=1e-6 * np.abs(u_exact).max())
+    Z, total = streamed.matmul_rmatmul(
+        ops.convert_to_tensor(V), 0.0, lambda start, stop, Zb: ops.convert_to_tensor(U[start:stop])
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(Z), Z_exact, rtol=1e-6, atol=1e-6 * np.abs(Z_exact).max()
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(total), u_exact, rtol=1e-6, atol=1e-6 * np.abs(u_exact).max()
+    )
+
+    # the products' float64 context is left as found: float64 arrays are float32 again
+    assert _keras.float64_products() == product_before
