@@ -365,8 +365,36 @@ class RowBlocks:
             block = cache[i] if cache is not None else self._compute(start, stop)
             yield start, stop, block
 
+    def _held(self, mask):
+        """Yield ``(start, stop, block)`` for the blocks holding rows where ``mask`` is true.
+
+        ``block`` is the stored block where it is cached, ``None`` where the
+        features are streamed: :meth:`_take` then computes the rows taken alone.
+        """
+        if not self.streamed:
+            yield from self._raw_blocks(mask)
+            return
+        for start, stop in self._on_device()["bounds"]:
+            if mask[start:stop].any():
+                yield start, stop, None
+
+    def _take(self, block, start, local):
+        """Stored rows ``start + local`` of a block from :meth:`_held`, as a tensor.
+
+        Streamed, only those rows are computed: a working set's few hundred
+        rows cost a kernel block of the whole block of rows before, at every
+        set (MNIST's hinge on 5,120 landmarks, just above ``cache_size``: 373 s
+        against 25 s on 4,096 cached ones).
+        """
+        if block is not None:
+            return ops.take(block, ops.convert_to_tensor(local), axis=0)
+        return self._transformed(self._X[start + local])
+
     def _compute(self, start, stop):
-        rows = self._X[start:stop]
+        return self._transformed(self._X[start:stop])
+
+    def _transformed(self, rows):
+        """Stored rows (the transform's output) of rows of ``X``."""
         if hasattr(rows, "toarray"):
             rows = rows.toarray()
         if self.scale != 1.0:
@@ -374,7 +402,7 @@ class RowBlocks:
         with np.errstate(over="ignore"):  # (beyond float32: the starting point's check says so)
             rows = ops.convert_to_tensor(np.asarray(rows, dtype=np.float32))
         device = self._device
-        if device["layout"] is not None and (stop - start) % device["shards"] == 0:
+        if device["layout"] is not None and int(rows.shape[0]) % device["shards"] == 0:
             rows = keras.distribution.distribute_tensor(rows, device["layout"])
         transform = device["transform"]
         return rows if transform is None else transform(rows)
@@ -471,20 +499,19 @@ class RowBlocks:
 
         The rows of choices and approximations that the float64 certificate
         then judges (the working sets' Gram matrices): float32 where a map
-        computes the features on the device, their own float32 values (a
-        factored design whose kernel block is cached, ``read_few_rows``,
-        projects each row the first time it is read, :meth:`read_ahead`, and
-        keeps it on the host, so that the rows read again cost no
-        projection); float64 where the features are not float32 values:
-        :meth:`exact_rows` of the identity map (``scale * X``) and of a
-        streamed kernel block (projected in float64).
+        computes the features on the device; float64 where the features are
+        not float32 values: :meth:`exact_rows` of the identity map
+        (``scale * X``) and of a streamed kernel block (projected in
+        float64). A factored design projects each row the first time it is
+        read (:meth:`read_ahead`) and keeps it on the host, so that the rows
+        read again cost no projection (nor, streamed, their kernel rows).
         """
         rows = np.asarray(rows, dtype=np.intp)
         if self._reads_ahead():
             self.read_ahead(rows)
             slots, store, _ = self._read
             return store[slots[rows]]
-        if self._transform is None or self.factored:
+        if self._transform is None:
             return self.exact_rows(rows)
         return self._stored_rows(rows, dtype=np.float32)
 
@@ -495,12 +522,15 @@ class RowBlocks:
         :meth:`working_rows` pays one product for all of them: the
         projection's factor is read once per product (MNIST's 24,054 rows on
         4,096 landmarks, one product per block of rows: 9.7 s in 1,047
-        products). Nothing to do but for a cached factored design
-        (``read_few_rows``), whose projected rows take at most what the cache
-        does.
+        products). Nothing to do but for a factored design. Where its kernel
+        block is cached (``read_few_rows``) the projected rows take at most
+        what the cache does; streamed, they are float64 and the store holds
+        at most ``cache_bytes`` of them (when more are asked for, it starts
+        again from the rows of this call).
         """
         if not self._reads_ahead():
             return
+        rows = np.asarray(rows, dtype=np.intp)
         if self._read is None:
             # slots filled in order, in an array with room for every row: only the
             # pages of the slots written are touched (rows written in their own
@@ -508,13 +538,34 @@ class RowBlocks:
             # MNIST's hinge 1.1 GB more at its peak; a store grown by doubling
             # copied its rows, read_ahead's own time there 2.3 s)
             slots = np.full(self.n_samples, -1, dtype=np.intp)
-            self._read = [slots, np.empty((self.n_samples, self.n_outputs), np.float32), 0]
+            self._read = [slots, self._read_store(0), 0]
         slots, store, used = self._read
-        rows = np.asarray(rows, dtype=np.intp)
         new = np.unique(rows[slots[rows] < 0])
         if not new.size:
             return
-        ((parts, positions),) = self.padded_parts([new], project=False)
+        if used + new.size > len(store):  # (streamed only: the store is full)
+            new, used = np.unique(rows), 0
+            slots[:] = -1
+            if new.size > len(store):
+                store = self._read[1] = self._read_store(new.size)
+        rows_out = store[used : used + new.size]
+        if self.streamed:
+            rows_out[...] = self.exact_rows(new)
+        else:
+            self._project_into(new, rows_out)
+        slots[new] = used + np.arange(new.size)
+        self._read[2] = used + new.size
+
+    def _read_store(self, at_least):
+        """An empty store for :meth:`read_ahead`: every row, or streamed ``cache_bytes`` of them."""
+        if not self.streamed:
+            return np.empty((self.n_samples, self.n_outputs), np.float32)
+        rows = max(at_least, min(self.n_samples, self.cache_bytes // (8 * self.n_outputs)))
+        return np.empty((int(rows), self.n_outputs), np.float64)
+
+    def _project_into(self, rows, out):
+        """``out[:] = phi(X)[rows]``: a cached factored design's sorted ``rows``, in float32."""
+        ((parts, positions),) = self.padded_parts([rows], project=False)
         joined = ops.concatenate(parts, axis=0)
         count, step = int(joined.shape[0]), max(1, self._batch_size)
         if count <= step:
@@ -529,14 +580,11 @@ class RowBlocks:
                 taken[start : start + step] = ops.convert_to_numpy(block)
         # gathered straight into the store (mode="clip": NumPy buffers out= under
         # "raise"; the positions are the gathered rows' own)
-        rows_out = store[used : used + new.size]
-        np.take(taken, positions, axis=0, out=rows_out, mode="clip")
-        slots[new] = used + np.arange(new.size)
-        self._read[2] = used + new.size
+        np.take(taken, positions, axis=0, out=out, mode="clip")
 
     def _reads_ahead(self):
         """Whether :meth:`working_rows` projects the rows it reads (see there)."""
-        return self.factored and not self.streamed
+        return self.factored
 
     def project_cache(self):
         """Project a cached factored design's kernel block once (see ``read_few_rows``).
@@ -545,7 +593,7 @@ class RowBlocks:
         design that is not factored, or whose features are streamed, is left
         as it is.
         """
-        if not self._reads_ahead():
+        if not self.factored or self.streamed:
             return
         device = self._on_device()
         factor, cache = device["factor"], device["cache"]
@@ -607,9 +655,9 @@ class RowBlocks:
         their features, or with ``project=False`` the stored rows (a factored
         design projects only the rows taken).
         """
-        for start, stop, B in self._raw_blocks(mask):
+        for start, stop, B in self._held(mask):
             local = np.flatnonzero(mask[start:stop])
-            taken = ops.take(B, ops.convert_to_tensor(local), axis=0)
+            taken = self._take(B, start, local)
             yield start, local, self._project(taken) if project else taken
 
     @property
@@ -635,13 +683,13 @@ class RowBlocks:
         parts = [[] for _ in ordered]
         found = [np.empty(rows.size, dtype=np.int64) for rows in ordered]
         filled = [0] * len(ordered)
-        for start, stop, B in self._raw_blocks(mask):
+        for start, stop, B in self._held(mask):
             for j, rows in enumerate(ordered):
                 first, last = np.searchsorted(rows, [start, stop])
                 if last == first:
                     continue
                 local = _padded_indices(rows[first:last] - start)
-                taken = ops.take(B, ops.convert_to_tensor(local), axis=0)
+                taken = self._take(B, start, local)
                 parts[j].append(self._project(taken) if project else taken)
                 found[j][first:last] = filled[j] + np.arange(last - first)
                 filled[j] += local.size

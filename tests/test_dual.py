@@ -939,11 +939,33 @@ def test_a_design_that_reads_few_rows_projects_each_row_once():
     V, U = rng.normal(size=(5, 2)), rng.normal(size=(100, 2))
     for mine, theirs in zip(few.exact_products(V, U), whole.exact_products(V, U), strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-5 * np.abs(theirs).max())
-    # streamed (beyond the cache): no store, the rows projected in float64
-    streamed = RowBlocks(A, lambda rows: rows, 5, 32, cache_bytes=0, factor=factor)
+    # streamed (beyond the cache): only the rows read are computed (not their
+    # blocks), projected in float64 and kept while cache_bytes holds them
+    computed = []
+    stream = lambda cache: RowBlocks(  # noqa: E731
+        A, lambda rows: computed.append(rows.shape[0]) or rows, 5, 32, cache, factor=factor
+    )
     f32 = lambda M: np.asarray(M, np.float32).astype(np.float64)  # noqa: E731
-    np.testing.assert_allclose(streamed.working_rows(rows), f32(A[rows]) @ f32(factor), rtol=1e-12)
-    assert streamed.factored and streamed._read is None
+    streamed = stream(8 * 5 * 8)  # room for 8 float64 rows of 5 features
+    assert streamed.streamed and streamed.factored
+    for order in (rows, rows[::-1]):
+        mine = streamed.working_rows(order)
+        assert mine.dtype == np.float64
+        np.testing.assert_allclose(mine, f32(A[order]) @ f32(factor), rtol=1e-12)
+    assert sum(computed) == 5  # rows 0, 3, 41, 70, 99 once (each in a block of 32)
+    others = np.array([1, 2, 4, 5, 6])
+    np.testing.assert_allclose(
+        streamed.working_rows(others), f32(A[others]) @ f32(factor), rtol=1e-12
+    )
+    assert sum(computed) == 10 and streamed._read[2] == 5  # full: started again from these
+    assert streamed._read[1].shape == (8, 5)
+    streamed = stream(0)  # no room: the rows of the last call alone
+    computed.clear()
+    for order in (rows, rows, others, rows):
+        np.testing.assert_allclose(
+            streamed.working_rows(order), f32(A[order]) @ f32(factor), rtol=1e-12
+        )
+    assert sum(computed) == 15
     # the identity map: X's own rows, scaled by its power of two
     identity = RowBlocks(A, None, 6, 32, cache_bytes=2**20, scale=0.5)
     np.testing.assert_array_equal(identity.working_rows(rows), 0.5 * A[rows])

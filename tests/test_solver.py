@@ -427,11 +427,17 @@ def test_a_streamed_landmark_design_keeps_its_factor_apart(kernel):
     Z, u = streamed.exact_products(V, U)
     np.testing.assert_allclose(Z, exact @ V, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(u, exact.T @ U, rtol=1e-10, atol=1e-10)
-    # the same products on fewer rows: equal to the last bits or so (BLAS
-    # kernels may round a product of a few rows otherwise than a block's)
-    np.testing.assert_allclose(streamed.exact_rows(taken), exact[taken], rtol=1e-13, atol=1e-16)
+    # the rows taken alone: their kernel rows are computed without their
+    # blocks (float32 products of fewer rows, which BLAS may round otherwise
+    # than a block's: the poly kernel's cube moved them by up to 6e-6), then
+    # multiplied exactly
+    ((parts, positions),) = streamed.padded_parts([taken], project=False)
+    alone = np.vstack([ops.convert_to_numpy(B) for B in parts])[positions].astype(np.float64)
+    np.testing.assert_allclose(alone, kernel_block[taken], rtol=1e-5, atol=1e-6)
+    exact_alone = alone @ factor.astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(streamed.exact_rows(taken), exact_alone, rtol=1e-13, atol=1e-16)
     np.testing.assert_allclose(
-        streamed.gram(taken, key=0, exact=True), exact[taken] @ exact[taken].T, rtol=1e-12
+        streamed.gram(taken, key=0, exact=True), exact_alone @ exact_alone.T, rtol=1e-12
     )
     # the cached design's float64 products are those of its own features
     Z, u = cached.exact_products(V, U)
