@@ -381,10 +381,10 @@ class RowBlocks:
     def _take(self, block, start, local):
         """Stored rows ``start + local`` of a block from :meth:`_held`, as a tensor.
 
-        Streamed, only those rows are computed: a working set's few hundred
-        rows cost a kernel block of the whole block of rows before, at every
-        set (MNIST's hinge on 5,120 landmarks, just above ``cache_size``: 373 s
-        against 25 s on 4,096 cached ones).
+        Streamed, only those rows are computed. Taken from their whole blocks,
+        a working set's few hundred rows cost a pass over the data at every
+        set: MNIST's hinge on 5,120 landmarks, just above ``cache_size``,
+        fitted in 373 s then (92 s now; 27 s with the features cached).
         """
         if block is not None:
             return ops.take(block, ops.convert_to_tensor(local), axis=0)
