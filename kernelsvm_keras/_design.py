@@ -352,15 +352,10 @@ class RowBlocks:
         """Feature rows from stored rows (the identity unless :attr:`factored`)."""
         return block if not self.factored else self._factor.right(block)
 
-    def _raw_blocks(self, mask=None):
-        """Yield ``(start, stop, block)`` as stored or computed, before the factor.
-
-        With a boolean ``mask`` of rows, only the blocks that hold some of them.
-        """
+    def _raw_blocks(self):
+        """Yield ``(start, stop, block)`` as stored or computed, before the factor."""
         device = self._on_device()
         for i, (start, stop) in enumerate(device["bounds"]):
-            if mask is not None and not mask[start:stop].any():
-                continue
             cache = device["cache"]
             block = cache[i] if cache is not None else self._compute(start, stop)
             yield start, stop, block
@@ -371,12 +366,11 @@ class RowBlocks:
         ``block`` is the stored block where it is cached, ``None`` where the
         features are streamed: :meth:`_take` then computes the rows taken alone.
         """
-        if not self.streamed:
-            yield from self._raw_blocks(mask)
-            return
-        for start, stop in self._on_device()["bounds"]:
+        device = self._on_device()
+        cache = device["cache"]
+        for i, (start, stop) in enumerate(device["bounds"]):
             if mask[start:stop].any():
-                yield start, stop, None
+                yield start, stop, None if cache is None else cache[i]
 
     def _take(self, block, start, local):
         """Stored rows ``start + local`` of a block from :meth:`_held`, as a tensor.
