@@ -526,7 +526,8 @@ def solve_working_sets(
     vectors fill the budget, when those of its first set foretell more on
     all its rows (:func:`_expected_support`; giving up then costs one small
     dual and no pass over the rows), or when a full set has more rows
-    outside than it can take. The last two return a
+    outside than it can take, no fewer than half as many as at its last
+    round. The last two return a
     :class:`~kernelsvm_keras._solver.NewtonStart`, the sets' solutions so
     far, from which Newton starts. libsvm solves a set to
     :data:`_WORKING_SMO_TOL` times ``tol``. A round's columns without
@@ -578,6 +579,7 @@ def solve_working_sets(
     # rounds of 0.10 s in float64, 0.02 s so) until float64 decides the end, in
     # the pass that begins the certificate (MNIST's hinge: 0.7 s a pass)
     first_pass = None
+    last_outside = np.full(K, np.inf)
 
     def exact(V):
         nonlocal first_pass
@@ -664,13 +666,19 @@ def solve_working_sets(
             room = min(budget - support.size, max(support.size, _WORKING_STEP))
             if room <= 0:
                 return None  # a set of support vectors only, and rows still outside
-            if rows.size >= budget and outside.size > room:
-                # a full set, and more rows outside than it can take: later sets
-                # trade rows for rows. Newton starts from the sets' solutions (20,000
-                # noisy make_classification rows at C=10: sets full from the fourth
-                # round, 2,600 rows still outside at the 26th, where the support
-                # vectors filled a set: 36.5 s in all; 14.5 s so)
+            if rows.size >= budget and outside.size > room and 2 * outside.size > last_outside[k]:
+                # a full set, and more rows outside than it can take, no fewer than
+                # half as many as at its last round: later sets trade rows for rows.
+                # Newton starts from the sets' solutions (20,000 noisy
+                # make_classification rows at C=10: sets full from the fourth round,
+                # 2,600 rows still outside at the 26th, where the support vectors
+                # filled a set: 36.5 s in all; 14.5 s so). While they halve, the sets
+                # go on: MNIST's hinge on 6,144 landmarks had a set at the budget (2,886)
+                # with 1,036 rows outside, down from 3,977, and 96 a round later; the
+                # sets then finished in 32 s, where Newton from the full set took 125 s
+                # (benchmarks/RESULTS.md, "Full working sets that still shrink")
                 return NewtonStart(coef.T * design.scale, intercept.copy(), has_point)
+            last_outside[k] = outside.size
             taken = outside[np.argsort(-losses[outside, k], kind="stable")[:room]]
             others = rows[~held]
             predictions = Z[:, k] + intercept[k]
