@@ -493,12 +493,12 @@ class RowBlocks:
 
         The rows of choices and approximations that the float64 certificate
         then judges (the working sets' Gram matrices): float32 where a map
-        computes the features on the device; float64 where the features are
-        not float32 values: :meth:`exact_rows` of the identity map
-        (``scale * X``) and of a streamed kernel block (projected in
-        float64). A factored design projects each row the first time it is
-        read (:meth:`read_ahead`) and keeps it on the host, so that the rows
-        read again cost no projection (nor, streamed, their kernel rows).
+        computes the features on the device (a factored design, cached or
+        streamed, projects its kernel rows there); float64 for the identity
+        map, whose features are not float32 values (:meth:`exact_rows`:
+        ``scale * X``). A factored design projects each row the first time it
+        is read (:meth:`read_ahead`) and keeps it on the host, so that the
+        rows read again cost no projection (nor, streamed, their kernel rows).
         """
         rows = np.asarray(rows, dtype=np.intp)
         if self._reads_ahead():
@@ -518,9 +518,12 @@ class RowBlocks:
         4,096 landmarks, one product per block of rows: 9.7 s in 1,047
         products). Nothing to do but for a factored design. Where its kernel
         block is cached (``read_few_rows``) the projected rows take at most
-        what the cache does; streamed, they are float64 and the store holds
-        at most ``cache_bytes`` of them (when more are asked for, it starts
-        again from the rows of this call).
+        what the cache does; streamed, the store holds at most
+        ``cache_bytes`` of them (when more are asked for, it starts again
+        from the rows of this call). Both are projected in float32 on the
+        device: in float64 on the host, MNIST's hinge on 6,144 streamed
+        landmarks spent 24 s of its 117 s projecting the rows its sets read
+        (benchmarks/RESULTS.md, "Full working sets that still shrink").
         """
         if not self._reads_ahead():
             return
@@ -542,11 +545,7 @@ class RowBlocks:
             slots[:] = -1
             if new.size > len(store):
                 store = self._read[1] = self._read_store(new.size)
-        rows_out = store[used : used + new.size]
-        if self.streamed:
-            rows_out[...] = self.exact_rows(new)
-        else:
-            self._project_into(new, rows_out)
+        self._project_into(new, store[used : used + new.size])
         slots[new] = used + np.arange(new.size)
         self._read[2] = used + new.size
 
@@ -554,11 +553,11 @@ class RowBlocks:
         """An empty store for :meth:`read_ahead`: every row, or streamed ``cache_bytes`` of them."""
         if not self.streamed:
             return np.empty((self.n_samples, self.n_outputs), np.float32)
-        rows = max(at_least, min(self.n_samples, self.cache_bytes // (8 * self.n_outputs)))
-        return np.empty((int(rows), self.n_outputs), np.float64)
+        rows = max(at_least, min(self.n_samples, self.cache_bytes // (4 * self.n_outputs)))
+        return np.empty((int(rows), self.n_outputs), np.float32)
 
     def _project_into(self, rows, out):
-        """``out[:] = phi(X)[rows]``: a cached factored design's sorted ``rows``, in float32."""
+        """``out[:] = phi(X)[rows]``: a factored design's sorted ``rows``, in float32."""
         ((parts, positions),) = self.padded_parts([rows], project=False)
         joined = ops.concatenate(parts, axis=0)
         count, step = int(joined.shape[0]), max(1, self._batch_size)
