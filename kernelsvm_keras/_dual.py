@@ -444,28 +444,35 @@ def solve_dual(
     return problem.certified(coef, intercept, beta, n_iter, what, report, column_iter)
 
 
-def serves_working_sets(design, lower, upper, sample_weight, fit_intercept, intercept_cost, loss):
+def serves_working_sets(
+    design, lower, upper, sample_weight, fit_intercept, intercept_cost, loss, rescue=False
+):
     """The form of a problem too large for :func:`serves` that working sets may take.
 
     With an intercept, on more rows than :func:`serves` takes: the hinge, and
     the squared losses on at most :data:`_WORKING_SQUARED_ROWS` rows (the
     one-class SVM: the hinge only, as in :func:`solve_dual`); ``None``
-    otherwise. See :func:`solve_working_sets`.
+    otherwise. See :func:`solve_working_sets`. With ``rescue``, the squared
+    losses at any size and width: the second try of a problem on which
+    Newton stalled at float32 precision (a large ``C``, where the support
+    vectors are few).
     """
-    if not may_serve_working_sets(design.n_samples, design.n_outputs, fit_intercept, loss):
+    n, width = design.n_samples, design.n_outputs
+    if not may_serve_working_sets(n, width, fit_intercept, loss, any_size=rescue):
         return None
     weight = np.broadcast_to(_per_column(sample_weight), lower.shape)
     form = _form(lower, upper, weight, intercept_cost)
     return None if form == "one_class" and not loss.bounded else form
 
 
-def may_serve_working_sets(n_samples, width, fit_intercept, loss):
+def may_serve_working_sets(n_samples, width, fit_intercept, loss, any_size=False):
     """Whether :func:`serves_working_sets` may take a problem of this size, before its features.
 
     Its tests but the form's, as :func:`may_serve` has those of :func:`serves`: what a
     landmark map's basis is chosen by (:meth:`~kernelsvm_keras._base._BaseSVM._map_for`).
+    ``any_size`` lifts the squared losses' limits on the rows and the width.
     """
-    squared = n_samples <= _WORKING_SQUARED_ROWS and width >= _WORKING_SQUARED_WIDTH
+    squared = any_size or (n_samples <= _WORKING_SQUARED_ROWS and width >= _WORKING_SQUARED_WIDTH)
     return bool(
         fit_intercept
         and (loss.bounded or squared)

@@ -253,6 +253,9 @@ class SolverResult:
     column_iter : ndarray of shape (K,)
         Each column's iterations: the Newton iterations in which it was not
         yet converged, or libsvm's on its dual (summed over working sets).
+    warning : str or None
+        The estimator's ``ConvergenceWarning`` about this solution, where the
+        estimator deferred it (a fit that another may supersede).
     """
 
     def __init__(
@@ -284,6 +287,7 @@ class SolverResult:
         self.gap = gap
         self.cg_iter = cg_iter
         self.precision_limited = precision_limited
+        self.warning = None
 
 
 class NewtonStart:
