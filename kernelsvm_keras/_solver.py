@@ -254,8 +254,9 @@ class SolverResult:
         Each column's iterations: the Newton iterations in which it was not
         yet converged, or libsvm's on its dual (summed over working sets).
     warning : str or None
-        The estimator's ``ConvergenceWarning`` about this solution, where the
-        estimator deferred it (a fit that another may supersede).
+        The message of the estimator's ``ConvergenceWarning`` about this
+        solution (``None`` where none is due), which a caller that may keep
+        another fit gives only for the one it keeps.
     """
 
     def __init__(
