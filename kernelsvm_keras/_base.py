@@ -472,6 +472,24 @@ class _BaseSVM(BaseEstimator):
             "(fewer n_components, fewer rows or a smaller C would let it run)"
         )
 
+    def _exact_dual(self, solver, design, lower, upper, weights, form, C, report):
+        """``solver`` (:func:`~kernelsvm_keras._dual.solve_dual` or
+        :func:`~kernelsvm_keras._dual.solve_working_sets`) on the problem of ``form``,
+        with the estimator's loss, ``tol``, ``shrinking`` and intercept."""
+        return solver(
+            design,
+            lower,
+            upper,
+            weights,
+            form=form,
+            C=C,
+            loss=self._loss(),
+            tol=float(self.tol),
+            report=report,
+            shrinking=bool(getattr(self, "shrinking", True)),
+            intercept_cost=self._intercept_cost(),
+        )
+
     def _rescued(self, design, lower, upper, weights, C, result, report):
         """Newton's ``result``, or the exact dual on working sets where they certify better.
 
@@ -484,30 +502,20 @@ class _BaseSVM(BaseEstimator):
         rows), reach the optimum (benchmarks/RESULTS.md, "A large C on the
         squared hinge: working sets where Newton stalls").
         """
-        fit_intercept, intercept_cost, loss = (
-            self._fit_intercept(),
-            self._intercept_cost(),
-            self._loss(),
-        )
         form = serves_working_sets(
-            design, lower, upper, weights, fit_intercept, intercept_cost, loss, rescue=True
-        )
-        if form is None:
-            return result
-        report.line("Newton stalled at float32 precision: the exact dual on working sets")
-        sets = solve_working_sets(
             design,
             lower,
             upper,
             weights,
-            form=form,
-            C=C,
-            loss=loss,
-            tol=float(self.tol),
-            report=report,
-            shrinking=bool(getattr(self, "shrinking", True)),
-            intercept_cost=intercept_cost,
+            self._fit_intercept(),
+            self._intercept_cost(),
+            self._loss(),
+            rescue=True,
         )
+        if form is None:
+            return result
+        report.line("Newton stalled at float32 precision: the exact dual on working sets")
+        sets = self._exact_dual(solve_working_sets, design, lower, upper, weights, form, C, report)
         if not isinstance(sets, SolverResult) or not sets.gap.max() < result.gap.max():
             return result
         sets.stalled, sets.precision_limited = result.stalled, result.precision_limited
@@ -560,20 +568,7 @@ class _BaseSVM(BaseEstimator):
         if form is not None:
             # a small problem (or a larger one of few support vectors): its
             # exact dual in float64 (libsvm), certified
-            shrinking = bool(getattr(self, "shrinking", True))
-            dual = exact(
-                design,
-                lower,
-                upper,
-                weights,
-                form=form,
-                C=C,
-                loss=loss,
-                tol=tol,
-                report=report,
-                shrinking=shrinking,
-                intercept_cost=intercept_cost,
-            )
+            dual = self._exact_dual(exact, design, lower, upper, weights, form, C, report)
         smoothing = None
         if isinstance(dual, NewtonStart):
             # working sets that gave up after a first set, a sample of the rows: its
