@@ -30,8 +30,16 @@ from . import _certificate, _solver
 from ._blas import matmul, scipy_products
 from ._compiled import full_float32
 from ._design import RowBlocks, input_scale
+from ._dual import (
+    certified_point,
+    may_serve_working_sets,
+    serves_on_kernel,
+    serves_working_sets,
+    solve_dual,
+    solve_on_kernel,
+    solve_working_sets,
+)
 from ._dual import may_serve as may_serve_dual
-from ._dual import may_serve_working_sets, serves_working_sets, solve_dual, solve_working_sets
 from ._dual import remember as remember_features
 from ._dual import serves as serves_dual
 from ._keras import float64_products, keras, set_weights_exactly
@@ -285,26 +293,27 @@ class _BaseSVM(BaseEstimator):
         """The progress lines of one fit or call (:class:`~kernelsvm_keras._progress.Progress`)."""
         return Progress(type(self).__name__, self.verbose)
 
-    def _features(self, X, same_problem=True, repeats=None, overrides=None):
+    def _features(self, X, report, same_problem=True, repeats=None, overrides=None, first=None):
         """A fit's feature map, fitted on ``X``, its design and starting point.
 
         The map is the fitted one and the start its solution where
         ``warm_start`` allows (:meth:`_warm_start`). ``X`` holds the merged
         rows where ``repeats`` (:class:`~kernelsvm_keras._rows.RepeatedRows`)
         is given, and ``overrides`` are the map's parameters resolved on the
-        rows given (:meth:`_map_for`). Returns ``(report, feature_map, design,
+        rows given (:meth:`_map_for`); ``first`` are rows a landmark map
+        takes as landmarks ahead of its draw. Returns ``(feature_map, design,
         coef_init, intercept_init)``; ``report`` has timed both phases.
         """
-        report = self._report()
-        if repeats is not None:
-            report.line(
-                f"{repeats.n_samples} rows, {repeats.n_groups} distinct with their targets: "
-                "solved as that many weighted rows"
-            )
         fresh = self._map_for(X.shape[0], **(overrides or {}))
-        with report.phase(f"feature map: {type(fresh).__name__}"):
+        landmarks = ""
+        if first is not None and fresh.draws_landmarks:
+            landmarks = f" on the {first.size} support vectors"
+        with report.phase(f"feature map: {type(fresh).__name__}{landmarks}"):
             random_state = check_random_state(getattr(self, "random_state", None))
-            fresh.fit(X, random_state, keep_fit_rows=True, **draw_groups(fresh, repeats))
+            draw = draw_groups(fresh, repeats)
+            if landmarks:
+                draw["first"] = first
+            fresh.fit(X, random_state, keep_fit_rows=True, **draw)
         feature_map, coef_init, intercept_init = self._warm_start(fresh, same_problem)
         if feature_map is not fresh:
             fresh.fit_rows()  # a warm start's fitted map: its rows' features are dropped now
@@ -314,7 +323,7 @@ class _BaseSVM(BaseEstimator):
         if design.streamed:
             recomputed = "the kernel block" if design.factored else "features"
             report.line(f"({recomputed} recomputed at every pass: more than cache_size MB)")
-        return report, feature_map, design, coef_init, intercept_init
+        return feature_map, design, coef_init, intercept_init
 
     def _fit_and_solve(self, X, targets, weights, C, same_problem=True, labels=None):
         """A fit's feature map and solution: :meth:`_features`, then :meth:`_solve`.
@@ -333,10 +342,18 @@ class _BaseSVM(BaseEstimator):
         # for both (digits: 0.19 s -> 0.14 s); without a factorisation NumPy's is faster
         # (KerasLinearSVC on digits: 0.10 s against 0.13 s)
         n = X.shape[0]
+        report = self._report()
+        if repeats is not None:
+            report.line(
+                f"{repeats.n_samples} rows, {repeats.n_groups} distinct with their targets: "
+                "solved as that many weighted rows"
+            )
+        point = self._on_kernel(X, targets, weights, C, overrides, report)
+        support = None if point is None else np.flatnonzero(np.any(point[0] != 0, axis=1))
         factors = self._may_serve_dual(n) and self._map_for(n, **overrides).draws_landmarks
         with scipy_products() if factors else contextlib.nullcontext():
-            report, feature_map, design, coef_init, intercept_init = self._features(
-                X, same_problem, repeats, overrides
+            feature_map, design, coef_init, intercept_init = self._features(
+                X, report, same_problem, repeats, overrides, first=support
             )
             result = self._solve(
                 design,
@@ -346,7 +363,9 @@ class _BaseSVM(BaseEstimator):
                 coef_init=coef_init,
                 intercept_init=intercept_init,
                 report=report,
+                likely_support=support,
                 warn=False,
+                on_kernel=point,
             )
             del design  # its features are released before another map's are computed
             if coef_init is None:
@@ -364,6 +383,72 @@ class _BaseSVM(BaseEstimator):
                 # (a fresh map: a warm start's is the fitted estimator's, left as it is)
                 feature_map.component_indices_ = repeats.original(feature_map.component_indices_)
         return feature_map, result
+
+    def _on_kernel(self, X, targets, weights, C, overrides, report):
+        """The kernel SVM solved on its kernel itself, before any map: its dual point, or ``None``.
+
+        A landmark map represents the kernel SVM's solution exactly once its
+        support vectors are landmarks (:meth:`_on_support`). Where libsvm
+        computes the kernel (``"rbf"``, or ``"poly"`` with ``coef0 >= 0``:
+        positive semi-definite, as landmarks need) and its kernel rows are
+        cheap (:func:`~kernelsvm_keras._dual.solve_on_kernel`), a fit from
+        zero of the hinge with ``approximation="auto"`` on fewer landmarks
+        than rows solves it there first, as ``SVC`` does; where its support
+        vectors are at most the landmarks, they become landmarks (the draw
+        filling the rest) and :meth:`_solve` certifies the point on the
+        map's features (``on_kernel``). Returns ``(beta, intercept,
+        column_iter)`` of :func:`~kernelsvm_keras._dual.solve_on_kernel`, or
+        ``None`` where the route is not taken or gives up.
+        """
+        n = X.shape[0]
+        if (
+            getattr(self, "approximation", None) != "auto"
+            or getattr(self, "warm_start", False)
+            or self.max_iter == 0
+            or math.isinf(C)
+            or not self._fit_intercept()
+            or not self._loss().bounded
+        ):
+            return None
+        feature_map = self._map_for(n, **overrides)
+        if not (
+            feature_map.draws_landmarks
+            and getattr(feature_map, "kernel", None) in ("rbf", "poly")
+            and feature_map._semidefinite()
+            and feature_map.n_components < n
+        ):
+            return None
+        kernel = {
+            "kernel": feature_map.kernel,
+            "gamma": resolve_gamma(feature_map.gamma, X),
+            "degree": feature_map.degree,
+            "coef0": feature_map.coef0,
+        }
+        lower, upper = self._intervals(targets)
+        form = serves_on_kernel(X, lower, upper, weights, self._loss(), self._intercept_cost())
+        if form is None:
+            return None
+        with report.phase("the kernel SVM on its kernel (libsvm, as SVC)"):
+            point = solve_on_kernel(
+                X,
+                kernel,
+                lower,
+                upper,
+                weights,
+                form=form,
+                C=C,
+                loss=self._loss(),
+                tol=float(self.tol),
+                shrinking=bool(getattr(self, "shrinking", True)),
+                intercept_cost=self._intercept_cost(),
+                max_support=feature_map.n_components,
+            )
+        if point is None:
+            report.line(
+                f"(given up: libsvm out of steps, or more support vectors than the "
+                f"{feature_map.n_components} landmarks)"
+            )
+        return point
 
     def _merged(self, X, targets, weights, labels, overrides=None):
         """A fit's rows with their repeats merged (see :meth:`_fit_and_solve`).
@@ -425,6 +510,10 @@ class _BaseSVM(BaseEstimator):
             support = np.flatnonzero(np.any(result.dual_coef != 0, axis=1))
             met = np.union1d(met, support)
             if not 0 < met.size <= feature_map.width:
+                break
+            if np.isin(met, feature_map.component_indices_).all():
+                # landmarks already: what is left of the gap is what the map drops
+                # (landmarks nearly in the others' span), which a move keeps
                 break
             gap = _kernel_gap(X, feature_map, result, support)
             report.line(f"certified within {np.max(gap):.2e} of the kernel SVM's optimum")
@@ -534,6 +623,7 @@ class _BaseSVM(BaseEstimator):
         report=None,
         likely_support=None,
         warn=True,
+        on_kernel=None,
     ):
         """Run the solver on a design; warn when it stops short of ``tol``.
 
@@ -543,7 +633,10 @@ class _BaseSVM(BaseEstimator):
         of a large problem start from (:func:`~kernelsvm_keras._dual.solve_working_sets`).
         ``C=inf`` is the hard margin (:meth:`_hard_margin`). Without ``warn``
         the warning's message is the result's ``warning``, for a caller that
-        may keep another fit (:meth:`_fit_and_solve`).
+        may keep another fit (:meth:`_fit_and_solve`). ``on_kernel`` is the
+        kernel SVM's solution on the design's rows (:meth:`_on_kernel`): kept
+        where it is certified within ``tol`` on the design's features, else
+        the problem is solved as without it.
         """
         report = self._report() if report is None else report
         if math.isinf(C):
@@ -552,6 +645,117 @@ class _BaseSVM(BaseEstimator):
             design = design if exact is None else exact
             return self._hard_margin(design, targets, weights, problem, report)
         lower, upper = self._intervals(targets, **(problem or {}))
+        loss, tol = self._loss(), float(self.tol)
+        result = None
+        if on_kernel is not None:
+            result = self._kernel_point(design, lower, upper, weights, C, on_kernel, report)
+        if result is None:
+            result = self._solved(
+                design,
+                lower,
+                upper,
+                weights,
+                C,
+                coef_init,
+                intercept_init,
+                cg_iter,
+                report,
+                likely_support,
+            )
+        if not (np.all(np.isfinite(result.coef)) and np.all(np.isfinite(result.intercept))):
+            raise FloatingPointError(  # never returned as a model (the solver guards it)
+                f"{type(self).__name__}: the solver produced a non-finite model at C={C:g}."
+            )
+        model_limited = self._on_model_features(design, result, lower, upper, weights, C, tol)
+        if model_limited:
+            report.line(
+                f"on the fitted model's float64 features: certified gap {result.gap.max():.2e}, "
+                f"objective {np.sum(result.primal):.6e}"
+            )
+            exact = self._model_design(design)
+            if exact is not None:
+                report.line("solved again on those features")
+                return self._solve(
+                    exact,
+                    targets,
+                    weights,
+                    C,
+                    coef_init=result.coef,
+                    intercept_init=result.intercept,
+                    cg_iter=cg_iter,
+                    problem=problem,
+                    report=report,
+                    likely_support=likely_support,
+                    warn=warn,
+                )
+        if not result.converged:
+            if model_limited:
+                reason = (
+                    "met tol on the float32 features that training computes, but the fitted "
+                    "model computes its features in float64, and the two differ by more than "
+                    "this problem tolerates (X is badly scaled for the kernel: rescale it, for "
+                    "instance with StandardScaler, or use a smaller gamma or C)"
+                )
+            elif result.precision_limited:
+                reason = (
+                    "met tol in float32, but the float64 certificate does not: tol is below "
+                    "what float32 training can certify on this problem (use tol >= "
+                    f"{_certifiable(result.gap):.0e})"
+                )
+            elif result.stalled:
+                reason = (
+                    "stopped improving at float32 precision (C times the sample weights "
+                    "makes the problem too ill-conditioned for float32, or X is badly scaled)"
+                )
+                two_sided = bool(np.any(np.isfinite(lower) & np.isfinite(upper)))
+                reason += self._finish_declined(design, weights, lower.shape[1], loss, two_sided)
+            else:
+                reason = f"reached max_iter={self.max_iter}; increase max_iter"
+            result.warning = (
+                f"{type(self).__name__} did not reach tol={self.tol} (C={C:g}): the certified "
+                f"relative duality gap is {result.gap.max():.2e}; the solver {reason}."
+            )
+            if warn:
+                warnings.warn(result.warning, ConvergenceWarning, stacklevel=4)
+        return result
+
+    def _kernel_point(self, design, lower, upper, weights, C, point, report):
+        """:func:`~kernelsvm_keras._dual.certified_point` of ``point``; ``None`` above ``tol``."""
+        result = certified_point(
+            design,
+            lower,
+            upper,
+            weights,
+            point,
+            C=C,
+            loss=self._loss(),
+            tol=float(self.tol),
+            report=report,
+            shrinking=bool(getattr(self, "shrinking", True)),
+            intercept_cost=self._intercept_cost(),
+        )
+        return result if result.converged else None
+
+    def _solved(
+        self,
+        design,
+        lower,
+        upper,
+        weights,
+        C,
+        coef_init,
+        intercept_init,
+        cg_iter,
+        report,
+        likely_support,
+    ):
+        """The solvers on the problem of ``lower`` and ``upper``, cheapest first; their result.
+
+        The exact dual where the problem is small, working sets where its
+        support vectors may be few, Newton otherwise or where those stop
+        above ``tol``, and the working sets again where Newton stalls
+        (:meth:`_rescued`). Arguments as :meth:`_solve`'s.
+        """
         fit_intercept, intercept_cost = self._fit_intercept(), self._intercept_cost()
         loss, tol = self._loss(), float(self.tol)
         dual = form = None
@@ -608,61 +812,6 @@ class _BaseSVM(BaseEstimator):
                 result = dual
             elif form is None and result.stalled and not result.converged:
                 result = self._rescued(design, lower, upper, weights, C, result, report)
-        if not (np.all(np.isfinite(result.coef)) and np.all(np.isfinite(result.intercept))):
-            raise FloatingPointError(  # never returned as a model (the solver guards it)
-                f"{type(self).__name__}: the solver produced a non-finite model at C={C:g}."
-            )
-        model_limited = self._on_model_features(design, result, lower, upper, weights, C, tol)
-        if model_limited:
-            report.line(
-                f"on the fitted model's float64 features: certified gap {result.gap.max():.2e}, "
-                f"objective {np.sum(result.primal):.6e}"
-            )
-            exact = self._model_design(design)
-            if exact is not None:
-                report.line("solved again on those features")
-                return self._solve(
-                    exact,
-                    targets,
-                    weights,
-                    C,
-                    coef_init=result.coef,
-                    intercept_init=result.intercept,
-                    cg_iter=cg_iter,
-                    problem=problem,
-                    report=report,
-                    likely_support=likely_support,
-                    warn=warn,
-                )
-        if not result.converged:
-            if model_limited:
-                reason = (
-                    "met tol on the float32 features that training computes, but the fitted "
-                    "model computes its features in float64, and the two differ by more than "
-                    "this problem tolerates (X is badly scaled for the kernel: rescale it, for "
-                    "instance with StandardScaler, or use a smaller gamma or C)"
-                )
-            elif result.precision_limited:
-                reason = (
-                    "met tol in float32, but the float64 certificate does not: tol is below "
-                    "what float32 training can certify on this problem (use tol >= "
-                    f"{_certifiable(result.gap):.0e})"
-                )
-            elif result.stalled:
-                reason = (
-                    "stopped improving at float32 precision (C times the sample weights "
-                    "makes the problem too ill-conditioned for float32, or X is badly scaled)"
-                )
-                two_sided = bool(np.any(np.isfinite(lower) & np.isfinite(upper)))
-                reason += self._finish_declined(design, weights, lower.shape[1], loss, two_sided)
-            else:
-                reason = f"reached max_iter={self.max_iter}; increase max_iter"
-            result.warning = (
-                f"{type(self).__name__} did not reach tol={self.tol} (C={C:g}): the certified "
-                f"relative duality gap is {result.gap.max():.2e}; the solver {reason}."
-            )
-            if warn:
-                warnings.warn(result.warning, ConvergenceWarning, stacklevel=4)
         return result
 
     def _on_model_features(self, design, result, lower, upper, weights, C, tol):

@@ -7,7 +7,8 @@ which cannot take function-scoped fixtures, can use it too), as a problem too
 large for the dual is solved: landmarks in the eigenbasis. ``route("declined")``
 keeps the small problem's feature map (landmarks in the Cholesky basis) and
 has libsvm decline, as when it stops at its step limit: the same features as
-the dual route, solved by Newton.
+the dual route, solved by Newton. Neither solves the kernel SVM on its kernel
+first (:func:`kernelsvm_keras._dual.solve_on_kernel`).
 """
 
 import contextlib
@@ -24,12 +25,14 @@ def route(name):
     if name == "dual":
         yield
         return
-    if name == "declined":
-        with mock.patch.object(_base, "solve_dual", lambda *args, **kwargs: None):
+    # (both off the kernel SVM on its kernel, which solves no features)
+    with mock.patch.object(_dual, "_KERNEL_FLOPS", 0):
+        if name == "declined":
+            with mock.patch.object(_base, "solve_dual", lambda *args, **kwargs: None):
+                yield
+            return
+        with mock.patch.object(_dual, "_MAX_ROWS", 0):
             yield
-        return
-    with mock.patch.object(_dual, "_MAX_ROWS", 0):
-        yield
 
 
 def recording_working_sets(monkeypatch):
