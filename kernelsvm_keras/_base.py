@@ -605,7 +605,17 @@ class _BaseSVM(BaseEstimator):
             return result
         report.line("Newton stalled at float32 precision: the exact dual on working sets")
         sets = self._exact_dual(solve_working_sets, design, lower, upper, weights, form, C, report)
-        if not isinstance(sets, SolverResult) or not sets.gap.max() < result.gap.max():
+        if not isinstance(sets, SolverResult):
+            result.also_tried = (
+                "the exact dual on working sets, tried then, gave up (more support vectors "
+                "than a set takes, or libsvm out of steps)"
+            )
+            return result
+        if not sets.gap.max() < result.gap.max():
+            result.also_tried = (
+                f"the exact dual on working sets, tried then, stopped at a gap of "
+                f"{sets.gap.max():.2e}"
+            )
             return result
         sets.stalled, sets.precision_limited = result.stalled, result.precision_limited
         return sets
@@ -709,6 +719,8 @@ class _BaseSVM(BaseEstimator):
                 )
                 two_sided = bool(np.any(np.isfinite(lower) & np.isfinite(upper)))
                 reason += self._finish_declined(design, weights, lower.shape[1], loss, two_sided)
+                if result.also_tried is not None:
+                    reason += f"; {result.also_tried}"
             else:
                 reason = f"reached max_iter={self.max_iter}; increase max_iter"
             result.warning = (

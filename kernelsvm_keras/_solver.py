@@ -257,6 +257,10 @@ class SolverResult:
         The message of the estimator's ``ConvergenceWarning`` about this
         solution (``None`` where none is due), which a caller that may keep
         another fit gives only for the one it keeps.
+    also_tried : str or None
+        What another route made of the problem after this one stopped short
+        and that did not certify better (the working sets where Newton
+        stalled), for the warning; ``None`` where none was tried.
     """
 
     def __init__(
@@ -289,6 +293,7 @@ class SolverResult:
         self.cg_iter = cg_iter
         self.precision_limited = precision_limited
         self.warning = None
+        self.also_tried = None
 
 
 class NewtonStart:

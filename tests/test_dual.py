@@ -604,10 +604,11 @@ def test_newton_stalled_at_a_large_c_goes_to_the_working_sets(monkeypatch):
     est = fit_quietly(make(), Xd, yd > 4)
     (result,) = results
     assert not isinstance(result, NewtonStart) and result.converged and certified(est)
-    # without them, Newton's stall and its warning
+    # where they give up, Newton's stall, and a warning that says both
     with mock.patch.object(_base, "solve_working_sets", lambda *args, **kwargs: None):
-        with pytest.warns(ConvergenceWarning, match="stopped improving at float32"):
+        with pytest.warns(ConvergenceWarning, match="stopped improving at float32") as caught:
             stalled = make().fit(Xd, yd > 4)
+    assert "the exact dual on working sets, tried then, gave up" in str(caught[0].message)
     assert stalled.dual_gap_[0] > stalled.tol
     assert est.objective_[0] < stalled.objective_[0]
 
