@@ -732,7 +732,18 @@ class _BaseSVM(BaseEstimator):
         return result
 
     def _kernel_point(self, design, lower, upper, weights, C, point, report):
-        """:func:`~kernelsvm_keras._dual.certified_point` of ``point``; ``None`` above ``tol``."""
+        """:func:`~kernelsvm_keras._dual.certified_point` of ``point``; ``None`` above ``tol``.
+
+        ``w = phi(X)^T beta`` comes from the map's own float64 features of the
+        support vectors, not from the design's rows gathered (pendigits' 1,204:
+        0.37 s of the fit's 1.5 s).
+        """
+        coef = None
+        feature_map, X, _ = getattr(design, "model", (None, None, None))
+        if feature_map is not None:
+            support = np.flatnonzero(np.any(point[0] != 0, axis=1))
+            # (in the design's units: its features are scale * phi, its betas beta / scale^2)
+            coef = feature_map.transposed_products(X[support], point[0][support]) / design.scale
         result = certified_point(
             design,
             lower,
@@ -745,6 +756,7 @@ class _BaseSVM(BaseEstimator):
             report=report,
             shrinking=bool(getattr(self, "shrinking", True)),
             intercept_cost=self._intercept_cost(),
+            coef=coef,
         )
         return result if result.converged else None
 

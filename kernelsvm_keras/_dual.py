@@ -555,14 +555,16 @@ def certified_point(
     report,
     shrinking=True,
     intercept_cost=0.0,
+    coef=None,
 ):
     """:func:`solve_on_kernel`'s ``point``, certified in float64 on ``design``'s features.
 
     ``w = phi(X)^T beta`` over the support vectors; where they are landmarks
     of the map, ``phi(x) . phi(z) = k(x, z)`` and the point is the kernel
     SVM's solution, its gap that of libsvm (up to the landmarks'
-    eigenvalues the map drops). With the problem's float64 finish, as
-    :func:`solve_dual`. Returns the
+    eigenvalues the map drops). ``coef`` is ``w`` (in the design's units)
+    where the caller has it, else it is summed from the design's rows. With
+    the problem's float64 finish, as :func:`solve_dual`. Returns the
     :class:`~kernelsvm_keras._solver.SolverResult`.
     """
     beta, intercept, column_iter = point
@@ -583,7 +585,8 @@ def certified_point(
     )
     beta = beta / problem.scale**2  # (the design's units: C / scale^2, as _Dual's)
     support = np.flatnonzero(np.any(beta != 0, axis=1))
-    coef = matmul(design.exact_rows(support).T, beta[support])
+    if coef is None:
+        coef = matmul(design.exact_rows(support).T, beta[support])
     what = f"the kernel SVM on its kernel (libsvm, float64), {support.size} support vectors"
     n_iter = int(column_iter.max(initial=0))
     return problem.certified(coef, intercept.copy(), beta, n_iter, what, report, column_iter)
