@@ -505,6 +505,7 @@ def solve_on_kernel(
     column_iter)`` otherwise: the dual variables of every row (``beta_i =
     y_i alpha_i``), libsvm's intercepts and each column's steps.
     """
+    _check_range(C, sample_weight, 1.0)  # the same range as every other route's
     n, K = lower.shape
     problem = _Dual(
         None,

@@ -249,3 +249,13 @@ def test_kernel_matrices_beyond_the_budget_are_declined(points, monkeypatch):
     monkeypatch.setattr(_dual, "_KERNEL_FLOPS", 400**2 * 4)
     fit_quietly(KerasSVC(**PARAMS), X_sep, y_sep)
     assert len(points) == 1 and points[0] is not None
+
+
+def test_c_beyond_float32_s_range_is_refused_as_on_every_route(monkeypatch):
+    # libsvm would solve it in float64, but the model is float32's: the same
+    # ValueError as the other routes give, before libsvm runs
+    columns = []
+    monkeypatch.setattr(_dual._Dual, "column", lambda *args: columns.append(args))
+    with pytest.raises(ValueError, match="C times the sum of the sample weights"):
+        KerasSVC(**{**PARAMS, "C": 1e16}).fit(X_sep, y_sep)
+    assert columns == []
