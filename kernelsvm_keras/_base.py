@@ -349,7 +349,7 @@ class _BaseSVM(BaseEstimator):
                 "solved as that many weighted rows"
             )
         point = self._on_kernel(X, targets, weights, C, overrides, report)
-        support = None if point is None else np.flatnonzero(np.any(point[0] != 0, axis=1))
+        support = None if point is None else np.flatnonzero(np.any(point.beta != 0, axis=1))
         factors = self._may_serve_dual(n) and self._map_for(n, **overrides).draws_landmarks
         with scipy_products() if factors else contextlib.nullcontext():
             feature_map, design, coef_init, intercept_init = self._features(
@@ -396,9 +396,9 @@ class _BaseSVM(BaseEstimator):
         than rows solves it there first, as ``SVC`` does; where its support
         vectors are at most the landmarks, they become landmarks (the draw
         filling the rest) and :meth:`_solve` certifies the point on the
-        map's features (``on_kernel``). Returns ``(beta, intercept,
-        column_iter)`` of :func:`~kernelsvm_keras._dual.solve_on_kernel`, or
-        ``None`` where the route is not taken or gives up.
+        map's features (``on_kernel``). Returns the
+        :class:`~kernelsvm_keras._dual.KernelPoint`, or ``None`` where the
+        route is not taken or gives up.
         """
         n = X.shape[0]
         if (
@@ -735,28 +735,28 @@ class _BaseSVM(BaseEstimator):
         """:func:`~kernelsvm_keras._dual.certified_point` of ``point``; ``None`` above ``tol``.
 
         ``w = phi(X)^T beta`` comes from the map's own float64 features of the
-        support vectors, not from the design's rows gathered (pendigits' 1,204:
-        0.37 s of the fit's 1.5 s).
+        support vectors (the published design's ``model``), not from the
+        design's rows gathered (pendigits' 1,204: 0.37 s of the fit's 1.5 s).
         """
-        coef = None
         feature_map, X, _ = getattr(design, "model", (None, None, None))
-        if feature_map is not None:
-            support = np.flatnonzero(np.any(point[0] != 0, axis=1))
-            # (in the design's units: its features are scale * phi, its betas beta / scale^2)
-            coef = feature_map.transposed_products(X[support], point[0][support]) / design.scale
+        if feature_map is None:  # (a fit's design is published: not met)
+            return None
+        support = np.flatnonzero(np.any(point.beta != 0, axis=1))
+        # (in the design's units: its features are scale * phi, its betas beta / scale^2)
+        coef = feature_map.transposed_products(X[support], point.beta[support]) / design.scale
         result = certified_point(
             design,
             lower,
             upper,
             weights,
             point,
+            coef,
             C=C,
             loss=self._loss(),
             tol=float(self.tol),
             report=report,
             shrinking=bool(getattr(self, "shrinking", True)),
             intercept_cost=self._intercept_cost(),
-            coef=coef,
         )
         return result if result.converged else None
 

@@ -43,6 +43,7 @@ import contextlib
 import os
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -54,6 +55,7 @@ from ._certificate import _certify, _Intervals, _per_column, interior_fits
 from ._solver import NewtonStart, SolverResult, _check_range, _gap_floor
 
 __all__ = [
+    "KernelPoint",
     "certified_point",
     "may_serve",
     "may_serve_working_sets",
@@ -451,6 +453,17 @@ def solve_dual(
     return problem.certified(coef, intercept, beta, n_iter, what, report, column_iter)
 
 
+class KernelPoint(NamedTuple):
+    """:func:`solve_on_kernel`'s solution: each row's dual variable per column
+    (``beta_i = y_i alpha_i``, shape (n_samples, K)), libsvm's intercepts, each
+    column's steps, and the problem's form (:func:`serves_on_kernel`)."""
+
+    beta: np.ndarray
+    intercept: np.ndarray
+    column_iter: np.ndarray
+    form: str
+
+
 def serves_on_kernel(X, lower, upper, sample_weight, loss, intercept_cost=0.0):
     """The form in which :func:`solve_on_kernel` takes this problem on ``X``, or ``None``.
 
@@ -501,9 +514,8 @@ def solve_on_kernel(
     Gives up (``None``) where libsvm fails or runs out of steps on a
     column, or where the support vectors of the columns solved so far,
     taken :func:`_libsvm_threads` at a time, outnumber ``max_support`` (the
-    landmarks that would hold them). Returns ``(beta, intercept,
-    column_iter)`` otherwise: the dual variables of every row (``beta_i =
-    y_i alpha_i``), libsvm's intercepts and each column's steps.
+    landmarks that would hold them). Returns the :class:`KernelPoint`
+    otherwise.
     """
     _check_range(C, sample_weight, 1.0)  # the same range as every other route's
     n, K = lower.shape
@@ -540,7 +552,7 @@ def solve_on_kernel(
             support |= np.any(beta[:, batch] != 0, axis=1)
             if np.count_nonzero(support) > max_support:
                 return None
-    return beta, intercept, column_iter
+    return KernelPoint(beta, intercept, column_iter, form)
 
 
 def certified_point(
@@ -549,6 +561,7 @@ def certified_point(
     upper,
     sample_weight,
     point,
+    coef,
     *,
     C,
     loss,
@@ -556,27 +569,22 @@ def certified_point(
     report,
     shrinking=True,
     intercept_cost=0.0,
-    coef=None,
 ):
     """:func:`solve_on_kernel`'s ``point``, certified in float64 on ``design``'s features.
 
-    ``w = phi(X)^T beta`` over the support vectors; where they are landmarks
-    of the map, ``phi(x) . phi(z) = k(x, z)`` and the point is the kernel
-    SVM's solution, its gap that of libsvm (up to the landmarks'
-    eigenvalues the map drops). ``coef`` is ``w`` (in the design's units)
-    where the caller has it, else it is summed from the design's rows. With
-    the problem's float64 finish, as :func:`solve_dual`. Returns the
+    ``coef`` is ``w = phi(X)^T beta`` over the support vectors (in the
+    design's units); where they are landmarks of the map, ``phi(x) . phi(z)
+    = k(x, z)`` and the point is the kernel SVM's solution, its gap that of
+    libsvm (up to the landmarks' eigenvalues the map drops). With the
+    problem's float64 finish, as :func:`solve_dual`. Returns the
     :class:`~kernelsvm_keras._solver.SolverResult`.
     """
-    beta, intercept, column_iter = point
-    weight = np.broadcast_to(_per_column(sample_weight), lower.shape)
-    form = _form(lower, upper, weight, intercept_cost)
     problem = _Dual(
         design,
         lower,
         upper,
         sample_weight,
-        form,
+        point.form,
         C,
         loss,
         tol,
@@ -584,13 +592,13 @@ def certified_point(
         intercept_cost,
         finish=True,
     )
-    beta = beta / problem.scale**2  # (the design's units: C / scale^2, as _Dual's)
-    support = np.flatnonzero(np.any(beta != 0, axis=1))
-    if coef is None:
-        coef = matmul(design.exact_rows(support).T, beta[support])
-    what = f"the kernel SVM on its kernel (libsvm, float64), {support.size} support vectors"
-    n_iter = int(column_iter.max(initial=0))
-    return problem.certified(coef, intercept.copy(), beta, n_iter, what, report, column_iter)
+    beta = point.beta / problem.scale**2  # (the design's units: C / scale^2, as _Dual's)
+    support = np.count_nonzero(np.any(beta != 0, axis=1))
+    what = f"the kernel SVM on its kernel (libsvm, float64), {support} support vectors"
+    n_iter = int(point.column_iter.max(initial=0))
+    return problem.certified(
+        coef, point.intercept.copy(), beta, n_iter, what, report, point.column_iter
+    )
 
 
 def serves_working_sets(

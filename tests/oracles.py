@@ -148,3 +148,18 @@ def reference_one_class_optimum(Phi, nu):
     w = Phi[ocsvm.support_].T @ ocsvm.dual_coef_[0] / (nu * n)
     rho = -ocsvm.intercept_[0] / (nu * n)
     return 0.5 * w @ w - rho + np.sum(np.maximum(0.0, rho - Phi @ w)) / (nu * n)
+
+
+def kernel_objective(X, y_signed, support, dual_coef, intercept, gamma, C, epsilon=None):
+    """The RBF kernel SVM's objective (SVC's, or SVR's with ``epsilon``) at libsvm's solution."""
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    K = rbf_kernel(X, gamma=gamma)
+    a = np.zeros(len(X))
+    a[support] = dual_coef
+    f = K @ a + intercept
+    if epsilon is None:
+        losses = np.maximum(0.0, 1.0 - y_signed * f)
+    else:
+        losses = np.maximum(0.0, np.abs(y_signed - f) - epsilon)
+    return 0.5 * a @ K @ a + C * np.sum(losses)

@@ -21,6 +21,7 @@ from kernelsvm_keras.layers import (
     rbf_kernel_matrix,
 )
 
+from oracles import kernel_objective
 from routes import recording_working_sets
 
 rng = np.random.RandomState(0)
@@ -686,19 +687,6 @@ def test_svc_partial_fit_takes_landmarks_from_the_first_chunk():
 X_sep, y_sep = make_classification(
     400, 4, n_informative=3, n_redundant=0, class_sep=2.0, flip_y=0, random_state=0
 )
-
-
-def kernel_objective(X, y_signed, support, dual_coef, intercept, gamma, C, epsilon=None):
-    """The kernel SVM's objective (SVC's, or SVR's with ``epsilon``) at libsvm's solution."""
-    K = rbf_kernel(X, gamma=gamma)
-    a = np.zeros(len(X))
-    a[support] = dual_coef
-    f = K @ a + intercept
-    if epsilon is None:
-        losses = np.maximum(0.0, 1.0 - y_signed * f)
-    else:
-        losses = np.maximum(0.0, np.abs(y_signed - f) - epsilon)
-    return 0.5 * a @ K @ a + C * np.sum(losses)
 
 
 def test_the_draw_takes_the_given_rows_first_then_nystroem_s():

@@ -18,12 +18,13 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import load_iris, make_blobs, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR, OneClassSVM
 
 from kernelsvm_keras import KerasOneClassSVM, KerasSVC, KerasSVR, _base, _dual
+
+from oracles import kernel_objective
 
 X_sep, y_sep = make_classification(
     400, 4, n_informative=3, n_redundant=0, class_sep=2.0, flip_y=0, random_state=0
@@ -54,19 +55,6 @@ def points(monkeypatch):
     return results
 
 
-def hinge_objective(X, y_signed, support, dual_coef, intercept, gamma, C, epsilon=None):
-    """The kernel SVM's objective (``SVC``'s, or ``SVR``'s with ``epsilon``) at libsvm's point."""
-    K = rbf_kernel(X, gamma=gamma)
-    a = np.zeros(len(X))
-    a[support] = dual_coef
-    f = K @ a + intercept
-    if epsilon is None:
-        losses = np.maximum(0.0, 1.0 - y_signed * f)
-    else:
-        losses = np.maximum(0.0, np.abs(y_signed - f) - epsilon)
-    return 0.5 * a @ K @ a + C * np.sum(losses)
-
-
 @pytest.mark.parametrize("C", [1.0, 10.0])
 def test_the_hinge_is_svc_s_own_solution(points, C):
     est = fit_quietly(KerasSVC(C=C, **PARAMS), X_sep, y_sep)
@@ -74,7 +62,7 @@ def test_the_hinge_is_svc_s_own_solution(points, C):
     assert len(points) == 1 and points[0] is not None
     np.testing.assert_array_equal(np.sort(est.support_), np.sort(svc.support_))
     assert np.isin(est.support_, est.component_indices_).all()
-    optimum = hinge_objective(
+    optimum = kernel_objective(
         X_sep, 2.0 * y_sep - 1, svc.support_, svc.dual_coef_[0], svc.intercept_[0], est.gamma_, C
     )
     np.testing.assert_allclose(est.objective_[0], optimum, rtol=2e-4)
@@ -147,7 +135,7 @@ def test_the_regression_is_svr_s(points):
     svr = SVR(gamma=est.gamma_, tol=1e-10, **params).fit(Xr, yr)
     assert points[0] is not None and certified(est)
     assert svr.support_.size <= 150
-    optimum = hinge_objective(
+    optimum = kernel_objective(
         Xr, yr, svr.support_, svr.dual_coef_[0], svr.intercept_[0], est.gamma_, 10.0, epsilon=0.1
     )
     np.testing.assert_allclose(est.objective_[0], optimum, rtol=2e-4)
@@ -218,7 +206,7 @@ def test_a_point_above_tol_on_the_features_is_solved_again_there(monkeypatch, po
     monkeypatch.setattr(_base, "certified_point", short)
     est = fit_quietly(KerasSVC(**PARAMS), X_sep, y_sep)
     assert points[0] is not None and certified(est)
-    support = np.flatnonzero(np.any(points[0][0] != 0, axis=1))
+    support = np.flatnonzero(np.any(points[0].beta != 0, axis=1))
     assert np.isin(support, est.component_indices_).all()
 
 
