@@ -349,7 +349,15 @@ class _BaseSVM(BaseEstimator):
                 "solved as that many weighted rows"
             )
         point = self._on_kernel(X, targets, weights, C, overrides, report)
-        support = None if point is None else np.flatnonzero(np.any(point.beta != 0, axis=1))
+        support = None
+        if point is not None:
+            # the kernel SVM's solution is a sum over its support vectors: landmarks on
+            # them alone hold it exactly, and a draw filling the rest adds nothing to
+            # the model but the cost of a wider map (pendigits' one-vs-one hinge: 1,204
+            # support vectors on 2,048 landmarks); one drawn where there are none (a
+            # constant model: a regression's tube that holds every row)
+            support = np.flatnonzero(np.any(point.beta != 0, axis=1))
+            overrides = {**overrides, "n_components": max(support.size, 1)}
         factors = self._may_serve_dual(n) and self._map_for(n, **overrides).draws_landmarks
         with scipy_products() if factors else contextlib.nullcontext():
             feature_map, design, coef_init, intercept_init = self._features(
@@ -394,9 +402,9 @@ class _BaseSVM(BaseEstimator):
         cheap (:func:`~kernelsvm_keras._dual.solve_on_kernel`), a fit from
         zero of the hinge with ``approximation="auto"`` on fewer landmarks
         than rows solves it there first, as ``SVC`` does; where its support
-        vectors are at most the landmarks, they become landmarks (the draw
-        filling the rest) and :meth:`_solve` certifies the point on the
-        map's features (``on_kernel``). Returns the
+        vectors are at most the landmarks, they alone become the landmarks
+        (:meth:`_fit_and_solve`: at most ``n_components``) and :meth:`_solve`
+        certifies the point on the model's features (``on_kernel``). Returns the
         :class:`~kernelsvm_keras._dual.KernelPoint`, or ``None`` where the
         route is not taken or gives up.
         """
@@ -737,13 +745,25 @@ class _BaseSVM(BaseEstimator):
         ``w = phi(X)^T beta`` comes from the map's own float64 features of the
         support vectors (the published design's ``model``), not from the
         design's rows gathered (pendigits' 1,204: 0.37 s of the fit's 1.5 s).
+        The certificate is taken on the model's own features where they are
+        cheap (:meth:`_on_model_features`' bound): the kernel block against
+        the landmarks, without the projection of the design's float64 pass.
         """
         feature_map, X, _ = getattr(design, "model", (None, None, None))
         if feature_map is None:  # (a fit's design is published: not met)
             return None
         support = np.flatnonzero(np.any(point.beta != 0, axis=1))
         # (in the design's units: its features are scale * phi, its betas beta / scale^2)
-        coef = feature_map.transposed_products(X[support], point.beta[support]) / design.scale
+        scale = design.scale
+        coef = feature_map.transposed_products(X[support], point.beta[support]) / scale
+        model_pass = None
+        if X.shape[0] * feature_map.width * max(X.shape[1], 1) <= _MODEL_CERTIFICATE_WORK:
+
+            def model_pass(coef, beta):
+                # the design's units: the same predictions, phi^T beta scale times the model's
+                Z, u = self._model_products(feature_map, X, coef.T * scale, 0.0, beta)
+                return Z, u * scale
+
         result = certified_point(
             design,
             lower,
@@ -757,6 +777,7 @@ class _BaseSVM(BaseEstimator):
             report=report,
             shrinking=bool(getattr(self, "shrinking", True)),
             intercept_cost=self._intercept_cost(),
+            model_pass=model_pass,
         )
         return result if result.converged else None
 
@@ -860,6 +881,8 @@ class _BaseSVM(BaseEstimator):
         feature_map, X, features = getattr(design, "model", (None, None, None))
         if feature_map is None or result.dual_coef is None or X.shape[0] == 0:
             return False
+        if result.model_certified:
+            return False  # (certified there already)
         work = X.shape[0] * feature_map.width * max(X.shape[1], 1)
         if features is None and work > _MODEL_CERTIFICATE_WORK:
             return False
@@ -876,7 +899,9 @@ class _BaseSVM(BaseEstimator):
         beta = np.asarray(result.dual_coef, dtype=np.float64)
         with np.errstate(all="ignore"):
             if features is None:
-                predictions, u = self._model_products(feature_map, X, result, beta)
+                predictions, u = self._model_products(
+                    feature_map, X, result.coef, result.intercept, beta
+                )
             else:  # every row a landmark: the map kept their float64 features
                 predictions = matmul(features, result.coef.T) + result.intercept
                 u = matmul(features.T, beta)
@@ -890,16 +915,14 @@ class _BaseSVM(BaseEstimator):
         result.converged = bool(result.converged and np.all(gap <= tol))
         return limited
 
-    def _model_products(self, feature_map, X, result, beta):
+    def _model_products(self, feature_map, X, coef, intercept, beta):
         """:meth:`~kernelsvm_keras._maps.FeatureMap.model_products`, a batch of rows at a time."""
         rows = self._rows_per_batch(max(X.shape[1], feature_map.width))
         predictions = np.empty((X.shape[0], beta.shape[1]))
         u = np.zeros((feature_map.width, beta.shape[1]))
         for start in range(0, X.shape[0], rows):
             stop = start + rows
-            part = feature_map.model_products(
-                X[start:stop], result.coef, result.intercept, beta[start:stop]
-            )
+            part = feature_map.model_products(X[start:stop], coef, intercept, beta[start:stop])
             predictions[start:stop] = part[0]
             u += part[1]
         return predictions, u

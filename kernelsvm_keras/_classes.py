@@ -168,7 +168,9 @@ or callable, default="rbf"
     n_components : int, default=2048
         Number of landmarks (at most the number of training samples), or of
         random Fourier features. More approximate the kernel better (see the
-        README for the accuracy / time trade-off).
+        README for the accuracy / time trade-off). A hinge fit that ``"auto"``
+        solves on the kernel itself first keeps its support vectors alone as
+        landmarks, where they are at most this many (see Notes).
     approximation : {"auto", "nystroem", "random_fourier"}, default="auto"
         How the kernel is approximated. ``"nystroem"``: the kernel evaluated
         against ``n_components`` training rows drawn at random (the map of
@@ -325,7 +327,11 @@ or callable, default="rbf"
     the support vectors where they fit (``support_`` of every fit met so
     far, at most ``n_components``, the draw filling the rest), and the fit
     of lowest objective is kept; ``component_indices_`` says which rows
-    the landmarks are. ``approximation="nystroem"`` keeps the draw.
+    the landmarks are. A hinge fit solved on the kernel itself first (as
+    ``SVC``; see the README, "The kernel itself first") is ``SVC``'s
+    solution, and its landmarks are its support vectors alone: fewer than
+    ``n_components`` where they are fewer. ``approximation="nystroem"``
+    keeps the draw.
 
     With ``multi_class="ovr"`` (the default but for the linear kernel)
     multiclass problems are trained one-vs-rest, and the decision function of

@@ -569,6 +569,7 @@ def certified_point(
     report,
     shrinking=True,
     intercept_cost=0.0,
+    model_pass=None,
 ):
     """:func:`solve_on_kernel`'s ``point``, certified in float64 on ``design``'s features.
 
@@ -576,8 +577,18 @@ def certified_point(
     design's units); where they are landmarks of the map, ``phi(x) . phi(z)
     = k(x, z)`` and the point is the kernel SVM's solution, its gap that of
     libsvm (up to the landmarks' eigenvalues the map drops). With the
-    problem's float64 finish, as :func:`solve_dual`. Returns the
-    :class:`~kernelsvm_keras._solver.SolverResult`.
+    problem's float64 finish, as :func:`solve_dual`.
+
+    ``model_pass(coef, beta)``, where given, is the certificate's first pass
+    (:meth:`_Dual.exact_products`, in the design's units) on the fitted
+    model's own float64 features, which a landmark map computes from the
+    kernel block without the ``n x m x m`` projection of the design's. Where
+    the point is within ``tol`` there, that is its certificate, and the
+    result's ``model_certified`` says so; else it is certified on the
+    design as without it (its finish, and its other dual points, read the
+    design's features).
+
+    Returns the :class:`~kernelsvm_keras._solver.SolverResult`.
     """
     problem = _Dual(
         design,
@@ -596,9 +607,20 @@ def certified_point(
     support = np.count_nonzero(np.any(beta != 0, axis=1))
     what = f"the kernel SVM on its kernel (libsvm, float64), {support} support vectors"
     n_iter = int(point.column_iter.max(initial=0))
-    return problem.certified(
-        coef, point.intercept.copy(), beta, n_iter, what, report, point.column_iter
-    )
+    intercept = point.intercept.copy()
+    if model_pass is not None:
+        intervals = problem.intervals()
+        best = intervals.feasible(beta)  # (the point _certify's first pass is of)
+        Z, u = first_pass = model_pass(coef, best)
+        primal = intervals.primal(Z + intercept, coef, intercept)
+        gap = intervals.relative_gap(primal, intervals.dual(best, u))
+        if np.all(gap <= tol):
+            result = problem.certified(
+                coef, intercept, beta, n_iter, what, report, point.column_iter, first_pass
+            )
+            result.model_certified = True
+            return result
+    return problem.certified(coef, intercept, beta, n_iter, what, report, point.column_iter)
 
 
 def serves_working_sets(

@@ -60,7 +60,9 @@ or callable, default="rbf"
         Maximum number of Newton iterations (``-1``: no limit; ``0``: the
         starting point, as in :class:`KerasSVC`).
     n_components : int, default=2048
-        Number of landmarks or random features.
+        Number of landmarks or random features; fewer landmarks where a fit
+        solved on the kernel itself first keeps its support vectors alone (as
+        in :class:`KerasSVC`).
     approximation : {"auto", "nystroem", "random_fourier"}, default="auto"
         As in :class:`KerasSVC` (``"auto"``: landmarks, moved onto the
         support vectors where they fit).

@@ -181,7 +181,9 @@ or callable, default="rbf"
         by it.
     n_components : int, default=2048
         Number of landmarks (at most the number of training rows) or random
-        features.
+        features; fewer landmarks where an epsilon-insensitive fit solved on
+        the kernel itself first keeps its support vectors alone (as in
+        :class:`KerasSVC`).
     approximation : {"auto", "nystroem", "random_fourier"}, default="auto"
         As in :class:`KerasSVC`: landmarks for every kernel (``"auto"``,
         moved onto the support vectors where they fit: ``SVR``'s own

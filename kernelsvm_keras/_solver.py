@@ -261,6 +261,10 @@ class SolverResult:
         What another route made of the problem after this one stopped short
         and that did not certify better (the working sets where Newton
         stalled), for the warning; ``None`` where none was tried.
+    model_certified : bool
+        Whether the certificate was taken on the fitted model's own float64
+        features (the kernel SVM solved on its kernel first), so that the
+        estimator need not take it there again.
     """
 
     def __init__(
@@ -294,6 +298,7 @@ class SolverResult:
         self.precision_limited = precision_limited
         self.warning = None
         self.also_tried = None
+        self.model_certified = False
 
 
 class NewtonStart:

@@ -22,7 +22,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR, OneClassSVM
 
-from kernelsvm_keras import KerasOneClassSVM, KerasSVC, KerasSVR, _base, _dual
+from kernelsvm_keras import KerasOneClassSVM, KerasSVC, KerasSVR, _base, _design, _dual
 
 from oracles import kernel_objective
 
@@ -61,7 +61,9 @@ def test_the_hinge_is_svc_s_own_solution(points, C):
     svc = SVC(C=C, gamma=est.gamma_, tol=1e-10).fit(X_sep, y_sep)
     assert len(points) == 1 and points[0] is not None
     np.testing.assert_array_equal(np.sort(est.support_), np.sort(svc.support_))
-    assert np.isin(est.support_, est.component_indices_).all()
+    # the support vectors alone are the landmarks: fewer than n_components
+    np.testing.assert_array_equal(np.sort(est.component_indices_), np.sort(est.support_))
+    assert est.components_.shape == (svc.support_.size, X_sep.shape[1])
     optimum = kernel_objective(
         X_sep, 2.0 * y_sep - 1, svc.support_, svc.dual_coef_[0], svc.intercept_[0], est.gamma_, C
     )
@@ -150,6 +152,36 @@ def test_the_one_class_svm_is_one_class_svm_s(points):
     np.testing.assert_array_equal(np.sort(est.support_), np.sort(reference.support_))
     np.testing.assert_allclose(
         est.decision_function(Xo), reference.decision_function(Xo), rtol=1e-2, atol=2e-3
+    )
+
+
+def test_the_certificate_is_the_returned_model_s(points, monkeypatch):
+    # taken on the model's own float64 features (the kernel block against the
+    # landmarks), without the design's float64 pass over its projected rows
+    def refused(*args, **kwargs):
+        raise AssertionError("the design's float64 pass was taken")
+
+    monkeypatch.setattr(_design.RowBlocks, "exact_products", refused)
+    C = 10.0
+    est = fit_quietly(KerasSVC(C=C, **PARAMS), X_sep, y_sep)
+    assert points[0] is not None and certified(est)
+    margins = (2.0 * y_sep - 1.0) * est.decision_function(X_sep)
+    primal = 0.5 * np.sum(est.coef_**2) + C * np.sum(np.maximum(0.0, 1.0 - margins))
+    np.testing.assert_allclose(est.objective_[0], primal, rtol=1e-10)
+
+
+def test_no_support_vector_keeps_one_landmark(points):
+    # a tube that holds every row: the constant model, on one drawn landmark
+    Xr, yr = make_regression(200, 4, noise=5.0, random_state=0)
+    est = KerasSVR(loss="epsilon_insensitive", epsilon=1e3, n_components=50, random_state=0)
+    est = fit_quietly(est, Xr, yr / np.std(yr))
+    assert points[0] is not None and est.support_.size == 0
+    assert est.components_.shape == (1, 4) and certified(est)
+    np.testing.assert_allclose(est.predict(Xr), est.intercept_[0], rtol=1e-12)
+    np.testing.assert_allclose(
+        est.to_keras().predict(Xr.astype(np.float32), verbose=0).ravel(),
+        est.predict(Xr),
+        rtol=1e-5,
     )
 
 
