@@ -2,11 +2,13 @@
 
 import os
 import pickle
+import warnings
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from sklearn.exceptions import ConvergenceWarning
 
 from kernelsvm_keras import KerasLinearSVC, KerasSVC
 
@@ -94,3 +96,37 @@ def test_objective_is_certified(data):
     est = KerasLinearSVC(tol=1e-3).fit(X, y)
     assert np.all(est.dual_gap_ <= 1e-3)
     assert np.all(est.objective_ > 0)
+
+
+@SETTINGS
+@given(
+    data=classification_data(),
+    loss=st.sampled_from(["hinge", "squared_hinge"]),
+    n_components=st.integers(4, 48),
+    C=st.sampled_from([0.1, 1.0, 10.0]),
+    ordered=st.booleans(),
+)
+def test_the_certificate_is_the_returned_model_s(data, loss, n_components, C, ordered):
+    # whatever route solved it (the kernel itself first, working sets, the dual
+    # on the features, Newton), objective_ is the primal of the model fit
+    # returns, at its own predictions on the training rows, and a fit that does
+    # not warn is certified within tol. ``ordered``: classes by the first
+    # feature's rank, so that the support vectors are few and the kernel
+    # itself first (whose landmarks are they) takes the hinge's fits
+    X, y = data
+    if ordered:
+        y = np.sort(y)[np.argsort(np.argsort(X[:, 0], kind="stable"))]
+    est = KerasSVC(loss=loss, C=C, n_components=n_components, multi_class="ovr", random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        est.fit(X, y)
+    scores = est.decision_function(X).reshape(len(X), -1)
+    signs = np.where(y[:, None] == est.classes_[None, : scores.shape[1]], 1.0, -1.0)
+    if scores.shape[1] == 1:  # binary: the second class is the positive one
+        signs = np.where(y[:, None] == est.classes_[1], 1.0, -1.0)
+    losses = np.maximum(0.0, 1.0 - signs * scores)
+    losses = losses if loss == "hinge" else np.square(losses)
+    primal = 0.5 * np.sum(np.square(est.coef_), axis=1) + C * np.sum(losses, axis=0)
+    np.testing.assert_allclose(est.objective_, primal, rtol=1e-6, atol=1e-9)
+    if not [w for w in caught if issubclass(w.category, ConvergenceWarning)]:
+        assert np.all(est.dual_gap_ <= est.tol)
