@@ -611,7 +611,8 @@ class _BaseSVM(BaseEstimator):
         )
         if form is None:
             return result
-        report.line("Newton stalled at float32 precision: the exact dual on working sets")
+        how = "gave up as futile" if result.gave_up else "stalled at float32 precision"
+        report.line(f"Newton {how}: the exact dual on working sets")
         sets = self._exact_dual(solve_working_sets, design, lower, upper, weights, form, C, report)
         if not isinstance(sets, SolverResult):
             result.also_tried = (
@@ -799,7 +800,11 @@ class _BaseSVM(BaseEstimator):
         The exact dual where the problem is small, working sets where its
         support vectors may be few, Newton otherwise or where those stop
         above ``tol``, and the working sets again where Newton stalls
-        (:meth:`_rescued`). Arguments as :meth:`_solve`'s.
+        (:meth:`_rescued`). Where they may take it, Newton gives up as soon
+        as it looks futile (``give_up`` of
+        :func:`~kernelsvm_keras._solver.solve_svm`) rather than when it
+        stalls, and runs again without giving up where the sets do not
+        certify the problem (:meth:`_resumed`). Arguments as :meth:`_solve`'s.
         """
         fit_intercept, intercept_cost = self._fit_intercept(), self._intercept_cost()
         loss, tol = self._loss(), float(self.tol)
@@ -832,7 +837,8 @@ class _BaseSVM(BaseEstimator):
             # Newton, from its own start: libsvm's point, where its steps ran
             # out, measured no better a start than zero (and skips the C path)
             design.project_cache()  # (if the working sets' design read few rows)
-            result = solve_svm(
+            newton = functools.partial(
+                solve_svm,
                 design,
                 lower,
                 upper,
@@ -842,8 +848,11 @@ class _BaseSVM(BaseEstimator):
                 fit_intercept=fit_intercept,
                 intercept_cost=intercept_cost,
                 tol=tol,
-                max_iter=self.max_iter if self.max_iter != -1 else _NO_LIMIT,
                 report=report,
+            )
+            newton = functools.partial(
+                newton,
+                max_iter=self.max_iter if self.max_iter != -1 else _NO_LIMIT,
                 coef_init=coef_init,
                 intercept_init=intercept_init,
                 cg_iter_init=cg_iter,
@@ -851,13 +860,43 @@ class _BaseSVM(BaseEstimator):
                 # (the small dual's certificate has tried the float64 finish)
                 finish=not (dual is not None and exact is solve_dual),
             )
+            # (where the working sets may rescue it)
+            result = newton(
+                give_up=form is None
+                and may_serve_working_sets(
+                    design.n_samples, design.n_outputs, fit_intercept, loss, any_size=True
+                )
+            )
             if dual is not None and dual.gap.max() < result.gap.max():
                 # libsvm's point, and how Newton stopped (for the warning's reason)
                 dual.stalled, dual.precision_limited = result.stalled, result.precision_limited
                 result = dual
             elif form is None and result.stalled and not result.converged:
-                result = self._rescued(design, lower, upper, weights, C, result, report)
+                rescued = self._rescued(design, lower, upper, weights, C, result, report)
+                if result.gave_up and not rescued.converged:
+                    rescued = self._resumed(newton, result, rescued, report)
+                result = rescued
         return result
+
+    @staticmethod
+    def _resumed(newton, stopped, rescued, report):
+        """Newton again where it gave up and the working sets did not certify the problem.
+
+        ``newton`` is the call that gave up (``stopped``), run again as it
+        would have run without giving up: its start and its path of ``C``
+        values, to its stall or ``max_iter``, and its float64 finish (from
+        the point where it gave up, without the path, a digits fit at
+        ``C=1e5`` stalled at a gap of 1 where from its start it converged).
+        Returns the result of the lower gap of that and the sets'
+        (``rescued``), with what the sets made of the problem.
+        """
+        report.line("Newton again, without giving up")
+        again = newton(give_up=False)
+        again.also_tried = stopped.also_tried
+        if rescued is not stopped and rescued.gap.max() < again.gap.max():
+            rescued.stalled, rescued.precision_limited = again.stalled, again.precision_limited
+            return rescued
+        return again
 
     def _on_model_features(self, design, result, lower, upper, weights, C, tol):
         """Certify ``result`` again on the fitted model's own features, where they are cheap.

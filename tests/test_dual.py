@@ -613,6 +613,82 @@ def test_newton_stalled_at_a_large_c_goes_to_the_working_sets(monkeypatch):
     assert est.objective_[0] < stalled.objective_[0]
 
 
+def _recording_newton(monkeypatch):
+    solved, solve = [], _base.solve_svm
+
+    def recording(*args, **kwargs):
+        solved.append(solve(*args, **kwargs))
+        return solved[-1]
+
+    monkeypatch.setattr(_base, "solve_svm", recording)
+    return solved
+
+
+def test_futile_newton_gives_up_for_the_working_sets(monkeypatch):
+    # Where the working sets may rescue it, Newton stops as soon as its best
+    # certified gap stays above 1 without halving in 5 iterations (the squared
+    # hinge at C=1000 on 20,000 MNIST rows: a gap of 6.9e4 for 50 iterations,
+    # 20 s, before it stalled), not at its stall; the sets reach the same
+    # optimum as after the stall
+    from kernelsvm_keras import _certificate
+
+    Xd, yd = _digits()
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 1000)
+    monkeypatch.setattr(_certificate, "_INTERIOR_FLOPS", 0)
+    make = lambda: KerasSVC(C=1e5, n_components=256, approximation="nystroem", random_state=0)  # noqa: E731
+    with monkeypatch.context() as patched:
+        patched.setattr(_solver, "_FUTILE_GAP", np.inf)  # (never futile)
+        stalled = _recording_newton(patched)
+        after_stall = fit_quietly(make(), Xd, yd > 4)
+    solved = _recording_newton(monkeypatch)
+    est = fit_quietly(make(), Xd, yd > 4)
+    (newton,) = solved
+    assert newton.gave_up and newton.stalled and not newton.converged
+    assert newton.n_iter < stalled[0].n_iter and stalled[0].stalled and not stalled[0].gave_up
+    assert certified(est) and certified(after_stall)
+    np.testing.assert_allclose(est.objective_, after_stall.objective_, rtol=2 * est.tol)
+
+
+def test_newton_that_gave_up_runs_again_where_the_sets_do_not_certify(monkeypatch):
+    # the sets giving up too, Newton runs again as it would have without
+    # giving up (from its start, on its path of C values: from the point where
+    # it gave up, a fit stalled at a gap of 1 where this one converged), and
+    # the warning says that the sets were tried
+    from kernelsvm_keras import _certificate
+
+    Xd, yd = _digits()
+    monkeypatch.setattr(_dual, "_MAX_ROWS", 1000)
+    monkeypatch.setattr(_certificate, "_INTERIOR_FLOPS", 0)
+    monkeypatch.setattr(_base, "solve_working_sets", lambda *args, **kwargs: None)
+    make = lambda: KerasSVC(C=1e5, n_components=256, approximation="nystroem", random_state=0)  # noqa: E731
+    with monkeypatch.context() as patched:
+        patched.setattr(_solver, "_FUTILE_GAP", np.inf)
+        with pytest.warns(ConvergenceWarning, match="stopped improving at float32"):
+            reference = make().fit(Xd, yd > 4)
+    solved = _recording_newton(monkeypatch)
+    with pytest.warns(ConvergenceWarning, match="stopped improving at float32") as caught:
+        est = make().fit(Xd, yd > 4)
+    assert [result.gave_up for result in solved] == [True, False]
+    assert "the exact dual on working sets, tried then, gave up" in str(caught[0].message)
+    np.testing.assert_allclose(est.coef_, reference.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(est.objective_, reference.objective_, rtol=1e-9)
+    assert est.n_iter_ == reference.n_iter_
+
+
+@pytest.mark.parametrize(
+    "gaps, futile",
+    [
+        ([6.9e4] * 6, True),  # no bound, not moving
+        ([8.0, 7.0, 6.0, 5.0, 4.5, 4.1], True),  # above 1, not halved in 5
+        ([8.0, 7.0, 6.0, 5.0, 4.5, 3.9], False),  # halved
+        ([3e3, 9e2, 3e2, 1e2, 3e1, 1e1], False),  # converging
+        ([0.9] * 6, False),  # a bound within the objective: Newton's stall rule decides
+    ],
+)
+def test_futility_is_a_gap_above_one_that_does_not_halve(gaps, futile):
+    assert _solver._futile(gaps) is futile
+
+
 def test_a_fit_superseded_on_its_support_vectors_does_not_warn(monkeypatch):
     # approximation="auto" fits again on landmarks that hold the support
     # vectors, and keeps the lowest objective. The first fit stalls short of
@@ -633,8 +709,10 @@ def test_a_fit_superseded_on_its_support_vectors_does_not_warn(monkeypatch):
 
     monkeypatch.setattr(_base, "solve_svm", recording)
     est = fit_quietly(KerasSVC(C=1e5, n_components=256, random_state=0), Xd, yd > 4)
-    assert not solved[0].converged and solved[0].warning  # (deferred, then superseded)
-    assert certified(est) and len(solved) > 1
+    # (Newton on the drawn landmarks gives up as futile, then runs again to its stall)
+    assert solved[0].gave_up and not solved[1].converged
+    assert solved[1].warning  # (deferred, then superseded)
+    assert certified(est) and len(solved) > 2
 
 
 def test_working_sets_give_up_when_libsvm_runs_out_of_steps(monkeypatch):
