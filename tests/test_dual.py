@@ -12,6 +12,7 @@ the subject here is the dual on the features.
 import warnings
 from unittest import mock
 
+import keras
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris, make_classification, make_regression
@@ -587,6 +588,16 @@ def test_full_working_sets_go_on_while_the_rows_outside_them_halve(monkeypatch):
     np.testing.assert_allclose(est.objective_, cold.objective_, rtol=2 * est.tol)
 
 
+# digits at C=1e5 with the float64 finish's budget at zero: float32 Newton stalls
+# on TensorFlow's products, where on JAX's it converges (or, on moved landmarks,
+# stalls at another point): these scenarios are TensorFlow's trajectories
+tensorflow_trajectory = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="Newton's float32 trajectory at C=1e5 is TensorFlow's (JAX's converges there)",
+)
+
+
+@tensorflow_trajectory
 def test_newton_stalled_at_a_large_c_goes_to_the_working_sets(monkeypatch):
     # The squared hinge at a large C, on more rows than the exact dual takes
     # and features too narrow for its working sets: Newton stalls at float32
@@ -624,6 +635,7 @@ def _recording_newton(monkeypatch):
     return solved
 
 
+@tensorflow_trajectory
 def test_futile_newton_gives_up_for_the_working_sets(monkeypatch):
     # Where the working sets may rescue it, Newton stops as soon as its best
     # certified gap stays above 1 without halving in 5 iterations (the squared
@@ -649,6 +661,7 @@ def test_futile_newton_gives_up_for_the_working_sets(monkeypatch):
     np.testing.assert_allclose(est.objective_, after_stall.objective_, rtol=2 * est.tol)
 
 
+@tensorflow_trajectory
 def test_newton_that_gave_up_runs_again_where_the_sets_do_not_certify(monkeypatch):
     # the sets giving up too, Newton runs again as it would have without
     # giving up (from its start, on its path of C values: from the point where
@@ -689,6 +702,7 @@ def test_futility_is_a_gap_above_one_that_does_not_halve(gaps, futile):
     assert _solver._futile(gaps) is futile
 
 
+@tensorflow_trajectory
 def test_a_fit_superseded_on_its_support_vectors_does_not_warn(monkeypatch):
     # approximation="auto" fits again on landmarks that hold the support
     # vectors, and keeps the lowest objective. The first fit stalls short of
