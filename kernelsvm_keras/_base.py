@@ -590,7 +590,8 @@ class _BaseSVM(BaseEstimator):
     def _rescued(self, design, lower, upper, weights, C, result, report):
         """Newton's ``result``, or the exact dual on working sets where they certify better.
 
-        Newton stalls at float32 precision at a large ``C`` (a squared hinge
+        ``result`` stalled, or gave up as futile (:meth:`_solved`). Newton
+        stalls at float32 precision at a large ``C`` (a squared hinge
         at ``C=1000`` on 20,000 MNIST rows: a gap of 7e4, 74.5% accurate
         where ``C=100`` gives 97.3%), where its float64 finish may be out
         of reach; the support vectors are then few, and the working sets,
@@ -849,9 +850,6 @@ class _BaseSVM(BaseEstimator):
                 intercept_cost=intercept_cost,
                 tol=tol,
                 report=report,
-            )
-            newton = functools.partial(
-                newton,
                 max_iter=self.max_iter if self.max_iter != -1 else _NO_LIMIT,
                 coef_init=coef_init,
                 intercept_init=intercept_init,
@@ -860,8 +858,8 @@ class _BaseSVM(BaseEstimator):
                 # (the small dual's certificate has tried the float64 finish)
                 finish=not (dual is not None and exact is solve_dual),
             )
-            # (where the working sets may rescue it)
             result = newton(
+                # (where the working sets may rescue it)
                 give_up=form is None
                 and may_serve_working_sets(
                     design.n_samples, design.n_outputs, fit_intercept, loss, any_size=True

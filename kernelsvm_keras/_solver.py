@@ -190,9 +190,9 @@ _DELTA_WARM = 0.01
 _STALL_ITER = 20
 _STALL_PROGRESS = 0.01
 # With give_up (another route may take the problem), stop sooner where Newton is
-# futile: at a stage of the C path, the best certified gap of its columns not
-# converged still at least _FUTILE_GAP (no dual bound within the objective
-# itself) and not halved in _FUTILE_ITER iterations. The squared hinge at C=1000
+# futile: at a stage of the C path, the best duality gap the iterations measured
+# on its columns not converged still at least _FUTILE_GAP (no dual bound within
+# the objective itself) and not halved in _FUTILE_ITER iterations. The squared hinge at C=1000
 # on 20,000 MNIST rows (2,048 landmarks) kept a gap of 6.9e4 from its first
 # iteration to its 50th, where it stalled (20 s), its objective a thousand times
 # the optimum's; the working sets then solved it in 4 s. At C=10,000 the same
@@ -276,7 +276,8 @@ class SolverResult:
         stalled), for the warning; ``None`` where none was tried.
     gave_up : bool
         Whether Newton stopped early as futile (``give_up`` of
-        :func:`solve_svm`), short of ``tol``; it may resume from this point.
+        :func:`solve_svm`), short of ``tol``: its caller tries another route,
+        and may run it again without giving up.
     model_certified : bool
         Whether the certificate was taken on the fitted model's own float64
         features (the kernel SVM solved on its kernel first), so that the
@@ -1567,12 +1568,12 @@ def solve_svm(
         iterations leave above ``tol`` again (see :func:`_certify`); false
         where it has already been tried on the same problem.
     give_up : bool, default=False
-        Whether to stop as soon as the iterations look futile (at a stage of
-        the ``C`` path, the best certified gap of its columns not converged
-        still at least :data:`_FUTILE_GAP` and not halved in
-        :data:`_FUTILE_ITER` iterations), for a caller that has another route to try and can
-        resume from the point returned; its ``gave_up`` says so. Without
-        the finish, which is the caller's then.
+        Whether to stop as soon as the iterations look futile (:func:`_futile`:
+        at a stage of the ``C`` path, the best duality gap measured on its
+        columns not converged still at least :data:`_FUTILE_GAP` and not
+        halved in :data:`_FUTILE_ITER` iterations), for a caller that has
+        another route to try; the result's ``gave_up`` says so. Without the
+        float64 finish then.
 
     Returns
     -------
@@ -1668,7 +1669,7 @@ def solve_svm(
             ops.full((K,), math.inf, dtype="float32"),
         )
         since_progress = 0
-        # the best gap of the columns not converged, at each iteration of the stage
+        # the best gap measured on the columns not converged, at each iteration
         worst_gaps = []
         while True:
             Z, halves = design.matmul_rmatmul(W, b, signed_betas)
@@ -1785,8 +1786,8 @@ def solve_svm(
             why = "stopped at max_iter"
         elif gave_up:
             why = (
-                f"given up: the certified gap stayed above {_FUTILE_GAP:g} and did not halve "
-                f"in {_FUTILE_ITER} iterations"
+                f"given up as futile (its gap at least {_FUTILE_GAP:g}, not halved in "
+                f"{_FUTILE_ITER} iterations)"
             )
         elif stalled:
             why = "stopped: no progress at float32 precision"
@@ -1816,8 +1817,11 @@ def solve_svm(
 
 
 def _futile(worst_gaps):
-    """Whether Newton looks futile: the last of ``worst_gaps`` (one per iteration) at least
-    :data:`_FUTILE_GAP` and more than half the one :data:`_FUTILE_ITER` iterations before."""
+    """Whether Newton looks futile, from its gaps so far (one per iteration).
+
+    The last is at least :data:`_FUTILE_GAP` and more than half the one
+    :data:`_FUTILE_ITER` iterations before it.
+    """
     now, before = worst_gaps[-1], worst_gaps[-1 - _FUTILE_ITER]
     return now >= _FUTILE_GAP and now > 0.5 * before
 
