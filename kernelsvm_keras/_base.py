@@ -114,6 +114,12 @@ def check_keras_dtype(dtype):
     )
 
 
+def _model_features_cheap(feature_map, X):
+    """Whether the fitted model's float64 features of ``X`` cost at most
+    :data:`_MODEL_CERTIFICATE_WORK` multiply-adds (a kernel block against the map)."""
+    return X.shape[0] * feature_map.width * max(X.shape[1], 1) <= _MODEL_CERTIFICATE_WORK
+
+
 class _BaseSVM(BaseEstimator):
     """What every estimator of the family shares: data, features, solver, export.
 
@@ -748,7 +754,7 @@ class _BaseSVM(BaseEstimator):
         support vectors (the published design's ``model``), not from the
         design's rows gathered (pendigits' 1,204: 0.37 s of the fit's 1.5 s).
         The certificate is taken on the model's own features where they are
-        cheap (:meth:`_on_model_features`' bound): the kernel block against
+        cheap (:func:`_model_features_cheap`): the kernel block against
         the landmarks, without the projection of the design's float64 pass.
         """
         feature_map, X, _ = getattr(design, "model", (None, None, None))
@@ -759,7 +765,7 @@ class _BaseSVM(BaseEstimator):
         scale = design.scale
         coef = feature_map.transposed_products(X[support], point.beta[support]) / scale
         model_pass = None
-        if X.shape[0] * feature_map.width * max(X.shape[1], 1) <= _MODEL_CERTIFICATE_WORK:
+        if _model_features_cheap(feature_map, X):
 
             def model_pass(coef, beta):
                 # the design's units: the same predictions, phi^T beta scale times the model's
@@ -920,8 +926,7 @@ class _BaseSVM(BaseEstimator):
             return False
         if result.model_certified:
             return False  # (certified there already)
-        work = X.shape[0] * feature_map.width * max(X.shape[1], 1)
-        if features is None and work > _MODEL_CERTIFICATE_WORK:
+        if features is None and not _model_features_cheap(feature_map, X):
             return False
         problem = _certificate._Intervals(
             lower,

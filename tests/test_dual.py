@@ -597,31 +597,24 @@ tensorflow_trajectory = pytest.mark.skipif(
 )
 
 
-@tensorflow_trajectory
-def test_newton_stalled_at_a_large_c_goes_to_the_working_sets(monkeypatch):
-    # The squared hinge at a large C, on more rows than the exact dual takes
-    # and features too narrow for its working sets: Newton stalls at float32
-    # precision (a gap of 6e-3), and its float64 finish is out of budget here
-    # (on 20,000 MNIST rows at C=1000 it is: a gap of 7e4, 74.5% accurate).
-    # The support vectors are few: the working sets, not tried before,
-    # reach the optimum.
+def _large_c_digits(monkeypatch, max_rows=1000):
+    """Digits (``y > 4``) and a ``KerasSVC`` at ``C=1e5`` on which float32 Newton stalls.
+
+    The exact dual takes at most ``max_rows`` rows and the float64 finish
+    has no budget, so that Newton's stall (or its giving up) decides.
+    Returns ``(X, y, make)``, ``make`` the estimator's factory.
+    """
     from kernelsvm_keras import _certificate
 
     Xd, yd = _digits()
-    monkeypatch.setattr(_dual, "_MAX_ROWS", 1000)
+    monkeypatch.setattr(_dual, "_MAX_ROWS", max_rows)
     monkeypatch.setattr(_certificate, "_INTERIOR_FLOPS", 0)
-    make = lambda: KerasSVC(C=1e5, n_components=256, approximation="nystroem", random_state=0)  # noqa: E731
-    results = recording_working_sets(monkeypatch)
-    est = fit_quietly(make(), Xd, yd > 4)
-    (result,) = results
-    assert not isinstance(result, NewtonStart) and result.converged and certified(est)
-    # where they give up, Newton's stall, and a warning that says both
-    with mock.patch.object(_base, "solve_working_sets", lambda *args, **kwargs: None):
-        with pytest.warns(ConvergenceWarning, match="stopped improving at float32") as caught:
-            stalled = make().fit(Xd, yd > 4)
-    assert "the exact dual on working sets, tried then, gave up" in str(caught[0].message)
-    assert stalled.dual_gap_[0] > stalled.tol
-    assert est.objective_[0] < stalled.objective_[0]
+
+    def make(**params):
+        defaults = dict(C=1e5, n_components=256, approximation="nystroem", random_state=0)
+        return KerasSVC(**{**defaults, **params})
+
+    return Xd, yd > 4, make
 
 
 def _recording_newton(monkeypatch):
@@ -636,24 +629,41 @@ def _recording_newton(monkeypatch):
 
 
 @tensorflow_trajectory
+def test_newton_stalled_at_a_large_c_goes_to_the_working_sets(monkeypatch):
+    # The squared hinge at a large C, on more rows than the exact dual takes
+    # and features too narrow for its working sets: Newton stalls at float32
+    # precision (a gap of 6e-3), and its float64 finish is out of budget here
+    # (on 20,000 MNIST rows at C=1000 it is: a gap of 7e4, 74.5% accurate).
+    # The support vectors are few: the working sets, not tried before,
+    # reach the optimum.
+    Xd, y, make = _large_c_digits(monkeypatch)
+    results = recording_working_sets(monkeypatch)
+    est = fit_quietly(make(), Xd, y)
+    (result,) = results
+    assert not isinstance(result, NewtonStart) and result.converged and certified(est)
+    # where they give up, Newton's stall, and a warning that says both
+    with mock.patch.object(_base, "solve_working_sets", lambda *args, **kwargs: None):
+        with pytest.warns(ConvergenceWarning, match="stopped improving at float32") as caught:
+            stalled = make().fit(Xd, y)
+    assert "the exact dual on working sets, tried then, gave up" in str(caught[0].message)
+    assert stalled.dual_gap_[0] > stalled.tol
+    assert est.objective_[0] < stalled.objective_[0]
+
+
+@tensorflow_trajectory
 def test_futile_newton_gives_up_for_the_working_sets(monkeypatch):
-    # Where the working sets may rescue it, Newton stops as soon as its best
-    # certified gap stays above 1 without halving in 5 iterations (the squared
+    # Where the working sets may rescue it, Newton stops as soon as the best
+    # gap it measured stays above 1 without halving in 5 iterations (the squared
     # hinge at C=1000 on 20,000 MNIST rows: a gap of 6.9e4 for 50 iterations,
     # 20 s, before it stalled), not at its stall; the sets reach the same
     # optimum as after the stall
-    from kernelsvm_keras import _certificate
-
-    Xd, yd = _digits()
-    monkeypatch.setattr(_dual, "_MAX_ROWS", 1000)
-    monkeypatch.setattr(_certificate, "_INTERIOR_FLOPS", 0)
-    make = lambda: KerasSVC(C=1e5, n_components=256, approximation="nystroem", random_state=0)  # noqa: E731
+    Xd, y, make = _large_c_digits(monkeypatch)
     with monkeypatch.context() as patched:
         patched.setattr(_solver, "_FUTILE_GAP", np.inf)  # (never futile)
         stalled = _recording_newton(patched)
-        after_stall = fit_quietly(make(), Xd, yd > 4)
+        after_stall = fit_quietly(make(), Xd, y)
     solved = _recording_newton(monkeypatch)
-    est = fit_quietly(make(), Xd, yd > 4)
+    est = fit_quietly(make(), Xd, y)
     (newton,) = solved
     assert newton.gave_up and newton.stalled and not newton.converged
     assert newton.n_iter < stalled[0].n_iter and stalled[0].stalled and not stalled[0].gave_up
@@ -667,20 +677,15 @@ def test_newton_that_gave_up_runs_again_where_the_sets_do_not_certify(monkeypatc
     # giving up (from its start, on its path of C values: from the point where
     # it gave up, a fit stalled at a gap of 1 where this one converged), and
     # the warning says that the sets were tried
-    from kernelsvm_keras import _certificate
-
-    Xd, yd = _digits()
-    monkeypatch.setattr(_dual, "_MAX_ROWS", 1000)
-    monkeypatch.setattr(_certificate, "_INTERIOR_FLOPS", 0)
+    Xd, y, make = _large_c_digits(monkeypatch)
     monkeypatch.setattr(_base, "solve_working_sets", lambda *args, **kwargs: None)
-    make = lambda: KerasSVC(C=1e5, n_components=256, approximation="nystroem", random_state=0)  # noqa: E731
     with monkeypatch.context() as patched:
         patched.setattr(_solver, "_FUTILE_GAP", np.inf)
         with pytest.warns(ConvergenceWarning, match="stopped improving at float32"):
-            reference = make().fit(Xd, yd > 4)
+            reference = make().fit(Xd, y)
     solved = _recording_newton(monkeypatch)
     with pytest.warns(ConvergenceWarning, match="stopped improving at float32") as caught:
-        est = make().fit(Xd, yd > 4)
+        est = make().fit(Xd, y)
     assert [result.gave_up for result in solved] == [True, False]
     assert "the exact dual on working sets, tried then, gave up" in str(caught[0].message)
     np.testing.assert_allclose(est.coef_, reference.coef_, rtol=1e-6, atol=1e-9)
@@ -710,19 +715,9 @@ def test_a_fit_superseded_on_its_support_vectors_does_not_warn(monkeypatch):
     # the one kept is certified. Its gap is the estimator's, and only a kept
     # fit short of tol warns (a ConvergenceWarning of a gap of 6e-3 came with
     # a model certified at 1e-5).
-    from kernelsvm_keras import _certificate
-
-    Xd, yd = _digits()
-    monkeypatch.setattr(_dual, "_MAX_ROWS", 500)
-    monkeypatch.setattr(_certificate, "_INTERIOR_FLOPS", 0)
-    solved, solve = [], _base.solve_svm
-
-    def recording(*args, **kwargs):
-        solved.append(solve(*args, **kwargs))
-        return solved[-1]
-
-    monkeypatch.setattr(_base, "solve_svm", recording)
-    est = fit_quietly(KerasSVC(C=1e5, n_components=256, random_state=0), Xd, yd > 4)
+    Xd, y, make = _large_c_digits(monkeypatch, max_rows=500)
+    solved = _recording_newton(monkeypatch)
+    est = fit_quietly(make(approximation="auto"), Xd, y)
     # (Newton on the drawn landmarks gives up as futile, then runs again to its stall)
     assert solved[0].gave_up and not solved[1].converged
     assert solved[1].warning  # (deferred, then superseded)
