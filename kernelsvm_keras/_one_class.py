@@ -10,6 +10,11 @@ from ._base import _KERNEL_CONSTRAINTS, _BaseSVM, _KernelMapMixin, _sample_weigh
 from ._certificate import relative_gap
 from ._loss import Hinge, one_class_intervals
 
+#: ``rho`` below the quantile of the training scores by this much of their largest
+#: magnitude (see ``KerasOneClassSVM._best_offset``): float64 scores computed by
+#: other BLAS calls differ by some 1e-16 of it times the terms summed (thousands).
+_BOUNDARY_MARGIN = 1e-9
+
 
 class KerasOneClassSVM(OutlierMixin, _KernelMapMixin, _BaseSVM):
     """Unsupervised outlier detection by a one-class SVM trained by Keras.
@@ -263,8 +268,12 @@ random_offset_
         ``-rho + sum(s (rho - score)) / (nu sum(s))`` then cancelled to 5e-6 of
         the objective, which came out below the optimum); the quantile is then
         the largest score, every row on or inside the boundary, as on the
-        exact dual's route. Returns ``coef``, ``intercept``, ``objective_``
-        and ``dual_gap_``.
+        exact dual's route. ``rho`` is then lowered by
+        :data:`_BOUNDARY_MARGIN` times the largest score's magnitude, far
+        above the round-off of scores computed again, so that the rows on
+        the boundary are inliers in every batch (the objective is taken
+        there). Returns ``coef``, ``intercept``, ``objective_`` and
+        ``dual_gap_``.
         """
         coef = result.coef
         rows = self._rows_per_batch(max(X.shape[1], coef.shape[1]))
@@ -278,6 +287,12 @@ random_offset_
         order = np.argsort(scores, kind="stable")
         below = np.cumsum(weights[order])
         rho = scores[order][min(np.searchsorted(below, self.nu * total), len(order) - 1)]
+        # the rows at the quantile (a score of rho, computed on these batches) stay
+        # inside whatever batch their score is computed in again: a row alone and
+        # the same row among others are different BLAS calls, whose round-off put
+        # a training row of scikit-learn's subset-invariance check outside on a
+        # Zen 3 CPU (AVX2), inside on a Zen 4 (AVX-512)
+        rho -= _BOUNDARY_MARGIN * np.max(np.abs(scores), initial=0.0)
 
         def objective(rho):
             loss = np.sum(weights * np.maximum(0.0, rho - scores)) / (self.nu * total)

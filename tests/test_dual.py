@@ -236,7 +236,9 @@ def test_the_one_class_svm_at_nu_one_fills_every_box(weights, solver):
     assert certified(det)
     np.testing.assert_allclose(det.coef_[0], s @ Xo, rtol=1e-6 if solver == "newton" else 1e-9)
     scores = det.decision_function(Xo)
-    assert np.max(scores) == 0.0 or abs(np.max(scores)) <= 1e-12 * np.abs(det.intercept_[0])
+    # rho the largest score, less the margin that keeps the rows at it inside
+    # (_one_class._BOUNDARY_MARGIN of the scores' magnitude)
+    assert 0.0 < np.max(scores) <= 2e-9 * np.abs(det.intercept_[0])
     mean = s @ Xo / s.sum()  # the optimum, in the solver's scale: 1/2 |mu|^2 - mu . mu
     optimum = -0.5 * (mean @ mean)
     assert det.objective_[0] >= optimum - 1e-9 * abs(optimum)
@@ -595,6 +597,8 @@ tensorflow_trajectory = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="Newton's float32 trajectory at C=1e5 is TensorFlow's (JAX's converges there)",
 )
+# whether that stall happens on this CPU (see _large_c_digits), measured once
+_STALLS_HERE = {}
 
 
 def _large_c_digits(monkeypatch, max_rows=1000):
@@ -603,6 +607,15 @@ def _large_c_digits(monkeypatch, max_rows=1000):
     The exact dual takes at most ``max_rows`` rows and the float64 finish
     has no budget, so that Newton's stall (or its giving up) decides.
     Returns ``(X, y, make)``, ``make`` the estimator's factory.
+
+    The stall is a float32 trajectory, and TensorFlow's float32 products
+    round differently on different CPUs: on the project's AMD EPYC Zen 4
+    (AVX-512) Newton stalls at a certified gap of 6e-3; on a Zen 3 (AVX2) it
+    stops improving at a point whose float64 certificate says 2.9e-4, below
+    tol. Where Newton does not stall short of tol (checked once,
+    the working sets turned off and Newton never futile), the scenarios
+    that rescue its stall have nothing to rescue: the test is skipped,
+    saying so.
     """
     from kernelsvm_keras import _certificate
 
@@ -614,6 +627,20 @@ def _large_c_digits(monkeypatch, max_rows=1000):
         defaults = dict(C=1e5, n_components=256, approximation="nystroem", random_state=0)
         return KerasSVC(**{**defaults, **params})
 
+    if "stalls" not in _STALLS_HERE:
+        with monkeypatch.context() as patched:
+            patched.setattr(_base, "solve_working_sets", lambda *args, **kwargs: None)
+            patched.setattr(_solver, "_FUTILE_GAP", np.inf)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)  # (a stall warns)
+                alone = make().fit(Xd, yd > 4)
+        _STALLS_HERE["stalls"] = bool(alone.dual_gap_[0] > alone.tol)
+        _STALLS_HERE["gap"] = float(alone.dual_gap_[0])
+    if not _STALLS_HERE["stalls"]:
+        pytest.skip(
+            "float32 Newton does not stall short of tol here (certified gap "
+            f"{_STALLS_HERE['gap']:.1e}): this CPU's float32 products take another trajectory"
+        )
     return Xd, yd > 4, make
 
 
@@ -915,7 +942,10 @@ def test_loose_columns_above_tol_at_the_end_solve_their_last_sets_again_in_float
     assert len(polish) == np.count_nonzero(over) > 0
     expected = np.maximum(0.1, 100.0 * _dual._POLISH_TARGET * 1e-3 / loose.gap[over]) * 1e-3
     np.testing.assert_allclose(sorted(polish), sorted(expected))
-    np.testing.assert_array_equal(polished.gap[~over], loose.gap[~over])
+    # the other columns keep their point, and their gap to the certificate's
+    # round-off (its products taken again: the gaps' last digits differ by CPU)
+    np.testing.assert_array_equal(polished.coef[~over], loose.coef[~over])
+    np.testing.assert_allclose(polished.gap[~over], loose.gap[~over], rtol=0.1, atol=1e-12)
     with route("newton"):
         exact = fit_quietly(make(), Xd, yd)
     np.testing.assert_allclose(est.objective_, exact.objective_, rtol=2e-3)

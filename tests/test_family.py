@@ -211,6 +211,23 @@ def test_one_class_boundary_rows_are_inliers(blob):
     np.testing.assert_array_equal(det.predict(blob), np.where(decision < 0, -1, 1))
 
 
+@pytest.mark.parametrize("kernel", ["linear", "rbf"])
+@pytest.mark.parametrize("nu", [0.05, 0.3])
+def test_one_class_rows_at_the_quantile_are_inliers_in_any_batch(blob, kernel, nu):
+    # rho is the nu-quantile of the training scores less a margin far above
+    # their round-off: the rows at it are inside, with a decision above 0, and
+    # predicted alone as among all rows (the scores of a row alone and of the
+    # same row in a batch are different BLAS calls)
+    det = KerasOneClassSVM(kernel=kernel, nu=nu, gamma=0.5, random_state=0).fit(blob)
+    decision = det.decision_function(blob)
+    inside = decision[decision >= 0]
+    assert inside.size and inside.min() > 0.0
+    # (the margin is negligible: the smallest inside is within 1e-6 of the scale)
+    assert inside.min() <= 1e-6 * np.max(np.abs(decision))
+    alone = np.concatenate([det.predict(row[None]) for row in blob])
+    np.testing.assert_array_equal(alone, det.predict(blob))
+
+
 def test_one_class_is_in_one_class_svms_scale(blob):
     ours = KerasOneClassSVM(nu=0.2, gamma=0.5, tol=1e-5, random_state=0).fit(blob)
     theirs = OneClassSVM(nu=0.2, gamma=0.5).fit(blob)
