@@ -140,10 +140,13 @@ random_offset_
     ``nu sum(s)``, and ``OneClassSVM``'s ``coef_``, ``intercept_`` and
     ``decision_function`` are in that scale; so are this estimator's:
     ``coef_ = nu sum(s) w`` and ``intercept_ = -nu sum(s) rho``.
-    ``predict`` is +1 where ``decision_function`` is positive, else -1.
+    ``predict`` is +1 where ``decision_function`` is at least 0, else -1.
     After the Newton solve, ``rho`` is replaced by the exact minimiser of
     the objective for the solution's ``w`` (the ``nu`` quantile of the
-    training scores), which can only lower the objective: the training rows
+    training scores, less 1e-9 of their largest magnitude so that the rows
+    at it stay inside in any batch they are scored in: its round-off differs
+    by batch), which lowers the objective but for that margin (the objective
+    and gap are measured there): the training rows
     on the boundary then fall on the side the optimum puts them, and the
     fraction of training rows predicted outliers is ``nu`` (0.097 and 0.30
     for ``nu=0.1`` and 0.3 on a Gaussian blob, where ``OneClassSVM`` gives
@@ -385,8 +388,9 @@ random_offset_
         """+1 for inliers (decision function at least 0), -1 for outliers.
 
         A row on the boundary (decision 0) is an inlier, as scikit-learn's
-        outlier detectors have it; with ``rho`` the exact ``nu``-quantile of
-        the training scores (see Notes), the boundary holds training rows.
+        outlier detectors have it; with ``rho`` the ``nu``-quantile of the
+        training scores less a margin above round-off (see Notes), the
+        training rows at it are inliers, scored alone or among others.
 
         Parameters
         ----------
