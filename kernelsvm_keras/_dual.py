@@ -7,9 +7,9 @@ operations), and at a large ``C`` float32 cannot resolve the margins at all
 (a hard-margin problem of 100 rows stopped at a gap of 0.99 after 160 Newton
 iterations). There the cheapest exact route is the dual on the features'
 Gram matrix ``Q = phi(X) phi(X)^T``, in float64, by the solver ``SVC`` itself
-uses: libsvm's SMO, through scikit-learn's ``SVC`` / ``SVR`` with
-``kernel="precomputed"`` (no new dependency, and the same optimiser as the
-estimators we replace).
+uses: libsvm's SMO, as scikit-learn's ``SVC`` / ``SVR`` run it with
+``kernel="precomputed"`` (:mod:`kernelsvm_keras._libsvm`: no new dependency,
+and the same optimiser as the estimators we replace).
 
 Above that size, a hinge problem whose support vectors are few still
 takes the dual, on working sets of rows (:func:`solve_working_sets`, the
@@ -46,10 +46,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn import config_context
-from sklearn.svm import SVC, SVR, OneClassSVM
 
+from . import _libsvm
 from ._blas import matmul
 from ._certificate import _certify, _Intervals, _per_column, interior_fits
 from ._solver import NewtonStart, SolverResult, _check_range, _gap_floor
@@ -429,13 +427,15 @@ def solve_dual(
     K = lower.shape[1]
     beta, intercept, column_iter = np.zeros((n, K)), np.zeros(K), np.zeros(K, dtype=np.int64)
 
+    rows_of = [np.flatnonzero(problem.weight[:, k] > 0) for k in range(K)]
+
     def tasks():
-        for k in range(K):
-            rows = np.flatnonzero(problem.weight[:, k] > 0)
+        for k, rows in enumerate(rows_of):
             # kept for the next column (its diagonal restored); None if not finite
             yield k, _gram(cached, rows), rows, None
 
-    with contextlib.closing(_solved_columns(problem, tasks(), _libsvm_threads())) as solved:
+    threads = _column_threads([rows.size for rows in rows_of])
+    with contextlib.closing(_solved_columns(problem, tasks(), threads)) as solved:
         for k, rows, _, solution in solved:
             if solution is None:
                 return None
@@ -513,7 +513,7 @@ def solve_on_kernel(
 
     Gives up (``None``) where libsvm fails or runs out of steps on a
     column, or where the support vectors of the columns solved so far,
-    taken :func:`_libsvm_threads` at a time, outnumber ``max_support`` (the
+    taken :func:`_column_threads` at a time, outnumber ``max_support`` (the
     landmarks that would hold them). Returns the :class:`KernelPoint`
     otherwise.
     """
@@ -535,7 +535,7 @@ def solve_on_kernel(
     rows_of = [np.flatnonzero(problem.weight[:, k] > 0) for k in range(K)]
     beta, intercept, column_iter = np.zeros((n, K)), np.zeros(K), np.zeros(K, dtype=np.int64)
     support = np.zeros(n, dtype=bool)
-    threads = _libsvm_threads()
+    threads = _column_threads([rows.size for rows in rows_of])
 
     def column(k):
         rows = rows_of[k]
@@ -1094,25 +1094,6 @@ class _WorkingSet:
         return Phi if finite else None
 
 
-class _QuietSVC(SVC):
-    """``SVC`` without the warning at its step limit: that limit is ours to report.
-
-    The certificate judges the point. (``warnings.catch_warnings`` would do
-    the same, but it changes the filters of every thread, and the columns
-    run on several.)
-    """
-
-    def _warn_from_fit_status(self):
-        pass
-
-
-class _QuietSVR(SVR):
-    """``SVR`` without the warning at its step limit (see :class:`_QuietSVC`)."""
-
-    def _warn_from_fit_status(self):
-        pass
-
-
 # libsvm's one-class start fills alpha up to nu sum(box) one box at a time;
 # where nu is 1 up to round-off that can run past the last row (a heap
 # overrun in scikit-learn's libsvm: a crash, or "not finite", at nu=1). Above
@@ -1134,11 +1115,24 @@ def _full_box(Q, box, nu):
     return beta, -float(np.max(Q @ beta)), 0, True
 
 
-class _QuietOneClassSVM(OneClassSVM):
-    """``OneClassSVM`` without the warning at its step limit (see :class:`_QuietSVC`)."""
+#: Columns whose Gram matrices hold at most this many entries in all are solved
+#: one after the other: starting threads costs more than they save. Median fits
+#: of make_classification's 4 classes (one-vs-rest), two threads against one,
+#: on this project's 2-core AMD EPYC (Zen 3): 200 rows (1.6e5 entries) 35 / 26
+#: ms, 400 rows (6.4e5) 53 / 50 ms, 700 rows (2.0e6) 121 / 135 ms, 1,500 rows
+#: (9.0e6) 363 / 420 ms; iris (6.8e4) 18.5 / 13 ms.
+_THREADED_ENTRIES = 2**20
 
-    def _warn_from_fit_status(self):
-        pass
+
+def _column_threads(sizes):
+    """How many columns of these numbers of rows libsvm solves at once.
+
+    :func:`_libsvm_threads`, at most one per column, and one where the
+    columns are too small to pay for threads (:data:`_THREADED_ENTRIES`).
+    """
+    if sum(int(size) ** 2 for size in sizes) <= _THREADED_ENTRIES:
+        return 1
+    return min(_libsvm_threads(), len(sizes))
 
 
 def _libsvm_threads():
@@ -1364,7 +1358,7 @@ class _Dual:
         (``None`` where libsvm fails: the problem is declined);
         ``n_iter`` counts the steps of every run; ``solved`` is false where
         libsvm stopped at its step limit at every tolerance. Safe to run on
-        several threads at once (see :class:`_QuietSVC`).
+        several threads at once (libsvm releases the GIL).
         """
         lower, upper = self.lower[rows, k], self.upper[rows, k]
         box = self.C * self.weight[rows, k]
@@ -1372,20 +1366,17 @@ class _Dual:
         limit = _SMO_STEPS_PER_ROW * n
         if not self.finished_cheaply(n):
             limit = max(limit, _SMO_WORK // max(n, 1))
+        y, nu, epsilon = None, 0.5, 0.1
         if self.form == "classification":
             y = np.where(np.isfinite(lower), 1.0, -1.0)
-            libsvm = _QuietSVC(C=1.0, **self.kernel)
         elif self.form == "one_class":  # sum(alpha) = nu sum(box) = c_b
-            y = None
             nu = self.cost / np.sum(box)
             if nu > 1.0 - _ONE_CLASS_FULL_BOX:
                 # (on the kernel itself, declined: the Gram matrix's route takes it)
                 return _full_box(Q, box, nu) if self.kernel["kernel"] == "precomputed" else None
-            libsvm = _QuietOneClassSVM(nu=nu, **self.kernel)
         else:
             epsilon = float(np.mean(upper - lower)) / 2.0
             y = (lower + upper) / 2.0
-            libsvm = _QuietSVR(C=1.0, epsilon=epsilon, **self.kernel)
         n_iter = 0
         runs = [(self.smo_tol, limit)]
         if self.polish[k]:
@@ -1393,30 +1384,37 @@ class _Dual:
         elif self.loose_tol > self.smo_tol and self.may_loosen[k]:
             loose = (self.loose_tol, max(int(limit * self.loose_steps), 1))
             runs = [loose] if self.loose[k] else [*runs, loose]
+        weights = _box(self.loss, box, lower, upper)
         # Q was checked finite once (_gram, _WorkingSet.update), not at every column
         for tolerance, steps in runs:
-            libsvm.set_params(
-                tol=tolerance * self.tol, max_iter=int(steps), shrinking=self.shrinking
-            )
             try:
-                with config_context(assume_finite=True):  # (scikit-learn's config is per thread)
-                    libsvm.fit(Q, y, sample_weight=_box(self.loss, box, lower, upper))
+                support, dual_coef, intercept, its = _libsvm.solve(
+                    self.form,
+                    Q,
+                    y,
+                    weights,
+                    self.kernel,
+                    C=1.0,
+                    nu=nu,
+                    epsilon=epsilon,
+                    tol=tolerance * self.tol,
+                    max_iter=int(steps),
+                    shrinking=self.shrinking,
+                )
             except ValueError:
                 # libsvm's own failure on a finite Q: its kernel cache is float32, and
                 # a Q beyond that range (the squared hinge's 1 / (2 C s) at a tiny C
                 # times the features' scale) ends in "not finite" coefficients. The
                 # column is declined: the Newton solver takes the problem.
                 return None
-            its = int(np.max(libsvm.n_iter_))
             n_iter += its
             if its < steps:
                 break
             # out of steps where a looser run follows: the column's later solves start there
             self.loose[k] |= len(runs) > 1
         beta = np.zeros(n)
-        dual_coef = libsvm.dual_coef_  # (sparse where the kernel's rows were)
-        beta[libsvm.support_] = (dual_coef.toarray() if sp.issparse(dual_coef) else dual_coef)[0]
-        return beta, libsvm.intercept_[0], n_iter, its < steps
+        beta[support] = dual_coef
+        return beta, intercept, n_iter, its < steps
 
     def polished(self, result, sets, coef, intercept, beta, report):
         """``result`` of the working sets, with loose columns above ``tol`` solved again in float64.

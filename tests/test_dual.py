@@ -9,12 +9,14 @@ first, is off here (``feature_duals``) and tested in ``test_on_kernel.py``:
 the subject here is the dual on the features.
 """
 
+import types
 import warnings
 from unittest import mock
 
 import keras
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC, SVR, OneClassSVM
@@ -28,6 +30,7 @@ from kernelsvm_keras import (
     KerasSVR,
     _base,
     _dual,
+    _libsvm,
     _one_class,
     _solver,
 )
@@ -77,13 +80,13 @@ def test_one_vs_one_pairs_are_solved_on_their_own_rows(monkeypatch):
     monkeypatch.setattr(_dual, "_MAX_ROWS", 100)
     Xi, yi = load_iris(return_X_y=True)
     shapes = []
-    fit = SVC.fit
+    solve = _libsvm.solve
 
-    def recording(self, K, *args, **kwargs):
+    def recording(form, K, *args, **kwargs):
         shapes.append(K.shape)
-        return fit(self, K, *args, **kwargs)
+        return solve(form, K, *args, **kwargs)
 
-    monkeypatch.setattr(SVC, "fit", recording)
+    monkeypatch.setattr(_libsvm, "solve", recording)
     ours = fit_quietly(KerasSVC(kernel="linear", loss="hinge", tol=1e-6), Xi, yi)
     monkeypatch.undo()
     assert shapes == [(100, 100)] * 3 and certified(ours)
@@ -352,15 +355,15 @@ def test_a_fault_in_libsvm_changes_nothing(monkeypatch, method, call):
     est.set_params(**({"Cs": [1.0, 3.0]} if method == "svc_cv" else {"C": 3.0}))
     before = snapshot(vars(est))
     count = [0]
-    fit = SVC.fit
+    solve = _libsvm.solve
 
-    def failing(self, *args, **kwargs):
+    def failing(*args, **kwargs):
         count[0] += 1
         if count[0] == call:
             raise Injected(f"libsvm call {call}")
-        return fit(self, *args, **kwargs)
+        return solve(*args, **kwargs)
 
-    monkeypatch.setattr(SVC, "fit", failing)
+    monkeypatch.setattr(_libsvm, "solve", failing)
     with pytest.raises(Injected):
         est.fit(Xi[::-1], yi[::-1])
     monkeypatch.undo()
@@ -807,13 +810,13 @@ def test_a_column_out_of_steps_at_its_tolerance_starts_its_later_solves_loose(
     )  # fmt: skip
     problem.may_loosen[0] = may_loosen
     calls = []
-    fit = _dual._QuietSVC.fit
+    solve = _libsvm.solve
 
-    def recorded(self, *args, **kwargs):
-        calls.append((self.tol, self.max_iter))
-        return fit(self, *args, **kwargs)
+    def recorded(*args, **kwargs):
+        calls.append((kwargs["tol"], kwargs["max_iter"]))
+        return solve(*args, **kwargs)
 
-    monkeypatch.setattr(_dual._QuietSVC, "fit", recorded)
+    monkeypatch.setattr(_libsvm, "solve", recorded)
     monkeypatch.setattr(_dual, "_SMO_WORK", 0)  # 100 steps per row
     rows = np.arange(len(y))
     Q = X.astype(np.float64) @ X.T.astype(np.float64)
@@ -845,15 +848,15 @@ def _digits_whose_later_sets_crawl(monkeypatch, share):
     monkeypatch.setattr(_dual, "_WORKING_LOOSE_SHARE", share)
     columns = 10
     tolerances = []
-    fit = _dual._QuietSVC.fit
+    solve = _libsvm.solve
 
-    def crawling(self, *args, **kwargs):
-        tolerances.append(self.tol)
-        if len(tolerances) > columns and self.tol == _dual._WORKING_SMO_TOL * 1e-3:
-            self.tol = 1e-300
-        return fit(self, *args, **kwargs)
+    def crawling(*args, **kwargs):
+        tolerances.append(kwargs["tol"])
+        if len(tolerances) > columns and kwargs["tol"] == _dual._WORKING_SMO_TOL * 1e-3:
+            kwargs["tol"] = 1e-300
+        return solve(*args, **kwargs)
 
-    monkeypatch.setattr(_dual._QuietSVC, "fit", crawling)
+    monkeypatch.setattr(_libsvm, "solve", crawling)
     return (*_digits(), tolerances)
 
 
@@ -1083,13 +1086,13 @@ def test_working_sets_solve_their_sets_to_a_tenth_of_tol(monkeypatch):
     # to _WORKING_SMO_TOL times tol, the whole dual of a small problem to _SMO_TOL
     Xd, yd = _digits()
     tolerances = []
-    fit = _dual._QuietSVC.fit
+    solve = _libsvm.solve
 
-    def recorded(self, *args, **kwargs):
-        tolerances.append(self.tol)
-        return fit(self, *args, **kwargs)
+    def recorded(*args, **kwargs):
+        tolerances.append(kwargs["tol"])
+        return solve(*args, **kwargs)
 
-    monkeypatch.setattr(_dual._QuietSVC, "fit", recorded)
+    monkeypatch.setattr(_libsvm, "solve", recorded)
     make = lambda: KerasSVC(loss="hinge", n_components=64, random_state=0)  # noqa: E731
     whole = fit_quietly(make(), Xd, yd)
     assert set(tolerances) == {_dual._SMO_TOL * 1e-3}
@@ -1375,6 +1378,7 @@ def test_columns_on_threads_are_the_columns_one_at_a_time(monkeypatch, params):
     fits = []
     for threads in (1, 3):
         monkeypatch.setattr(_dual, "_libsvm_threads", lambda threads=threads: threads)
+        monkeypatch.setattr(_dual, "_THREADED_ENTRIES", 0)  # (threads for small columns too)
         est = fit_quietly(KerasSVC(n_components=300, random_state=0, **params), Xd[:600], yd[:600])
         assert certified(est)
         fits.append(est)
@@ -1391,6 +1395,7 @@ def test_working_sets_on_threads_are_the_sets_one_at_a_time(monkeypatch):
     fits = []
     for threads in (1, 2):
         monkeypatch.setattr(_dual, "_libsvm_threads", lambda threads=threads: threads)
+        monkeypatch.setattr(_dual, "_THREADED_ENTRIES", 0)  # (threads for small columns too)
         est = KerasSVC(loss="hinge", n_components=200, random_state=0)
         fits.append(fit_quietly(est, Xd, yd))
     assert len(results) == 2 and all(result is not None for result in results)
@@ -1485,6 +1490,7 @@ def test_libsvm_at_its_step_limit_on_threads_warns_nothing_and_leaves_the_filter
     monkeypatch.setattr(_dual, "_SMO_STEPS_PER_ROW", 1)
     monkeypatch.setattr(_dual, "_SMO_WORK", 1)
     monkeypatch.setattr(_dual, "_libsvm_threads", lambda: 2)
+    monkeypatch.setattr(_dual, "_THREADED_ENTRIES", 0)  # (threads for small columns too)
     Xi, yi = load_iris(return_X_y=True)
     filters = list(warnings.filters)
     with warnings.catch_warnings(record=True) as caught:
@@ -1557,3 +1563,88 @@ def test_the_certificate_reads_a_float64_design_without_copies(order):
     Z, u = design.exact_products(V, U)
     np.testing.assert_allclose(Z, A @ V, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(u, A.T @ U, rtol=1e-12, atol=1e-12)
+
+
+# -- libsvm called directly (kernelsvm_keras._libsvm) ---------------------------------
+
+
+def _libsvm_problems():
+    """``(form, X, y, weights, kernel, C, nu, epsilon)``: each form, on a Gram matrix, on rows."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 5))
+    labels = np.where(X[:, 0] + 0.5 * rng.normal(size=80) > 0, 1.0, -1.0)
+    targets = X @ rng.normal(size=5) + 0.1 * rng.normal(size=80)
+    weights = rng.uniform(0.5, 2.0, size=80)
+    rbf = {"kernel": "rbf", "gamma": 0.2, "degree": 3, "coef0": 0.0}
+    Q = np.exp(-0.2 * ((X[:, None] - X[None]) ** 2).sum(-1))
+    for kernel, rows in (({"kernel": "precomputed"}, Q), (rbf, X)):
+        yield "classification", rows, labels, weights, kernel, 2.0, 0.5, 0.1
+        yield "regression", rows, targets, weights, kernel, 2.0, 0.5, 0.3
+        yield "one_class", rows, None, weights, kernel, 1.0, 0.3, 0.1
+    poly = {"kernel": "poly", "gamma": 0.5, "degree": 2, "coef0": 1.0}
+    yield "classification", sp.csr_matrix(X), labels, weights, poly, 1.0, 0.5, 0.1
+
+
+_LIBSVM_KEYWORDS = ("C", "nu", "epsilon", "tol", "max_iter", "shrinking")
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_libsvm_called_directly_solves_as_the_estimators(case):
+    # the binding SVC.fit calls, with SVC's arguments and signs: the estimators'
+    # support, dual coefficients, intercept and steps (sparse rows: the estimators)
+    form, X, y, weights, kernel, C, nu, epsilon = list(_libsvm_problems())[case]
+    args = (form, X, y, weights, kernel, C, nu, epsilon, 1e-3, 10**6, True)
+    direct = _libsvm.solve(*args[:5], **dict(zip(_LIBSVM_KEYWORDS, args[5:], strict=True)))
+    estimated = _libsvm._estimated(*args)
+    np.testing.assert_array_equal(direct[0], estimated[0])
+    np.testing.assert_allclose(direct[1], estimated[1], rtol=1e-12, atol=1e-12)
+    assert direct[2] == pytest.approx(estimated[2], rel=1e-12, abs=1e-12)
+    assert direct[3] == estimated[3]
+    if form == "classification":  # SVC's signs: y_i alpha_i
+        assert np.all(np.sign(direct[1]) == y[direct[0]])
+
+
+def test_libsvm_called_directly_raises_where_the_estimators_do():
+    # one class only, as SVC; and libsvm's float32 cache beyond range: not finite
+    Q = np.eye(4)
+    keywords = dict(C=1.0, nu=0.5, epsilon=0.1, tol=1e-3, max_iter=1000, shrinking=True)
+    kernel = {"kernel": "precomputed"}
+    with pytest.raises(ValueError, match="greater than one"):
+        _libsvm.solve("classification", Q, np.ones(4), np.ones(4), kernel, **keywords)
+    huge = 1e300 * np.eye(4)
+    labels = np.array([1.0, -1.0, 1.0, -1.0])
+    for solve in (_libsvm._direct, _libsvm._estimated):
+        with pytest.raises(ValueError, match="not finite"):
+            solve("classification", huge, labels, np.ones(4), kernel, *keywords.values())
+
+
+def test_libsvm_falls_back_on_the_estimators_where_the_binding_refuses(monkeypatch):
+    # a later scikit-learn whose private binding takes other arguments: the
+    # estimators solve every column from then on, to the same result
+    form, X, y, weights, kernel, C, nu, epsilon = next(_libsvm_problems())
+    keywords = dict(C=C, nu=nu, epsilon=epsilon, tol=1e-3, max_iter=10**6, shrinking=True)
+    expected = _libsvm.solve(form, X, y, weights, kernel, **keywords)
+    calls = []
+
+    def changed(*args, **kwargs):
+        calls.append(1)
+        raise TypeError("fit() got an unexpected keyword argument 'svm_type'")
+
+    binding = types.SimpleNamespace(fit=changed, set_verbosity_wrap=lambda verbosity: None)
+    monkeypatch.setattr(_libsvm, "_binding", binding)
+    monkeypatch.setitem(_libsvm._DIRECT, "on", True)
+    for _ in range(2):
+        again = _libsvm.solve(form, X, y, weights, kernel, **keywords)
+        np.testing.assert_array_equal(again[0], expected[0])
+        np.testing.assert_allclose(again[1], expected[1], rtol=1e-12, atol=1e-12)
+    assert calls == [1] and not _libsvm._DIRECT["on"]
+
+
+def test_small_columns_are_solved_on_one_thread(monkeypatch):
+    # threads cost more than they save below _THREADED_ENTRIES Gram entries in all
+    monkeypatch.setattr(_dual, "_libsvm_threads", lambda: 4)
+    small = int(np.sqrt(_dual._THREADED_ENTRIES / 3))
+    assert _dual._column_threads([small] * 3) == 1
+    assert _dual._column_threads([small + 1] * 3) == 3
+    assert _dual._column_threads([small] * 10) == 4
+    assert _dual._column_threads([]) == 1

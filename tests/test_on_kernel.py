@@ -190,6 +190,7 @@ def test_columns_on_threads_are_the_columns_one_at_a_time(monkeypatch, points):
     fits = []
     for threads in (1, 3):
         monkeypatch.setattr(_dual, "_libsvm_threads", lambda threads=threads: threads)
+        monkeypatch.setattr(_dual, "_THREADED_ENTRIES", 0)  # (threads for small columns too)
         est = KerasSVC(multi_class="ovo", **{**PARAMS, "n_components": 60})
         fits.append(fit_quietly(est, X, y))
     assert len(points) == 2 and all(point is not None for point in points)
