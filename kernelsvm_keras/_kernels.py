@@ -218,12 +218,21 @@ def kernel_matrix(inputs, components, kernel="rbf", gamma=1.0, degree=3, coef0=0
         center = ops.mean(components, axis=0)
         x = inputs - center
         z = components - center
-        sq = (
-            ops.sum(ops.square(x), axis=1, keepdims=True)
-            - 2.0 * ops.matmul(x, ops.transpose(z))
-            + ops.sum(ops.square(z), axis=1)
+        # -gamma ||x - z||^2 = [x, ||x||^2, 1] . [2 gamma z, -gamma, -gamma ||z||^2]: the
+        # product computes the whole exponent, and two elementwise passes over the
+        # (n, m) block remain of six (MNIST, 4,000 rows on 4,096 landmarks: 0.57 s
+        # against 0.74 s on TensorFlow; benchmarks/RESULTS.md)
+        ones = ops.ones_like(x[:, :1])
+        rows = ops.concatenate([x, ops.sum(ops.square(x), axis=1, keepdims=True), ones], axis=1)
+        scaled = ops.concatenate(
+            [
+                (2.0 * gamma) * z,
+                ops.full_like(z[:, :1], -gamma),
+                -gamma * ops.sum(ops.square(z), axis=1, keepdims=True),
+            ],
+            axis=1,
         )
-        return ops.exp(-gamma * ops.relu(sq))
+        return ops.exp(ops.minimum(ops.matmul(rows, ops.transpose(scaled)), 0.0))
     if kernel == "laplacian":
         n, (m, d) = inputs.shape[0], components.shape
         rows = max(1, _L1_CHUNK_ELEMENTS // max(1, m * d))
