@@ -1576,32 +1576,39 @@ def _libsvm_problems():
     targets = X @ rng.normal(size=5) + 0.1 * rng.normal(size=80)
     weights = rng.uniform(0.5, 2.0, size=80)
     rbf = {"kernel": "rbf", "gamma": 0.2, "degree": 3, "coef0": 0.0}
+    poly = {"kernel": "poly", "gamma": 0.5, "degree": 2, "coef0": 1.0}
     Q = np.exp(-0.2 * ((X[:, None] - X[None]) ** 2).sum(-1))
-    for kernel, rows in (({"kernel": "precomputed"}, Q), (rbf, X)):
+    for kernel, rows in (
+        ({"kernel": "precomputed"}, Q),
+        (rbf, X),
+        (poly, X),
+        (poly, sp.csr_matrix(X)),
+    ):
         yield "classification", rows, labels, weights, kernel, 2.0, 0.5, 0.1
         yield "regression", rows, targets, weights, kernel, 2.0, 0.5, 0.3
         yield "one_class", rows, None, weights, kernel, 1.0, 0.3, 0.1
-    poly = {"kernel": "poly", "gamma": 0.5, "degree": 2, "coef0": 1.0}
-    yield "classification", sp.csr_matrix(X), labels, weights, poly, 1.0, 0.5, 0.1
 
 
 _LIBSVM_KEYWORDS = ("C", "nu", "epsilon", "tol", "max_iter", "shrinking")
 
 
-@pytest.mark.parametrize("case", range(7))
+@pytest.mark.parametrize("case", range(12))
 def test_libsvm_called_directly_solves_as_the_estimators(case):
     # the binding SVC.fit calls, with SVC's arguments and signs: the estimators'
-    # support, dual coefficients, intercept and steps (sparse rows: the estimators)
+    # support, dual coefficients, intercept and steps; sparse rows go to the estimators
     form, X, y, weights, kernel, C, nu, epsilon = list(_libsvm_problems())[case]
     args = (form, X, y, weights, kernel, C, nu, epsilon, 1e-3, 10**6, True)
-    direct = _libsvm.solve(*args[:5], **dict(zip(_LIBSVM_KEYWORDS, args[5:], strict=True)))
     estimated = _libsvm._estimated(*args)
-    np.testing.assert_array_equal(direct[0], estimated[0])
-    np.testing.assert_allclose(direct[1], estimated[1], rtol=1e-12, atol=1e-12)
-    assert direct[2] == pytest.approx(estimated[2], rel=1e-12, abs=1e-12)
-    assert direct[3] == estimated[3]
+    solved = _libsvm.solve(*args[:5], **dict(zip(_LIBSVM_KEYWORDS, args[5:], strict=True)))
+    results = [solved] if sp.issparse(X) else [solved, _libsvm._direct(*args)]
+    assert _libsvm._DIRECT["on"]
+    for result in results:
+        np.testing.assert_array_equal(result[0], estimated[0])
+        np.testing.assert_allclose(result[1], estimated[1], rtol=1e-12, atol=1e-12)
+        assert result[2] == pytest.approx(estimated[2], rel=1e-12, abs=1e-12)
+        assert result[3] == estimated[3]
     if form == "classification":  # SVC's signs: y_i alpha_i
-        assert np.all(np.sign(direct[1]) == y[direct[0]])
+        assert np.all(np.sign(solved[1]) == y[solved[0]])
 
 
 def test_libsvm_called_directly_raises_where_the_estimators_do():
