@@ -779,7 +779,7 @@ def solve_working_sets(
         # the sets' new rows projected in one product, where the design projects rows read
         design.read_ahead(np.concatenate([sets[k].rows for k in columns]))
         tasks = _working_set_tasks(design, sets, columns, groups)
-        threads = min(_libsvm_threads(), columns.size) if groups is None else 1
+        threads = 1 if groups is not None else _column_threads([sets[k].rows.size for k in columns])
         with contextlib.closing(_solved_columns(problem, tasks, threads, _WORKING_BYTES)) as solved:
             for k, rows, Phi, solution in solved:
                 if solution is None:
@@ -1449,7 +1449,7 @@ class _Dual:
                 yield k, matmul(Phi, Phi.T), rows, Phi
 
         column_iter = result.column_iter.copy()
-        threads = min(_libsvm_threads(), over.size)
+        threads = _column_threads([sets[k].rows.size for k in over])
         with contextlib.closing(_solved_columns(self, tasks(), threads)) as solved:
             for k, rows, Phi, solution in solved:
                 if solution is None or not solution[3]:
