@@ -23,7 +23,7 @@ import numpy as np
 
 from ._blas import matmul
 from ._compiled import compiled
-from ._keras import float64_scope, keras, ops
+from ._keras import float64_scope, keras, ops, to_tensor
 from ._kernels import RotatedFactor
 
 __all__ = ["FactorBlocks", "RowBlocks", "input_scale"]
@@ -160,22 +160,22 @@ class FactorBlocks:
             work += 2 * m * rotation.reflectors.shape[1]
         if work <= (1.0 - _FACTOR_SAVING) * m * width:
             self.blocks = [
-                (r, stop - start, ops.convert_to_tensor(triangle[:r, start:stop]) if r else None)
+                (r, stop - start, to_tensor(triangle[:r, start:stop]) if r else None)
                 for r, (start, stop) in zip(rows, spans, strict=True)
             ]
             if rotation is not None:  # W, and T W^T formed once (not at every product)
                 W = rotation.reflectors.astype(np.float64)
                 coupled = (rotation.coupling.astype(np.float64) @ W.T).astype(np.float32)
                 self._wy = (
-                    ops.convert_to_tensor(rotation.reflectors),
-                    ops.convert_to_tensor(coupled),
+                    to_tensor(rotation.reflectors),
+                    to_tensor(coupled),
                 )
 
     @property
     def tensor(self):
         """``N`` itself on the device (made at the first use)."""
         if self._tensor is None:
-            self._tensor = ops.convert_to_tensor(self._dense)
+            self._tensor = to_tensor(self._dense)
         return self._tensor
 
     def right(self, B):
@@ -381,7 +381,7 @@ class RowBlocks:
         fitted in 373 s then (92 s now; 27 s with the features cached).
         """
         if block is not None:
-            return ops.take(block, ops.convert_to_tensor(local), axis=0)
+            return ops.take(block, to_tensor(local), axis=0)
         return self._transformed(self._X[start + local])
 
     def _compute(self, start, stop):
@@ -394,7 +394,7 @@ class RowBlocks:
         if self.scale != 1.0:
             rows = _scaled_float32(rows, self.scale)
         with np.errstate(over="ignore"):  # (beyond float32: the starting point's check says so)
-            rows = ops.convert_to_tensor(np.asarray(rows, dtype=np.float32))
+            rows = to_tensor(np.asarray(rows, dtype=np.float32))
         device = self._device
         if device["layout"] is not None and int(rows.shape[0]) % device["shards"] == 0:
             rows = keras.distribution.distribute_tensor(rows, device["layout"])
@@ -485,7 +485,7 @@ class RowBlocks:
         """
         if self._transform is None or self.streamed:
             return self.exact_products(V)[0]
-        Z = self.matmul(ops.convert_to_tensor(np.asarray(V, dtype=np.float32)))
+        Z = self.matmul(to_tensor(np.asarray(V, dtype=np.float32)))
         return np.asarray(ops.convert_to_numpy(Z), dtype=np.float64)
 
     def working_rows(self, rows):
@@ -731,7 +731,7 @@ class RowBlocks:
             design, positions = self.subset(rows)
             taken = np.zeros((design.n_samples, K), np.float32)
             taken[positions] = ops.convert_to_numpy(weights)[rows]
-            return design, ops.convert_to_tensor(taken)
+            return design, to_tensor(taken)
         if not count:
             return RowBlocks.from_blocks([], self.n_outputs), ops.zeros((0, K), dtype="float32")
         device = self._on_device()
@@ -847,7 +847,7 @@ class RowBlocks:
             scope = float64_scope()
             if scope is not None:
                 with scope:
-                    device["factor64"] = ops.convert_to_tensor(self._factor_host, dtype="float64")
+                    device["factor64"] = to_tensor(self._factor_host, dtype="float64")
         return device["factor64"]
 
     def _in_float64(self):

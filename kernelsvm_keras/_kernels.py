@@ -15,7 +15,7 @@ import numpy as np
 import scipy.linalg
 
 from ._blas import matmul
-from ._keras import ops
+from ._keras import ops, to_tensor
 
 # Kernels with a random Fourier map (shift-invariant, with a spectral density).
 KERNELS = ("rbf", "laplacian")
@@ -213,7 +213,7 @@ def kernel_matrix(inputs, components, kernel="rbf", gamma=1.0, degree=3, coef0=0
     """
     _check_kernel(kernel)
     # (NumPy arrays too: PyTorch's tensors take no part in NumPy's arithmetic)
-    inputs, components = ops.convert_to_tensor(inputs), ops.convert_to_tensor(components)
+    inputs, components = to_tensor(inputs), to_tensor(components)
     if kernel == "rbf":
         center = ops.mean(components, axis=0)
         x = inputs - center

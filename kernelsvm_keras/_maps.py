@@ -34,7 +34,7 @@ import numpy as np
 
 from ._blas import matmul
 from ._compiled import compiled
-from ._keras import keras, ops, set_weights_exactly
+from ._keras import keras, ops, set_weights_exactly, to_tensor
 from ._kernels import (
     HOST_CHUNK_ELEMENTS,
     KERNELS,
@@ -287,7 +287,7 @@ def _dense(X):
 
 
 def _float32_tensor(array):
-    return ops.convert_to_tensor(np.asarray(array, dtype=np.float32))
+    return to_tensor(np.asarray(array, dtype=np.float32))
 
 
 class IdentityMap(FeatureMap):
@@ -494,7 +494,7 @@ class LandmarkMap(FeatureMap):
             def on_host(rows):
                 rows = np.asarray(ops.convert_to_numpy(rows), dtype=np.float64)
                 values = self._kernel(rows, self.components_).astype(np.float32)
-                return ops.convert_to_tensor(values)
+                return to_tensor(values)
 
             return on_host, self.normalization_
         scale, gamma, components = self.folded_gamma("float32")
@@ -673,7 +673,7 @@ class PrecomputedMap(FeatureMap):
         return _dense(X[rows][:, rows])
 
     def training_form(self):
-        indices = ops.convert_to_tensor(self.component_indices_.astype(np.int32))
+        indices = to_tensor(self.component_indices_.astype(np.int32))
         return lambda rows: ops.take(rows, indices, axis=1), self.normalization_
 
     def features(self, X):

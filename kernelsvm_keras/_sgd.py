@@ -35,7 +35,7 @@ import copy
 
 import numpy as np
 
-from ._keras import ops
+from ._keras import ops, to_tensor
 
 __all__ = ["SGDState", "sgd_pass"]
 
@@ -92,7 +92,7 @@ class SGDState:
             ridge = _PRECOND_RIDGE * np.trace(S) / D
             P = scale * S + (lam + ridge) * np.eye(D)
             self._inverse = (self.moment_rows, np.linalg.inv(P).astype(np.float32))
-        return ops.convert_to_tensor(self._inverse[1])
+        return to_tensor(self._inverse[1])
 
 
 def sgd_pass(
@@ -126,10 +126,10 @@ def sgd_pass(
         changes in place.
     """
     state = copy.copy(state)  # every array of it is replaced, never written to
-    lower_t = ops.convert_to_tensor(np.asarray(lower, dtype=np.float32))
-    upper_t = ops.convert_to_tensor(np.asarray(upper, dtype=np.float32))
+    lower_t = to_tensor(np.asarray(lower, dtype=np.float32))
+    upper_t = to_tensor(np.asarray(upper, dtype=np.float32))
     sample_weight = np.asarray(sample_weight, dtype=np.float32)
-    s = ops.convert_to_tensor(sample_weight.reshape(len(sample_weight), -1))
+    s = to_tensor(sample_weight.reshape(len(sample_weight), -1))
     D = state.coef.shape[1]
 
     # The intercept is one more weight, on a constant feature: it is
@@ -143,16 +143,16 @@ def sgd_pass(
 
     def stack(coef, intercept):
         if not fit_intercept:
-            return ops.convert_to_tensor(coef.T)
-        return ops.convert_to_tensor(np.vstack([coef.T, intercept[None, :]]).astype(np.float32))
+            return to_tensor(coef.T)
+        return to_tensor(np.vstack([coef.T, intercept[None, :]]).astype(np.float32))
 
     penalised = np.ones((D + int(fit_intercept), 1), dtype=np.float32)
     penalised[D:] = 0.0
     # the gradient of the intercept's linear cost, lam c_b
     linear = np.zeros((D + int(fit_intercept), 1), dtype=np.float32)
     linear[D:] = lam * intercept_cost
-    penalised = ops.convert_to_tensor(penalised)
-    linear = ops.convert_to_tensor(linear)
+    penalised = to_tensor(penalised)
+    linear = to_tensor(linear)
     Wb = stack(state.coef, state.intercept)
     Wb_avg = stack(state.average_coef, state.average_intercept)
     t = state.steps

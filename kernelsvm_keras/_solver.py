@@ -93,7 +93,7 @@ from ._blas import matmul
 from ._certificate import _certify, _cho_factor, _Intervals, _per_column
 from ._compiled import compiled
 from ._design import EXACT_MAX_BYTES, EXACT_MAX_ROWS
-from ._keras import keras, ops
+from ._keras import keras, ops, to_tensor
 from ._kernels import LEADING_FEATURES
 from ._loss import _feasible_scales, _indicator
 from ._progress import SILENT
@@ -358,7 +358,7 @@ def backend_devices():
     name theirs (``cpu:0``, ``cuda:0``).
     """
     if keras.backend.backend() == "torch":
-        device = ops.convert_to_tensor(np.zeros(1, dtype=np.float32)).device
+        device = to_tensor(np.zeros(1, dtype=np.float32)).device
         return [f"{device.type}:{device.index or 0}"]
     return list(keras.distribution.list_devices())
 
@@ -402,7 +402,7 @@ class _Problem:
             np.asarray(upper, dtype=np.float32),
             np.asarray(sample_weight, dtype=np.float32).reshape(n, -1),
         )
-        self.lower, self.upper, self.s = (ops.convert_to_tensor(a) for a in self.host)
+        self.lower, self.upper, self.s = (to_tensor(a) for a in self.host)
         self.intercept_cost = float(intercept_cost)
         # (an eager backend on CPUs; JAX compiles each step of the search into one
         # program, and its CPU stands for a device in tests/test_backends.py)
@@ -615,7 +615,7 @@ def _line_search(problem, Z, Zd, C, delta, W, dW, b, db):
         else:
             # Not within tolerance: the left end of the bracket still decreases the objective.
             t = xp.where(done, t, bracket[0])
-    return ops.convert_to_tensor(t.astype(np.float32)) if xp is np else t
+    return to_tensor(t.astype(np.float32)) if xp is np else t
 
 
 def _host(tensor):
@@ -642,7 +642,7 @@ def _on_host(function, *args, **kwargs):
     def back(out):
         if isinstance(out, tuple):
             return tuple(back(part) for part in out)
-        return ops.convert_to_tensor(out) if isinstance(out, np.ndarray) else out
+        return to_tensor(out) if isinstance(out, np.ndarray) else out
 
     with _silent_overflow():
         return back(function.__wrapped__(*(_read_on_host(a) for a in args), **kwargs, xp=np))
@@ -750,7 +750,7 @@ def _newton_direction(design, gW, gb, curv, damping, cg_iter):
         # Hessian products only involve samples in the curved zone of a column
         # that conjugate gradients solve: when they are few, CG runs on those
         # rows alone.
-        curved_rows, n_curved = _curved_rows(curv, ops.convert_to_tensor(moving & ~direct))
+        curved_rows, n_curved = _curved_rows(curv, to_tensor(moving & ~direct))
         n_curved = int(ops.convert_to_numpy(n_curved))
         if n_curved < _CG_SUBSET_FRACTION * design.n_samples and design.fits_in_cache(n_curved):
             subset, weights = design.curved_subset(curved_rows, n_curved, curv)
@@ -778,11 +778,11 @@ def _newton_direction(design, gW, gb, curv, damping, cg_iter):
         damping,
         use_hessian,
     )
-    dW = ops.convert_to_tensor(dW.astype(np.float32))
-    db = ops.convert_to_tensor(db.astype(np.float32))
+    dW = to_tensor(dW.astype(np.float32))
+    db = to_tensor(db.astype(np.float32))
     if not (moving & ~direct).any():
         return dW, db, None, None
-    skip = ops.convert_to_tensor(direct)
+    skip = to_tensor(direct)
     cW, cb, _, iterations = cg(skip)
     return ops.where(skip, dW, cW), ops.where(skip, db, cb), None, iterations
 
@@ -953,7 +953,7 @@ class _CurvedRows:
 
     def matmul(self, V):
         """``phi(X) @ V`` (float32 NumPy), exact on the curved rows only where gathered."""
-        V = ops.convert_to_tensor(np.asarray(V, dtype=np.float32))
+        V = to_tensor(np.asarray(V, dtype=np.float32))
         if self._taken is None:
             return ops.convert_to_numpy(self._design.matmul(V))
         out = np.zeros((self._design.n_samples, V.shape[1]), dtype=np.float32)
@@ -963,11 +963,11 @@ class _CurvedRows:
     def rmatmul(self, Y):
         """``phi(X).T @ Y`` (NumPy) for ``Y`` zero outside the curved rows."""
         if self._taken is None:
-            U = ops.convert_to_tensor(np.asarray(Y, dtype=np.float32))
+            U = to_tensor(np.asarray(Y, dtype=np.float32))
             return ops.convert_to_numpy(self._design.rmatmul(U))
         U = np.zeros((int(self._taken.shape[0]), Y.shape[1]), dtype=np.float32)
         U[self._positions] = Y[self._rows]  # (padding rows: zero)
-        U = ops.convert_to_tensor(U)
+        U = to_tensor(U)
         # (U^T T)^T, as RowBlocks.rmatmul: T itself is not transposed
         return ops.convert_to_numpy(ops.transpose(ops.matmul(ops.transpose(U), self._taken)))
 
@@ -1067,13 +1067,13 @@ class _SampledHessian:
         for k in columns:
             c = weights[mask, k].astype(np.float64)
             rows = np.flatnonzero(c > 0)
-            Ak = A if rows.size == m else ops.take(A, ops.convert_to_tensor(rows), axis=0)
+            Ak = A if rows.size == m else ops.take(A, to_tensor(rows), axis=0)
             if rows.size < width:  # Woodbury: P^-1 r = r - Ak^T (diag(1/c) + Ak Ak^T)^-1 Ak r
                 system = ops.convert_to_numpy(ops.matmul(Ak, ops.transpose(Ak)))
                 system = system.astype(np.float64) + np.diag(1.0 / c[rows])
             else:  # I + Ak^T diag(c) Ak, summed over row blocks (no scaled copy of Ak)
                 system = np.eye(width)
-                ck = ops.convert_to_tensor(c[rows, None].astype(np.float32))
+                ck = to_tensor(c[rows, None].astype(np.float32))
                 for start in range(0, rows.size, _PRECOND_BLOCK_ROWS):
                     block = Ak[start : start + _PRECOND_BLOCK_ROWS]
                     weighted = block * ck[start : start + _PRECOND_BLOCK_ROWS]
@@ -1097,7 +1097,7 @@ class _SampledHessian:
             rows = augment(ops.concatenate([r for r, _ in pending], axis=0))
             w = np.concatenate([w for _, w in pending], axis=0)
             for j, k in enumerate(columns):
-                weighted = rows * ops.convert_to_tensor(w[:, k : k + 1].astype(np.float32))
+                weighted = rows * to_tensor(w[:, k : k + 1].astype(np.float32))
                 grams[j] = grams[j] + ops.matmul(ops.transpose(rows), weighted)
             pending.clear()
 
@@ -1123,20 +1123,19 @@ class _SampledHessian:
             Ak, woodbury, factor = entry
             r = r_host[:, k]
             if woodbury:
-                Ar = ops.convert_to_numpy(
-                    ops.matmul(Ak, ops.convert_to_tensor(r[:, None].astype(np.float32)))
-                )[:, 0]
+                product = ops.matmul(Ak, to_tensor(r[:, None].astype(np.float32)))
+                Ar = ops.convert_to_numpy(product)[:, 0]
                 y = scipy.linalg.cho_solve(factor, Ar.astype(np.float64), check_finite=False)
                 correction = ops.convert_to_numpy(
-                    ops.matmul(ops.convert_to_tensor(y[None, :].astype(np.float32)), Ak)
+                    ops.matmul(to_tensor(y[None, :].astype(np.float32)), Ak)
                 )[0]
                 z_host[:, k] = r - correction
             else:
                 z_host[:, k] = scipy.linalg.cho_solve(factor, r, check_finite=False)
         z_host *= self._scale[:, None]
-        zW = ops.convert_to_tensor(z_host[:D].astype(np.float32))
+        zW = to_tensor(z_host[:D].astype(np.float32))
         if self._scale.size > D:
-            return zW, ops.convert_to_tensor(z_host[D].astype(np.float32))
+            return zW, to_tensor(z_host[D].astype(np.float32))
         return zW, ops.zeros_like(rb)  # no intercept: its residual is zero, and stays so
 
 
@@ -1239,7 +1238,7 @@ class _LeadingBlock:
                 return None
             inverses[k] = inverse
         rest = 1.0 + ops.maximum(squares[width:], 0.0)
-        return cls(ops.convert_to_tensor(inverses), rest, width, intercept)
+        return cls(to_tensor(inverses), rest, width, intercept)
 
     def __call__(self, rW, rb):
         """``P_k^-1 [r_k, rb_k]`` for every column ``k`` of ``rW`` (D x K) and ``rb`` (K,)."""
@@ -1617,14 +1616,12 @@ def solve_svm(
         W = ops.zeros((D, K), dtype="float32")
         b = ops.zeros((K,), dtype="float32")
     else:
-        W = ops.convert_to_tensor(
-            (np.asarray(coef_init, dtype=np.float64).T / scale).astype(np.float32)
-        )
-        b = ops.convert_to_tensor(np.asarray(intercept_init, dtype=np.float32))
+        W = to_tensor((np.asarray(coef_init, dtype=np.float64).T / scale).astype(np.float32))
+        b = to_tensor(np.asarray(intercept_init, dtype=np.float32))
     if smoothing_init is None:
         delta = ops.full((K,), _DELTA_START, dtype="float32")
     else:
-        delta = ops.convert_to_tensor(np.asarray(smoothing_init, dtype=np.float32))
+        delta = to_tensor(np.asarray(smoothing_init, dtype=np.float32))
     damping = _intercept_damping(C_scaled, sample_weight) if fit_intercept else 0.0
     # the most conjugate-gradient iterations a Newton step has needed
     cg_iter = _CG_TYPICAL_ITER if cg_iter_init is None else cg_iter_init

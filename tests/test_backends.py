@@ -104,6 +104,62 @@ def test_a_second_fit_of_the_same_shapes_compiles_nothing():
     np.testing.assert_array_equal(second.coef_, first.coef_)
 
 
+@pytest.mark.parametrize(
+    "source, dtype",
+    [("float64", None), ("float32", None), ("float64", "float32"), ("float32", "float64"),
+     ("int64", None), ("int64", "int32"), ("bool", None)],
+)  # fmt: skip
+def test_to_tensor_converts_as_keras_does(source, dtype):
+    # (on JAX by a copy to the device instead of Keras's jnp.asarray, on the
+    # other backends by Keras itself)
+    import warnings
+
+    from kernelsvm_keras._keras import to_tensor
+
+    array = (np.arange(12).reshape(3, 4) % 5).astype(source)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (JAX warns of float64 without x64 in Keras's)
+        theirs = keras.ops.convert_to_tensor(array, dtype)
+    ours = to_tensor(array, dtype)
+    standardize = keras.backend.standardize_dtype
+    assert standardize(ours.dtype) == standardize(theirs.dtype)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs)
+    )
+    tensor = keras.ops.ones((2, 2))
+    assert to_tensor(tensor) is tensor or keras.backend.backend() != "jax"
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax",
+    reason="only JAX compiles a program per shape; the other backends run operations eagerly",
+)
+def test_arrays_of_new_shapes_reach_the_device_without_a_program():
+    # JAX 0.10 stages a NumPy array through `jit(stage)` once per new shape
+    # in `jnp.asarray`, which Keras's conversion calls: every fold and every
+    # row count of a fit paid 20-60 ms on the CPU. `to_tensor` copies instead.
+    import logging
+
+    import jax
+
+    from kernelsvm_keras._keras import to_tensor
+
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger("jax")
+    logger.addHandler(handler)
+    try:
+        with jax.log_compiles():
+            for rows in (37, 38, 39):
+                to_tensor(np.ones((rows, 5), dtype=np.float32))
+                to_tensor(np.ones(rows), "float32")
+                to_tensor(np.arange(rows))
+    finally:
+        logger.removeHandler(handler)
+    assert [m for m in messages if m.startswith("Compiling")] == []
+
+
 RESIDENT_SCRIPT = textwrap.dedent(
     """
     import os, jax, keras, numpy as np
