@@ -265,12 +265,29 @@ class _BaseSVM(BaseEstimator):
             width = min(getattr(self, "n_components", n_samples), n_samples)
         return may_serve_dual(n_samples, width, self._fit_intercept(), self._intercept_cost())
 
+    def _host_features(self, n_samples, feature_map):
+        """Whether a fit of ``n_samples`` rows computes its features in float64 NumPy.
+
+        Where the exact dual may take the problem (:meth:`_may_serve_dual`),
+        which reads float64 features: on the host they cost what the device's
+        float32 ones cost before being read back and cast (digits' 898 rows on
+        512 landmarks: 10 ms), without a Keras operation, so that a fit the
+        dual takes never needs Keras (a joblib worker never imports it) nor
+        compiles a program for its shape on JAX. Not for the identity map,
+        whose features are the rows themselves.
+        """
+        return not isinstance(feature_map, IdentityMap) and self._may_serve_dual(
+            n_samples, feature_map.width
+        )
+
     def _fit_design(self, X, feature_map, form=None, published=True):
         """The design of the rows ``X`` that ``feature_map`` was just fitted on.
 
         Where the map kept their features (landmarks at every row,
         :meth:`~kernelsvm_keras._maps.FeatureMap.fit_rows`), the design holds
-        those, and the exact dual gets them with their Gram matrix; else
+        those, and the exact dual gets them with their Gram matrix; where the
+        dual may take the problem (:meth:`_host_features`), the features
+        computed in float64 NumPy; else
         :meth:`_design`, which projects only the rows it reads where the
         working sets may take the problem (they read a fraction of the
         rows; ``read_few_rows`` of :class:`~kernelsvm_keras._design.RowBlocks`).
@@ -280,8 +297,10 @@ class _BaseSVM(BaseEstimator):
         training features, are not.
         """
         kept = feature_map.fit_rows()
+        n, width = X.shape[0], feature_map.width
+        if kept is None and self._host_features(n, feature_map):
+            kept = (feature_map.features(X), None)
         if kept is None:
-            n, width = X.shape[0], feature_map.width
             few = not self._may_serve_dual(n, width) and may_serve_working_sets(
                 n, width, self._fit_intercept(), self._loss()
             )

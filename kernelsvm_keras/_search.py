@@ -205,12 +205,16 @@ class _SearchMixin:
                 )
                 feature_map = self._fold_map(X_train, fold_params, repeats)
                 arrays = feature_map.arrays()
-                form = feature_map.training_form()
+                # featurised as the training rows are: in NumPy where the dual may take them
+                host = self._host_features(X_train.shape[0], feature_map)
+                form = None if host else feature_map.training_form()
                 design = self._fit_design(X_train, feature_map, form=form, published=False)
                 shared_fit = (time.perf_counter() - start) / len(path) / len(problems)
                 start = time.perf_counter()
                 features_test = X_test
-                if form[0] is not None:  # featurised as the training rows are
+                if host:
+                    features_test = feature_map.features(X_test)
+                elif form[0] is not None:
                     features_test = self._design(features_test, feature_map, form=form).numpy()
                 shared_score = (time.perf_counter() - start) / len(path) / len(problems)
                 for problem in problems:

@@ -226,6 +226,13 @@ def test_the_certificate_is_the_fitted_model_s_own(monkeypatch):
         assert abs(est.objective_[0] - P) <= 1e-7 * P + rounding  # the model's objective
         return est, [w for w in caught if w.category is ConvergenceWarning]
 
+    # A fit the exact dual may take computes its features in float64 on the
+    # host: the model's own. Certified on them, it is separated as certified.
+    est, warned = fit()
+    assert est.dual_gap_[0] <= est.tol and not warned
+    assert np.min(t * est.decision_function(Xp)) >= 1.0 - 1e-9
+    # Larger fits compute them in float32 on the device, as this one does now.
+    monkeypatch.setattr(KerasSVC, "_host_features", lambda self, n, feature_map: False)
     est, warned = fit()
     assert est.dual_gap_[0] <= est.tol and not warned
     assert np.min(t * est.decision_function(Xp)) >= 1.0 - 1e-9  # separated, as certified

@@ -125,12 +125,19 @@ def _in_fresh_workers(params):
 
 def test_a_worker_fits_small_problems_without_importing_keras():
     # the exact dual (NumPy, libsvm) and the NumPy decision function: a
-    # worker of a search on small data never pays Keras's import (4-5 s)
+    # worker of a search on small data never pays Keras's import (4-5 s),
+    # whether the landmarks are every row or fewer (their features then
+    # computed in NumPy), or the features random
     from sklearn.datasets import load_digits
 
     from kernelsvm_keras import KerasSVC
 
-    params = [{"C": 1.0, "random_state": 0}, {"C": 10.0, "kernel": "poly", "random_state": 0}]
+    params = [
+        {"C": 1.0, "random_state": 0},
+        {"C": 10.0, "kernel": "poly", "random_state": 0},
+        {"C": 10.0, "n_components": 128, "random_state": 0},
+        {"C": 10.0, "n_components": 128, "approximation": "random_fourier", "random_state": 0},
+    ]
     results = _in_fresh_workers(params)
     X, y = load_digits(return_X_y=True)
     X, y = X[:600] / 16.0, y[:600]
