@@ -821,14 +821,21 @@ def solve_working_sets(
                         return NewtonStart(coef.T * design.scale, intercept.copy(), has_point)
                     problem.may_loosen[k] = foretold <= budget / _WORKING_LOOSE_SHARE
         n_iter += iterations
-        rounding = 0.0 if products is exact else _FLOAT32_ROUNDING
-        Z = products(coef)
-        losses, pending = _outside_losses(problem, sets, coef, intercept, Z, rounding)
-        if not np.any(pending) and products is not exact:
-            # float32 finds no column pending: float64 decides, now and in later rounds
-            products = exact
+        if all(_holds_its_column(sets[k].rows, weighted[:, k]) for k in range(K)):
+            # no row outside any set (one-vs-one's pairs, each whole in its set):
+            # nothing to look for, the certificate's pass is the only one (letter's
+            # 325 pairs: a float32 and a float64 pass over 14,169 x 325 losses, 1.1 s)
+            pending[:] = False
+            first_pass = None  # (an earlier round's is not this point's)
+        else:
+            rounding = 0.0 if products is exact else _FLOAT32_ROUNDING
             Z = products(coef)
-            losses, pending = _outside_losses(problem, sets, coef, intercept, Z)
+            losses, pending = _outside_losses(problem, sets, coef, intercept, Z, rounding)
+            if not np.any(pending) and products is not exact:
+                # float32 finds no column pending: float64 decides, now and in later rounds
+                products = exact
+                Z = products(coef)
+                losses, pending = _outside_losses(problem, sets, coef, intercept, Z)
         for k in np.flatnonzero(~pending):
             sets[k].Q = None  # a column done stays done: its losses do not change
         if not np.any(pending):
@@ -873,6 +880,11 @@ def solve_working_sets(
             near = _kept_others(problem, k, others, predictions[others], *sizes, scale)
             sets[k] = sets[k].moved_to(np.concatenate([support, near, taken]))
     return None
+
+
+def _holds_its_column(rows, weighted):
+    """Whether a working set of ``rows`` (distinct) holds every row of positive weight."""
+    return rows.size == np.count_nonzero(weighted) and bool(np.all(weighted[rows]))
 
 
 def _kept_others(problem, k, others, predictions, support, taken, budget, scale):
