@@ -77,6 +77,14 @@ _MODEL_CERTIFICATE_WORK = 2e10
 # problem is solved again on the model's own float64 features where they hold at
 # most this many numbers (128 MiB; pendigits' 7,494 rows on 2,048 landmarks).
 _MODEL_FEATURES_ELEMENTS = 2**24
+# A fit the exact dual may take computes its features in float64 NumPy where they
+# cost at most this many multiply-adds (rows x width x (input features + width)),
+# on the device above it. Best of three fits of make_classification rows on this
+# project's Zen 3, NumPy against TensorFlow: 1,000 x 64 on 512 landmarks (2.9e8)
+# 0.12 against 0.19 s; 3,000 x 64 on 1,024 (3.3e9) 1.04 against 0.85 s; 4,000 x 784
+# on 1,024 (7.4e9) 1.99 s both; 4,500 x 784 on 2,048 (2.6e10) 3.59 against 3.42 s.
+# 2,000 sparse rows of 200,000 columns on 256 landmarks (1e11): 36 against 29 s.
+_HOST_FEATURE_WORK = 2**30
 
 
 def draw_groups(feature_map, repeats):
@@ -265,19 +273,23 @@ class _BaseSVM(BaseEstimator):
             width = min(getattr(self, "n_components", n_samples), n_samples)
         return may_serve_dual(n_samples, width, self._fit_intercept(), self._intercept_cost())
 
-    def _host_features(self, n_samples, feature_map):
-        """Whether a fit of ``n_samples`` rows computes its features in float64 NumPy.
+    def _host_features(self, X, feature_map):
+        """Whether a fit on the rows ``X`` computes their features in float64 NumPy.
 
         Where the exact dual may take the problem (:meth:`_may_serve_dual`),
-        which reads float64 features: on the host they cost what the device's
-        float32 ones cost before being read back and cast (digits' 898 rows on
-        512 landmarks: 10 ms), without a Keras operation, so that a fit the
-        dual takes never needs Keras (a joblib worker never imports it) nor
-        compiles a program for its shape on JAX. Not for the identity map,
-        whose features are the rows themselves.
+        which reads float64 features, and they are cheap
+        (:data:`_HOST_FEATURE_WORK`): on the host they then cost less than the
+        device's float32 ones read back and cast (digits' 898 rows on 512
+        landmarks: fits of 0.20 s against 0.30 s), without a Keras
+        operation, so that such a fit never needs Keras (a joblib worker
+        never imports it) nor compiles a program for its shape on JAX. Not
+        for the identity map, whose features are the rows themselves.
         """
-        return not isinstance(feature_map, IdentityMap) and self._may_serve_dual(
-            n_samples, feature_map.width
+        n, width = X.shape[0], feature_map.width
+        return (
+            not isinstance(feature_map, IdentityMap)
+            and n * width * (X.shape[1] + width) <= _HOST_FEATURE_WORK
+            and self._may_serve_dual(n, width)
         )
 
     def _fit_design(self, X, feature_map, form=None, published=True):
@@ -286,8 +298,8 @@ class _BaseSVM(BaseEstimator):
         Where the map kept their features (landmarks at every row,
         :meth:`~kernelsvm_keras._maps.FeatureMap.fit_rows`), the design holds
         those, and the exact dual gets them with their Gram matrix; where the
-        dual may take the problem (:meth:`_host_features`), the features
-        computed in float64 NumPy; else
+        dual may take the problem and they are cheap (:meth:`_host_features`),
+        the features computed in float64 NumPy; else
         :meth:`_design`, which projects only the rows it reads where the
         working sets may take the problem (they read a fraction of the
         rows; ``read_few_rows`` of :class:`~kernelsvm_keras._design.RowBlocks`).
@@ -298,7 +310,7 @@ class _BaseSVM(BaseEstimator):
         """
         kept = feature_map.fit_rows()
         n, width = X.shape[0], feature_map.width
-        if kept is None and self._host_features(n, feature_map):
+        if kept is None and self._host_features(X, feature_map):
             kept = (feature_map.features(X), None)
         if kept is None:
             few = not self._may_serve_dual(n, width) and may_serve_working_sets(

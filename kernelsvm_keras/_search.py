@@ -206,7 +206,7 @@ class _SearchMixin:
                 feature_map = self._fold_map(X_train, fold_params, repeats)
                 arrays = feature_map.arrays()
                 # featurised as the training rows are: in NumPy where the dual may take them
-                host = self._host_features(X_train.shape[0], feature_map)
+                host = self._host_features(X_train, feature_map)
                 form = None if host else feature_map.training_form()
                 design = self._fit_design(X_train, feature_map, form=form, published=False)
                 shared_fit = (time.perf_counter() - start) / len(path) / len(problems)
