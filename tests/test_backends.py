@@ -70,6 +70,25 @@ def test_same_model_on_another_backend():
         assert np.mean(np.argmax(scores, 1) == np.argmax(ref, 1)) > 0.99
 
 
+@contextlib.contextmanager
+def _jax_log():
+    """The messages JAX logs inside the block, its compilations included."""
+    import logging
+
+    import jax
+
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger("jax")
+    logger.addHandler(handler)
+    try:
+        with jax.log_compiles():
+            yield messages
+    finally:
+        logger.removeHandler(handler)
+
+
 @pytest.mark.skipif(
     keras.backend.backend() != "jax",
     reason="only JAX compiles a program per shape; the other backends run operations eagerly",
@@ -79,25 +98,14 @@ def test_a_second_fit_of_the_same_shapes_compiles_nothing():
     # operations, the gathers of curved rows padded to a few sizes) is
     # compiled by the first fit of these shapes, and a grid search's later
     # fits reuse them.
-    import logging
-
-    import jax
     from sklearn.datasets import make_classification
 
     # more rows than the exact dual takes: Newton's iterations on the device
     X, y = make_classification(6000, 20, n_informative=10, n_classes=3, random_state=0)
     first = KerasSVC(C=10, n_components=256, random_state=0).fit(X, y)
     assert first.n_iter_.max() > 1
-    messages = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger = logging.getLogger("jax")
-    logger.addHandler(handler)
-    try:
-        with jax.log_compiles():
-            second = KerasSVC(C=10, n_components=256, random_state=0).fit(X, y)
-    finally:
-        logger.removeHandler(handler)
+    with _jax_log() as messages:
+        second = KerasSVC(C=10, n_components=256, random_state=0).fit(X, y)
     # (neither traced again, as an unhashable static argument would make
     # them, nor compiled)
     assert [m for m in messages if "tracing" in m or m.startswith("Compiling")] == []
@@ -138,25 +146,13 @@ def test_arrays_of_new_shapes_reach_the_device_without_a_program():
     # JAX 0.10 stages a NumPy array through `jit(stage)` once per new shape
     # in `jnp.asarray`, which Keras's conversion calls: every fold and every
     # row count of a fit paid 20-60 ms on the CPU. `to_tensor` copies instead.
-    import logging
-
-    import jax
-
     from kernelsvm_keras._keras import to_tensor
 
-    messages = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger = logging.getLogger("jax")
-    logger.addHandler(handler)
-    try:
-        with jax.log_compiles():
-            for rows in (37, 38, 39):
-                to_tensor(np.ones((rows, 5), dtype=np.float32))
-                to_tensor(np.ones(rows), "float32")
-                to_tensor(np.arange(rows))
-    finally:
-        logger.removeHandler(handler)
+    with _jax_log() as messages:
+        for rows in (37, 38, 39):
+            to_tensor(np.ones((rows, 5), dtype=np.float32))
+            to_tensor(np.ones(rows), "float32")
+            to_tensor(np.arange(rows))
     assert [m for m in messages if m.startswith("Compiling")] == []
 
 
