@@ -158,7 +158,13 @@ def float64_scope():
     if keras.backend.backend() == "jax":
         import jax
 
-        return contextlib.nullcontext() if jax.config.jax_enable_x64 else jax.enable_x64(True)
+        if jax.config.jax_enable_x64:
+            return contextlib.nullcontext()
+        if hasattr(jax, "enable_x64"):
+            return jax.enable_x64(True)
+        from jax.experimental import enable_x64  # (its name in older JAX: 0.4.20)
+
+        return enable_x64(True)
     if float64_products() == "float64":
         return contextlib.nullcontext()
     return None

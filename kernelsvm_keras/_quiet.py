@@ -1,6 +1,6 @@
 """TensorFlow's start-up banner, kept out of ``import kernelsvm_keras``.
 
-TensorFlow (2.21 here) logs INFO lines through absl while it loads: the
+TensorFlow (2.21 here; 2.17 in its own format) logs INFO lines while it loads: the
 oneDNN notice (twice, whatever ``TF_CPP_MIN_LOG_LEVEL`` says) and the CPU
 instructions it was not built for. They are not ours to print, and the only variable
 that stops them (``TF_ENABLE_ONEDNN_OPTS=0``) changes TensorFlow's kernels.
@@ -17,10 +17,13 @@ import re
 import sys
 import tempfile
 
-# absl's INFO prefix ("I0000 00:00:1796252548.869791    6054 port.cc:153] ..."),
-# its notice that logging is not initialised yet, and the banner's second line.
+# absl's INFO prefix ("I0000 00:00:1796252548.869791    6054 port.cc:153] ..."), the
+# INFO prefix of TensorFlow's own logging before absl (2.17: "2026-12-07
+# 23:45:20.251984: I tensorflow/core/platform/cpu_feature_guard.cc:210] ..."), absl's
+# notice that logging is not initialised yet, and the banner's second line.
 _BANNER = re.compile(
     r"^(I\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: I \S+:\d+\] "
     r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate "
     r"compiler flags\.)"

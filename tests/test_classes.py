@@ -1,5 +1,6 @@
 """Conversions: to_keras (fitted estimator -> Keras model) and from_sklearn."""
 
+import inspect
 import pickle
 
 import keras
@@ -122,7 +123,10 @@ def test_to_keras_exports_a_saved_model(tmp_path):
     import tensorflow as tf
 
     est = FITTED["svc-multiclass"]()
-    est.to_keras().export(str(tmp_path / "served"), verbose=False)
+    # (verbose=False only where Keras takes it: 3.6 and later)
+    export = est.to_keras().export
+    quiet = {"verbose": False} if "verbose" in inspect.signature(export).parameters else {}
+    export(str(tmp_path / "served"), **quiet)
     served = tf.saved_model.load(str(tmp_path / "served"))
     outputs = served.serve(tf.constant(digits_X, dtype=tf.float32))
     # (float32 features summed over the landmarks: some 1e-5 of round-off, as

@@ -27,6 +27,18 @@ def test_only_the_banner_is_dropped():
     assert without_banner(warning + BANNER + error + mine) == warning + error + mine
 
 
+def test_the_banner_of_tensorflow_s_own_logging_is_dropped_too():
+    # TensorFlow 2.17 wrote its INFO lines with a date, before absl took its logging
+    banner = (
+        "2026-12-07 23:45:20.251984: I tensorflow/core/platform/cpu_feature_guard.cc:210] "
+        "This TensorFlow binary is optimized to use available CPU instructions in "
+        "performance-critical operations.\n"
+    )
+    warning = "2026-12-07 23:45:21.1: W tensorflow/core/util/port.cc:113] A warning.\n"
+    assert without_banner(banner) == ""
+    assert without_banner(banner + warning) == warning
+
+
 def _import_in_a_new_process(code, **environ):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     return subprocess.run(
