@@ -57,7 +57,10 @@ def _import_in_a_new_process(code, **environ):
 )
 def test_import_prints_no_info_but_keeps_what_else_is_written():
     code = (
-        "import os, sys, builtins\n"
+        "import os, sys, builtins, warnings\n"
+        # (deprecation notices of other libraries, which this hook in __main__ would
+        # show: Keras 3.5 importing jax.xla_computation where JAX is installed)
+        "warnings.simplefilter('ignore', DeprecationWarning)\n"
         "real_import = builtins.__import__\n"
         "def noisy(name, *args, **kwargs):\n"  # a warning written to fd 2 as TensorFlow loads
         "    if name == 'tensorflow' and not getattr(noisy, 'done', False):\n"
