@@ -226,6 +226,16 @@ def test_decision_function_shape_ovo_follows_svc_pair_order(data):
     )
 
 
+def _fit_told_as_svc(estimator, X, y):
+    """Fit ``probability=True``: deprecated where SVC's is (scikit-learn 1.9 on), only there."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator.fit(X, y)
+    deprecated = SVC().get_params()["probability"] == "deprecated"
+    told = [w for w in caught if "CalibratedClassifierCV" in str(w.message)]
+    assert [w.category for w in told] == ([FutureWarning] if deprecated else [])
+
+
 def test_probability_as_svc():
     X, y = load_iris(return_X_y=True)
     assert not hasattr(KerasSVC(), "predict_proba")
@@ -235,22 +245,14 @@ def test_probability_as_svc():
     with pytest.raises(NotFittedError, match="fitted with probability=False"):
         fitted.predict_proba(X)
     clf = KerasSVC(probability=True, n_components=64, random_state=0)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        clf.fit(X, y)
-    # deprecated where SVC's is (scikit-learn 1.9 on), and only there
-    deprecated = SVC().get_params()["probability"] == "deprecated"
-    told = [w for w in caught if "CalibratedClassifierCV" in str(w.message)]
-    assert [w.category for w in told] == ([FutureWarning] if deprecated else [])
+    _fit_told_as_svc(clf, X, y)
     proba = clf.predict_proba(X)
     assert proba.shape == (150, 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert np.mean(clf.classes_[proba.argmax(axis=1)] == clf.predict(X)) > 0.95
     np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba))
     binary = KerasSVC(probability=True, n_components=32, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        binary.fit(X[:100], y[:100])
+    _fit_told_as_svc(binary, X[:100], y[:100])
     proba = binary.predict_proba(X[:100])
     assert proba.shape == (100, 2)
     # the probability of classes_[1] grows with the decision value
